@@ -1,0 +1,175 @@
+/**
+ * Reverse-mode autodiff over a recorded graph. Ops that see an input requiring gradients attach a `GradNode`
+ * to their output. `backward` orders the graph topologically, seeds the output gradient with ones, and walks
+ * it in reverse applying each op's local rule from the table in `gradients.ts`. Gradients of tensors used
+ * twice accumulate; intermediate gradients are freed as soon as they are consumed.
+ */
+import { keep, scope } from './scope.js';
+import { viewTensor, type Tensor } from './tensor.js';
+
+export interface GradNode {
+  op: string;
+  inputs: readonly Tensor[];
+  /** Whatever the rule needs besides inputs and output (axes, shapes, saved intermediates). */
+  attrs: Record<string, unknown>;
+}
+
+/** A local rule: given dL/d(output), return dL/d(input) for each input (null where not differentiable). */
+export type GradRule = (grad: Tensor, node: GradNode, output: Tensor) => (Tensor | null)[];
+
+export const gradRules = new Map<string, GradRule>();
+
+export interface AutogradOps {
+  onesLike(t: Tensor): Tensor;
+  zerosLike(t: Tensor): Tensor;
+  add(a: Tensor, b: Tensor): Tensor;
+}
+
+let ops: AutogradOps | null = null;
+/** Installed by the ops module (avoids an import cycle between autograd and ops). */
+export function installAutogradOps(o: AutogradOps): void {
+  ops = o;
+}
+
+let gradDisabled = 0;
+
+export function isGradEnabled(): boolean {
+  return gradDisabled === 0;
+}
+
+/** Run `fn` without recording graph nodes (inference, optimizer updates). Works with async functions. */
+export function noGrad<T>(fn: () => T): T {
+  gradDisabled++;
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    gradDisabled--;
+    throw e;
+  }
+  if (result instanceof Promise) {
+    return result.finally(() => {
+      gradDisabled--;
+    }) as T;
+  }
+  gradDisabled--;
+  return result;
+}
+
+/** Attach a graph node to `out` when gradients are on and some input requires them. */
+export function record(out: Tensor, op: string, inputs: readonly Tensor[], attrs: Record<string, unknown> = {}): Tensor {
+  if (gradDisabled === 0 && inputs.some((t) => t.requiresGrad)) {
+    out.node = { op, inputs, attrs };
+    out.requiresGrad = true;
+  }
+  return out;
+}
+
+function topologicalOrder(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const visited = new Set<Tensor>();
+  // Iterative DFS: deep graphs (long training unrolls) must not overflow the JS stack.
+  const stack: [Tensor, number][] = [[root, 0]];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    const [t, i] = top;
+    if (i === 0) {
+      if (visited.has(t)) {
+        stack.pop();
+        continue;
+      }
+      visited.add(t);
+    }
+    const inputs = t.node?.inputs ?? [];
+    if (i < inputs.length) {
+      top[1]++;
+      const next = inputs[i]!;
+      if (next.requiresGrad && !visited.has(next)) stack.push([next, 0]);
+    } else {
+      stack.pop();
+      order.push(t);
+    }
+  }
+  return order;
+}
+
+/**
+ * Backpropagate from `output` (a scalar unless `seed` is given). Leaves with `requiresGrad` get `.grad`
+ * (added to any gradient already there). The graph is released afterwards unless `retainGraph`.
+ */
+export function backward(output: Tensor, seed?: Tensor, options: { retainGraph?: boolean } = {}): void {
+  if (!ops) throw new Error('backward: ops are not loaded');
+  if (!output.requiresGrad) throw new Error(`backward: the output ${output} does not depend on any tensor with requiresGrad`);
+  if (!seed && output.size !== 1) throw new Error(`backward: the output has shape [${output.shape.join(', ')}]; pass a seed gradient of that shape, or reduce it to a scalar`);
+  if (seed && (seed.shape.length !== output.shape.length || seed.shape.some((d, i) => d !== output.shape[i]))) {
+    throw new Error(`backward: seed shape [${seed.shape.join(', ')}] does not match output shape [${output.shape.join(', ')}]`);
+  }
+  const order = topologicalOrder(output);
+  const grads = new Map<Tensor, Tensor>();
+  // Each gradient in the map is owned by backward (a caller's seed is wrapped in a view), so it can be freed.
+  grads.set(output, seed ? viewTensor(seed, seed.shape) : ops.onesLike(output));
+  for (let k = order.length - 1; k >= 0; k--) {
+    const t = order[k]!;
+    const g = grads.get(t);
+    if (!g) continue;
+    grads.delete(t);
+    const node = t.node;
+    if (!node) {
+      // A leaf: hand the gradient to the tensor, outliving any scope.
+      if (t.grad) {
+        const sum = ops.add(t.grad, g);
+        t.grad.dispose();
+        g.dispose();
+        t.grad = keep(sum);
+      } else {
+        t.grad = keep(g);
+      }
+      continue;
+    }
+    const rule = gradRules.get(node.op);
+    if (!rule) throw new Error(`backward: no gradient rule registered for op '${node.op}'`);
+    // Rules may pass `g` through or return one tensor for several inputs; give each slot its own handle.
+    const seen = new Set<Tensor>([g]);
+    // The rule's temporaries die with its scope; what it returns survives.
+    const inputGrads = scope(() => noGrad(() => rule(g, node, t)), node.op).map((gx) => {
+      if (!gx) return null;
+      if (seen.has(gx)) return viewTensor(gx, gx.shape);
+      seen.add(gx);
+      return gx;
+    });
+    node.inputs.forEach((x, i) => {
+      const gx = inputGrads[i];
+      if (!gx) return;
+      if (!x.requiresGrad) return gx.dispose();
+      const prev = grads.get(x);
+      if (!prev) return void grads.set(x, gx);
+      grads.set(x, ops!.add(prev, gx));
+      prev.dispose();
+      gx.dispose();
+    });
+    g.dispose();
+    if (!options.retainGraph) t.node = null;
+  }
+}
+
+/**
+ * Functional form: `grad(f)(...xs)` returns [f's value, gradients w.r.t. each x]. The xs must be leaves.
+ */
+export function grad(f: (...xs: Tensor[]) => Tensor): (...xs: Tensor[]) => { value: Tensor; grads: Tensor[] } {
+  return (...xs) => {
+    const saved = xs.map((x) => [x.requiresGrad, x.grad] as const);
+    for (const x of xs) {
+      x.requiresGrad = true;
+      x.grad = null;
+    }
+    const value = f(...xs);
+    backward(value);
+    const grads = xs.map((x, i) => {
+      const g = x.grad ?? ops!.zerosLike(x); // x did not influence the value
+      x.requiresGrad = saved[i]![0];
+      x.grad = saved[i]![1];
+      return g;
+    });
+    return { value, grads };
+  };
+}

@@ -1,0 +1,98 @@
+/**
+ * Device acquisition, one code path for every platform. A platform supplies a `GpuProvider`: browsers use
+ * `navigator.gpu`; Node registers the Dawn provider from `engine/gpu/dawn.ts` (imported only by the Node
+ * entry point, so `webgpu` never reaches a browser bundle).
+ */
+export interface DeviceOptions {
+  /** 'auto' (default): hardware adapter, else the software fallback. 'software': only the fallback. */
+  adapter?: 'auto' | 'hardware' | 'software';
+  /** Dawn backend in Node ('vulkan' default; 'opengles' runs Mesa llvmpipe in compatibility mode). */
+  backend?: 'vulkan' | 'opengles' | 'default';
+  powerPreference?: GPUPowerPreference;
+  /** Print the adapter line on acquisition (default true in Node). */
+  quiet?: boolean;
+}
+
+export interface AdapterDescription {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  backend: string;
+  isFallbackAdapter: boolean;
+}
+
+export interface AcquiredDevice {
+  device: GPUDevice;
+  adapter: GPUAdapter;
+  info: AdapterDescription;
+  /** Whatever must stay referenced for the device's whole life (Dawn's instance in Node). */
+  keepAlive: unknown;
+}
+
+export interface GpuProvider {
+  name: string;
+  acquire(options: DeviceOptions): Promise<{ adapter: GPUAdapter; backend: string; keepAlive: unknown }>;
+}
+
+let registeredProvider: GpuProvider | null = null;
+
+export function registerGpuProvider(provider: GpuProvider): void {
+  registeredProvider = provider;
+}
+
+const browserProvider: GpuProvider = {
+  name: 'navigator.gpu',
+  async acquire(options) {
+    const gpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
+    if (!gpu) {
+      throw new Error(
+        'WebGPU is not available: this browser has no navigator.gpu. Use a browser with WebGPU enabled ' +
+          '(Chrome/Edge 113+, or Chromium with --enable-unsafe-webgpu), served from a secure context (https or localhost).',
+      );
+    }
+    const adapter = await gpu.requestAdapter({
+      powerPreference: options.powerPreference,
+      forceFallbackAdapter: options.adapter === 'software',
+    });
+    if (!adapter) throw new Error('navigator.gpu.requestAdapter() found no adapter; check that WebGPU is enabled in this browser.');
+    return { adapter, backend: 'browser', keepAlive: gpu };
+  },
+};
+
+export function describeAdapter(adapter: GPUAdapter, backend: string): AdapterDescription {
+  const info = adapter.info;
+  const isFallback = Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter) || info.architecture === 'swiftshader' || /llvmpipe|swiftshader/i.test(info.description);
+  return {
+    vendor: info.vendor,
+    architecture: info.architecture,
+    device: info.device,
+    description: info.description,
+    backend,
+    isFallbackAdapter: isFallback,
+  };
+}
+
+export function adapterLabel(d: AdapterDescription): string {
+  const name = d.description || [d.vendor, d.architecture, d.device].filter(Boolean).join(' ');
+  return `${name} (${d.backend}${d.isFallbackAdapter ? ', software' : ''})`;
+}
+
+/** Acquire a device with the limits this engine wants: as many storage buffers and as large buffers as the adapter allows. */
+export async function acquireDevice(options: DeviceOptions = {}): Promise<AcquiredDevice> {
+  const provider = registeredProvider ?? browserProvider;
+  const { adapter, backend, keepAlive } = await provider.acquire(options);
+  const l = adapter.limits;
+  const device = await adapter.requestDevice({
+    requiredLimits: {
+      maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+      maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+      maxBufferSize: l.maxBufferSize,
+      maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
+      maxComputeWorkgroupSizeY: l.maxComputeWorkgroupSizeY,
+      maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+    },
+  });
+  return { device, adapter, info: describeAdapter(adapter, backend), keepAlive };
+}

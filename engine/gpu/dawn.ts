@@ -1,0 +1,80 @@
+/**
+ * The Node provider: Dawn through the npm package `webgpu`. When no hardware adapter is found it falls back,
+ * by itself, to a software adapter: SwiftShader (Vulkan ICD shipped by Debian's chromium) or, on request,
+ * Mesa llvmpipe through OpenGL ES in compatibility mode. A user's VK_ICD_FILENAMES always wins.
+ */
+import { existsSync } from 'node:fs';
+import { create, globals } from 'webgpu';
+import { registerGpuProvider, type DeviceOptions, type GpuProvider } from './adapter.js';
+
+const SWIFTSHADER_ICDS = [
+  '/usr/lib/chromium/vk_swiftshader_icd.json',
+  '/usr/lib/chromium-browser/vk_swiftshader_icd.json',
+  '/opt/google/chrome/vk_swiftshader_icd.json',
+];
+
+// Dawn needs the WebGPU enum/constant globals (GPUBufferUsage, ...) that browsers define.
+Object.assign(globalThis, globals);
+process.env.XDG_RUNTIME_DIR ??= '/tmp';
+
+/**
+ * Every Dawn instance we create lives here for the life of the process: if the garbage collector frees an
+ * instance while a device from it still works, Dawn crashes at random (see docs on the webgpu package).
+ */
+const instances: unknown[] = [];
+
+function instance(flags: string[]): GPU {
+  const gpu = create(flags);
+  instances.push(gpu);
+  return gpu;
+}
+
+async function tryVulkan(options: DeviceOptions): Promise<GPUAdapter | null> {
+  return instance([]).requestAdapter({ powerPreference: options.powerPreference });
+}
+
+async function trySwiftShader(options: DeviceOptions): Promise<GPUAdapter | null> {
+  if (process.env.VK_ICD_FILENAMES) return null; // the user chose a driver; respect it and do not replace it
+  const icd = SWIFTSHADER_ICDS.find((p) => existsSync(p));
+  if (!icd) return null;
+  process.env.VK_ICD_FILENAMES = icd;
+  return instance([]).requestAdapter({ powerPreference: options.powerPreference });
+}
+
+async function tryOpenGLES(): Promise<GPUAdapter | null> {
+  process.env.EGL_PLATFORM ??= 'surfaceless';
+  return instance(['backend=opengles']).requestAdapter({ featureLevel: 'compatibility' } as GPURequestAdapterOptions);
+}
+
+const NO_ADAPTER =
+  'No WebGPU adapter found. Install a GPU driver with Vulkan support, or the software adapter: ' +
+  '`apt-get install chromium libvulkan1` (Debian) provides SwiftShader at /usr/lib/chromium/vk_swiftshader_icd.json. ' +
+  'A custom Vulkan driver can be named with VK_ICD_FILENAMES.';
+
+export const dawnProvider: GpuProvider = {
+  name: 'dawn',
+  async acquire(options) {
+    const want = options.adapter ?? 'auto';
+    if (options.backend === 'opengles') {
+      const a = await tryOpenGLES();
+      if (!a) throw new Error('No OpenGL ES adapter: install `libegl1 libegl-mesa0 libgles2` (Mesa llvmpipe).');
+      return { adapter: a, backend: 'opengles', keepAlive: instances };
+    }
+    if (want !== 'software') {
+      const a = await tryVulkan(options);
+      if (a && !(want === 'hardware' && a.info.architecture === 'swiftshader')) {
+        return { adapter: a, backend: 'vulkan', keepAlive: instances };
+      }
+      if (want === 'hardware') throw new Error(NO_ADAPTER);
+    }
+    const sw = await trySwiftShader(options);
+    if (sw) return { adapter: sw, backend: 'vulkan', keepAlive: instances };
+    if (want === 'software' && process.env.VK_ICD_FILENAMES) {
+      const a = await tryVulkan(options);
+      if (a) return { adapter: a, backend: 'vulkan', keepAlive: instances };
+    }
+    throw new Error(NO_ADAPTER);
+  },
+};
+
+registerGpuProvider(dawnProvider);

@@ -1,0 +1,60 @@
+/**
+ * The engine's public API (platform-neutral). In Node, import `engine/node.ts` instead, which also registers
+ * the Dawn provider; in browsers this module alone uses `navigator.gpu`.
+ */
+import './gradients.js';
+import { installAutogradOps, backward } from './autograd.js';
+import { add } from './ops/elementwise.js';
+import { onesLike, zerosLike } from './ops/creation.js';
+import { memoryCounters, Tensor } from './tensor.js';
+import { runtime } from './context.js';
+
+installAutogradOps({ add: (a, b) => add(a, b), onesLike, zerosLike });
+
+export { Tensor } from './tensor.js';
+export type { DType } from './dtype.js';
+export type { Shape } from './shape.js';
+export { Rng } from './random.js';
+export { initEngine, runtime, shutdownEngine, hasEngine } from './context.js';
+export { acquireDevice, adapterLabel, registerGpuProvider, type DeviceOptions, type AdapterDescription } from './gpu/adapter.js';
+export { scope, keep } from './scope.js';
+export { backward, grad, noGrad, isGradEnabled, record } from './autograd.js';
+export { defineGrad, sumToShape } from './gradients.js';
+export * from './ops/creation.js';
+export * from './ops/elementwise.js';
+export * from './ops/reduce.js';
+export * from './ops/layout.js';
+export { gather, takeAlongAxis, oneHot } from './ops/indexing.js';
+
+declare module './tensor.js' {
+  interface Tensor {
+    /** Backpropagate from this (scalar) tensor; see `backward`. */
+    backward(seed?: Tensor): void;
+  }
+}
+Tensor.prototype.backward = function (this: Tensor, seed?: Tensor) {
+  backward(this, seed);
+};
+
+export interface MemoryInfo {
+  /** Tensors not yet disposed. */
+  liveTensors: number;
+  /** Bytes those tensors hold. */
+  liveBytes: number;
+  /** Bytes of every GPU buffer the pool has created (live + reusable). */
+  poolBytes: number;
+  /** Bytes waiting in the pool for reuse. */
+  freeBytes: number;
+  buffersCreated: number;
+}
+
+export function memory(): MemoryInfo {
+  const c = memoryCounters();
+  const pool = runtime().pool;
+  return { liveTensors: c.tensors, liveBytes: c.bytes, poolBytes: pool.allocatedBytes, freeBytes: pool.freeBytes, buffersCreated: pool.buffersCreated };
+}
+
+/** Wait until the GPU has finished all submitted work; raises any pending GPU error. */
+export function sync(): Promise<void> {
+  return runtime().sync();
+}

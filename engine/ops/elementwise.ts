@@ -1,0 +1,152 @@
+/**
+ * Elementwise ops with NumPy broadcasting. Shapes and dtypes are checked here, before any GPU work; every op
+ * becomes one `mapProgram` dispatch. A plain number operand travels in the uniform block (no upload).
+ */
+import { record } from '../autograd.js';
+import { runtime } from '../context.js';
+import type { DType } from '../dtype.js';
+import { broadcastShapes, broadcastStrides, sameShape, type Shape } from '../shape.js';
+import { emptyTensor, Tensor } from '../tensor.js';
+import { mapProgram, MAP_WORKGROUP, type OperandMode } from '../../kernels/elementwise.js';
+import { grid1d } from '../../kernels/program.js';
+import { padDims, vec4Count } from '../../kernels/wgsl.js';
+
+export type Operand = Tensor | number;
+
+interface MapCall {
+  op: string;
+  expr: string;
+  operands: readonly Operand[];
+  /** dtype of each number operand and of the output when not given: the tensors' common dtype. */
+  outDtype?: DType;
+  /** allowed input dtypes */
+  accepts?: readonly DType[];
+  scalarParam?: number;
+}
+
+function describe(x: Operand): string {
+  return typeof x === 'number' ? `scalar ${x}` : `${x.dtype}[${x.shape.join(', ')}]`;
+}
+
+/** Check, broadcast and dispatch one map; returns the (unrecorded) output tensor. */
+export function runMap(call: MapCall): Tensor {
+  const tensors = call.operands.filter((x): x is Tensor => typeof x !== 'number');
+  for (const t of tensors) t.buffer(call.op);
+  const dtype = tensors[0]?.dtype ?? 'f32';
+  if (tensors.some((t) => t.dtype !== dtype)) {
+    throw new Error(`${call.op}: dtype mismatch (${call.operands.map(describe).join(' vs ')}); cast one operand first`);
+  }
+  if (call.accepts && !call.accepts.includes(dtype)) {
+    throw new Error(`${call.op}: expects ${call.accepts.join(' or ')} tensors, got ${dtype}`);
+  }
+  let outShape: number[] = [];
+  for (const t of tensors) outShape = broadcastShapes(call.op, outShape, t.shape);
+  const out = emptyTensor(outShape, call.outDtype ?? dtype, call.op);
+  if (out.size === 0) return out;
+  const modes: OperandMode[] = call.operands.map((x) => (typeof x === 'number' ? 'scalar' : sameShape(x.shape, outShape) ? 'same' : 'strided'));
+  const rank = outShape.length;
+  const program = mapProgram({
+    op: call.op,
+    expr: call.expr,
+    operands: call.operands.map((x, i) => ({ dtype: typeof x === 'number' ? dtype : x.dtype, mode: modes[i]! })),
+    outDtype: out.dtype,
+    rank,
+  });
+  const uniforms: Record<string, number | number[]> = { n: out.size, s: call.scalarParam ?? 0 };
+  call.operands.forEach((x, i) => {
+    if (typeof x === 'number') uniforms[`c${i}`] = x;
+    else if (modes[i] === 'strided') uniforms[`st${i}`] = padDims(broadcastStrides(x.shape, outShape), rank);
+  });
+  if (modes.includes('strided')) uniforms.shape = padDims(outShape, Math.max(rank, 1)).slice(0, vec4Count(rank) * 4);
+  runtime().run({ program, workgroups: grid1d(out.size, MAP_WORKGROUP), uniforms }, tensors.map((t) => t.buffer()), [out.buffer()]);
+  return out;
+}
+
+// ---- unary -------------------------------------------------------------------------------------------
+
+const FLOAT: readonly DType[] = ['f32'];
+const SIGNED: readonly DType[] = ['f32', 'i32'];
+
+function unary(op: string, expr: string, x: Tensor, accepts: readonly DType[] = FLOAT, attrs: Record<string, unknown> = {}, scalarParam?: number): Tensor {
+  return record(runMap({ op, expr, operands: [x], accepts, scalarParam }), op, [x], attrs);
+}
+
+export const neg = (x: Tensor) => unary('neg', '-v0', x, SIGNED);
+export const exp = (x: Tensor) => unary('exp', 'exp(v0)', x);
+export const log = (x: Tensor) => unary('log', 'log(v0)', x);
+export const sqrt = (x: Tensor) => unary('sqrt', 'sqrt(v0)', x);
+export const abs = (x: Tensor) => unary('abs', 'abs(v0)', x, SIGNED);
+export const relu = (x: Tensor) => unary('relu', `max(v0, ${x.dtype}(0))`, x, SIGNED);
+/** Logistic sigmoid, written so that neither branch overflows for large |x|. */
+export const sigmoid = (x: Tensor) => unary('sigmoid', 'select(exp(v0) / (1.0 + exp(v0)), 1.0 / (1.0 + exp(-v0)), v0 >= 0.0)', x);
+/** tanh saturates to +-1 long before |x| = 15; clamping keeps implementations that use exp(2x) finite. */
+export const tanh = (x: Tensor) => unary('tanh', 'tanh(clamp(v0, -15.0, 15.0))', x);
+
+/**
+ * x ** p for a scalar p. WGSL's pow is undefined for negative bases, so the sign is restored for integer
+ * exponents (and NaN returned for negative bases with fractional exponents, as in NumPy).
+ */
+export function powScalar(x: Tensor, p: number): Tensor {
+  // select(f, t, cond) picks t when cond holds. The NaN is built at run time: a constant NaN fails WGSL validation.
+  const nan = 'bitcast<f32>(0x7fc00000u | (u.n & 0u))';
+  const intPow = 'select(pow(abs(v0), s), -pow(abs(v0), s), fract(s * 0.5) != 0.0)';
+  const negBase = `select(${nan}, ${intPow}, fract(s) == 0.0)`;
+  const expr = `select(select(select(${negBase}, pow(v0, s), v0 > 0.0), 0.0, v0 == 0.0 && s > 0.0), 1.0, s == 0.0)`;
+  return unary('pow', expr, x, FLOAT, { p }, p);
+}
+
+// ---- binary ------------------------------------------------------------------------------------------
+
+function binary(op: string, expr: string, a: Operand, b: Operand, accepts?: readonly DType[]): Tensor {
+  if (typeof a === 'number' && typeof b === 'number') throw new Error(`${op}: at least one operand must be a tensor`);
+  const out = runMap({ op, expr, operands: [a, b], accepts });
+  return record(out, op, [a, b].filter((x): x is Tensor => typeof x !== 'number'), { a, b });
+}
+
+export const add = (a: Operand, b: Operand) => binary('add', 'v0 + v1', a, b);
+export const sub = (a: Operand, b: Operand) => binary('sub', 'v0 - v1', a, b);
+export const mul = (a: Operand, b: Operand) => binary('mul', 'v0 * v1', a, b);
+export const div = (a: Operand, b: Operand) => binary('div', 'v0 / v1', a, b);
+export const maximum = (a: Operand, b: Operand) => binary('maximum', 'max(v0, v1)', a, b);
+export const minimum = (a: Operand, b: Operand) => binary('minimum', 'min(v0, v1)', a, b);
+
+function compare(op: string, sym: string, a: Operand, b: Operand): Tensor {
+  if (typeof a === 'number' && typeof b === 'number') throw new Error(`${op}: at least one operand must be a tensor`);
+  return runMap({ op, expr: `select(0.0, 1.0, v0 ${sym} v1)`, operands: [a, b], outDtype: 'f32' });
+}
+
+/** Comparisons return f32 masks of 0 and 1, ready to multiply or average (they carry no gradient). */
+export const equal = (a: Operand, b: Operand) => compare('equal', '==', a, b);
+export const notEqual = (a: Operand, b: Operand) => compare('notEqual', '!=', a, b);
+export const less = (a: Operand, b: Operand) => compare('less', '<', a, b);
+export const lessEqual = (a: Operand, b: Operand) => compare('lessEqual', '<=', a, b);
+export const greater = (a: Operand, b: Operand) => compare('greater', '>', a, b);
+export const greaterEqual = (a: Operand, b: Operand) => compare('greaterEqual', '>=', a, b);
+
+/** where(cond, a, b): a where cond != 0, else b; all three broadcast together. */
+export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
+  cond.buffer('where');
+  const ta = typeof a === 'number' ? null : a;
+  const tb = typeof b === 'number' ? null : b;
+  const dtype = ta?.dtype ?? tb?.dtype ?? 'f32';
+  if (ta && tb && ta.dtype !== tb.dtype) throw new Error(`where: dtype mismatch between branches (${describe(a)} vs ${describe(b)})`);
+  // The condition is compared in its own dtype, then the branches are selected; broadcast as a 3-operand map.
+  const condF = cond.dtype === dtype ? cond : cast(cond, dtype);
+  const out = runMap({ op: 'where', expr: `select(v2, v1, v0 != ${dtype}(0))`, operands: [condF, a, b] });
+  if (condF !== cond) condF.dispose();
+  return record(out, 'where', [ta, tb].filter((x): x is Tensor => x !== null), { cond, a, b });
+}
+
+/** Convert dtypes (f32 -> int truncates toward zero). */
+export function cast(x: Tensor, dtype: DType): Tensor {
+  x.buffer('cast');
+  if (x.dtype === dtype) return record(runMap({ op: 'cast', expr: 'v0', operands: [x] }), 'cast', [x]);
+  // Casts that involve an integer type carry no gradient.
+  return runMap({ op: 'cast', expr: `${dtype}(v0)`, operands: [x], outDtype: dtype });
+}
+
+export function assertSameShape(op: string, a: Tensor, b: Tensor): void {
+  if (!sameShape(a.shape, b.shape)) throw new Error(`${op}: shapes [${a.shape.join(', ')}] and [${b.shape.join(', ')}] must match`);
+}
+
+export type { Shape };

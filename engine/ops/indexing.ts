@@ -1,0 +1,93 @@
+/** Index-driven ops: gather along an axis, take-along-axis, one-hot. Indices are i32 or u32 tensors. */
+import { record } from '../autograd.js';
+import { runtime } from '../context.js';
+import { fmt, normalizeAxis, sizeOf } from '../shape.js';
+import { emptyTensor, type Tensor } from '../tensor.js';
+import { gatherBackwardProgram, gatherProgram, oneHotProgram, takeAlongAxisBackwardProgram, takeAlongAxisProgram } from '../../kernels/gather.js';
+import { grid1d } from '../../kernels/program.js';
+
+function checkIndices(op: string, indices: Tensor): void {
+  indices.buffer(op);
+  if (indices.dtype === 'f32') throw new Error(`${op}: indices must be an i32 or u32 tensor, got f32 ${fmt(indices.shape)}`);
+}
+
+/** Select slices of `x` along `axis` (like tf.gather): out shape = x[:axis] + indices.shape + x[axis+1:]. Out-of-range indices give 0. */
+export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
+  x.buffer('gather');
+  checkIndices('gather', indices);
+  const a = normalizeAxis('gather', axis, x.rank);
+  const outShape = [...x.shape.slice(0, a), ...indices.shape, ...x.shape.slice(a + 1)];
+  const out = emptyTensor(outShape, x.dtype, 'gather');
+  const inner = sizeOf(x.shape.slice(a + 1));
+  if (out.size > 0) {
+    runtime().run(
+      { program: gatherProgram(x.dtype, indices.dtype), workgroups: grid1d(out.size, 256), uniforms: { n: out.size, inner, nIdx: indices.size, axisLen: x.shape[a]! } },
+      [x.buffer(), indices.buffer()],
+      [out.buffer()],
+    );
+  }
+  return record(out, 'gather', [x], { indices, axis: a });
+}
+
+export function gatherBackward(g: Tensor, indices: Tensor, xShape: readonly number[], axis: number): Tensor {
+  const dx = emptyTensor(xShape, 'f32', 'gatherBackward');
+  const inner = sizeOf(xShape.slice(axis + 1));
+  if (dx.size > 0) {
+    runtime().run(
+      { program: gatherBackwardProgram(indices.dtype), workgroups: grid1d(dx.size, 256), uniforms: { n: dx.size, inner, nIdx: indices.size, axisLen: xShape[axis]! } },
+      [g.buffer('gatherBackward'), indices.buffer('gatherBackward')],
+      [dx.buffer()],
+    );
+  }
+  return dx;
+}
+
+/** out[..., j, ...] = x[..., indices[..., j, ...], ...] along `axis`; `indices` has x's shape except on `axis`. */
+export function takeAlongAxis(x: Tensor, indices: Tensor, axis = -1): Tensor {
+  x.buffer('takeAlongAxis');
+  checkIndices('takeAlongAxis', indices);
+  const a = normalizeAxis('takeAlongAxis', axis, x.rank);
+  if (indices.rank !== x.rank || indices.shape.some((d, i) => i !== a && d !== x.shape[i])) {
+    throw new Error(`takeAlongAxis: indices ${fmt(indices.shape)} must match x ${fmt(x.shape)} on every axis but ${a}`);
+  }
+  const out = emptyTensor(indices.shape, x.dtype, 'takeAlongAxis');
+  if (out.size > 0) {
+    runtime().run(
+      {
+        program: takeAlongAxisProgram(x.dtype, indices.dtype),
+        workgroups: grid1d(out.size, 256),
+        uniforms: { n: out.size, inner: sizeOf(x.shape.slice(a + 1)), m: indices.shape[a]!, axisLen: x.shape[a]! },
+      },
+      [x.buffer(), indices.buffer()],
+      [out.buffer()],
+    );
+  }
+  return record(out, 'takeAlongAxis', [x], { indices, axis: a });
+}
+
+export function takeAlongAxisBackward(g: Tensor, indices: Tensor, xShape: readonly number[], axis: number): Tensor {
+  const dx = emptyTensor(xShape, 'f32', 'takeAlongAxisBackward');
+  if (dx.size > 0) {
+    runtime().run(
+      {
+        program: takeAlongAxisBackwardProgram(indices.dtype),
+        workgroups: grid1d(dx.size, 256),
+        uniforms: { n: dx.size, inner: sizeOf(xShape.slice(axis + 1)), m: indices.shape[axis]!, axisLen: xShape[axis]! },
+      },
+      [g.buffer('takeAlongAxisBackward'), indices.buffer('takeAlongAxisBackward')],
+      [dx.buffer()],
+    );
+  }
+  return dx;
+}
+
+/** One-hot f32 encoding: shape indices.shape + [depth]. Indices outside [0, depth) give all-`off` rows. */
+export function oneHot(indices: Tensor, depth: number, on = 1, off = 0): Tensor {
+  checkIndices('oneHot', indices);
+  if (!Number.isInteger(depth) || depth <= 0) throw new Error(`oneHot: depth must be a positive integer, got ${depth}`);
+  const out = emptyTensor([...indices.shape, depth], 'f32', 'oneHot');
+  if (out.size > 0) {
+    runtime().run({ program: oneHotProgram(indices.dtype), workgroups: grid1d(out.size, 256), uniforms: { n: out.size, depth, on, off } }, [indices.buffer()], [out.buffer()]);
+  }
+  return out;
+}

@@ -1,0 +1,65 @@
+/**
+ * Elementwise map kernels with NumPy broadcasting: out[i] = EXPR(v0, v1, v2) where each vi is read from
+ * input i (contiguous, broadcast through strides, or a scalar held in the uniform block). One generator serves
+ * unary, binary and ternary ops; the expression and the operand modes are part of the cache key, shapes are not.
+ */
+import type { KernelProgram, UniformField, WgslScalar } from './program.js';
+import { decodeIndexWgsl, linearMainWgsl, vec4Count } from './wgsl.js';
+
+/** How an operand is read. 'same': contiguous with the output's shape; 'strided': broadcast via strides; 'scalar': uniform. */
+export type OperandMode = 'same' | 'strided' | 'scalar';
+
+export interface MapSpec {
+  op: string;
+  /** WGSL expression over v0..v{k-1} (typed as their dtype) and `s` (a f32 scalar parameter). */
+  expr: string;
+  operands: readonly { dtype: WgslScalar; mode: OperandMode }[];
+  outDtype: WgslScalar;
+  /** Output rank (used only when some operand is strided). */
+  rank: number;
+}
+
+export const MAP_WORKGROUP = 256;
+
+export function mapProgram(spec: MapSpec): KernelProgram {
+  const strided = spec.operands.some((o) => o.mode === 'strided');
+  const rank = strided ? spec.rank : 0;
+  const k = vec4Count(rank);
+  const uniforms: UniformField[] = [{ name: 'n', type: 'u32' }, { name: 's', type: 'f32' }];
+  spec.operands.forEach((o, i) => {
+    if (o.mode === 'scalar') uniforms.push({ name: `c${i}`, type: o.dtype });
+  });
+  if (strided) {
+    uniforms.push({ name: 'shape', type: 'vec4u', count: k });
+    spec.operands.forEach((o, i) => {
+      if (o.mode === 'strided') uniforms.push({ name: `st${i}`, type: 'vec4u', count: k });
+    });
+  }
+  const bufferOperands = spec.operands.map((o, i) => ({ ...o, i })).filter((o) => o.mode !== 'scalar');
+  const modes = spec.operands.map((o) => `${o.dtype}${o.mode[0]}`).join(',');
+  return {
+    name: spec.op,
+    key: `map|${spec.expr}|${modes}|${spec.outDtype}|r${rank}`,
+    workgroupSize: [MAP_WORKGROUP],
+    uniforms,
+    inputs: bufferOperands.map((o) => o.dtype),
+    outputs: [spec.outDtype],
+    body: () => {
+      const decode = strided
+        ? decodeIndexWgsl('i', rank, 'shape', bufferOperands.filter((o) => o.mode === 'strided').map((o) => ({ acc: `o${o.i}`, strides: `st${o.i}` })))
+        : '';
+      const loads = spec.operands.map((o, i) => {
+        if (o.mode === 'scalar') return `let v${i} = u.c${i};`;
+        const binding = bufferOperands.findIndex((b) => b.i === i);
+        return `let v${i} = in${binding}[${o.mode === 'same' ? 'i' : `o${i}`}];`;
+      });
+      return `${linearMainWgsl(MAP_WORKGROUP)}
+  if (i >= u.n) { return; }
+  let s = u.s;
+  ${decode}
+  ${loads.join('\n  ')}
+  out0[i] = ${spec.expr};
+}`;
+    },
+  };
+}

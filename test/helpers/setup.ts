@@ -1,0 +1,9 @@
+/** Opens the engine once per test file (each file runs in its own worker on the software adapter). */
+import { beforeAll } from 'vitest';
+import * as E from '../../engine/node.js';
+
+export function useEngine(): void {
+  beforeAll(async () => {
+    await E.initEngine({ quiet: true });
+  });
+}
