@@ -11,7 +11,7 @@ import {
 } from '../../mlock/decoys.js';
 import { deriveKeyedToken } from '../../mlock/keyed.js';
 import { planEpoch } from '../../mlock/strategies.js';
-import { PAPER_TOKEN_NAMES, makeToken, stampCpu, tokenPositions, tokensEqual } from '../../mlock/tokens.js';
+import { PAPER_TOKEN_NAMES, makeToken, stampCpu, tokenPositions, tokensEqual, type Token } from '../../mlock/tokens.js';
 
 const H = 28;
 const W = 28;
@@ -31,16 +31,25 @@ function expectBinomial(count: number, n: number, p: number): void {
 }
 
 describe('TokenBank', () => {
-  const tokens = [makeToken('dot', 3), makeToken('five-dice', 3), makeToken('sticker-rgb', 3), makeToken('diagonal', 3)];
+  // A partial mask (holes) checks that masks are packed per pixel, not assumed full.
+  const holes: Token = {
+    name: 'holes',
+    h: 2,
+    w: 3,
+    c: 3,
+    pixels: Uint8Array.from({ length: 18 }, (_, i) => 100 + i),
+    mask: Uint8Array.from([0, 1, 1, 1, 0, 1]),
+  };
+  const tokens = [makeToken('dot', 3), makeToken('five-dice', 3), makeToken('sticker-rgb', 3), makeToken('diagonal', 3), holes];
 
   it('packs tokens padded to the largest size, and unpacks them unchanged', () => {
     const bank = packTokenBank(tokens);
-    expect([bank.count, bank.c, bank.maxH, bank.maxW]).toEqual([4, 3, 4, 4]);
+    expect([bank.count, bank.c, bank.maxH, bank.maxW]).toEqual([5, 3, 4, 4]);
     expect(bank.stride).toBe(4 * 16);
     expect(bank.data.length % 4).toBe(0);
-    expect(bank.data.length).toBeGreaterThanOrEqual(4 * bank.stride);
-    expect(Array.from(bank.sizes)).toEqual([1, 1, 3, 3, 4, 4, 3, 3]);
-    expect(bank.names).toEqual(['dot', 'five-dice', 'sticker-rgb', 'diagonal']);
+    expect(bank.data.length).toBeGreaterThanOrEqual(5 * bank.stride);
+    expect(Array.from(bank.sizes)).toEqual([1, 1, 3, 3, 4, 4, 3, 3, 2, 3]);
+    expect(bank.names).toEqual(['dot', 'five-dice', 'sticker-rgb', 'diagonal', 'holes']);
     tokens.forEach((t, i) => expect(bankToken(bank, i)).toEqual(t));
     // Padding outside each token's own h x w has mask 0, so a kernel looping over maxH x maxW paints nothing there.
     const plane = 16;
@@ -82,9 +91,9 @@ describe('TokenBank', () => {
     expect(() => packTokenBank([])).toThrow(/at least one token/);
     expect(() => packTokenBank([makeToken('dot', 3), makeToken('dot', 1)])).toThrow(/token 1 has 1 channels, token 0 has 3/);
     const bank = packTokenBank(tokens);
-    expect(() => bankToken(bank, 4)).toThrow(/index 4 outside \[0, 3\]/);
+    expect(() => bankToken(bank, 5)).toThrow(/index 5 outside \[0, 4\]/);
     const img = new Uint8Array(2 * 3 * H * W);
-    expect(() => stampBankCpu(img, 2, 3, H, W, bank, Int16Array.from([0, 4]), new Int32Array(4))).toThrow(/sample 1 has token index 4, bank has 4/);
+    expect(() => stampBankCpu(img, 2, 3, H, W, bank, Int16Array.from([0, 5]), new Int32Array(4))).toThrow(/sample 1 has token index 5, bank has 5/);
     expect(() => stampBankCpu(img, 2, 3, H, W, bank, Int16Array.from([0]), new Int32Array(4))).toThrow(/tokenIndex has 1 values/);
     expect(() => stampBankCpu(img, 2, 3, H, W, bank, Int16Array.from([2, 2]), Int32Array.from([0, 0, 25, 0]))).toThrow(/does not fit/);
     expect(() => stampBankCpu(img, 2, 1, H, W, bank, Int16Array.from([0, 0]), new Int32Array(4))).toThrow(/images has/);

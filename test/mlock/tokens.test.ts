@@ -178,14 +178,14 @@ describe('stampCpu', () => {
   });
 
   it('leaves unmasked token pixels untouched (partial masks)', () => {
-    // A hand-built 2x3 token that paints only its corners: the others must show the image.
+    // A hand-built 2x3 token with holes, including in its first column: those must show the image.
     const token: Token = {
-      name: 'corners',
+      name: 'holes',
       h: 2,
       w: 3,
       c: 3,
       pixels: Uint8Array.from({ length: 18 }, (_, i) => 200 + (i % 50)),
-      mask: Uint8Array.from([1, 0, 1, 1, 0, 1]),
+      mask: Uint8Array.from([0, 1, 1, 1, 0, 1]),
     };
     checkStamp(token, 10, 3, 6, 7, 99);
   });
