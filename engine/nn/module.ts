@@ -1,0 +1,126 @@
+/**
+ * Modules own named parameters (trained) and buffers (state such as batch-norm running statistics). Names
+ * follow PyTorch's state_dict convention (`0.weight`, `features.3.running_mean`), so checkpoints line up with
+ * PyTorch models of the same structure. Parameters and buffers live outside scopes (`keep`).
+ */
+import { keep } from '../scope.js';
+import type { Tensor } from '../tensor.js';
+
+export abstract class Module {
+  training = true;
+  private params = new Map<string, Tensor>();
+  private bufs = new Map<string, Tensor>();
+  private children = new Map<string, Module>();
+
+  abstract forward(x: Tensor): Tensor;
+
+  /** Call the module (alias of forward, for readability at call sites). */
+  call(x: Tensor): Tensor {
+    return this.forward(x);
+  }
+
+  protected addParameter(name: string, t: Tensor): Tensor {
+    t.requiresGrad = true;
+    t.name = name;
+    this.params.set(name, keep(t));
+    return t;
+  }
+
+  protected addBuffer(name: string, t: Tensor): Tensor {
+    t.name = name;
+    this.bufs.set(name, keep(t));
+    return t;
+  }
+
+  protected addModule<M extends Module>(name: string, m: M): M {
+    this.children.set(name, m);
+    return m;
+  }
+
+  /** Replace a parameter or buffer tensor (used when loading a state dict). */
+  private replace(name: string, t: Tensor): boolean {
+    for (const map of [this.params, this.bufs]) {
+      const old = map.get(name);
+      if (!old) continue;
+      if (old.shape.length !== t.shape.length || old.shape.some((d, i) => d !== t.shape[i]) || old.dtype !== t.dtype) {
+        throw new Error(`loadStateDict: '${name}' has shape [${t.shape.join(', ')}] ${t.dtype}, the model expects [${old.shape.join(', ')}] ${old.dtype}`);
+      }
+      t.requiresGrad = old.requiresGrad;
+      t.name = old.name;
+      map.set(name, keep(t));
+      old.dispose();
+      this.onReplace(name, t);
+      return true;
+    }
+    return false;
+  }
+
+  /** Subclasses that keep direct references to their tensors update them here. */
+  protected onReplace(_name: string, _t: Tensor): void {}
+
+  namedParameters(prefix = ''): [string, Tensor][] {
+    const out: [string, Tensor][] = [...this.params].map(([n, t]) => [prefix + n, t]);
+    for (const [n, m] of this.children) out.push(...m.namedParameters(`${prefix}${n}.`));
+    return out;
+  }
+
+  parameters(): Tensor[] {
+    return this.namedParameters().map(([, t]) => t);
+  }
+
+  namedBuffers(prefix = ''): [string, Tensor][] {
+    const out: [string, Tensor][] = [...this.bufs].map(([n, t]) => [prefix + n, t]);
+    for (const [n, m] of this.children) out.push(...m.namedBuffers(`${prefix}${n}.`));
+    return out;
+  }
+
+  /** Parameters and buffers by name (the tensors themselves, not copies). */
+  stateDict(): Map<string, Tensor> {
+    return new Map([...this.namedParameters(), ...this.namedBuffers()]);
+  }
+
+  /** Take over the given tensors (shapes must match). Missing or unexpected names throw unless `strict` is false. */
+  loadStateDict(state: Map<string, Tensor>, strict = true): void {
+    const expected = new Set(this.stateDict().keys());
+    for (const [name, t] of state) {
+      if (!expected.has(name)) {
+        if (strict) throw new Error(`loadStateDict: unexpected tensor '${name}'`);
+        continue;
+      }
+      expected.delete(name);
+      this.route(name, t);
+    }
+    if (strict && expected.size > 0) throw new Error(`loadStateDict: missing tensors ${[...expected].join(', ')}`);
+  }
+
+  private route(name: string, t: Tensor): void {
+    const dot = name.indexOf('.');
+    if (dot >= 0) {
+      const child = this.children.get(name.slice(0, dot));
+      if (child?.hasState(name.slice(dot + 1))) return child.route(name.slice(dot + 1), t);
+    }
+    if (!this.replace(name, t)) throw new Error(`loadStateDict: no tensor '${name}'`);
+  }
+
+  private hasState(name: string): boolean {
+    return this.stateDict().has(name);
+  }
+
+  train(on = true): this {
+    this.training = on;
+    for (const m of this.children.values()) m.train(on);
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  numParameters(): number {
+    return this.parameters().reduce((s, p) => s + p.size, 0);
+  }
+
+  dispose(): void {
+    for (const [, t] of [...this.namedParameters(), ...this.namedBuffers()]) t.dispose();
+  }
+}

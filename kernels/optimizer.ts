@@ -1,0 +1,78 @@
+/**
+ * Fused optimizer updates: one dispatch per parameter reads the gradient and rewrites the parameter and its
+ * state in place. The parameter is bound read_write (it is both read and written), the gradient read-only.
+ * Learning rate, step-dependent bias corrections and other hyper-parameters travel as uniforms, so a schedule
+ * changes them without recompiling and without any readback.
+ */
+import type { KernelProgram } from './program.js';
+import { linearMainWgsl } from './wgsl.js';
+
+const WG = 256;
+
+/** SGD with optional momentum (heavy-ball or Nesterov) and L2 weight decay, as in PyTorch's SGD. */
+export function sgdProgram(momentum: boolean, nesterov: boolean): KernelProgram {
+  return {
+    name: 'sgdUpdate',
+    key: `sgd|${momentum ? 'm' : '-'}|${nesterov ? 'n' : '-'}`,
+    workgroupSize: [WG],
+    uniforms: [
+      { name: 'n', type: 'u32' },
+      { name: 'lr', type: 'f32' },
+      { name: 'momentum', type: 'f32' },
+      { name: 'dampening', type: 'f32' },
+      { name: 'weightDecay', type: 'f32' },
+      { name: 'firstStep', type: 'u32' },
+    ],
+    inputs: ['f32'],
+    outputs: momentum ? ['f32', 'f32'] : ['f32'],
+    body: () => `${linearMainWgsl(WG)}
+  if (i >= u.n) { return; }
+  let p = out0[i];
+  let g = in0[i] + u.weightDecay * p;
+  ${
+    momentum
+      ? `// PyTorch seeds the momentum buffer with the first gradient (no dampening on step one).
+  let v = select(u.momentum * out1[i] + (1.0 - u.dampening) * g, g, u.firstStep == 1u);
+  out1[i] = v;
+  let d = ${nesterov ? 'g + u.momentum * v' : 'v'};`
+      : 'let d = g;'
+  }
+  out0[i] = p - u.lr * d;
+}`,
+  };
+}
+
+/**
+ * Adam and AdamW. `decoupled` selects AdamW (weight decay applied to the parameter, not added to the gradient).
+ * Bias corrections are folded on the CPU into `stepSize` = lr / (1 - beta1^t) and `vCorrection` = 1 / (1 - beta2^t).
+ */
+export function adamProgram(decoupled: boolean): KernelProgram {
+  return {
+    name: decoupled ? 'adamwUpdate' : 'adamUpdate',
+    key: `adam|${decoupled ? 'w' : 'l2'}`,
+    workgroupSize: [WG],
+    uniforms: [
+      { name: 'n', type: 'u32' },
+      { name: 'lr', type: 'f32' },
+      { name: 'beta1', type: 'f32' },
+      { name: 'beta2', type: 'f32' },
+      { name: 'eps', type: 'f32' },
+      { name: 'weightDecay', type: 'f32' },
+      { name: 'stepSize', type: 'f32' },
+      { name: 'vCorrection', type: 'f32' },
+    ],
+    inputs: ['f32'],
+    outputs: ['f32', 'f32', 'f32'],
+    body: () => `${linearMainWgsl(WG)}
+  if (i >= u.n) { return; }
+  var p = out0[i];
+  var g = in0[i];
+  ${decoupled ? 'p = p * (1.0 - u.lr * u.weightDecay);' : 'g = g + u.weightDecay * p;'}
+  let m = u.beta1 * out1[i] + (1.0 - u.beta1) * g;
+  let v = u.beta2 * out2[i] + (1.0 - u.beta2) * g * g;
+  out1[i] = m;
+  out2[i] = v;
+  out0[i] = p - u.stepSize * m / (sqrt(v * u.vCorrection) + u.eps);
+}`,
+  };
+}
