@@ -6,7 +6,7 @@
  */
 export type WgslScalar = 'f32' | 'i32' | 'u32';
 
-export type UniformType = 'u32' | 'i32' | 'f32' | 'vec4u' | 'vec4i';
+export type UniformType = 'u32' | 'i32' | 'f32' | 'vec4u' | 'vec4i' | 'vec4f';
 
 export interface UniformField {
   name: string;
@@ -36,7 +36,7 @@ export interface Dispatch {
   uniforms?: UniformValues;
 }
 
-const SIZE: Record<UniformType, number> = { u32: 4, i32: 4, f32: 4, vec4u: 16, vec4i: 16 };
+const SIZE: Record<UniformType, number> = { u32: 4, i32: 4, f32: 4, vec4u: 16, vec4i: 16, vec4f: 16 };
 
 /** WGSL of the uniform struct + all bindings for a program. */
 export function bindingsWgsl(p: KernelProgram): string {
@@ -45,7 +45,7 @@ export function bindingsWgsl(p: KernelProgram): string {
   if (p.uniforms.length > 0) {
     lines.push('struct Uniforms {');
     for (const f of p.uniforms) {
-      const t = f.type === 'vec4u' ? 'vec4<u32>' : f.type === 'vec4i' ? 'vec4<i32>' : f.type;
+      const t = f.type.startsWith('vec4') ? `vec4<${f.type === 'vec4u' ? 'u32' : f.type === 'vec4i' ? 'i32' : 'f32'}>` : f.type;
       lines.push(f.count ? `  ${f.name}: array<${t}, ${f.count}>,` : `  ${f.name}: ${t},`);
     }
     lines.push('};');
@@ -83,7 +83,7 @@ export function packUniforms(fields: readonly UniformField[], values: UniformVal
     const v = values[f.name];
     if (v === undefined) throw new Error(`uniform '${f.name}' missing`);
     const off = base + layout.offsets[i]!;
-    const isFloat = f.type === 'f32';
+    const isFloat = f.type === 'f32' || f.type === 'vec4f';
     const isSigned = f.type === 'i32' || f.type === 'vec4i';
     const write = (o: number, x: number) => {
       if (isFloat) view.setFloat32(o, x, true);
