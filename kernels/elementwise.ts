@@ -36,7 +36,8 @@ export function mapProgram(spec: MapSpec): KernelProgram {
     });
   }
   const bufferOperands = spec.operands.map((o, i) => ({ ...o, i })).filter((o) => o.mode !== 'scalar');
-  const modes = spec.operands.map((o) => `${o.dtype}${o.mode[0]}`).join(',');
+  // The full mode name: 'same', 'strided' and 'scalar' share their first letter.
+  const modes = spec.operands.map((o) => `${o.dtype}:${o.mode}`).join(',');
   return {
     name: spec.op,
     key: `map|${spec.expr}|${modes}|${spec.outDtype}|r${rank}`,
