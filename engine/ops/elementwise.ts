@@ -130,10 +130,16 @@ export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
   const tb = typeof b === 'number' ? null : b;
   const dtype = ta?.dtype ?? tb?.dtype ?? 'f32';
   if (ta && tb && ta.dtype !== tb.dtype) throw new Error(`where: dtype mismatch between branches (${describe(a)} vs ${describe(b)})`);
-  // The condition is compared in its own dtype, then the branches are selected; broadcast as a 3-operand map.
-  const condF = cond.dtype === dtype ? cond : cast(cond, dtype);
-  const out = runMap({ op: 'where', expr: `select(v2, v1, v0 != ${dtype}(0))`, operands: [condF, a, b] });
-  if (condF !== cond) condF.dispose();
+  // The condition is tested in its own dtype (casting a 0.5 mask to i32 would truncate it to 0), and the 0/1
+  // mask is brought to the branches' dtype so all three broadcast as one 3-operand map.
+  let mask = cond;
+  if (cond.dtype !== dtype) {
+    const nonZero = notEqual(cond, 0);
+    mask = nonZero.dtype === dtype ? nonZero : cast(nonZero, dtype);
+    if (mask !== nonZero) nonZero.dispose();
+  }
+  const out = runMap({ op: 'where', expr: `select(v2, v1, v0 != ${dtype}(0))`, operands: [mask, a, b] });
+  if (mask !== cond) mask.dispose();
   return record(out, 'where', [ta, tb].filter((x): x is Tensor => x !== null), { cond, a, b });
 }
 
