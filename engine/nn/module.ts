@@ -64,6 +64,13 @@ export abstract class Module {
     return out;
   }
 
+  /** This module and every descendant, with dotted names ('' for this one). */
+  namedModules(prefix = ''): [string, Module][] {
+    const out: [string, Module][] = [[prefix.replace(/\.$/, ''), this]];
+    for (const [n, m] of this.children) out.push(...m.namedModules(`${prefix}${n}.`));
+    return out;
+  }
+
   parameters(): Tensor[] {
     return this.namedParameters().map(([, t]) => t);
   }
