@@ -23,6 +23,7 @@ export interface Normalization {
 
 /** A bank of patches (bytes: per entry c colour planes + a mask plane, maxH x maxW each) and a per-sample choice. */
 export interface PatchSource {
+  /** May be replaced between epochs (the loader re-uploads a bank array it has not seen). */
   bank: Uint8Array;
   maxH: number;
   maxW: number;
@@ -59,6 +60,7 @@ interface Staged {
 
 export class BatchLoader {
   private bankTensor: Tensor | null = null;
+  private bankSource: Uint8Array | null = null;
 
   constructor(readonly dataset: ImageDataset, readonly options: BatchOptions) {
     if (!Number.isInteger(options.batchSize) || options.batchSize <= 0) throw new Error(`BatchLoader: batchSize must be a positive integer, got ${options.batchSize}`);
@@ -162,7 +164,13 @@ export class BatchLoader {
     return { batch: { x, y, indices: Int32Array.from(indices), labels }, owned: [x, y] };
   }
 
+  /** The bank on the GPU; uploaded again whenever the source hands out a different bank array. */
   private bank(p: PatchSource): Tensor {
+    if (this.bankSource !== p.bank) {
+      this.bankTensor?.dispose();
+      this.bankTensor = null;
+      this.bankSource = p.bank;
+    }
     if (!this.bankTensor) {
       const words = new Uint32Array(p.bank.buffer.slice(p.bank.byteOffset, p.bank.byteOffset + Math.ceil(p.bank.byteLength / 4) * 4));
       this.bankTensor = keep(tensor(words, [words.length], 'u32'));
