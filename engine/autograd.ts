@@ -65,6 +65,9 @@ export function record(out: Tensor, op: string, inputs: readonly Tensor[], attrs
   return out;
 }
 
+/** Outputs whose node a backward() released (the op's name), so a second walk through them can be refused. */
+const released = new WeakMap<Tensor, string>();
+
 function topologicalOrder(root: Tensor): Tensor[] {
   const order: Tensor[] = [];
   const visited = new Set<Tensor>();
@@ -105,6 +108,14 @@ export function backward(output: Tensor, seed?: Tensor, options: { retainGraph?:
     throw new Error(`backward: seed shape [${seed.shape.join(', ')}] does not match output shape [${output.shape.join(', ')}]`);
   }
   const order = topologicalOrder(output);
+  // A produced tensor without its node would pass for a leaf and silently swallow its gradient: refuse first.
+  for (const t of order) {
+    if (t.isDisposed) throw new Error(`backward: ${t} (tensor #${t.id}) is part of the graph but was disposed before backward()`);
+    const op = released.get(t);
+    if (op !== undefined && !t.node) {
+      throw new Error(`backward: the graph through '${op}' (${t}) was freed by an earlier backward(); pass { retainGraph: true } to the first call to walk it twice`);
+    }
+  }
   const grads = new Map<Tensor, Tensor>();
   // Each gradient in the map is owned by backward (a caller's seed is wrapped in a view), so it can be freed.
   grads.set(output, seed ? viewTensor(seed, seed.shape) : ops.onesLike(output));
@@ -148,7 +159,10 @@ export function backward(output: Tensor, seed?: Tensor, options: { retainGraph?:
       gx.dispose();
     });
     g.dispose();
-    if (!options.retainGraph) t.node = null;
+    if (!options.retainGraph) {
+      t.node = null;
+      released.set(t, node.op);
+    }
   }
 }
 
