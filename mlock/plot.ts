@@ -1,0 +1,70 @@
+/** Small dependency-free SVG line charts for training curves. */
+export interface Series {
+  name: string;
+  values: readonly number[];
+  color: string;
+  dashed?: boolean;
+}
+
+export interface ChartOptions {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  yMin?: number;
+  yMax?: number;
+  width?: number;
+  height?: number;
+}
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+function niceTicks(lo: number, hi: number, count = 5): number[] {
+  const span = hi - lo || 1;
+  const step0 = span / count;
+  const mag = 10 ** Math.floor(Math.log10(step0));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => span / s <= count) ?? 10 * mag;
+  const ticks: number[] = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9; v += step) ticks.push(Number(v.toPrecision(10)));
+  return ticks;
+}
+
+/** A line chart of several series over x = 1..n (epochs). */
+export function lineChartSvg(series: readonly Series[], o: ChartOptions): string {
+  const W = o.width ?? 640;
+  const H = o.height ?? 360;
+  const m = { l: 56, r: 150, t: 36, b: 44 };
+  const n = Math.max(1, ...series.map((s) => s.values.length));
+  const all = series.flatMap((s) => s.values).filter(Number.isFinite);
+  const yMin = o.yMin ?? Math.min(0, ...all);
+  const yMax = o.yMax ?? Math.max(1e-9, ...all);
+  const px = (i: number) => m.l + (n === 1 ? 0.5 : i / (n - 1)) * (W - m.l - m.r);
+  const py = (v: number) => m.t + (1 - (v - yMin) / (yMax - yMin || 1)) * (H - m.t - m.b);
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2 - m.r / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">${esc(o.title)}</text>`,
+  ];
+  for (const t of niceTicks(yMin, yMax)) {
+    parts.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${py(t)}" y2="${py(t)}" stroke="#e5e5e5"/>`);
+    parts.push(`<text x="${m.l - 6}" y="${py(t) + 4}" text-anchor="end">${t}</text>`);
+  }
+  const xStep = Math.max(1, Math.ceil(n / 10));
+  for (let i = 0; i < n; i += xStep) parts.push(`<text x="${px(i)}" y="${H - m.b + 16}" text-anchor="middle">${i + 1}</text>`);
+  parts.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${H - m.b}" y2="${H - m.b}" stroke="#333"/>`);
+  parts.push(`<line x1="${m.l}" x2="${m.l}" y1="${m.t}" y2="${H - m.b}" stroke="#333"/>`);
+  parts.push(`<text x="${(m.l + W - m.r) / 2}" y="${H - 8}" text-anchor="middle">${esc(o.xLabel)}</text>`);
+  parts.push(`<text transform="translate(14 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`);
+  series.forEach((s, k) => {
+    const pts = s.values.map((v, i) => `${px(i).toFixed(1)},${py(v).toFixed(1)}`).join(' ');
+    const dash = s.dashed ? ' stroke-dasharray="6 4"' : '';
+    if (s.values.length > 1) parts.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2"${dash} points="${pts}"/>`);
+    s.values.forEach((v, i) => parts.push(`<circle cx="${px(i).toFixed(1)}" cy="${py(v).toFixed(1)}" r="3" fill="${s.color}"/>`));
+    const ly = m.t + 10 + k * 20;
+    parts.push(`<line x1="${W - m.r + 12}" x2="${W - m.r + 36}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2"${dash}/>`);
+    parts.push(`<text x="${W - m.r + 42}" y="${ly + 4}">${esc(s.name)}</text>`);
+  });
+  parts.push('</svg>');
+  return parts.join('\n');
+}

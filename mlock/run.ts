@@ -1,0 +1,336 @@
+/**
+ * One training run, locked (M-LOCK) or plain, from dataset to report: data and a validation split carved
+ * from the training set, the paper's recipe, per-epoch plans (tokens, decoys, targets), model selection on
+ * validation, atomic checkpoints every epoch (resumable), test evaluation, an optional unlocked baseline,
+ * and a run folder with the model, a JSON report, a per-epoch log and a plot.
+ */
+import { join } from 'node:path';
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { adapterLabel, initEngine, Rng, runtime } from '../engine/node.js';
+import { BatchLoader, type Normalization } from '../engine/data/batches.js';
+import { meanStd, splitValidation, takeFirst, type ImageDataset } from '../engine/data/dataset.js';
+import { loadDataset } from '../engine/data/node/load-dataset.js';
+import { writeFileAtomic } from '../engine/io/node/files.js';
+import { decodeModelInto, decodeTrainingCheckpoint, encodeModel, encodeTrainingCheckpoint } from '../engine/io/checkpoint.js';
+import { buildModel, type ModelName } from '../engine/nn/models.js';
+import type { Module } from '../engine/nn/module.js';
+import { Adam, AdamW, multiStepLr, SGD, type Optimizer } from '../engine/optim/index.js';
+import { evaluate, trainEpoch } from '../engine/train/fit.js';
+import { authorizedAccuracy, evaluateLock, unauthorizedAccuracy, type EvalSetup, type LockEvaluation } from './evaluate.js';
+import { tokenGeometry } from './keyed.js';
+import { LockPlan, type LockSettings } from './lock-plan.js';
+import { lineChartSvg } from './plot.js';
+import { EpochBar } from './progress.js';
+import { recipeFor, type Recipe } from './recipes.js';
+import { strategyInfo, type StrategyConfig } from './strategies.js';
+import { resolveToken, type TokenSpec } from './token-spec.js';
+
+export interface RunOptions {
+  dataset: string;
+  dataPath?: string;
+  model?: ModelName;
+  width?: number;
+  /** null: plain (unlocked) training. */
+  strategy: StrategyConfig | null;
+  token?: TokenSpec;
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  optimizer?: Recipe['optimizer'];
+  seed?: number;
+  poisonRatio?: number;
+  decoyRatio?: number;
+  keyedDecoys?: number;
+  trainSubset?: number;
+  testSubset?: number;
+  valFraction?: number;
+  forgedKeys?: number;
+  /** Also train an unlocked model the same way and report its accuracy. */
+  baseline?: boolean;
+  out: string;
+  resume?: boolean;
+  log?: (line: string) => void;
+  progress?: boolean;
+}
+
+export interface EpochLog {
+  epoch: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  /** Validation accuracy: authorized (token) for locked runs, plain accuracy otherwise. */
+  valAccuracy: number;
+  /** Validation accuracy without the token (locked runs). */
+  valUnauthorizedAccuracy?: number;
+  lr: number;
+  seconds: number;
+  imagesPerSecond: number;
+}
+
+export interface RunReport {
+  dataset: string;
+  model: string;
+  strategy: string;
+  authorizedAccuracy: number | null;
+  unauthorizedAccuracy: number | null;
+  baselineAccuracy: number | null;
+  forgedAccuracy: number | null;
+  forgedMaxAccuracy: number | null;
+  /** Test accuracy of a plain run. */
+  testAccuracy: number | null;
+  forged?: LockEvaluation['forged'];
+  adapter: string;
+  epochs: number;
+  bestEpoch: number;
+  trainSamples: number;
+  testSamples: number;
+  seconds: number;
+  config: Record<string, unknown>;
+}
+
+interface Data {
+  train: ImageDataset;
+  validation: ImageDataset;
+  test: ImageDataset;
+  normalization: Normalization;
+}
+
+export async function loadRunData(o: Pick<RunOptions, 'dataset' | 'dataPath' | 'trainSubset' | 'testSubset' | 'valFraction' | 'seed'>): Promise<Data> {
+  let full = await loadDataset(o.dataset, 'train', { path: o.dataPath });
+  let test = await loadDataset(o.dataset, 'test', { path: o.dataPath });
+  if (o.trainSubset) full = takeFirst(full, o.trainSubset);
+  if (o.testSubset) test = takeFirst(test, o.testSubset);
+  const { train, validation } = splitValidation(full, o.valFraction ?? 0.1, o.seed ?? 0);
+  return { train, validation, test, normalization: meanStd(train) };
+}
+
+function makeOptimizer(model: Module, recipe: Recipe): Optimizer {
+  const params = model.parameters();
+  if (recipe.optimizer === 'sgd') return new SGD(params, { lr: recipe.lr, momentum: recipe.momentum, weightDecay: recipe.weightDecay });
+  if (recipe.optimizer === 'adamw') return new AdamW(params, { lr: recipe.lr, weightDecay: recipe.weightDecay || 0.01 });
+  return new Adam(params, { lr: recipe.lr, weightDecay: recipe.weightDecay });
+}
+
+/** The run's per-epoch generator: a pure function of (seed, epoch), so resuming at an epoch redraws the same. */
+function epochRng(seed: number, epoch: number): Rng {
+  return new Rng((seed * 1_000_003 + epoch * 7919 + 1) >>> 0);
+}
+
+export interface TrainedModel {
+  model: Module;
+  history: EpochLog[];
+  bestEpoch: number;
+  seconds: number;
+}
+
+/** Train (locked when `settings` is given) with model selection on the validation split. */
+export async function trainModel(o: RunOptions, data: Data, recipe: Recipe, settings: LockSettings | null, tag: string, checkpointPath: string | null): Promise<TrainedModel> {
+  const seed = o.seed ?? 0;
+  const { train, validation } = data;
+  const C = train.numClasses;
+  const model = buildModel(recipe.model, { inputShape: [train.c, train.h, train.w], numClasses: C, seed, width: recipe.width });
+  const optimizer = makeOptimizer(model, recipe);
+  const milestones = recipe.milestones.map((f) => Math.max(1, Math.round(f * recipe.epochs)));
+  const schedule = multiStepLr(recipe.lr, milestones, 0.1);
+  const history: EpochLog[] = [];
+  let startEpoch = 0;
+  let best = { score: -Infinity, epoch: -1, weights: null as Uint8Array | null };
+  const log = o.log ?? (() => {});
+
+  if (o.resume && checkpointPath && (await exists(checkpointPath))) {
+    const restored = decodeTrainingCheckpoint(model, optimizer, await readFile(checkpointPath), checkpointPath);
+    startEpoch = restored.epoch;
+    const extra = restored.extra as { history: EpochLog[]; bestScore: number; bestEpoch: number } | undefined;
+    history.push(...(extra?.history ?? []));
+    const bestPath = `${checkpointPath}.best`;
+    if (extra && (await exists(bestPath))) best = { score: extra.bestScore, epoch: extra.bestEpoch, weights: await readFile(bestPath) };
+    log(`${tag}: resumed from ${checkpointPath} at epoch ${startEpoch + 1}`);
+  }
+
+  const bar = new EpochBar(tag, o.progress ?? Boolean(process.stdout.isTTY));
+  const start = performance.now();
+  for (let epoch = startEpoch; epoch < recipe.epochs; epoch++) {
+    const rng = epochRng(seed, epoch);
+    const plan = settings ? await LockPlan.forEpoch(settings, train.labels, C, train.h, train.w, rng) : null;
+    const loader = new BatchLoader(train, { batchSize: recipe.batchSize, shuffle: true, augment: recipe.augment, normalization: data.normalization, patches: plan ?? undefined });
+    bar.begin(epoch, recipe.epochs, loader.batchesPerEpoch());
+    let result;
+    try {
+      result = await trainEpoch({ model, optimizer, loader, epoch, rng, schedule, targets: plan ? (b) => plan.targets(b) : undefined, onProgress: (p) => bar.update(p) });
+    } finally {
+      bar.end();
+      loader.dispose();
+    }
+    let valAccuracy: number;
+    let valUnauthorizedAccuracy: number | undefined;
+    if (settings) {
+      const setup: EvalSetup = { model, dataset: validation, settings, normalization: data.normalization, seed };
+      valAccuracy = await authorizedAccuracy(setup);
+      valUnauthorizedAccuracy = await unauthorizedAccuracy(setup);
+    } else {
+      const vl = new BatchLoader(validation, { batchSize: 256, normalization: data.normalization });
+      valAccuracy = (await evaluate(model, vl)).accuracy;
+      vl.dispose();
+    }
+    const entry: EpochLog = {
+      epoch: epoch + 1,
+      trainLoss: result.loss,
+      trainAccuracy: result.accuracy,
+      valAccuracy,
+      valUnauthorizedAccuracy,
+      lr: optimizer.lr,
+      seconds: result.seconds,
+      imagesPerSecond: result.samples / result.seconds,
+    };
+    history.push(entry);
+    log(
+      `${tag} epoch ${epoch + 1}/${recipe.epochs}: loss ${result.loss.toFixed(4)}, ` +
+        (settings ? `val authorized ${(valAccuracy * 100).toFixed(2)}%, unauthorized ${(valUnauthorizedAccuracy! * 100).toFixed(2)}%` : `val accuracy ${(valAccuracy * 100).toFixed(2)}%`) +
+        `, ${entry.imagesPerSecond.toFixed(0)} img/s, ${result.seconds.toFixed(1)} s`,
+    );
+    // Locked models are selected for a high authorized accuracy and an unauthorized accuracy near chance.
+    const score = settings ? valAccuracy - Math.max(0, valUnauthorizedAccuracy! - 1 / C) : valAccuracy;
+    if (score > best.score) best = { score, epoch: epoch + 1, weights: await encodeModel(model) };
+    if (checkpointPath) {
+      const bytes = await encodeTrainingCheckpoint(model, optimizer, { epoch: epoch + 1, batch: 0, rng: rng.getState(), extra: { history, bestScore: best.score, bestEpoch: best.epoch } });
+      if (best.epoch === epoch + 1) await writeFileAtomic(`${checkpointPath}.best`, best.weights!);
+      await writeFileAtomic(checkpointPath, bytes);
+    }
+  }
+  if (best.weights) decodeModelInto(model, best.weights, `${tag} best weights`);
+  optimizer.dispose();
+  return { model, history, bestEpoch: best.epoch, seconds: (performance.now() - start) / 1000 };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function effectiveRecipe(o: RunOptions): Recipe {
+  const r = recipeFor(o.dataset);
+  return {
+    ...r,
+    model: o.model ?? r.model,
+    width: o.width ?? r.width,
+    epochs: o.epochs ?? r.epochs,
+    batchSize: o.batchSize ?? r.batchSize,
+    lr: o.lr ?? r.lr,
+    optimizer: o.optimizer ?? r.optimizer,
+  };
+}
+
+/** The complete run; writes the run folder and returns the report. */
+export async function run(o: RunOptions): Promise<RunReport> {
+  const log = o.log ?? ((line: string) => console.log(line));
+  const opts = { ...o, log };
+  const start = performance.now();
+  await initEngine({ quiet: true });
+  const adapter = adapterLabel(runtime().info);
+  log(`adapter: ${adapter}`);
+  await mkdir(o.out, { recursive: true });
+  const data = await loadRunData(o);
+  const recipe = effectiveRecipe(o);
+  const C = data.train.numClasses;
+  log(`data: ${data.train.name} ${data.train.n} train / ${data.validation.n} validation / ${data.test.n} test, ${data.train.c}x${data.train.h}x${data.train.w}, ${C} classes`);
+  log(`model: ${recipe.model}${recipe.model === 'vgg' ? ` (width ${recipe.width})` : ''}, ${recipe.optimizer} lr ${recipe.lr}, batch ${recipe.batchSize}, ${recipe.epochs} epochs`);
+
+  let settings: LockSettings | null = null;
+  if (o.strategy) {
+    const { token, placement } = await resolveToken(o.token ?? { key: null }, data.train.c, data.train.h, data.train.w);
+    settings = {
+      strategy: o.strategy,
+      poisonRatio: o.poisonRatio ?? 0.5,
+      decoyRatio: o.decoyRatio ?? 0.5,
+      keyedDecoys: o.keyedDecoys ?? 16,
+      token,
+      placement,
+    };
+    log(`lock: strategy ${o.strategy.name} (${strategyInfo(o.strategy.name).description}) poison ratio ${settings.poisonRatio}, decoy ratio ${settings.decoyRatio}, ${token.h}x${token.w} ${o.token?.key ? 'keyed' : 'pattern'} token, ${placement.mode} placement`);
+  }
+
+  const tag = settings ? 'locked' : 'plain';
+  const trained = await trainModel(opts, data, recipe, settings, tag, join(o.out, 'checkpoint.safetensors'));
+  let lockEval: LockEvaluation | null = null;
+  let testAccuracy: number | null = null;
+  if (settings) {
+    lockEval = await evaluateLock({ model: trained.model, dataset: data.test, settings, normalization: data.normalization, seed: o.seed ?? 0, forgedKeys: o.forgedKeys ?? 10, keyedColours: o.token?.keyedColours ?? data.train.c === 3 });
+  } else {
+    const tl = new BatchLoader(data.test, { batchSize: 256, normalization: data.normalization });
+    testAccuracy = (await evaluate(trained.model, tl)).accuracy;
+    tl.dispose();
+  }
+
+  let baselineAccuracy: number | null = null;
+  if (settings && o.baseline) {
+    log('baseline: training the same model without the lock');
+    const base = await trainModel(opts, data, recipe, null, 'baseline', o.resume ? join(o.out, 'baseline-checkpoint.safetensors') : join(o.out, 'baseline-checkpoint.safetensors'));
+    const tl = new BatchLoader(data.test, { batchSize: 256, normalization: data.normalization });
+    baselineAccuracy = (await evaluate(base.model, tl)).accuracy;
+    tl.dispose();
+    base.model.dispose();
+  }
+
+  const metadata: Record<string, string> = {
+    format: 'mlock-webgpu/1',
+    model: JSON.stringify({ name: recipe.model, width: recipe.width, inputShape: [data.train.c, data.train.h, data.train.w], numClasses: C }),
+    normalization: JSON.stringify(data.normalization),
+    dataset: o.dataset,
+  };
+  if (settings) {
+    // What a user of the model needs to know: a token is required, its geometry. Never the key or pixels.
+    metadata.lock = JSON.stringify({ required: true, strategy: settings.strategy.name, geometry: tokenGeometry(settings.token, settings.placement), keyed: Boolean(o.token?.key) });
+  }
+  await writeFileAtomic(join(o.out, 'model.safetensors'), await encodeModel(trained.model, metadata));
+
+  const report: RunReport = {
+    dataset: o.dataset,
+    model: recipe.model === 'vgg' ? `vgg(w=${recipe.width})` : recipe.model,
+    strategy: settings ? settings.strategy.name : 'none',
+    authorizedAccuracy: lockEval?.authorizedAccuracy ?? null,
+    unauthorizedAccuracy: lockEval?.unauthorizedAccuracy ?? null,
+    baselineAccuracy: baselineAccuracy ?? (settings ? null : testAccuracy),
+    forgedAccuracy: lockEval?.forgedAccuracy ?? null,
+    forgedMaxAccuracy: lockEval?.forgedMaxAccuracy ?? null,
+    testAccuracy,
+    forged: lockEval?.forged,
+    adapter,
+    epochs: recipe.epochs,
+    bestEpoch: trained.bestEpoch,
+    trainSamples: data.train.n,
+    testSamples: data.test.n,
+    seconds: (performance.now() - start) / 1000,
+    config: {
+      seed: o.seed ?? 0,
+      recipe,
+      poisonRatio: settings?.poisonRatio,
+      decoyRatio: settings?.decoyRatio,
+      trainSubset: o.trainSubset ?? null,
+      testSubset: o.testSubset ?? null,
+    },
+  };
+  await writeFileAtomic(join(o.out, 'report.json'), JSON.stringify(report, null, 2) + '\n');
+  await writeFileAtomic(join(o.out, 'history.json'), JSON.stringify(trained.history, null, 2) + '\n');
+  await writeFileAtomic(join(o.out, 'curves.svg'), curvesSvg(trained.history, settings !== null, C));
+  trained.model.dispose();
+  return report;
+}
+
+export function curvesSvg(history: readonly EpochLog[], locked: boolean, numClasses: number): string {
+  const series = locked
+    ? [
+        { name: 'authorized (val)', values: history.map((h) => h.valAccuracy), color: '#1f77b4' },
+        { name: 'unauthorized (val)', values: history.map((h) => h.valUnauthorizedAccuracy ?? 0), color: '#d62728' },
+        { name: 'chance', values: history.map(() => 1 / numClasses), color: '#999999', dashed: true },
+        { name: 'train loss / 3', values: history.map((h) => h.trainLoss / 3), color: '#2ca02c', dashed: true },
+      ]
+    : [
+        { name: 'val accuracy', values: history.map((h) => h.valAccuracy), color: '#1f77b4' },
+        { name: 'train accuracy', values: history.map((h) => h.trainAccuracy), color: '#ff7f0e' },
+        { name: 'train loss / 3', values: history.map((h) => h.trainLoss / 3), color: '#2ca02c', dashed: true },
+      ];
+  return lineChartSvg(series, { title: locked ? 'M-LOCK: accuracy with and without the token' : 'Training curves', xLabel: 'epoch', yLabel: 'accuracy', yMin: 0, yMax: 1 });
+}
