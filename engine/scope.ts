@@ -48,6 +48,14 @@ function open(name: string): Scope {
 function close(s: Scope, result: unknown): void {
   const top = stack[stack.length - 1];
   if (top !== s) {
+    // Leave the stack usable: drop `s` (or every later tensor would be tracked by it forever) and hand its
+    // tensors to the scope below it, without disposing anything the still-open inner scope may use.
+    const at = stack.indexOf(s);
+    if (at >= 0) {
+      stack.splice(at, 1);
+      const below = stack[at - 1];
+      if (below) for (const t of s.tensors) below.tensors.add(t);
+    }
     throw new Error(`scope '${s.name}' ended while an inner scope '${top?.name}' was still open (async scopes must nest)`);
   }
   stack.pop();
