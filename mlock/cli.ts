@@ -31,6 +31,12 @@ const COMMON = {
   out: { type: 'string' },
   json: { type: 'string' },
   resume: { type: 'boolean', default: false },
+  from: { type: 'string' },
+  image: { type: 'string' },
+  count: { type: 'string' },
+  steps: { type: 'string' },
+  markdown: { type: 'string' },
+  quick: { type: 'boolean', default: false },
   help: { type: 'boolean', default: false },
 } as const;
 
@@ -66,6 +72,11 @@ Options
   --out DIR             run folder (default runs/<dataset>-<strategy>-<time>)
   --json FILE           also write the JSON report to FILE
   --resume              continue from the run folder's checkpoint
+  --from PATH           eval/attack/predict: a run folder or model.safetensors
+  --image FILE          predict: a PNG/JPEG/PPM image (else --count N test images)
+  --markdown FILE       eval: also write a Markdown table
+  --steps N             attack: trigger search steps (default 200)
+  --quick               report: the short configuration
 `;
 
 function num(v: string | undefined, name: string): number | undefined {

@@ -1,0 +1,160 @@
+/** The CLI's eval, attack, predict and report commands (train and demo live in cli.ts). */
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { adapterLabel, initEngine, runtime } from '../engine/node.js';
+import { takeFirst } from '../engine/data/dataset.js';
+import { loadDataset } from '../engine/data/node/load-dataset.js';
+import { decodeImage } from '../engine/data/image-decode.js';
+import { fitRgb, interleavedToPlanar } from '../engine/data/image.js';
+import { writeFileAtomic } from '../engine/io/node/files.js';
+import { decodeModelInto } from '../engine/io/checkpoint.js';
+import { buildModel } from '../engine/nn/models.js';
+import type { Module } from '../engine/nn/module.js';
+import { fineTuneAttack, pruneAttack, reverseEngineerAttack } from './attacks.js';
+import { authorizedAccuracy, evaluateLock, type EvalSetup } from './evaluate.js';
+import { LockedModel, readModelMetadata } from './runtime.js';
+import { resolveToken } from './token-spec.js';
+import type { LockSettings } from './lock-plan.js';
+
+type Values = Record<string, unknown>;
+
+async function modelPath(from: unknown): Promise<string> {
+  if (typeof from !== 'string') throw new Error('this command needs --from RUN_FOLDER (or a model.safetensors file)');
+  const s = await stat(from).catch(() => null);
+  if (!s) throw new Error(`--from: ${from} does not exist`);
+  return s.isDirectory() ? join(from, 'model.safetensors') : from;
+}
+
+function pct(x: number | null | undefined): string {
+  return x === null || x === undefined ? 'n/a' : `${(100 * x).toFixed(2)}%`;
+}
+
+/** Load a saved model with its metadata, the test data, and (with a key) the lock settings. */
+async function openSaved(values: Values) {
+  await initEngine({ quiet: true });
+  const path = await modelPath(values.from);
+  const bytes = new Uint8Array(await readFile(path));
+  const meta = readModelMetadata(bytes, path);
+  const model = buildModel(meta.model.name, { inputShape: meta.model.inputShape, numClasses: meta.model.numClasses, width: meta.model.width });
+  decodeModelInto(model, bytes, path);
+  model.eval();
+  const dataset = String(values.dataset);
+  let test = await loadDataset(dataset, 'test', { path: values.data as string | undefined });
+  if (values['test-subset']) test = takeFirst(test, Number(values['test-subset']));
+  let settings: LockSettings | null = null;
+  if (meta.lock && values.key !== undefined) {
+    const [c, h, w] = meta.model.inputShape;
+    const { token, placement } = await resolveToken({ key: String(values.key), size: meta.lock.geometry.h, placement: meta.lock.geometry.placement.mode === 'random' ? 'random' : 'fixed' }, c, h, w);
+    settings = { strategy: { name: meta.lock.strategy }, poisonRatio: 0.5, decoyRatio: 0, keyedDecoys: 0, token, placement };
+  }
+  return { path, bytes, meta, model, test, settings, dataset };
+}
+
+async function evalCommand(values: Values): Promise<void> {
+  const { path, meta, model, test, settings } = await openSaved(values);
+  if (!meta.lock) throw new Error(`${path}: not a locked model; 'eval' measures locks (use 'train --strategy none' reports for plain models)`);
+  if (!settings) throw new Error('eval needs --key (the key the model was locked with)');
+  const result = await evaluateLock({ model, dataset: test, settings, normalization: meta.normalization, forgedKeys: Number(values['forged-keys'] ?? 10), seed: Number(values.seed ?? 0) });
+  const report = { model: path, dataset: String(values.dataset), strategy: meta.lock.strategy, adapter: adapterLabel(runtime().info), ...result };
+  console.log(`eval ${path} on ${test.name} (${test.n} images, ${report.adapter})`);
+  console.log(`  authorized   ${pct(result.authorizedAccuracy)}`);
+  console.log(`  unauthorized ${pct(result.unauthorizedAccuracy)}`);
+  console.log(`  forged mean  ${pct(result.forgedAccuracy)}  worst ${pct(result.forgedMaxAccuracy)}`);
+  for (const f of result.forged) console.log(`    ${f.kind.padEnd(15)} ${f.name.padEnd(28)} ${pct(f.accuracy)}`);
+  if (values.json) await writeFileAtomic(String(values.json), JSON.stringify(report, null, 2) + '\n');
+  if (values.markdown) await writeFileAtomic(String(values.markdown), evalMarkdown(report));
+}
+
+function evalMarkdown(r: { model: string; dataset: string; strategy: string; adapter: string; authorizedAccuracy: number; unauthorizedAccuracy: number; forgedAccuracy: number; forgedMaxAccuracy: number; forged: { kind: string; name: string; accuracy: number }[] }): string {
+  const lines = [
+    `# M-LOCK evaluation of ${r.model}`,
+    '',
+    `Dataset ${r.dataset}, strategy ${r.strategy}, adapter ${r.adapter}.`,
+    '',
+    '| input | accuracy |',
+    '| --- | ---: |',
+    `| with the token (authorized) | ${pct(r.authorizedAccuracy)} |`,
+    `| without the token (unauthorized) | ${pct(r.unauthorizedAccuracy)} |`,
+    `| forged tokens, mean | ${pct(r.forgedAccuracy)} |`,
+    `| forged tokens, worst | ${pct(r.forgedMaxAccuracy)} |`,
+    '',
+    '| forged token | kind | accuracy |',
+    '| --- | --- | ---: |',
+    ...r.forged.map((f) => `| ${f.name} | ${f.kind} | ${pct(f.accuracy)} |`),
+    '',
+  ];
+  return lines.join('\n');
+}
+
+async function attackCommand(values: Values): Promise<void> {
+  const { path, meta, model, test, settings, dataset } = await openSaved(values);
+  let train = await loadDataset(dataset, 'train', { path: values.data as string | undefined });
+  if (values['train-subset']) train = takeFirst(train, Number(values['train-subset']));
+  const setup = (m: Module): EvalSetup => ({ model: m, dataset: test, settings: settings!, normalization: meta.normalization });
+  const ctx = { model, train, test, normalization: meta.normalization, seed: Number(values.seed ?? 0), authorized: settings ? (m: Module) => authorizedAccuracy(setup(m)) : undefined };
+  console.log(`attacks on ${path} (${adapterLabel(runtime().info)})`);
+  const fineTune = await fineTuneAttack(ctx, [1, 5, 10], Number(values.epochs ?? 5));
+  for (const r of fineTune) console.log(`  fine-tune ${r.scope.padEnd(11)} ${String(r.budgetPercent).padStart(3)}% clean data (${r.samples} images, ${r.epochs} epochs): clean accuracy ${pct(r.cleanAccuracy)}`);
+  const prune = await pruneAttack(ctx);
+  for (const r of prune) console.log(`  prune ${(r.sparsity * 100).toFixed(0).padStart(3)}%: clean ${pct(r.cleanAccuracy)}, authorized ${pct(r.authorizedAccuracy)}`);
+  const reverse = await reverseEngineerAttack(ctx, { steps: Number(values.steps ?? 200) });
+  console.log(`  reverse-engineered trigger (mask L1 ${reverse.maskL1.toFixed(1)} px, ${reverse.steps} steps): accuracy ${pct(reverse.recoveredAccuracy)} (clean ${pct(reverse.cleanAccuracy)})`);
+  const report = { model: path, dataset, adapter: adapterLabel(runtime().info), fineTune, prune, reverseEngineer: reverse };
+  if (values.json) await writeFileAtomic(String(values.json), JSON.stringify(report, null, 2) + '\n');
+}
+
+async function predictCommand(values: Values): Promise<void> {
+  await initEngine({ quiet: true });
+  const path = await modelPath(values.from);
+  const bytes = new Uint8Array(await readFile(path));
+  const locked = LockedModel.load(bytes, { idleMs: 0 }, path);
+  const [c, h, w] = locked.info.inputShape;
+  let images: Uint8Array;
+  let names: string[];
+  let labels: number[] | null = null;
+  if (typeof values.image === 'string') {
+    const img = fitRgb(decodeImage(new Uint8Array(await readFile(values.image)), values.image), w, h);
+    images = new Uint8Array(c * h * w);
+    if (c === 3) interleavedToPlanar(img.data, w, h, 3, images, 0);
+    else for (let p = 0; p < h * w; p++) images[p] = Math.round((img.data[3 * p]! + img.data[3 * p + 1]! + img.data[3 * p + 2]!) / 3);
+    names = [values.image];
+  } else {
+    const count = Number(values.count ?? 8);
+    const test = takeFirst(await loadDataset(String(values.dataset), 'test', { path: values.data as string | undefined }), count);
+    images = test.images;
+    labels = Array.from(test.labels);
+    names = labels.map((_, i) => `${test.name}[${i}]`);
+  }
+  const n = names.length;
+  const without = await locked.predict(images, n);
+  let withKey = null;
+  if (values.key !== undefined) {
+    await locked.unlock(String(values.key));
+    withKey = await locked.predict(images, n);
+    locked.lock();
+  }
+  console.log(`predict with ${path} (${adapterLabel(runtime().info)})`);
+  for (let i = 0; i < n; i++) {
+    const truth = labels ? ` true ${labels[i]}` : '';
+    const unlocked = withKey ? `  unlocked -> ${withKey.classes[i]}` : '';
+    console.log(`  ${names[i]}:${truth}  locked -> ${without.classes[i]}${unlocked}`);
+  }
+  locked.dispose();
+}
+
+export async function runCommand(command: string, values: Values): Promise<void> {
+  switch (command) {
+    case 'eval':
+      return evalCommand(values);
+    case 'attack':
+      return attackCommand(values);
+    case 'predict':
+      return predictCommand(values);
+    case 'report': {
+      const { reportCommand } = await import('./report.js');
+      return reportCommand(values);
+    }
+    default:
+      throw new Error(`unknown command '${command}' (expected demo, train, eval, attack, predict or report; see --help)`);
+  }
+}
