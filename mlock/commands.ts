@@ -2,7 +2,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { adapterLabel, initEngine, runtime } from '../engine/node.js';
-import { takeFirst } from '../engine/data/dataset.js';
 import { loadDataset } from '../engine/data/node/load-dataset.js';
 import { decodeImage } from '../engine/data/image-decode.js';
 import { fitRgb, interleavedToPlanar } from '../engine/data/image.js';
@@ -10,6 +9,7 @@ import { writeFileAtomic } from '../engine/io/node/files.js';
 import { decodeModelInto } from '../engine/io/checkpoint.js';
 import { buildModel } from '../engine/nn/models.js';
 import type { Module } from '../engine/nn/module.js';
+import { sampleSubset } from './run.js';
 import { fineTuneAttack, pruneAttack, reverseEngineerAttack } from './attacks.js';
 import { authorizedAccuracy, evaluateLock, type EvalSetup } from './evaluate.js';
 import { LockedModel, readModelMetadata } from './runtime.js';
@@ -40,7 +40,7 @@ async function openSaved(values: Values) {
   model.eval();
   const dataset = String(values.dataset);
   let test = await loadDataset(dataset, 'test', { path: values.data as string | undefined });
-  if (values['test-subset']) test = takeFirst(test, Number(values['test-subset']));
+  if (values['test-subset']) test = sampleSubset(test, Number(values['test-subset']), Number(values.seed ?? 0) + 1);
   let settings: LockSettings | null = null;
   if (meta.lock && values.key !== undefined) {
     const [c, h, w] = meta.model.inputShape;
@@ -89,7 +89,7 @@ function evalMarkdown(r: { model: string; dataset: string; strategy: string; ada
 async function attackCommand(values: Values): Promise<void> {
   const { path, meta, model, test, settings, dataset } = await openSaved(values);
   let train = await loadDataset(dataset, 'train', { path: values.data as string | undefined });
-  if (values['train-subset']) train = takeFirst(train, Number(values['train-subset']));
+  if (values['train-subset']) train = sampleSubset(train, Number(values['train-subset']), Number(values.seed ?? 0));
   const setup = (m: Module): EvalSetup => ({ model: m, dataset: test, settings: settings!, normalization: meta.normalization });
   const ctx = { model, train, test, normalization: meta.normalization, seed: Number(values.seed ?? 0), authorized: settings ? (m: Module) => authorizedAccuracy(setup(m)) : undefined };
   console.log(`attacks on ${path} (${adapterLabel(runtime().info)})`);
@@ -120,7 +120,8 @@ async function predictCommand(values: Values): Promise<void> {
     names = [values.image];
   } else {
     const count = Number(values.count ?? 8);
-    const test = takeFirst(await loadDataset(String(values.dataset), 'test', { path: values.data as string | undefined }), count);
+    const all = await loadDataset(String(values.dataset), 'test', { path: values.data as string | undefined });
+    const test = { ...all, n: Math.min(count, all.n), images: all.images.subarray(0, Math.min(count, all.n) * all.c * all.h * all.w), labels: all.labels.subarray(0, Math.min(count, all.n)) };
     images = test.images;
     labels = Array.from(test.labels);
     names = labels.map((_, i) => `${test.name}[${i}]`);

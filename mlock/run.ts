@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { adapterLabel, initEngine, Rng, runtime } from '../engine/node.js';
 import { BatchLoader, type Normalization } from '../engine/data/batches.js';
-import { meanStd, splitValidation, takeFirst, type ImageDataset } from '../engine/data/dataset.js';
+import { meanStd, splitValidation, subset, type ImageDataset } from '../engine/data/dataset.js';
 import { loadDataset } from '../engine/data/node/load-dataset.js';
 import { writeFileAtomic } from '../engine/io/node/files.js';
 import { decodeModelInto, decodeTrainingCheckpoint, encodeModel, encodeTrainingCheckpoint } from '../engine/io/checkpoint.js';
@@ -97,10 +97,20 @@ interface Data {
 export async function loadRunData(o: Pick<RunOptions, 'dataset' | 'dataPath' | 'trainSubset' | 'testSubset' | 'valFraction' | 'seed'>): Promise<Data> {
   let full = await loadDataset(o.dataset, 'train', { path: o.dataPath });
   let test = await loadDataset(o.dataset, 'test', { path: o.dataPath });
-  if (o.trainSubset) full = takeFirst(full, o.trainSubset);
-  if (o.testSubset) test = takeFirst(test, o.testSubset);
+  if (o.trainSubset) full = sampleSubset(full, o.trainSubset, o.seed ?? 0);
+  if (o.testSubset) test = sampleSubset(test, o.testSubset, (o.seed ?? 0) + 1);
   const { train, validation } = splitValidation(full, o.valFraction ?? 0.1, o.seed ?? 0);
   return { train, validation, test, normalization: meanStd(train) };
+}
+
+/**
+ * A seeded random subset in the original order. Several loaders return images class by class (GTSRB, the
+ * CIFAR-10 JPEG copy), where the first N would miss whole classes.
+ */
+export function sampleSubset(ds: ImageDataset, n: number, seed: number): ImageDataset {
+  if (n >= ds.n) return ds;
+  const picked = new Rng(seed + 12345).permutation(ds.n).subarray(0, n).sort();
+  return subset(ds, picked, `${ds.name}[${n} sampled]`);
 }
 
 function makeOptimizer(model: Module, recipe: Recipe): Optimizer {
