@@ -58,3 +58,6 @@ export function memory(): MemoryInfo {
 export function sync(): Promise<void> {
   return runtime().sync();
 }
+export { softmax, logSoftmax, crossEntropy, klDivergence, type LossReduction, type LossOptions, type KlDivergenceOptions } from './ops/softmax.js';
+export { batchNorm2d, type BatchNormOptions } from './ops/normalization.js';
+export { dropout, type DropoutOptions } from './ops/dropout.js';

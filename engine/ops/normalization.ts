@@ -1,0 +1,184 @@
+/**
+ * Batch normalisation of NCHW tensors (PyTorch's BatchNorm2d semantics). Training mode normalises with the
+ * batch statistics (biased variance) and updates the caller's running mean and variance in place on the GPU
+ * (unbiased variance, exponential moving average with `momentum`); eval mode normalises with the running
+ * statistics. gamma (scale) and beta (shift) are optional and independent.
+ */
+import { isGradEnabled, record } from '../autograd.js';
+import { runtime } from '../context.js';
+import { defineGrad } from '../gradients.js';
+import { fmt } from '../shape.js';
+import { emptyTensor, type Tensor } from '../tensor.js';
+import {
+  bnGradPartialProgram,
+  bnInputGradProgram,
+  bnNormalizeProgram,
+  bnStatsFinalizeProgram,
+  bnStatsPartialProgram,
+  BN_ELEMENTWISE_WORKGROUP,
+  BN_WORKGROUP,
+} from '../../kernels/batchnorm.js';
+import { grid1d } from '../../kernels/program.js';
+import { sum } from './reduce.js';
+
+export interface BatchNormOptions {
+  /** Per-channel scale, f32 [C]. */
+  gamma?: Tensor;
+  /** Per-channel shift, f32 [C]. */
+  beta?: Tensor;
+  /** f32 [C]; read in eval mode, updated in place in training mode. */
+  runningMean: Tensor;
+  /** f32 [C]; read in eval mode, updated in place (with the unbiased batch variance) in training mode. */
+  runningVar: Tensor;
+  training: boolean;
+  /** Weight of the batch statistics in the running update. Default 0.1. */
+  momentum?: number;
+  /** Added to the variance before the square root. Default 1e-5. */
+  eps?: number;
+}
+
+/** Per-channel reductions longer than this are split into chunks, so few channels still give many invocations. */
+const CHUNK = 1024;
+
+/** How a channel's N*H*W elements are split into chunks (uniform values of the chunked kernels). */
+interface ChunkLayout {
+  c: number;
+  hw: number;
+  count: number;
+  chunks: number;
+  chunkLen: number;
+}
+
+function chunkLayout(x: Tensor): ChunkLayout {
+  const [n, c, h, w] = x.shape as [number, number, number, number];
+  const hw = h * w;
+  const count = n * hw;
+  const chunkLen = Math.max(1, Math.ceil(count / Math.max(1, Math.ceil(count / CHUNK))));
+  // Derived from chunkLen so that no chunk is empty (an empty chunk would have an undefined mean).
+  return { c, hw, count, chunks: Math.max(1, Math.ceil(count / chunkLen)), chunkLen };
+}
+
+function checkChannelVector(name: string, t: Tensor, x: Tensor): void {
+  t.buffer('batchNorm2d');
+  const c = x.shape[1]!;
+  if (t.dtype !== 'f32' || t.rank !== 1 || t.shape[0] !== c) {
+    throw new Error(`batchNorm2d: ${name} is ${t.dtype} ${fmt(t.shape)} but x ${fmt(x.shape)} has ${c} channels (expected f32 [${c}])`);
+  }
+}
+
+function checkOptions(x: Tensor, o: BatchNormOptions): void {
+  x.buffer('batchNorm2d');
+  if (x.dtype !== 'f32' || x.rank !== 4) throw new Error(`batchNorm2d: expects an f32 tensor of shape [N, C, H, W], got ${x.dtype} ${fmt(x.shape)}`);
+  if (typeof o.training !== 'boolean') throw new Error(`batchNorm2d: options.training must be true or false, got ${String(o.training)}`);
+  if (!o.runningMean || !o.runningVar) throw new Error('batchNorm2d: options.runningMean and options.runningVar are required');
+  checkChannelVector('runningMean', o.runningMean, x);
+  checkChannelVector('runningVar', o.runningVar, x);
+  // Both are written by one kernel, and WebGPU forbids binding one buffer to two writable slots.
+  if (o.runningMean.buffer() === o.runningVar.buffer()) throw new Error('batchNorm2d: runningMean and runningVar must not share storage');
+  if (o.gamma) checkChannelVector('gamma', o.gamma, x);
+  if (o.beta) checkChannelVector('beta', o.beta, x);
+  const momentum = o.momentum ?? 0.1;
+  if (!(momentum >= 0 && momentum <= 1)) throw new Error(`batchNorm2d: momentum must be in [0, 1], got ${momentum}`);
+  const eps = o.eps ?? 1e-5;
+  if (!(eps > 0)) throw new Error(`batchNorm2d: eps must be positive, got ${eps}`);
+  const perChannel = x.shape[0]! * x.shape[2]! * x.shape[3]!;
+  if (o.training && perChannel < 2) {
+    throw new Error(`batchNorm2d: training mode needs more than one value per channel, but x ${fmt(x.shape)} has ${perChannel}`);
+  }
+}
+
+/** Batch mean and biased variance per channel; updates the running statistics in place as a side effect. */
+function batchStatistics(x: Tensor, layout: ChunkLayout, runningMean: Tensor, runningVar: Tensor, momentum: number): { mean: Tensor; variance: Tensor } {
+  const partials = emptyTensor([layout.c * layout.chunks * 2], 'f32', 'batchNorm2d partials');
+  runtime().run({ program: bnStatsPartialProgram(), workgroups: grid1d(layout.c * layout.chunks, BN_WORKGROUP), uniforms: { ...layout } }, [x.buffer()], [partials.buffer()]);
+  const mean = emptyTensor([layout.c], 'f32', 'batchNorm2d mean');
+  const variance = emptyTensor([layout.c], 'f32', 'batchNorm2d variance');
+  runtime().run(
+    { program: bnStatsFinalizeProgram(), workgroups: grid1d(layout.c, BN_WORKGROUP), uniforms: { ...layout, momentum } },
+    [partials.buffer()],
+    [mean.buffer(), variance.buffer(), runningMean.buffer('batchNorm2d'), runningVar.buffer('batchNorm2d')],
+  );
+  partials.dispose();
+  return { mean, variance };
+}
+
+/** A copy of a running statistic, so a later training step's in-place update cannot change a recorded graph. */
+function snapshot(t: Tensor): Tensor {
+  const copy = emptyTensor(t.shape, 'f32', 'batchNorm2d saved statistic');
+  runtime().copy(t.buffer('batchNorm2d'), 0, copy.buffer(), 0, t.size * 4);
+  return copy;
+}
+
+/**
+ * y = (x - mean) / sqrt(var + eps) * gamma + beta per channel of x [N, C, H, W]. Differentiable w.r.t. x, gamma
+ * and beta; in training mode the gradient accounts for the batch statistics' dependence on x.
+ */
+export function batchNorm2d(x: Tensor, options: BatchNormOptions): Tensor {
+  checkOptions(x, options);
+  const { gamma, beta, runningMean, runningVar, training } = options;
+  const eps = options.eps ?? 1e-5;
+  const layout = chunkLayout(x);
+  const params = [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])];
+  const recording = isGradEnabled() && params.some((t) => t.requiresGrad);
+  let stats: { mean: Tensor; variance: Tensor };
+  if (training) stats = batchStatistics(x, layout, runningMean, runningVar, options.momentum ?? 0.1);
+  else if (recording) stats = { mean: snapshot(runningMean), variance: snapshot(runningVar) };
+  else stats = { mean: runningMean, variance: runningVar };
+  const out = emptyTensor(x.shape, 'f32', 'batchNorm2d');
+  if (out.size > 0) {
+    runtime().run(
+      {
+        program: bnNormalizeProgram({ gamma: !!gamma, beta: !!beta }),
+        workgroups: grid1d(out.size, BN_ELEMENTWISE_WORKGROUP),
+        uniforms: { n: out.size, c: layout.c, hw: layout.hw, eps, count: layout.count },
+      },
+      [x.buffer(), stats.mean.buffer(), stats.variance.buffer(), ...params.slice(1).map((t) => t.buffer())],
+      [out.buffer()],
+    );
+  }
+  record(out, 'batchNorm2d', params, { ...stats, eps, training, hasGamma: !!gamma, hasBeta: !!beta });
+  if (!recording && training) {
+    stats.mean.dispose();
+    stats.variance.dispose();
+  }
+  return out;
+}
+
+defineGrad('batchNorm2d', (g, node) => {
+  const { mean, variance, eps, training, hasGamma, hasBeta } = node.attrs as {
+    mean: Tensor;
+    variance: Tensor;
+    eps: number;
+    training: boolean;
+    hasGamma: boolean;
+    hasBeta: boolean;
+  };
+  const [x, ...params] = node.inputs as [Tensor, ...Tensor[]];
+  const gamma = hasGamma ? params[0]! : null;
+  const op = 'batchNorm2dBackward';
+  const layout = chunkLayout(x);
+  const uniforms = { n: x.size, c: layout.c, hw: layout.hw, eps, count: layout.count };
+  // Channel sums of g and g * xhat: the beta and gamma gradients, and (batch statistics) terms of dx.
+  let sums: { g: Tensor; gXhat: Tensor } | null = null;
+  if (training || params.some((t) => t.requiresGrad)) {
+    const partG = emptyTensor([layout.c, layout.chunks], 'f32', op);
+    const partGXhat = emptyTensor([layout.c, layout.chunks], 'f32', op);
+    runtime().run(
+      { program: bnGradPartialProgram(), workgroups: grid1d(layout.c * layout.chunks, BN_WORKGROUP), uniforms: { ...layout, eps } },
+      [g.buffer(op), x.buffer(op), mean.buffer(op), variance.buffer(op)],
+      [partG.buffer(), partGXhat.buffer()],
+    );
+    sums = { g: sum(partG, 1), gXhat: sum(partGXhat, 1) };
+  }
+  let dx: Tensor | null = null;
+  if (x.requiresGrad) {
+    dx = emptyTensor(x.shape, 'f32', op);
+    const inputs = [x, mean, variance, g, ...(gamma ? [gamma] : []), ...(training ? [sums!.g, sums!.gXhat] : [])];
+    runtime().run(
+      { program: bnInputGradProgram(training, !!gamma), workgroups: grid1d(x.size, BN_ELEMENTWISE_WORKGROUP), uniforms },
+      inputs.map((t) => t.buffer(op)),
+      [dx.buffer()],
+    );
+  }
+  return [dx, ...(hasGamma ? [sums?.gXhat ?? null] : []), ...(hasBeta ? [sums?.g ?? null] : [])];
+});

@@ -1,0 +1,189 @@
+/**
+ * The softmax family: softmax and logSoftmax along any axis, cross-entropy fused with log-softmax (integer
+ * labels or target distributions), KL divergence, and their gradient rules. Inputs are checked here, before
+ * any GPU work. The losses' gradients w.r.t. their input come from one fused kernel; targets get none.
+ */
+import { record, type GradRule } from '../autograd.js';
+import { runtime } from '../context.js';
+import { defineGrad } from '../gradients.js';
+import { fmt, normalizeAxis, sameShape } from '../shape.js';
+import { emptyTensor, type Tensor } from '../tensor.js';
+import { softmaxBackwardProgram, softmaxProgram, ROW_WORKGROUP, type SoftmaxKind } from '../../kernels/softmax.js';
+import { rowLossBackwardProgram, rowLossProgram, ROW_LOSS_STATS } from '../../kernels/cross-entropy.js';
+import { grid1d } from '../../kernels/program.js';
+import { transpose } from './layout.js';
+import { mean, sum } from './reduce.js';
+
+function rowsOf(x: Tensor): { rows: number; cols: number } {
+  const cols = x.shape[x.rank - 1]!;
+  return { rows: cols === 0 ? 0 : x.size / cols, cols };
+}
+
+function softmaxLastAxis(kind: SoftmaxKind, x: Tensor): Tensor {
+  const out = emptyTensor(x.shape, 'f32', kind);
+  const { rows, cols } = rowsOf(x);
+  if (out.size > 0) {
+    runtime().run({ program: softmaxProgram(kind), workgroups: grid1d(rows, ROW_WORKGROUP), uniforms: { rows, cols } }, [x.buffer()], [out.buffer()]);
+  }
+  return record(out, kind, [x]);
+}
+
+function softmaxAlong(kind: SoftmaxKind, x: Tensor, axis: number): Tensor {
+  x.buffer(kind);
+  if (x.dtype !== 'f32') throw new Error(`${kind}: expects an f32 tensor, got ${x.dtype} ${fmt(x.shape)}`);
+  if (x.rank === 0) throw new Error(`${kind}: expects a tensor of rank >= 1, got a scalar`);
+  const a = normalizeAxis(kind, axis, x.rank);
+  const last = x.rank - 1;
+  if (a === last) return softmaxLastAxis(kind, x);
+  // The kernel works on contiguous rows: swap the axis to the end and back (a swap is its own inverse).
+  const perm = x.shape.map((_, i) => (i === a ? last : i === last ? a : i));
+  const moved = transpose(x, perm);
+  const y = softmaxLastAxis(kind, moved);
+  const out = transpose(y, perm);
+  if (!out.requiresGrad) {
+    moved.dispose();
+    y.dispose();
+  }
+  return out;
+}
+
+/** exp(x) / sum(exp(x)) along `axis`, shifted by the maximum so large logits neither overflow nor underflow. */
+export function softmax(x: Tensor, axis = -1): Tensor {
+  return softmaxAlong('softmax', x, axis);
+}
+
+/** x - log(sum(exp(x))) along `axis`, computed stably (finite for logits of any magnitude). */
+export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  return softmaxAlong('logSoftmax', x, axis);
+}
+
+function softmaxRule(kind: SoftmaxKind): GradRule {
+  return (g, _node, out) => {
+    const dx = emptyTensor(out.shape, 'f32', `${kind}Backward`);
+    const { rows, cols } = rowsOf(out);
+    if (dx.size > 0) {
+      runtime().run(
+        { program: softmaxBackwardProgram(kind), workgroups: grid1d(rows, ROW_WORKGROUP), uniforms: { rows, cols } },
+        [g.buffer(), out.buffer(`${kind}Backward`)],
+        [dx.buffer()],
+      );
+    }
+    return [dx];
+  };
+}
+defineGrad('softmax', softmaxRule('softmax'));
+defineGrad('logSoftmax', softmaxRule('logSoftmax'));
+
+// ---- losses ------------------------------------------------------------------------------------------
+
+/** 'mean' averages the per-row losses over the batch (PyTorch's 'batchmean' for KL); 'none' keeps them, [batch]. */
+export type LossReduction = 'mean' | 'sum' | 'none';
+
+export interface LossOptions {
+  reduction?: LossReduction;
+}
+
+export interface KlDivergenceOptions extends LossOptions {
+  /** The input holds log-probabilities log Q (as from logSoftmax) rather than logits. Default false. */
+  logProbs?: boolean;
+}
+
+interface RowLossCall {
+  op: 'crossEntropy' | 'klDivergence';
+  input: Tensor;
+  target: Tensor;
+  logits: boolean;
+  reduction: LossReduction;
+}
+
+const REDUCTIONS: readonly LossReduction[] = ['mean', 'sum', 'none'];
+
+function checkRowLoss(call: RowLossCall, allowLabels: boolean): void {
+  const { op, input, target } = call;
+  input.buffer(op);
+  target.buffer(op);
+  const what = call.logits ? 'logits' : 'log-probabilities';
+  if (input.dtype !== 'f32' || input.rank !== 2) {
+    throw new Error(`${op}: expects f32 ${what} of shape [batch, classes], got ${input.dtype} ${fmt(input.shape)}`);
+  }
+  const [b, c] = input.shape as [number, number];
+  if (b === 0 || c === 0) throw new Error(`${op}: ${what} ${fmt(input.shape)} must have at least one row and one class`);
+  if (!REDUCTIONS.includes(call.reduction)) throw new Error(`${op}: reduction must be one of ${REDUCTIONS.join(', ')}, got '${call.reduction}'`);
+  const expected = allowLabels ? `labels (i32 or u32 [${b}]) or target probabilities (f32 [${b}, ${c}])` : `target probabilities (f32 [${b}, ${c}])`;
+  if (allowLabels && target.rank === 1) {
+    if (target.dtype === 'f32') {
+      throw new Error(`${op}: labels must be an i32 or u32 tensor, got f32 ${fmt(target.shape)}; expected ${expected}`);
+    }
+    if (target.shape[0] !== b) {
+      throw new Error(`${op}: got ${target.shape[0]} labels ${fmt(target.shape)} for ${b} rows of ${what} ${fmt(input.shape)}; expected ${expected}`);
+    }
+    return;
+  }
+  if (target.dtype !== 'f32' || !sameShape(target.shape, input.shape)) {
+    throw new Error(`${op}: target ${target.dtype} ${fmt(target.shape)} does not fit ${what} ${fmt(input.shape)}; expected ${expected}`);
+  }
+}
+
+/** Per-row losses, reduced as asked, recorded with the saved row statistics for the fused gradient. */
+function rowLoss(call: RowLossCall): Tensor {
+  const { op, input, target, logits, reduction } = call;
+  const [rows, cols] = input.shape as [number, number];
+  const loss = emptyTensor([rows], 'f32', op);
+  const stats = emptyTensor([rows, ROW_LOSS_STATS], 'f32', `${op} row stats`);
+  runtime().run(
+    { program: rowLossProgram({ targetDtype: target.dtype, logits, entropy: op === 'klDivergence' }), workgroups: grid1d(rows, ROW_WORKGROUP), uniforms: { rows, cols } },
+    [input.buffer(), target.buffer()],
+    [loss.buffer(), stats.buffer()],
+  );
+  let out = loss;
+  if (reduction !== 'none') {
+    out = reduction === 'sum' ? sum(loss) : mean(loss);
+    loss.dispose();
+  }
+  record(out, op, [input], { target, stats, reduction, logits });
+  if (!out.requiresGrad) stats.dispose();
+  return out;
+}
+
+/**
+ * Cross-entropy of `logits` [batch, classes] against `target`: integer labels (i32 or u32 [batch]) or target
+ * distributions (f32 [batch, classes], e.g. label smoothing or M-LOCK's uniform targets). Fused with
+ * log-softmax, so it is finite for logits of any magnitude. Labels outside [0, classes) give NaN.
+ */
+export function crossEntropy(logits: Tensor, target: Tensor, options: LossOptions = {}): Tensor {
+  const call: RowLossCall = { op: 'crossEntropy', input: logits, target, logits: true, reduction: options.reduction ?? 'mean' };
+  checkRowLoss(call, true);
+  return rowLoss(call);
+}
+
+/**
+ * KL(P || Q) per row, sum_j p_j (log p_j - log q_j) with 0 log 0 = 0, where P is `target` (f32 [batch,
+ * classes]) and Q is given by `input`: logits (default; Q = softmax(input)) or log-probabilities
+ * (`logProbs: true`). The gradient flows to `input` only.
+ */
+export function klDivergence(input: Tensor, target: Tensor, options: KlDivergenceOptions = {}): Tensor {
+  const call: RowLossCall = { op: 'klDivergence', input, target, logits: !options.logProbs, reduction: options.reduction ?? 'mean' };
+  checkRowLoss(call, false);
+  return rowLoss(call);
+}
+
+const rowLossRule: GradRule = (g, node) => {
+  const input = node.inputs[0]!;
+  const { target, stats, reduction, logits } = node.attrs as { target: Tensor; stats: Tensor; reduction: LossReduction; logits: boolean };
+  const [rows, cols] = input.shape as [number, number];
+  const op = `${node.op}Backward`;
+  const dx = emptyTensor(input.shape, 'f32', op);
+  runtime().run(
+    {
+      program: rowLossBackwardProgram(target.dtype, logits),
+      workgroups: grid1d(rows, ROW_WORKGROUP),
+      // 'none' has one upstream gradient per row; the reduced forms broadcast one scalar.
+      uniforms: { rows, cols, gStride: reduction === 'none' ? 1 : 0, scale: reduction === 'mean' ? 1 / rows : 1 },
+    },
+    [target.buffer(op), g.buffer(op), ...(logits ? [input.buffer(op), stats.buffer(op)] : [])],
+    [dx.buffer()],
+  );
+  return [dx];
+};
+defineGrad('crossEntropy', rowLossRule);
+defineGrad('klDivergence', rowLossRule);
