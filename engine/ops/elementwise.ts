@@ -24,6 +24,17 @@ interface MapCall {
   scalarParam?: number;
 }
 
+/** A number operand travels in the tensors' dtype: 0.5 next to an i32 tensor would silently become 0. */
+function checkNumberOperands(op: string, operands: readonly Operand[], dtype: DType): void {
+  if (dtype === 'f32') return;
+  const fits = (x: number) => Number.isInteger(x) && (dtype === 'i32' ? x >= -(2 ** 31) && x < 2 ** 31 : x >= 0 && x < 2 ** 32);
+  for (const x of operands) {
+    if (typeof x === 'number' && !fits(x)) {
+      throw new Error(`${op}: the number ${x} cannot be used with ${dtype} tensors (${operands.map(describe).join(' vs ')}); cast the tensor to f32 first`);
+    }
+  }
+}
+
 function describe(x: Operand): string {
   return typeof x === 'number' ? `scalar ${x}` : `${x.dtype}[${x.shape.join(', ')}]`;
 }
@@ -39,6 +50,7 @@ export function runMap(call: MapCall): Tensor {
   if (call.accepts && !call.accepts.includes(dtype)) {
     throw new Error(`${call.op}: expects ${call.accepts.join(' or ')} tensors, got ${dtype}`);
   }
+  checkNumberOperands(call.op, call.operands, dtype);
   let outShape: number[] = [];
   for (const t of tensors) outShape = broadcastShapes(call.op, outShape, t.shape);
   const out = emptyTensor(outShape, call.outDtype ?? dtype, call.op);
@@ -89,9 +101,12 @@ export const tanh = (x: Tensor) => unary('tanh', 'tanh(clamp(v0, -15.0, 15.0))',
 export function powScalar(x: Tensor, p: number): Tensor {
   // select(f, t, cond) picks t when cond holds. The NaN is built at run time: a constant NaN fails WGSL validation.
   const nan = 'bitcast<f32>(0x7fc00000u | (u.n & 0u))';
+  const inf = 'bitcast<f32>(0x7f800000u | (u.n & 0u))';
   const intPow = 'select(pow(abs(v0), s), -pow(abs(v0), s), fract(s * 0.5) != 0.0)';
   const negBase = `select(${nan}, ${intPow}, fract(s) == 0.0)`;
-  const expr = `select(select(select(${negBase}, pow(v0, s), v0 > 0.0), 0.0, v0 == 0.0 && s > 0.0), 1.0, s == 0.0)`;
+  // 0 ** s is 0 for s > 0 and +inf for s < 0 (WGSL's pow is undefined there; s == 0 is handled last).
+  const zeroBase = `select(${inf}, 0.0, s > 0.0)`;
+  const expr = `select(select(select(${negBase}, pow(v0, s), v0 > 0.0), ${zeroBase}, v0 == 0.0), 1.0, s == 0.0)`;
   return unary('pow', expr, x, FLOAT, { p }, p);
 }
 
@@ -125,11 +140,14 @@ export const greaterEqual = (a: Operand, b: Operand) => compare('greaterEqual', 
 
 /** where(cond, a, b): a where cond != 0, else b; all three broadcast together. */
 export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
-  cond.buffer('where');
   const ta = typeof a === 'number' ? null : a;
   const tb = typeof b === 'number' ? null : b;
+  for (const t of [cond, ta, tb]) t?.buffer('where');
   const dtype = ta?.dtype ?? tb?.dtype ?? 'f32';
   if (ta && tb && ta.dtype !== tb.dtype) throw new Error(`where: dtype mismatch between branches (${describe(a)} vs ${describe(b)})`);
+  // Check what runMap would reject before making the mask, which is already GPU work.
+  checkNumberOperands('where', [a, b], dtype);
+  broadcastShapes('where', broadcastShapes('where', cond.shape, ta?.shape ?? []), tb?.shape ?? []);
   // The condition is tested in its own dtype (casting a 0.5 mask to i32 would truncate it to 0), and the 0/1
   // mask is brought to the branches' dtype so all three broadcast as one 3-operand map.
   let mask = cond;
