@@ -11,10 +11,15 @@ export type ReduceOp = 'sum' | 'max' | 'min' | 'argmax' | 'argmin';
 
 export const REDUCE_WORKGROUP = 64;
 
+/** Infinities built at run time: a constant infinity fails WGSL validation. */
+const F32_NEG_INF = 'bitcast<f32>(0xff800000u | (u.count & 0u))';
+const F32_POS_INF = 'bitcast<f32>(0x7f800000u | (u.count & 0u))';
+
+/** Identities of each reduction (max/min start at -inf/+inf, so a row of infinities reduces to infinity). */
 const INIT: Record<ReduceOp, (t: WgslScalar) => string> = {
   sum: (t) => `${t}(0)`,
-  max: (t) => (t === 'f32' ? '-3.4028234e38' : t === 'i32' ? '-2147483647 - 1' : '0u'),
-  min: (t) => (t === 'f32' ? '3.4028234e38' : t === 'i32' ? '2147483647' : '4294967295u'),
+  max: (t) => (t === 'f32' ? F32_NEG_INF : t === 'i32' ? '-2147483647 - 1' : '0u'),
+  min: (t) => (t === 'f32' ? F32_POS_INF : t === 'i32' ? '2147483647' : '4294967295u'),
   argmax: (t) => INIT.max(t),
   argmin: (t) => INIT.min(t),
 };
