@@ -4,7 +4,10 @@ import { linearMainWgsl } from './wgsl.js';
 
 const WG = 256;
 
-/** out[i] = start + i * step, converted to the dtype (step 0 gives a constant fill). */
+/**
+ * out[i] = start + i * step in the output dtype (step 0 gives a constant fill). Integer dtypes compute in
+ * integers, so values beyond 2^24 stay exact (u32 wraps, so a negative step counts down).
+ */
 export function rangeProgram(dtype: WgslScalar): KernelProgram {
   return {
     name: 'fill',
@@ -12,14 +15,14 @@ export function rangeProgram(dtype: WgslScalar): KernelProgram {
     workgroupSize: [WG],
     uniforms: [
       { name: 'n', type: 'u32' },
-      { name: 'start', type: 'f32' },
-      { name: 'step', type: 'f32' },
+      { name: 'start', type: dtype },
+      { name: 'step', type: dtype },
     ],
     inputs: [],
     outputs: [dtype],
     body: () => `${linearMainWgsl(WG)}
   if (i >= u.n) { return; }
-  out0[i] = ${dtype}(u.start + f32(i) * u.step);
+  out0[i] = u.start + ${dtype}(i) * u.step;
 }`,
   };
 }
