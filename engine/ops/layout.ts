@@ -81,7 +81,7 @@ export function slice(x: Tensor, begin: readonly number[], size?: readonly numbe
   }
   const sz = x.shape.map((d, i) => (size?.[i] === undefined || size[i] === -1 ? d - begin[i]! : size[i]!));
   x.shape.forEach((d, i) => {
-    if (begin[i]! < 0 || sz[i]! < 0 || begin[i]! + sz[i]! > d) {
+    if (!Number.isInteger(begin[i]) || !Number.isInteger(sz[i]) || begin[i]! < 0 || sz[i]! < 0 || begin[i]! + sz[i]! > d) {
       throw new Error(`slice: begin ${JSON.stringify(begin)} size ${JSON.stringify(sz)} is out of bounds for shape ${fmt(x.shape)} (axis ${i})`);
     }
   });
@@ -103,6 +103,7 @@ export function pad(x: Tensor, pads: readonly (readonly [number, number])[]): Te
 /** Materialise `x` broadcast to `shape`. */
 export function broadcastTo(x: Tensor, shape: Shape): Tensor {
   x.buffer('broadcastTo');
+  checkShape('broadcastTo', shape);
   const target = broadcastShapes('broadcastTo', x.shape, shape);
   if (!sameShape(target, shape)) throw new Error(`broadcastTo: ${fmt(x.shape)} cannot be broadcast to ${fmt(shape)}`);
   const rank = shape.length;
