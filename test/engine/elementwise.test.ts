@@ -138,6 +138,12 @@ describe('powScalar', () => {
     }
   });
 
+  it('a zero base gives 0 for p > 0 and +Infinity for p < 0, integer or not', async () => {
+    for (const p of [3, 0.5, -1, -2, -0.5]) {
+      expect(Array.from(await E.powScalar(E.tensor([0]), p).data()), `0 ** ${p}`).toEqual([0 ** p]);
+    }
+  });
+
   it('p = 0 gives 1 everywhere, including 0 and negative bases', async () => {
     expect(Array.from(await E.powScalar(E.tensor([0, -2, 3.5, -0.25]), 0).data())).toEqual([1, 1, 1, 1]);
   });

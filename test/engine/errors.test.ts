@@ -38,7 +38,11 @@ describe('shape and dtype checks name the op and the operands', () => {
     const d = f32([5]);
     expectRejected(() => E.maximum(a, c), /^maximum: /, /\[2, 3\] and \[3, 2\]/);
     expectRejected(() => E.where(d, a, 0), /^where: /, /\[5\]/);
+    // An i32 condition with f32 branches needs a mask conversion: the shapes are checked before it.
+    const intCond = E.zeros([5], 'i32');
+    expectRejected(() => E.where(intCond, a, 0), /^where: /, /\[5\]/, /\[2, 3\]/);
     expectRejected(() => E.broadcastTo(a, [3, 3]), /^broadcastTo: /, /\[2, 3\]/, /\[3, 3\]/);
+    expectRejected(() => E.broadcastTo(d, [-5]), /^broadcastTo: invalid shape \[-5\]/);
   });
 
   it('dtype mismatches and dtypes an op does not accept', () => {
@@ -51,6 +55,16 @@ describe('shape and dtype checks name the op and the operands', () => {
     expectRejected(() => E.exp(i), /^exp: expects f32 tensors, got i32/);
     expectRejected(() => E.mean(i), /^mean: expects an f32 tensor, got i32/);
     expectRejected(() => E.gather(x, floatIndices), /^gather: indices must be an i32 or u32 tensor, got f32 \[1\]/);
+  });
+
+  it('number operands that an integer tensor cannot represent (they would be truncated or wrapped)', () => {
+    const i = E.zeros([2], 'i32');
+    const u = E.zeros([2], 'u32');
+    const mask = E.ones([2]);
+    expectRejected(() => E.less(i, 0.5), /^less: the number 0.5 cannot be used with i32 tensors/, /cast the tensor to f32/);
+    expectRejected(() => E.add(2 ** 31, i), /^add: the number 2147483648 cannot be used with i32 tensors/);
+    expectRejected(() => E.greater(u, -1), /^greater: the number -1 cannot be used with u32 tensors/);
+    expectRejected(() => E.where(mask, i, 1.5), /^where: the number 1.5 cannot be used with i32 tensors/);
   });
 
   it('two numbers and no tensor', () => {
@@ -89,6 +103,7 @@ describe('shape and dtype checks name the op and the operands', () => {
     expectRejected(() => E.slice(x, [1, 1], [4, 1]), /^slice: begin \[1,1\] size \[4,1\] is out of bounds for shape \[4, 5\] \(axis 0\)/);
     expectRejected(() => E.slice(x, [0, -1]), /^slice: .* is out of bounds for shape \[4, 5\] \(axis 1\)/);
     expectRejected(() => E.slice(x, [0]), /^slice: begin \[0\] .* must each have 2 entries for shape \[4, 5\]/);
+    expectRejected(() => E.slice(x, [0.5, 0], [2, 2]), /^slice: begin \[0.5,0\] size \[2,2\] is out of bounds for shape \[4, 5\] \(axis 0\)/);
     expectRejected(() => E.pad(x, [[1, 1]]), /^pad: expected 2 pairs of non-negative integers for shape \[4, 5\]/);
     expectRejected(() => E.pad(x, [[1, 1], [-1, 0]]), /^pad: expected 2 pairs/);
   });
@@ -109,6 +124,7 @@ describe('use after dispose', () => {
     const x = f32([2, 3]);
     x.name = 'weights';
     const y = f32([2, 3]);
+    const intMask = E.zeros([2, 3], 'i32');
     x.dispose();
     expect(x.isDisposed).toBe(true);
     const message = /was used after dispose\(\)/;
@@ -120,6 +136,7 @@ describe('use after dispose', () => {
     expectRejected(() => E.concat([y, x]), /^concat: /, message);
     expectRejected(() => E.gather(y, x), /^gather: /, message);
     expectRejected(() => E.where(x, y, 0), /^where: /, message);
+    expectRejected(() => E.where(intMask, x, 0), /^where: /, message);
     // Disposing twice is harmless.
     x.dispose();
   });

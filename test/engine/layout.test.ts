@@ -285,6 +285,14 @@ describe('creation ops', () => {
     expect(() => E.arange(0, 5, 0)).toThrow(/arange: step must not be 0/);
   });
 
+  it('integer fills and ranges stay exact beyond 2^24 (where f32 has gaps)', async () => {
+    await expectTensor(E.full([2], 16_777_217, 'i32'), [2], [16_777_217, 16_777_217], 'full i32 2^24 + 1');
+    await expectTensor(E.full([1], -2_147_483_647, 'i32'), [1], [-2_147_483_647], 'full i32 near the minimum');
+    await expectTensor(E.full([1], 4_294_967_295, 'u32'), [1], [4_294_967_295], 'full u32 maximum');
+    await expectTensor(E.arange(16_777_216, 16_777_221, 1, 'i32'), [5], [16_777_216, 16_777_217, 16_777_218, 16_777_219, 16_777_220], 'arange i32 past 2^24');
+    await expectTensor(E.arange(4, 0, -1, 'u32'), [4], [4, 3, 2, 1], 'arange u32 counting down');
+  });
+
   it('rand and randn are deterministic per seed and differ across seeds', async () => {
     const a = await E.rand([100], { seed: 1 }).data();
     expect(Array.from(await E.rand([100], { seed: 1 }).data())).toEqual(Array.from(a));

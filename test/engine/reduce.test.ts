@@ -90,6 +90,13 @@ describe('sum, mean, max, min over any axes', () => {
     });
   }
 
+  it('max and min of infinities are infinities (their start values are the identities -inf and +inf)', async () => {
+    const x = E.tensor([-Infinity, -Infinity, Infinity, Infinity], [2, 2]);
+    expect(Array.from(await E.max(x, 1).data())).toEqual([-Infinity, Infinity]);
+    expect(Array.from(await E.min(x, 1).data())).toEqual([-Infinity, Infinity]);
+    expect(Array.from(await E.argmax(x, 1).data())).toEqual([0, 0]);
+  });
+
   it('reducing a shape-[] tensor over no axes, and a size-1 axis, are identities', async () => {
     const s = E.sum(E.tensor(3.5));
     expect(s.shape).toEqual([]);
