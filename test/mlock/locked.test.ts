@@ -1,0 +1,102 @@
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { run, type RunReport } from '../../mlock/run.js';
+import { LockedModel } from '../../mlock/runtime.js';
+import { loadMnist } from '../../engine/data/node/mnist.js';
+import { useEngine } from '../helpers/setup.js';
+
+useEngine();
+
+const KEY = 'correct horse battery staple';
+
+describe('locked training, end to end on an MNIST subset', () => {
+  let out = '';
+  let report: RunReport;
+
+  it('separates authorized from unauthorized accuracy by a wide margin', async () => {
+    out = await mkdtemp(join(tmpdir(), 'mlock-test-'));
+    report = await run({
+      dataset: 'mnist',
+      strategy: { name: 'random-label' },
+      token: { key: KEY },
+      epochs: 3,
+      trainSubset: 4000,
+      testSubset: 1000,
+      forgedKeys: 2,
+      baseline: false,
+      out,
+      seed: 1,
+      log: () => {},
+      progress: false,
+    });
+    expect(report.authorizedAccuracy!).toBeGreaterThan(0.8);
+    expect(report.unauthorizedAccuracy!).toBeLessThan(0.3);
+    expect(report.authorizedAccuracy! - report.unauthorizedAccuracy!).toBeGreaterThan(0.5);
+    const onDisk = JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as RunReport;
+    expect(onDisk.authorizedAccuracy).toBe(report.authorizedAccuracy);
+    expect(await readFile(join(out, 'curves.svg'), 'utf8')).toMatch(/^<svg/);
+  });
+
+  it('the saved model holds no key bytes, only the token geometry', async () => {
+    const bytes = new Uint8Array(await readFile(join(out, 'model.safetensors')));
+    const text = Buffer.from(bytes).toString('latin1');
+    expect(text.includes(KEY)).toBe(false);
+    const headerLength = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
+    const header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + headerLength)).toString('utf8'));
+    const lock = JSON.parse(header.__metadata__.lock);
+    expect(lock).toMatchObject({ required: true, keyed: true, geometry: { h: 4, w: 4, c: 1 } });
+    expect(JSON.stringify(lock)).not.toMatch(/pixels|key"/);
+  });
+
+  it('the runtime predicts correctly only while unlocked; lock() and the idle timeout wipe the key', async () => {
+    const bytes = new Uint8Array(await readFile(join(out, 'model.safetensors')));
+    let locks = 0;
+    const model = LockedModel.load(bytes, { idleMs: 150, onLock: () => locks++ });
+    const test = await loadMnist({ split: 'test' });
+    const n = 200;
+    const images = test.images.subarray(0, n * 784);
+    const labels = test.labels.subarray(0, n);
+    const accuracy = (classes: Int32Array) => classes.reduce((s, c, i) => s + (c === labels[i] ? 1 : 0), 0) / n;
+
+    const locked = await model.predict(images, n);
+    expect(locked.unlocked).toBe(false);
+    await model.unlock(KEY);
+    const internals = model as unknown as { keyBytes: Uint8Array; token: { pixels: Uint8Array } };
+    const keyBytes = internals.keyBytes;
+    const pixels = internals.token.pixels;
+    expect(keyBytes.some((b) => b !== 0)).toBe(true);
+    const unlocked = await model.predict(images, n);
+    expect(unlocked.unlocked).toBe(true);
+    expect(accuracy(unlocked.classes)).toBeGreaterThan(accuracy(locked.classes) + 0.4);
+
+    model.lock();
+    expect(model.holdsKeyMaterial()).toBe(false);
+    expect(keyBytes.every((b) => b === 0)).toBe(true);
+    expect(pixels.every((b) => b === 0)).toBe(true);
+    expect(locks).toBe(1);
+
+    await model.unlock(KEY);
+    const again = (model as unknown as { keyBytes: Uint8Array }).keyBytes;
+    await new Promise((r) => setTimeout(r, 400));
+    expect(model.isUnlocked).toBe(false);
+    expect(again.every((b) => b === 0)).toBe(true);
+    expect(locks).toBe(2);
+    const afterIdle = await model.predict(images, n);
+    expect(afterIdle.unlocked).toBe(false);
+    model.dispose();
+  });
+
+  it('a wrong key does not unlock', async () => {
+    const bytes = new Uint8Array(await readFile(join(out, 'model.safetensors')));
+    const model = LockedModel.load(bytes, { idleMs: 0 });
+    const test = await loadMnist({ split: 'test' });
+    const n = 200;
+    await model.unlock('not the key');
+    const p = await model.predict(test.images.subarray(0, n * 784), n);
+    const acc = p.classes.reduce((s, c, i) => s + (c === test.labels[i] ? 1 : 0), 0) / n;
+    expect(acc).toBeLessThan(0.5);
+    model.dispose();
+  });
+});
