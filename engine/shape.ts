@@ -56,7 +56,7 @@ export function broadcastStrides(shape: Shape, outShape: Shape): number[] {
 
 export function normalizeAxis(op: string, axis: number, rank: number): number {
   const a = axis < 0 ? axis + rank : axis;
-  if (!Number.isInteger(a) || a < 0 || a >= Math.max(rank, 1)) {
+  if (!Number.isInteger(a) || a < 0 || a >= rank) {
     throw new Error(`${op}: axis ${axis} is out of range for a tensor of rank ${rank}`);
   }
   return a;
