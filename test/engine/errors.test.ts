@@ -95,6 +95,11 @@ describe('shape and dtype checks name the op and the operands', () => {
     expectRejected(() => E.transpose(x, [0, 0]), /^transpose: permutation \[0,0\] is not a permutation of the 2 axes of \[2, 3\]/);
     expectRejected(() => E.transpose(x, [1]), /^transpose: permutation \[1\]/);
     expectRejected(() => E.gather(x, indices, 2), /^gather: axis 2 is out of range/);
+    // A shape-[] tensor has no axis 0 to reduce, gather from or concatenate along.
+    const scalar = E.tensor(1);
+    expectRejected(() => E.sum(scalar, 0), /^sum: axis 0 is out of range for a tensor of rank 0/);
+    expectRejected(() => E.gather(scalar, indices), /^gather: axis 0 is out of range for a tensor of rank 0/);
+    expectRejected(() => E.concat([scalar, scalar]), /^concat: axis 0 is out of range for a tensor of rank 0/);
     expectRejected(() => E.takeAlongAxis(x, columnIndices, 1), /^takeAlongAxis: indices \[3, 1\] must match x \[2, 3\] on every axis but 1/);
   });
 
