@@ -161,6 +161,15 @@ describe('long reductions take the chunked path and still match', () => {
     }
   });
 
+  it('more outputs than 65535 workgroups of 64 hold: argmax over pairs spreads over a 2-D grid', async () => {
+    const rows = 64 * 65535 + 333;
+    const data = randomData(2 * rows, rng);
+    const got = await E.argmax(E.tensor(data, [rows, 2]), 1).data();
+    let bad = -1;
+    for (let o = 0; o < rows && bad < 0; o++) if (got[o] !== (data[2 * o + 1]! > data[2 * o]! ? 1 : 0)) bad = o;
+    expect(bad, `first wrong row (got ${got[bad]})`).toBe(-1);
+  });
+
   it('i32 sum over 1,000,000 elements is exact', async () => {
     const data = Int32Array.from({ length: 1_000_000 }, () => rng.int(2001) - 1000);
     await check('sum', E.tensor(data), data, undefined, false, 0, 0);
