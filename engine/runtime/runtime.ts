@@ -44,7 +44,6 @@ export class Runtime {
   private uniformGpu: GPUBuffer | null = null;
   private readonly uniformAlign: number;
   private errorChecks: Promise<void>[] = [];
-  private failure: Error | null = null;
   private lostReason: string | null = null;
   dispatchCount = 0;
   submitCount = 0;
@@ -69,7 +68,6 @@ export class Runtime {
 
   private checkUsable(op: string): void {
     if (this.lostReason !== null) throw new GpuError(`${op}: the GPU device was lost (${this.lostReason}); create a new engine`);
-    if (this.failure) throw this.failure;
   }
 
   private compile(p: KernelProgram): CompiledProgram {
@@ -209,14 +207,10 @@ export class Runtime {
   }
 
   private async raiseErrors(): Promise<void> {
+    // Each error is reported once, to the first readback or sync after it; the device stays usable.
     const checks = this.errorChecks;
     this.errorChecks = [];
-    try {
-      await Promise.all(checks);
-    } catch (e) {
-      this.failure = e as Error;
-      throw e;
-    }
+    await Promise.all(checks);
     if (this.lostReason !== null) throw new GpuError(`the GPU device was lost (${this.lostReason})`);
   }
 
