@@ -7,9 +7,19 @@ import { Runtime } from './runtime/runtime.js';
 
 let current: Runtime | null = null;
 
+/** Environment overrides (Node): MLOCK_BACKEND=vulkan|opengles, MLOCK_ADAPTER=auto|hardware|software. */
+function fromEnvironment(options: DeviceOptions): DeviceOptions {
+  const env = typeof process !== 'undefined' ? process.env : undefined;
+  return {
+    ...options,
+    backend: options.backend ?? (env?.MLOCK_BACKEND as DeviceOptions['backend']),
+    adapter: options.adapter ?? (env?.MLOCK_ADAPTER as DeviceOptions['adapter']),
+  };
+}
+
 export async function initEngine(options: DeviceOptions = {}): Promise<Runtime> {
   if (current) return current;
-  const acquired = await acquireDevice(options);
+  const acquired = await acquireDevice(fromEnvironment(options));
   current = new Runtime(acquired);
   const inNode = typeof process !== 'undefined' && !!process.versions?.node;
   if (!(options.quiet ?? !inNode)) console.log(`[engine] adapter: ${adapterLabel(acquired.info)}`);

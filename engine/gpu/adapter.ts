@@ -62,7 +62,9 @@ const browserProvider: GpuProvider = {
 
 export function describeAdapter(adapter: GPUAdapter, backend: string): AdapterDescription {
   const info = adapter.info;
-  const isFallback = Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter) || info.architecture === 'swiftshader' || /llvmpipe|swiftshader/i.test(info.description);
+  // CPU rasterisers: SwiftShader (Vulkan) and Mesa's llvmpipe/lavapipe, which report it in device or description.
+  const isFallback =
+    Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter) || info.architecture === 'swiftshader' || /llvmpipe|lavapipe|swiftshader/i.test(`${info.device} ${info.description}`);
   return {
     vendor: info.vendor,
     architecture: info.architecture,
