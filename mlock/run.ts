@@ -139,7 +139,8 @@ export async function trainModel(o: RunOptions, data: Data, recipe: Recipe, sett
   const C = train.numClasses;
   const model = buildModel(recipe.model, { inputShape: [train.c, train.h, train.w], numClasses: C, seed, width: recipe.width });
   const optimizer = makeOptimizer(model, recipe);
-  const milestones = recipe.milestones.map((f) => Math.max(1, Math.round(f * recipe.epochs)));
+  // Fractions of the run become epoch milestones; short runs merge them rather than decaying twice at once.
+  const milestones = [...new Set(recipe.milestones.map((f) => Math.round(f * recipe.epochs)))].filter((m) => m > 0 && m < recipe.epochs);
   const schedule = multiStepLr(recipe.lr, milestones, 0.1);
   const history: EpochLog[] = [];
   let startEpoch = 0;
