@@ -61,3 +61,19 @@ export function sync(): Promise<void> {
 export { softmax, logSoftmax, crossEntropy, klDivergence, type LossReduction, type LossOptions, type KlDivergenceOptions } from './ops/softmax.js';
 export { batchNorm2d, type BatchNormOptions } from './ops/normalization.js';
 export { dropout, type DropoutOptions } from './ops/dropout.js';
+export {
+  matmul,
+  tuneMatmul,
+  loadMatmulTuning,
+  matmulConfigFor,
+  setMatmulAutotune,
+  isMatmulAutotuneEnabled,
+  setMatmulVariant,
+  resetMatmulTuning,
+  MATMUL_CONFIG_IDS,
+  MATMUL_VARIANTS,
+  type MatmulOptions,
+  type MatmulShapes,
+  type MatmulVariant,
+  type MatmulTuneResult,
+} from './ops/matmul.js';

@@ -1,0 +1,102 @@
+/**
+ * The matmul variants, the configurations (tile sizes) the autotuner may choose among, and the synchronous
+ * heuristic used before (or instead of) a measurement.
+ *
+ * - 'shared': workgroup-shared tiling with register blocking (for real GPUs);
+ * - 'register': barrier-free register tiling (fast on software adapters, and for small products);
+ * - 'naive': one output per invocation (the register kernel with a 1 x 1 block; for the tiniest products).
+ */
+import type { KernelProgram } from '../program.js';
+import type { MatmulFlags } from './operands.js';
+import { registerTiledProgram } from './register-tiled.js';
+import { sharedTiledProgram } from './shared-tiled.js';
+
+export type MatmulVariant = 'shared' | 'register' | 'naive';
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['shared', 'register', 'naive'];
+
+export interface MatmulConfig {
+  variant: MatmulVariant;
+  /** Rows and columns of C per invocation. */
+  tm: number;
+  tn: number;
+  /** Invocations per workgroup along columns (x) and rows (y). */
+  wgx: number;
+  wgy: number;
+  /** Depth of the workgroup-memory slabs ('shared' only; 0 otherwise). */
+  tk: number;
+}
+
+/** The sizes of a product: C is batch x [m, n], the dot products have length k. */
+export interface MatmulDims {
+  m: number;
+  n: number;
+  k: number;
+  batch: number;
+}
+
+/** A stable name, used by the tuning cache and by `setMatmulVariant`. */
+export function configId(c: MatmulConfig): string {
+  const block = c.variant === 'naive' ? '' : `-${c.tm}x${c.tn}`;
+  return `${c.variant}${block}-wg${c.wgx}x${c.wgy}${c.variant === 'shared' ? `-k${c.tk}` : ''}`;
+}
+
+const config = (variant: MatmulVariant, tm: number, tn: number, wgx: number, wgy: number, tk = 0): MatmulConfig => ({ variant, tm, tn, wgx, wgy, tk });
+
+/** Every configuration the autotuner considers. */
+export const MATMUL_CONFIGS: readonly MatmulConfig[] = [
+  config('shared', 4, 4, 16, 16, 16),
+  config('shared', 4, 4, 8, 8, 16),
+  config('shared', 8, 8, 16, 16, 8),
+  config('register', 16, 8, 4, 4),
+  config('register', 8, 8, 8, 8),
+  config('register', 4, 4, 8, 8),
+  config('register', 2, 2, 8, 8),
+  config('naive', 1, 1, 8, 8),
+];
+
+export function configById(id: string): MatmulConfig | undefined {
+  return MATMUL_CONFIGS.find((c) => configId(c) === id);
+}
+
+/** Rows and columns of C that one workgroup covers. */
+export function workgroupTile(c: MatmulConfig): { rows: number; cols: number } {
+  return { rows: c.wgy * c.tm, cols: c.wgx * c.tn };
+}
+
+export function matmulProgram(c: MatmulConfig, f: MatmulFlags): KernelProgram {
+  return c.variant === 'shared' ? sharedTiledProgram(c, f) : registerTiledProgram(c, f);
+}
+
+/**
+ * The register configuration for a product with this many outputs: larger blocks load less per flop, once the
+ * product is large enough to keep both cores of a small machine busy with them. (16 x 16 blocks are no faster
+ * than 16 x 8 on SwiftShader and take three times as long to compile, so they are not offered.)
+ */
+function registerFor(outputs: number): string {
+  if (outputs <= 64 * 64) return 'register-4x4-wg8x8';
+  if (outputs < 128 * 128) return 'register-8x8-wg8x8';
+  return 'register-16x8-wg4x4';
+}
+
+/** The shared configuration for a product with this many outputs: larger tiles once there are enough of them. */
+function sharedFor(outputs: number): string {
+  if (outputs < 64 * 64) return 'shared-4x4-wg8x8-k16';
+  if (outputs < 512 * 512) return 'shared-4x4-wg16x16-k16';
+  return 'shared-8x8-wg16x16-k8';
+}
+
+/**
+ * The configuration to use without a measurement (or within a forced variant). Vector-like and tiny products
+ * get one output per invocation, since a block would only compute clamped duplicates. Software adapters, where
+ * barriers are very slow and every storage load is a per-lane gather, get the barrier-free blocks, larger for
+ * larger products; so do small products on real GPUs, which could not fill them with shared tiles. Larger
+ * products on real GPUs get the shared tiling.
+ */
+export function heuristicConfig(d: MatmulDims, fallbackAdapter: boolean, variant?: MatmulVariant): MatmulConfig {
+  const outputs = d.m * d.n * d.batch;
+  let id: string;
+  if (variant === 'naive' || (variant === undefined && (d.m <= 2 || d.n <= 2 || outputs <= 16))) id = 'naive-wg8x8';
+  else if (variant === 'register' || (variant === undefined && (fallbackAdapter || outputs < 64 * 64))) id = registerFor(outputs);
+  else id = sharedFor(outputs);
+  return configById(id)!;
+}

@@ -1,0 +1,78 @@
+/**
+ * From a product's sizes to dispatches: the batch dims are collapsed to the fewest that describe them exactly,
+ * the workgroup grid covers C with the configuration's tiles (x: column tiles, y: row tiles, z: batch), and
+ * batches beyond the per-dimension workgroup limit run as further dispatches.
+ */
+import type { Dispatch } from '../program.js';
+import { padDims } from '../wgsl.js';
+import { matmulProgram, workgroupTile, type MatmulConfig, type MatmulDims } from './configs.js';
+import type { MatmulFlags } from './operands.js';
+
+/** The batch index space: its shape and, per dim, the element stride of A and of B (0 where broadcast). */
+export interface BatchView {
+  shape: number[];
+  aStride: number[];
+  bStride: number[];
+}
+
+/**
+ * Collapse broadcast batch dims. `aBatch` and `bBatch` are the operands' leading dims (any rank, NumPy-style
+ * broadcast against `outBatch`); `aMatrix`/`bMatrix` are the element counts of one matrix of each. Dims of size
+ * 1 are dropped and neighbouring dims whose strides chain for both operands are merged, so the usual cases
+ * (no batch, equal batches, one operand unbatched) become rank 0 or 1 and share compiled kernels.
+ */
+export function collapseBatch(outBatch: readonly number[], aBatch: readonly number[], bBatch: readonly number[], aMatrix: number, bMatrix: number): BatchView {
+  const strides = (own: readonly number[], matrix: number): number[] => {
+    const padded = [...new Array<number>(outBatch.length - own.length).fill(1), ...own];
+    const s = new Array<number>(outBatch.length);
+    let acc = matrix;
+    for (let i = outBatch.length - 1; i >= 0; i--) {
+      s[i] = padded[i] === 1 ? 0 : acc;
+      acc *= padded[i]!;
+    }
+    return s;
+  };
+  const aAll = strides(aBatch, aMatrix);
+  const bAll = strides(bBatch, bMatrix);
+  const view: BatchView = { shape: [], aStride: [], bStride: [] };
+  outBatch.forEach((d, i) => {
+    if (d === 1) return;
+    const last = view.shape.length - 1;
+    // The previous kept dim steps over exactly `d` of this one in both operands: one dim of size prev * d.
+    if (last >= 0 && view.aStride[last] === aAll[i]! * d && view.bStride[last] === bAll[i]! * d) {
+      view.shape[last]! *= d;
+      view.aStride[last] = aAll[i]!;
+      view.bStride[last] = bAll[i]!;
+      return;
+    }
+    view.shape.push(d);
+    view.aStride.push(aAll[i]!);
+    view.bStride.push(bAll[i]!);
+  });
+  return view;
+}
+
+/** The largest workgroup count WebGPU guarantees per dimension. */
+const MAX_WORKGROUPS = 65535;
+
+export function matmulDispatches(c: MatmulConfig, f: MatmulFlags, d: MatmulDims, batch: BatchView): Dispatch[] {
+  if (d.m === 0 || d.n === 0 || d.batch === 0) return [];
+  const program = matmulProgram(c, f);
+  const tile = workgroupTile(c);
+  const x = Math.ceil(d.n / tile.cols);
+  const y = Math.ceil(d.m / tile.rows);
+  const rank = batch.shape.length;
+  const common = {
+    M: d.m,
+    N: d.n,
+    K: d.k,
+    batchShape: padDims(batch.shape, rank),
+    aBatchStride: padDims(batch.aStride, rank),
+    bBatchStride: padDims(batch.bStride, rank),
+  };
+  const out: Dispatch[] = [];
+  for (let base = 0; base < d.batch; base += MAX_WORKGROUPS) {
+    out.push({ program, workgroups: [x, y, Math.min(MAX_WORKGROUPS, d.batch - base)], uniforms: { ...common, batchBase: base } });
+  }
+  return out;
+}

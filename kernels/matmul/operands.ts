@@ -1,0 +1,84 @@
+/**
+ * What every matmul kernel shares: how it sees its operands and what it does after the dot products.
+ *
+ * A kernel computes C[b] = epilogue(A'[b] @ B'[b]) for every batch index b, where A' is A or A^T and B' is B or
+ * B^T, read in place (the transposes are index arithmetic, never a copy). Operands are contiguous row-major:
+ * A is [M, K] (or [K, M] when transposed), B is [K, N] (or [N, K]), C is [M, N]. The batch index space is the
+ * broadcast of the operands' leading dims, collapsed on the host to as few dims as keep it exact; each batch
+ * dim carries its own A and B strides (0 where that operand is broadcast).
+ */
+import type { UniformField, WgslScalar } from '../program.js';
+import { decodeIndexWgsl, vec4Count } from '../wgsl.js';
+
+/** Everything about a matmul that changes the WGSL text, apart from the variant's tile sizes. */
+export interface MatmulFlags {
+  transposeA: boolean;
+  transposeB: boolean;
+  /** Rank of the collapsed batch index space (0: a single product). */
+  batchRank: number;
+  /** Add a bias of shape [N] to every row. */
+  bias: boolean;
+  /** Apply max(x, 0) after the bias. */
+  relu: boolean;
+}
+
+export function flagsKey(f: MatmulFlags): string {
+  return `${f.transposeA ? 't' : 'n'}${f.transposeB ? 't' : 'n'}|b${f.batchRank}|${f.bias ? 'bias' : ''}${f.relu ? 'relu' : ''}`;
+}
+
+/**
+ * Uniforms of every matmul kernel. `batchBase` offsets the batch index so batches beyond the 65535 workgroup
+ * limit of the z dimension run as further dispatches.
+ */
+export function matmulUniforms(f: MatmulFlags): UniformField[] {
+  const k = vec4Count(f.batchRank);
+  return [
+    { name: 'M', type: 'u32' },
+    { name: 'N', type: 'u32' },
+    { name: 'K', type: 'u32' },
+    { name: 'batchBase', type: 'u32' },
+    { name: 'batchShape', type: 'vec4u', count: k },
+    { name: 'aBatchStride', type: 'vec4u', count: k },
+    { name: 'bBatchStride', type: 'vec4u', count: k },
+  ];
+}
+
+export function matmulInputs(f: MatmulFlags): WgslScalar[] {
+  return f.bias ? ['f32', 'f32', 'f32'] : ['f32', 'f32'];
+}
+
+/** Strides (as WGSL expressions) of A' along its rows (m) and its depth (k), and of B' along depth and columns (n). */
+export function operandStrides(f: MatmulFlags): { aRow: string; aDepth: string; bDepth: string; bCol: string } {
+  return {
+    aRow: f.transposeA ? '1u' : 'u.K',
+    aDepth: f.transposeA ? 'u.M' : '1u',
+    bDepth: f.transposeB ? '1u' : 'u.N',
+    bCol: f.transposeB ? 'u.K' : '1u',
+  };
+}
+
+/** Declares `aBase`, `bBase` and `cBase`, the first element of this batch's A, B and C, from the batch index. */
+export function batchOffsetsWgsl(f: MatmulFlags, batchIndex: string): string {
+  const decode = decodeIndexWgsl('batch', f.batchRank, 'batchShape', [
+    { acc: 'aOff', strides: 'aBatchStride' },
+    { acc: 'bOff', strides: 'bBatchStride' },
+  ]);
+  return `let batch = ${batchIndex};
+  var aBase = 0u;
+  var bBase = 0u;
+  { ${decode}
+    aBase = aOff;
+    bBase = bOff; }
+  let cBase = batch * u.M * u.N;`;
+}
+
+/** `fn epilogue(v, col)`: the fused bias and activation applied to each finished dot product. */
+export function epilogueWgsl(f: MatmulFlags): string {
+  const lines = ['var r = v;'];
+  if (f.bias) lines.push('r = r + in2[col];');
+  if (f.relu) lines.push('r = max(r, 0.0);');
+  return `fn epilogue(v: f32, col: u32) -> f32 {
+  ${lines.join('\n  ')}
+  return r;
+}`;
+}

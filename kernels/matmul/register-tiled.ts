@@ -1,0 +1,88 @@
+/**
+ * Barrier-free register-tiled matmul: each invocation computes a tm x tn block of C on its own, keeping the
+ * block's partial sums in registers and reading A' and B' straight from storage. Per depth step it loads tm
+ * values of A' and tn values of B' for tm*tn multiply-adds, so larger blocks load less per flop. There is no
+ * workgroup memory and no workgroupBarrier. With a 1 x 1 block this is the plain one-output-per-invocation
+ * kernel ('naive').
+ *
+ * Why this is the fast kernel on software adapters: SwiftShader runs invocations four to a SIMD group, turns
+ * every storage load with a run-time index into a per-lane gather (vec4 loads included: each component is its
+ * own gather), and implements a barrier by switching between coroutines. So what counts is multiply-adds per
+ * load, i.e. large blocks; spilling the accumulators to the stack is cheaper than loading more.
+ *
+ * An invocation's rows are consecutive and its columns interleaved with its neighbours' (column lx + j*wgx of
+ * the workgroup's tile), so neighbouring invocations read neighbouring B' elements and write neighbouring C
+ * elements (coalesced on real GPUs). Edges need no checks in the depth loop: a block that overhangs the last
+ * row or column reads that row or column again (clamped indices) and drops those results at the store.
+ */
+import type { KernelProgram } from '../program.js';
+import { batchOffsetsWgsl, epilogueWgsl, flagsKey, matmulInputs, matmulUniforms, operandStrides, type MatmulFlags } from './operands.js';
+
+export interface RegisterTiling {
+  /** Rows and columns of C per invocation. */
+  tm: number;
+  tn: number;
+  /** Invocations per workgroup along columns (x) and rows (y). */
+  wgx: number;
+  wgy: number;
+}
+
+/** Depth steps unrolled per loop iteration (the remainder runs one step at a time). */
+const UNROLL = 4;
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+export function registerTiledProgram(t: RegisterTiling, f: MatmulFlags): KernelProgram {
+  const { tm, tn } = t;
+  return {
+    name: 'matmul',
+    key: `matmul|register|${tm}x${tn}|${t.wgx}x${t.wgy}|${flagsKey(f)}`,
+    workgroupSize: [t.wgx, t.wgy, 1],
+    uniforms: matmulUniforms(f),
+    inputs: matmulInputs(f),
+    outputs: ['f32'],
+    body: () => {
+      const s = operandStrides(f);
+      const row = (i: number) => (i === 0 ? 'row0' : `(row0 + ${i}u)`);
+      const col = (j: number) => (j === 0 ? 'col0' : `(col0 + ${j * t.wgx}u)`);
+      const eachOutput = (line: (i: number, j: number) => string) => range(tm).flatMap((i) => range(tn).map((j) => line(i, j)));
+      // Depth step kk: load a column of the A' block and a row of the B' block, accumulate their outer product.
+      // Every sum runs over k in increasing order.
+      const step = (kk: number) => {
+        const depth = kk === 0 ? 'k' : `(k + ${kk}u)`;
+        return [
+          `{ let ka = ${depth} * ${s.aDepth}; let kb = ${depth} * ${s.bDepth};`,
+          ...range(tm).map((i) => `  let a${i} = in0[aRow${i} + ka];`),
+          ...range(tn).map((j) => `  let b${j} = in1[bCol${j} + kb];`),
+          ...eachOutput((i, j) => `  c${i}_${j} = c${i}_${j} + a${i} * b${j};`),
+          '}',
+        ].join('\n    ');
+      };
+      const stores = range(tm).map(
+        (i) => `if (${row(i)} < u.M) {
+    ${range(tn).map((j) => `if (${col(j)} < u.N) { out0[cBase + ${row(i)} * u.N + ${col(j)}] = epilogue(c${i}_${j}, ${col(j)}); }`).join('\n    ')}
+  }`,
+      );
+      return `${epilogueWgsl(f)}
+
+@compute @workgroup_size(${t.wgx}, ${t.wgy}, 1)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let row0 = gid.y * ${tm}u;
+  let col0 = wid.x * ${t.wgx * tn}u + lid.x;
+  if (row0 >= u.M || col0 >= u.N) { return; }
+  ${batchOffsetsWgsl(f, 'wid.z + u.batchBase')}
+  ${range(tm).map((i) => `let aRow${i} = aBase + min(${row(i)}, u.M - 1u) * ${s.aRow};`).join('\n  ')}
+  ${range(tn).map((j) => `let bCol${j} = bBase + min(${col(j)}, u.N - 1u) * ${s.bCol};`).join('\n  ')}
+  ${eachOutput((i, j) => `var c${i}_${j} = 0.0;`).join('\n  ')}
+  var k = 0u;
+  for (; k + ${UNROLL}u <= u.K; k = k + ${UNROLL}u) {
+    ${range(UNROLL).map(step).join('\n    ')}
+  }
+  for (; k < u.K; k = k + 1u) {
+    ${step(0)}
+  }
+  ${stores.join('\n  ')}
+}`;
+    },
+  };
+}
