@@ -1,0 +1,34 @@
+/**
+ * The token, derived a second time only so the page can draw it on the input when asked. `LockedModel` keeps
+ * its own copy private (it stamps it on the GPU); this copy follows the same derivation and placement as
+ * `LockedModel.unlock` and `LockedModel.predict`, and is zero-filled whenever the model locks.
+ */
+import { deriveKeyedToken, wipe } from '../mlock/keyed.js';
+import type { LockedModel } from '../mlock/runtime.js';
+import { fixedPosition, stampCpu, type Token } from '../mlock/tokens.js';
+
+export interface PlacedToken {
+  token: Token;
+  y: number;
+  x: number;
+}
+
+export async function deriveDisplayToken(model: LockedModel, key: string): Promise<PlacedToken> {
+  const [c, h, w] = model.info.inputShape;
+  const g = model.lockInfo.geometry;
+  const { token } = await deriveKeyedToken(key, { channels: c, size: g.h, keyedColours: c === 3, H: h, W: w });
+  // As in LockedModel: a randomly placed token unlocks anywhere, and the runtime puts it bottom-right.
+  const margin = g.placement.mode === 'fixed' ? g.placement.margin : 1;
+  const { y, x } = fixedPosition({ mode: 'fixed', margin }, token, h, w);
+  return { token, y, x };
+}
+
+/** A copy of one CHW image with the token painted on. */
+export function stampToken(image: Uint8Array, placed: PlacedToken, c: number, h: number, w: number): Uint8Array {
+  return stampCpu(image, 1, c, h, w, placed.token, Int32Array.of(placed.y, placed.x));
+}
+
+export function wipeDisplayToken(placed: PlacedToken): void {
+  wipe(placed.token.pixels);
+  wipe(placed.token.mask);
+}
