@@ -166,7 +166,6 @@ describe('use after dispose', () => {
 });
 
 describe('GPU-side failures', () => {
-  // Runs last in this file: the runtime refuses further work after a GPU error, by design.
   it('a kernel that does not compile raises a GpuError naming its op at sync()', async () => {
     const broken: KernelProgram = {
       name: 'deliberatelyBroken',
@@ -185,7 +184,7 @@ describe('GPU-side failures', () => {
     );
     expect(error).toBeInstanceOf(GpuError);
     expect((error as Error).message).toMatch(/deliberatelyBroken/);
-    // The failure is sticky: later work reports it instead of running on a broken device state.
-    expect(() => E.exp(out)).toThrow(/deliberatelyBroken/);
+    // Reported once: the device stays usable for the next, valid work.
+    expect(Array.from(await E.exp(E.zeros([2])).data())).toEqual([1, 1]);
   });
 });
