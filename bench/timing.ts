@@ -1,0 +1,36 @@
+/** Wall-clock timing of GPU work: each run ends with a readback, so a run's time covers the GPU finishing it. */
+
+export interface RepeatPlan {
+  /** Untimed runs first (pipeline compilation, pool warm-up). */
+  warmup: number;
+  /** Timed runs: at least `minRepeats`, then more until `maxRepeats` or until the timed total passes `budgetMs`. */
+  minRepeats: number;
+  maxRepeats: number;
+  budgetMs: number;
+}
+
+export interface Timing {
+  medianMs: number;
+  samplesMs: number[];
+}
+
+const median = (xs: readonly number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+
+/** Median time of `run` (which must not resolve before its GPU work is done) over the plan's repeats. */
+export async function timeRuns(run: () => Promise<void>, plan: RepeatPlan): Promise<Timing> {
+  for (let i = 0; i < plan.warmup; i++) await run();
+  const samplesMs: number[] = [];
+  let total = 0;
+  while (samplesMs.length < plan.minRepeats || (samplesMs.length < plan.maxRepeats && total < plan.budgetMs)) {
+    const start = performance.now();
+    await run();
+    const ms = performance.now() - start;
+    samplesMs.push(ms);
+    total += ms;
+  }
+  return { medianMs: median(samplesMs), samplesMs };
+}
