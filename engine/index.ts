@@ -77,3 +77,4 @@ export {
   type MatmulVariant,
   type MatmulTuneResult,
 } from './ops/matmul.js';
+export { maxPool2d, avgPool2d, globalAvgPool, type Pool2dOptions } from './ops/pool.js';

@@ -1,0 +1,89 @@
+/** Max and average 2-D pooling (NCHW) with their gradients, and global average pooling. */
+import { isGradEnabled, record } from '../autograd.js';
+import { runtime } from '../context.js';
+import { defineGrad } from '../gradients.js';
+import { fmt } from '../shape.js';
+import { emptyTensor, type Tensor } from '../tensor.js';
+import { grid1d } from '../../kernels/program.js';
+import { poolBackwardProgram, poolForwardProgram, type PoolKind } from '../../kernels/pool.js';
+import { mean } from './reduce.js';
+
+export interface Pool2dOptions {
+  kernelSize: number | readonly [number, number];
+  /** Default: the kernel size. */
+  stride?: number | readonly [number, number];
+  /** Zero padding on each side (padded cells never win a max and count in an average's divisor). */
+  padding?: number | readonly [number, number];
+}
+
+interface PoolGeometry {
+  n: number;
+  h: number;
+  w: number;
+  oh: number;
+  ow: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  ph: number;
+  pw: number;
+}
+
+const pair = (v: number | readonly [number, number]): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
+
+function geometry(op: string, x: Tensor, o: Pool2dOptions): { g: PoolGeometry; outShape: number[] } {
+  if (x.rank !== 4) throw new Error(`${op}: expects an NCHW tensor of rank 4, got ${fmt(x.shape)}`);
+  if (x.dtype !== 'f32') throw new Error(`${op}: expects f32, got ${x.dtype}`);
+  const [kh, kw] = pair(o.kernelSize);
+  const [sh, sw] = pair(o.stride ?? o.kernelSize);
+  const [ph, pw] = pair(o.padding ?? 0);
+  for (const [name, v, min] of [['kernel', kh, 1], ['kernel', kw, 1], ['stride', sh, 1], ['stride', sw, 1], ['padding', ph, 0], ['padding', pw, 0]] as const) {
+    if (!Number.isInteger(v) || v < min) throw new Error(`${op}: ${name} must be an integer >= ${min}, got ${v}`);
+  }
+  if (ph * 2 > kh || pw * 2 > kw) throw new Error(`${op}: padding (${ph}, ${pw}) must be at most half the kernel (${kh}, ${kw})`);
+  const [N, C, H, W] = x.shape as [number, number, number, number];
+  const oh = Math.floor((H + 2 * ph - kh) / sh) + 1;
+  const ow = Math.floor((W + 2 * pw - kw) / sw) + 1;
+  if (oh < 1 || ow < 1) throw new Error(`${op}: a ${kh}x${kw} window does not fit the ${H}x${W} input (padding ${ph}, ${pw}) of ${fmt(x.shape)}`);
+  return { g: { n: N * C * oh * ow, h: H, w: W, oh, ow, kh, kw, sh, sw, ph, pw }, outShape: [N, C, oh, ow] };
+}
+
+function forward(kind: PoolKind, x: Tensor, o: Pool2dOptions): Tensor {
+  const op = `${kind}Pool2d`;
+  x.buffer(op);
+  const { g, outShape } = geometry(op, x, o);
+  const out = emptyTensor(outShape, 'f32', op);
+  const argmax = kind === 'max' ? emptyTensor(outShape, 'i32', 'maxPool2d argmax') : null;
+  if (out.size > 0) {
+    runtime().run({ program: poolForwardProgram(kind), workgroups: grid1d(g.n, 256), uniforms: { ...g } }, [x.buffer()], argmax ? [out.buffer(), argmax.buffer()] : [out.buffer()]);
+  }
+  // The argmax is kept only for a recorded backward; the pool reuses its buffer after the submit otherwise.
+  const keepArgmax = x.requiresGrad && isGradEnabled();
+  if (argmax && !keepArgmax) argmax.dispose();
+  return record(out, op, [x], { g, argmax: keepArgmax ? argmax : null });
+}
+
+export function maxPool2d(x: Tensor, options: Pool2dOptions): Tensor {
+  return forward('max', x, options);
+}
+
+export function avgPool2d(x: Tensor, options: Pool2dOptions): Tensor {
+  return forward('avg', x, options);
+}
+
+/** Mean over H and W: [N, C, H, W] -> [N, C]. */
+export function globalAvgPool(x: Tensor): Tensor {
+  if (x.rank !== 4) throw new Error(`globalAvgPool: expects an NCHW tensor of rank 4, got ${fmt(x.shape)}`);
+  return mean(x, [2, 3]);
+}
+
+function backward(kind: PoolKind, dy: Tensor, x: Tensor, g: PoolGeometry, argmax: Tensor | null): Tensor {
+  const dx = emptyTensor(x.shape, 'f32', `${kind}Pool2dBackward`);
+  const inputs = argmax ? [dy.buffer(), argmax.buffer()] : [dy.buffer()];
+  if (dx.size > 0) runtime().run({ program: poolBackwardProgram(kind), workgroups: grid1d(dx.size, 256), uniforms: { ...g, n: dx.size } }, inputs, [dx.buffer()]);
+  return dx;
+}
+
+defineGrad('maxPool2d', (dy, node) => [backward('max', dy, node.inputs[0]!, node.attrs.g as PoolGeometry, node.attrs.argmax as Tensor)]);
+defineGrad('avgPool2d', (dy, node) => [backward('avg', dy, node.inputs[0]!, node.attrs.g as PoolGeometry, null)]);

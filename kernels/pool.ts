@@ -1,0 +1,92 @@
+/**
+ * 2-D pooling, NCHW, barrier-free: one invocation per output (forward) or per input pixel (backward).
+ * Max pooling records the flat in-plane index of the first maximum of each window; its backward gathers, for
+ * each input pixel, the gradients of the windows that chose it, so no atomics are needed and the result is
+ * deterministic. Average pooling divides by the full window area (PyTorch's count_include_pad default).
+ */
+import type { KernelProgram } from './program.js';
+import { linearMainWgsl } from './wgsl.js';
+
+const WG = 256;
+
+const GEOMETRY = [
+  { name: 'n', type: 'u32' },
+  { name: 'h', type: 'u32' },
+  { name: 'w', type: 'u32' },
+  { name: 'oh', type: 'u32' },
+  { name: 'ow', type: 'u32' },
+  { name: 'kh', type: 'u32' },
+  { name: 'kw', type: 'u32' },
+  { name: 'sh', type: 'u32' },
+  { name: 'sw', type: 'u32' },
+  { name: 'ph', type: 'u32' },
+  { name: 'pw', type: 'u32' },
+] as const;
+
+export type PoolKind = 'max' | 'avg';
+
+/** Forward: `n` counts outputs (N*C*OH*OW). Max pooling has a second output, the argmax index (i32). */
+export function poolForwardProgram(kind: PoolKind): KernelProgram {
+  return {
+    name: `${kind}Pool2d`,
+    key: `pool|${kind}|fwd`,
+    workgroupSize: [WG],
+    uniforms: GEOMETRY,
+    inputs: ['f32'],
+    outputs: kind === 'max' ? ['f32', 'i32'] : ['f32'],
+    body: () => `${linearMainWgsl(WG)}
+  if (i >= u.n) { return; }
+  let ox = i % u.ow;
+  let oy = (i / u.ow) % u.oh;
+  let plane = i / (u.ow * u.oh);
+  let base = plane * u.h * u.w;
+  let y0 = i32(oy * u.sh) - i32(u.ph);
+  let x0 = i32(ox * u.sw) - i32(u.pw);
+  ${kind === 'max' ? 'var best = -3.4028234e38;\n  var arg = -1;' : 'var acc = 0.0;'}
+  for (var ky = 0u; ky < u.kh; ky = ky + 1u) {
+    let y = y0 + i32(ky);
+    if (y < 0 || y >= i32(u.h)) { continue; }
+    for (var kx = 0u; kx < u.kw; kx = kx + 1u) {
+      let x = x0 + i32(kx);
+      if (x < 0 || x >= i32(u.w)) { continue; }
+      let idx = u32(y) * u.w + u32(x);
+      let v = in0[base + idx];
+      ${kind === 'max' ? 'if (arg < 0 || v > best) { best = v; arg = i32(idx); }' : 'acc = acc + v;'}
+    }
+  }
+  ${kind === 'max' ? 'out0[i] = best;\n  out1[i] = arg;' : 'out0[i] = acc / f32(u.kh * u.kw);'}
+}`,
+  };
+}
+
+/** Backward: `n` counts input pixels (N*C*H*W); inputs are dy (and the argmax for max pooling). */
+export function poolBackwardProgram(kind: PoolKind): KernelProgram {
+  return {
+    name: `${kind}Pool2dBackward`,
+    key: `pool|${kind}|bwd`,
+    workgroupSize: [WG],
+    uniforms: GEOMETRY,
+    inputs: kind === 'max' ? ['f32', 'i32'] : ['f32'],
+    outputs: ['f32'],
+    body: () => `${linearMainWgsl(WG)}
+  if (i >= u.n) { return; }
+  let x = i32(i % u.w);
+  let y = i32((i / u.w) % u.h);
+  let plane = i / (u.w * u.h);
+  let here = i32(i % (u.w * u.h));
+  // Output rows/columns whose window covers (y, x): o*s - p <= y < o*s - p + k.
+  let oyLo = max(0, (y + i32(u.ph) - i32(u.kh) + i32(u.sh)) / i32(u.sh));
+  let oyHi = min(i32(u.oh) - 1, (y + i32(u.ph)) / i32(u.sh));
+  let oxLo = max(0, (x + i32(u.pw) - i32(u.kw) + i32(u.sw)) / i32(u.sw));
+  let oxHi = min(i32(u.ow) - 1, (x + i32(u.pw)) / i32(u.sw));
+  var acc = 0.0;
+  for (var oy = oyLo; oy <= oyHi; oy = oy + 1) {
+    for (var ox = oxLo; ox <= oxHi; ox = ox + 1) {
+      let o = (plane * u.oh + u32(oy)) * u.ow + u32(ox);
+      ${kind === 'max' ? 'if (in1[o] == here) { acc = acc + in0[o]; }' : 'acc = acc + in0[o];'}
+    }
+  }
+  out0[i] = ${kind === 'max' ? 'acc' : 'acc / f32(u.kh * u.kw)'};
+}`,
+  };
+}
