@@ -58,6 +58,7 @@ export function memory(): MemoryInfo {
 export function sync(): Promise<void> {
   return runtime().sync();
 }
+export { conv2d, conv2dBackwardInput, conv2dBackwardFilter, type Conv2dOptions, type Conv2dGeometryOptions, type Conv2dPadding } from './ops/conv.js';
 export { softmax, logSoftmax, crossEntropy, klDivergence, type LossReduction, type LossOptions, type KlDivergenceOptions } from './ops/softmax.js';
 export { batchNorm2d, type BatchNormOptions } from './ops/normalization.js';
 export { dropout, type DropoutOptions } from './ops/dropout.js';

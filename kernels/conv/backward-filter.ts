@@ -1,0 +1,85 @@
+/**
+ * conv2d gradient w.r.t. the weights, as a GEMM per group with M = O/groups output channels,
+ * N = C/groups*KH*KW weight entries (c, kh, kw) and K = N*OH*OW output positions:
+ *   dw[o, c, kh, kw] = sum over (n, oh, ow) of dy[n, o, oh, ow] * x[n, c, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw].
+ *
+ * Register tiling, no barriers: one thread owns TO output channels x TE weight entries, and walks output rows
+ * (n, oh), then ow along the row. K is long and the output small, so K is cut into chunks of whole rows; each
+ * thread writes the partial sums of one chunk to partial[chunk, o, entry], and a second pass (a plain sum over
+ * the chunk axis, in a fixed order) finishes the reduction deterministically.
+ */
+import type { KernelProgram } from '../program.js';
+import { CONV_GEOMETRY_UNIFORMS, convMainWgsl, unroll } from './geometry.js';
+import { CONV_WORKGROUP } from './forward.js';
+
+export interface BackwardFilterTile {
+  /** Output channels per thread. */
+  to: number;
+  /** Weight entries (c, kh, kw) per thread. */
+  te: number;
+}
+
+/**
+ * Threads: chunks * groups * oTiles * eTiles, with oTiles = ceil(Og / to), eTiles = ceil(Cg*KH*KW / te).
+ * Inputs x, dy; output partial sums [chunks, O, Cg*KH*KW].
+ */
+export function conv2dBackwardFilterProgram(tile: BackwardFilterTile): KernelProgram {
+  const { to, te } = tile;
+  const I = (f: (i: number) => string, sep?: string) => unroll(to, f, sep);
+  const J = (f: (j: number) => string, sep?: string) => unroll(te, f, sep);
+  const IJ = (f: (i: number, j: number) => string) => I((i) => J((j) => f(i, j)));
+  return {
+    name: 'conv2dBackwardFilter',
+    key: `conv2d|dw|reg|${to}x${te}`,
+    workgroupSize: [CONV_WORKGROUP],
+    uniforms: [
+      ...CONV_GEOMETRY_UNIFORMS,
+      { name: 'threads', type: 'i32' },
+      { name: 'eTiles', type: 'i32' },
+      { name: 'oTiles', type: 'i32' },
+      { name: 'rowsPerChunk', type: 'i32' },
+    ],
+    inputs: ['f32', 'f32'],
+    outputs: ['f32'],
+    body: () => `${convMainWgsl(CONV_WORKGROUP)}
+  var r = t;
+  let e0 = (r % u.eTiles) * ${te};
+  r = r / u.eTiles;
+  let o0 = (r % u.oTiles) * ${to};
+  r = r / u.oTiles;
+  let g = r % u.G;
+  let chunk = r / u.G;
+  let HW = u.H * u.W;
+  let KHW = u.KH * u.KW;
+  let E = u.Cg * KHW;
+  // Each weight entry of the tile: its input channel plane, and its tap's offset from (oh*sh, ow*sw).
+  ${J((j) => `let ec${j} = min(e0 + ${j}, E - 1);
+  let xc${j} = (g * u.Cg + ec${j} / KHW) * HW;
+  let ty${j} = ((ec${j} % KHW) / u.KW) * u.dh - u.ph;
+  let tx${j} = (ec${j} % u.KW) * u.dw - u.pw;`)}
+  ${I((i) => `let oc${i} = g * u.Og + min(o0 + ${i}, u.Og - 1);`)}
+  ${IJ((i, j) => `var acc${i}_${j} = 0.0;`)}
+  let rowEnd = min((chunk + 1) * u.rowsPerChunk, u.N * u.OH);
+  for (var row = chunk * u.rowsPerChunk; row < rowEnd; row = row + 1) {
+    let n = row / u.OH;
+    let oh = row % u.OH;
+    ${J((j) => `let y${j} = oh * u.sh + ty${j};
+    let rowOk${j} = u32(y${j}) < u32(u.H);
+    let xr${j} = n * u.C * HW + xc${j} + y${j} * u.W;
+    var x${j} = tx${j};`, '\n    ')}
+    ${I((i) => `var pd${i} = ((n * u.O + oc${i}) * u.OH + oh) * u.OW;`, '\n    ')}
+    for (var ow = 0; ow < u.OW; ow = ow + 1) {
+      ${J((j) => `let ok${j} = rowOk${j} && u32(x${j}) < u32(u.W);
+      let b${j} = select(0.0, in0[select(0, xr${j} + x${j}, ok${j})], ok${j});
+      x${j} = x${j} + u.sw;`, '\n      ')}
+      ${I((i) => `let a${i} = in1[pd${i}];
+      pd${i} = pd${i} + 1;`, '\n      ')}
+      ${IJ((i, j) => `acc${i}_${j} = acc${i}_${j} + a${i} * b${j};`)}
+    }
+  }
+  ${IJ((i, j) => `if (o0 + ${i} < u.Og && e0 + ${j} < E) {
+    out0[(chunk * u.O + g * u.Og + o0 + ${i}) * E + e0 + ${j}] = acc${i}_${j};
+  }`)}
+}`,
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * conv2d gradient w.r.t. the input, as a gather (no scatter, no atomics, deterministic):
+ *   dx[n, c, ih, iw] = sum over o in c's group, and over taps (kh, kw) that land on a whole output position
+ *   oh = (ih + ph - kh*dh) / sh, ow = (iw + pw - kw*dw) / sw inside the output, of dy[n, o, oh, ow] * w[o, c, kh, kw].
+ * A GEMM per group with M = input pixels, N = C/groups input channels, K = O/groups * (valid taps).
+ *
+ * Register tiling, no barriers: one thread owns TM input pixels x TN input channels. Its pixels lie on one
+ * row, sw apart (iw = rw + (b + j) * sw), so they share the residue of iw mod sw: a tap is valid or not for the
+ * whole tile, only the taps that reach a whole output position are visited (1/(sh*sw) of them), and the dy
+ * values the tile reads for one tap are consecutive (ow = q + j). Threads are ordered with the residue class
+ * (rh, rw) slower than the pixels, so neighbouring threads take the same branches.
+ * With horizontal stride 1 and dilation 1 (`rowTaps` = KW, compiled in), the kw taps are unrolled instead: for
+ * each (kh, o) the tile's pixels read one strip of TM + KW - 1 dy values, loaded once and reused by every kw,
+ * as in the forward's row-strip walk.
+ */
+import type { KernelProgram } from '../program.js';
+import { CONV_GEOMETRY_UNIFORMS, convMainWgsl, unroll } from './geometry.js';
+import { CONV_WORKGROUP } from './forward.js';
+
+export interface BackwardInputTile {
+  /** Input pixels per thread (along a row, stride-width apart). */
+  tm: number;
+  /** Input channels per thread. */
+  tn: number;
+  /** KW for the row-strip walk (stride 1 and dilation 1 along W), or 0 for the general walk. */
+  rowTaps: number;
+}
+
+/**
+ * Threads: groups * cTiles * sh * sw * N * rowsPerResidue * colTiles, where rowsPerResidue = ceil(H / sh),
+ * colTiles = ceil(ceil(W / sw) / tm), cTiles = ceil(Cg / tn). Inputs dy, w; output dx.
+ */
+export function conv2dBackwardInputProgram(tile: BackwardInputTile): KernelProgram {
+  const { tm, tn, rowTaps } = tile;
+  const J = (f: (j: number) => string, sep?: string) => unroll(tm, f, sep);
+  const I = (f: (i: number) => string, sep?: string) => unroll(tn, f, sep);
+  const JI = (f: (j: number, i: number) => string) => J((j) => I((i) => f(j, i)));
+  const accumulate = (a: (j: number) => string) => JI((j, i) => `acc${j}_${i} = acc${j}_${i} + ${a(j)} * b${i};`);
+  const taps =
+    rowTaps === 0
+      ? `for (var kw = 0; kw < u.KW; kw = kw + 1) {
+      // iw + pw - kw*dw must be a multiple of sw (it may be negative); it is for all the tile or for none.
+      let nw = iw0 + u.pw - kw * u.dw;
+      if (nw % u.sw != 0) { continue; }
+      let q = nw / u.sw;
+      ${J((j) => `let ok${j} = iw${j} < u.W && q + ${j} >= 0 && q + ${j} < u.OW;
+      var pd${j} = select(0, dyb + oh * u.OW + q + ${j}, ok${j});`)}
+      ${I((i) => `var pw${i} = wb${i} + kh * u.KW + kw;`)}
+      for (var o = 0; o < u.Og; o = o + 1) {
+        ${J((j) => `let a${j} = select(0.0, in0[pd${j}], ok${j});
+        pd${j} = pd${j} + OHW;`)}
+        ${I((i) => `let b${i} = in1[pw${i}];
+        pw${i} = pw${i} + wStep;`)}
+        ${accumulate((j) => `a${j}`)}
+      }
+    }`
+      : `// Strip position p reads dy column b + pw - (KW - 1) + p; pixel j's tap kw is position j + KW - 1 - kw.
+    ${unroll(tm + rowTaps - 1, (p) => `let ok${p} = u32(b + u.pw - ${rowTaps - 1 - p}) < u32(u.OW);
+    var pd${p} = select(0, dyb + oh * u.OW + b + u.pw - ${rowTaps - 1 - p}, ok${p});`)}
+    ${I((i) => `var pw${i} = wb${i} + kh * ${rowTaps};`)}
+    for (var o = 0; o < u.Og; o = o + 1) {
+      ${unroll(tm + rowTaps - 1, (p) => `let a${p} = select(0.0, in0[pd${p}], ok${p});
+      pd${p} = pd${p} + OHW;`)}
+      ${unroll(rowTaps, (kw) => `{
+        ${I((i) => `let b${i} = in1[pw${i} + ${kw}];`)}
+        ${accumulate((j) => `a${j + rowTaps - 1 - kw}`)}
+      }`)}
+      ${I((i) => `pw${i} = pw${i} + wStep;`)}
+    }`;
+  return {
+    name: 'conv2dBackwardInput',
+    key: `conv2d|dx|reg|${tm}x${tn}|${rowTaps === 0 ? 'general' : `rows${rowTaps}`}`,
+    workgroupSize: [CONV_WORKGROUP],
+    uniforms: [
+      ...CONV_GEOMETRY_UNIFORMS,
+      { name: 'threads', type: 'i32' },
+      { name: 'colTiles', type: 'i32' },
+      { name: 'rowsPerResidue', type: 'i32' },
+      { name: 'cTiles', type: 'i32' },
+    ],
+    inputs: ['f32', 'f32'],
+    outputs: ['f32'],
+    body: () => `${convMainWgsl(CONV_WORKGROUP)}
+  var r = t;
+  let b = (r % u.colTiles) * ${tm};
+  r = r / u.colTiles;
+  let a = r % u.rowsPerResidue;
+  r = r / u.rowsPerResidue;
+  let n = r % u.N;
+  r = r / u.N;
+  let rw = r % u.sw;
+  r = r / u.sw;
+  let rh = r % u.sh;
+  r = r / u.sh;
+  let c0 = (r % u.cTiles) * ${tn};
+  let g = r / u.cTiles;
+  let ih = rh + a * u.sh;
+  if (ih >= u.H) { return; }
+  let OHW = u.OH * u.OW;
+  let KHW = u.KH * u.KW;
+  ${J((j) => `let iw${j} = rw + (b + ${j}) * u.sw;`)}
+  // Weights w[o, c, kh, kw] of output channel o = g*Og (the group's first) for each tile channel.
+  ${I((i) => `let wb${i} = ((g * u.Og) * u.Cg + min(c0 + ${i}, u.Cg - 1)) * KHW;`)}
+  let wStep = u.Cg * KHW;
+  let dyb = (n * u.O + g * u.Og) * OHW;
+  ${JI((j, i) => `var acc${j}_${i} = 0.0;`)}
+  for (var kh = 0; kh < u.KH; kh = kh + 1) {
+    let nh = ih + u.ph - kh * u.dh;
+    if (nh < 0 || nh % u.sh != 0 || nh / u.sh >= u.OH) { continue; }
+    let oh = nh / u.sh;
+    ${taps}
+  }
+  ${JI((j, i) => `if (iw${j} < u.W && c0 + ${i} < u.Cg) {
+    out0[((n * u.C + g * u.Cg + c0 + ${i}) * u.H + ih) * u.W + iw${j}] = acc${j}_${i};
+  }`)}
+}`,
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * What every conv2d kernel knows about the problem: the NCHW input [N, C, H, W], the weights
+ * [O, C/groups, KH, KW], the output [N, O, OH, OW], and stride, top/left padding and dilation per axis.
+ * Only the top/left padding reaches the kernels: any bottom/right padding ('same' may be asymmetric) is
+ * implied by OH and OW, since taps that fall outside the input read zero.
+ * All of it travels as i32 uniforms, so kernels do signed index arithmetic without casts and a new shape
+ * never recompiles.
+ */
+import type { UniformField, UniformValues } from '../program.js';
+
+export interface ConvGeometry {
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  O: number;
+  KH: number;
+  KW: number;
+  OH: number;
+  OW: number;
+  strideH: number;
+  strideW: number;
+  padTop: number;
+  padLeft: number;
+  dilationH: number;
+  dilationW: number;
+  groups: number;
+}
+
+const FIELDS = ['N', 'C', 'H', 'W', 'O', 'KH', 'KW', 'OH', 'OW', 'sh', 'sw', 'ph', 'pw', 'dh', 'dw', 'G', 'Cg', 'Og'] as const;
+
+export const CONV_GEOMETRY_UNIFORMS: readonly UniformField[] = FIELDS.map((name) => ({ name, type: 'i32' }));
+
+export function convGeometryUniforms(g: ConvGeometry): UniformValues {
+  return {
+    N: g.N,
+    C: g.C,
+    H: g.H,
+    W: g.W,
+    O: g.O,
+    KH: g.KH,
+    KW: g.KW,
+    OH: g.OH,
+    OW: g.OW,
+    sh: g.strideH,
+    sw: g.strideW,
+    ph: g.padTop,
+    pw: g.padLeft,
+    dh: g.dilationH,
+    dw: g.dilationW,
+    G: g.groups,
+    Cg: g.C / g.groups,
+    Og: g.O / g.groups,
+  };
+}
+
+/** `n` lines (or terms) generated from an index: the register tiles are unrolled into named scalars. */
+export function unroll(n: number, line: (k: number) => string, separator = '\n  '): string {
+  return Array.from({ length: n }, (_, k) => line(k)).join(separator);
+}
+
+/** Entry point of the conv kernels: a linear i32 thread index `t` over a grid1d dispatch, and an early exit. */
+export function convMainWgsl(workgroupSize: number): string {
+  return `@compute @workgroup_size(${workgroupSize})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let t = i32(gid.x + gid.y * nwg.x * ${workgroupSize}u);
+  if (t >= u.threads) { return; }`;
+}

@@ -1,0 +1,256 @@
+/**
+ * conv2d forward and both adjoints against a float64 CPU reference written here, on fresh seeded random data;
+ * finite-difference checks of the gradient rule for x, w and bias; and the shape errors.
+ */
+import { describe, expect, it } from 'vitest';
+import * as E from '../../engine/node.js';
+import { Rng } from '../../engine/random.js';
+import { expectClose, gradCheck, randomData } from '../helpers/gradcheck.js';
+import { useEngine } from '../helpers/setup.js';
+
+useEngine();
+
+interface Case {
+  x: [number, number, number, number];
+  w: [number, number, number, number];
+  stride?: [number, number];
+  padding?: [number, number] | 'same' | 'valid';
+  dilation?: [number, number];
+  groups?: number;
+  bias?: boolean;
+}
+
+/** Output size and top/left padding of one axis, written from the definitions (TF's 'same': out = ceil(in/stride)). */
+function axis(size: number, k: number, s: number, d: number, padding: Case['padding'], a: 0 | 1): { out: number; before: number } {
+  const span = (k - 1) * d + 1;
+  if (padding === 'same') {
+    const out = Math.ceil(size / s);
+    const total = Math.max(0, (out - 1) * s + span - size);
+    return { out, before: Math.floor(total / 2) };
+  }
+  const p = padding === undefined || padding === 'valid' ? 0 : padding[a];
+  return { out: Math.floor((size + 2 * p - span) / s) + 1, before: p };
+}
+
+/** The convolution as index bookkeeping shared by the three references: calls visit(xi, wi, yi) for each term. */
+function forEachTerm(c: Case, visit: (xi: number, wi: number, yi: number) => void): { OH: number; OW: number } {
+  const [N, C, H, W] = c.x;
+  const [O, Cg, KH, KW] = c.w;
+  const [sh, sw] = c.stride ?? [1, 1];
+  const [dh, dw] = c.dilation ?? [1, 1];
+  const G = c.groups ?? 1;
+  const Og = O / G;
+  const { out: OH, before: ph } = axis(H, KH, sh, dh, c.padding, 0);
+  const { out: OW, before: pw } = axis(W, KW, sw, dw, c.padding, 1);
+  for (let n = 0; n < N; n++)
+    for (let o = 0; o < O; o++)
+      for (let oh = 0; oh < OH; oh++)
+        for (let ow = 0; ow < OW; ow++)
+          for (let ci = 0; ci < Cg; ci++)
+            for (let kh = 0; kh < KH; kh++)
+              for (let kw = 0; kw < KW; kw++) {
+                const ih = oh * sh - ph + kh * dh;
+                const iw = ow * sw - pw + kw * dw;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                const cIn = Math.floor(o / Og) * Cg + ci;
+                visit(((n * C + cIn) * H + ih) * W + iw, ((o * Cg + ci) * KH + kh) * KW + kw, ((n * O + o) * OH + oh) * OW + ow);
+              }
+  return { OH, OW };
+}
+
+function refForward(c: Case, x: Float32Array, w: Float32Array, b: Float32Array | null): Float64Array {
+  const [N] = c.x;
+  const O = c.w[0];
+  const { out: OH } = axis(c.x[2], c.w[2], c.stride?.[0] ?? 1, c.dilation?.[0] ?? 1, c.padding, 0);
+  const { out: OW } = axis(c.x[3], c.w[3], c.stride?.[1] ?? 1, c.dilation?.[1] ?? 1, c.padding, 1);
+  const y = new Float64Array(N * O * OH * OW);
+  if (b) for (let i = 0; i < y.length; i++) y[i] = b[Math.floor(i / (OH * OW)) % O]!;
+  forEachTerm(c, (xi, wi, yi) => (y[yi]! += x[xi]! * w[wi]!));
+  return y;
+}
+
+function refBackwardInput(c: Case, dy: Float32Array, w: Float32Array): Float64Array {
+  const dx = new Float64Array(c.x.reduce((a, b) => a * b));
+  forEachTerm(c, (xi, wi, yi) => (dx[xi]! += dy[yi]! * w[wi]!));
+  return dx;
+}
+
+function refBackwardFilter(c: Case, x: Float32Array, dy: Float32Array): Float64Array {
+  const dw = new Float64Array(c.w.reduce((a, b) => a * b));
+  forEachTerm(c, (xi, wi, yi) => (dw[wi]! += dy[yi]! * x[xi]!));
+  return dw;
+}
+
+function outShape(c: Case): number[] {
+  const { out: OH } = axis(c.x[2], c.w[2], c.stride?.[0] ?? 1, c.dilation?.[0] ?? 1, c.padding, 0);
+  const { out: OW } = axis(c.x[3], c.w[3], c.stride?.[1] ?? 1, c.dilation?.[1] ?? 1, c.padding, 1);
+  return [c.x[0], c.w[0], OH, OW];
+}
+
+function options(c: Case): E.Conv2dGeometryOptions {
+  return { stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups };
+}
+
+/** Forward, backward-input and backward-filter of one case against the references. */
+async function checkCase(c: Case, seed: number): Promise<void> {
+  const rng = new Rng(seed);
+  const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+  const yShape = outShape(c);
+  const xd = randomData(size(c.x), rng);
+  const wd = randomData(size(c.w), rng);
+  const bd = c.bias ? randomData(c.w[0], rng) : null;
+  const dyd = randomData(size(yShape), rng);
+  const what = JSON.stringify(c);
+  await E.scope(async () => {
+    const x = E.tensor(xd, c.x);
+    const w = E.tensor(wd, c.w);
+    const dy = E.tensor(dyd, yShape);
+    const y = E.conv2d(x, w, { ...options(c), bias: bd ? E.tensor(bd, [c.w[0]]) : undefined });
+    expect(y.shape).toEqual(yShape);
+    // Sums of up to a few hundred products of values in [-1, 1], accumulated in f32.
+    expectClose(await y.data(), refForward(c, xd, wd, bd), 1e-4, 1e-4, `forward ${what}`);
+    const dx = E.conv2dBackwardInput(dy, w, c.x, options(c));
+    expectClose(await dx.data(), refBackwardInput(c, dyd, wd), 1e-4, 1e-4, `backward input ${what}`);
+    const dw = E.conv2dBackwardFilter(x, dy, c.w, options(c));
+    expect(dw.shape).toEqual(c.w);
+    expectClose(await dw.data(), refBackwardFilter(c, xd, dyd), 1e-4, 2e-4, `backward filter ${what}`);
+  });
+}
+
+describe('conv2d against a float64 reference (forward, backward input, backward filter)', () => {
+  const cases: [string, Case][] = [
+    ['odd sizes, 3x3, padding 1', { x: [2, 3, 7, 9], w: [5, 3, 3, 3], padding: [1, 1] }],
+    ['stride 2, padding 1', { x: [2, 4, 9, 8], w: [6, 4, 3, 3], stride: [2, 2], padding: [1, 1] }],
+    ["'same' with stride 2 (asymmetric padding)", { x: [1, 3, 10, 7], w: [4, 3, 4, 3], stride: [2, 2], padding: 'same' }],
+    ["'same' with strides 3 and 2, even kernel", { x: [2, 2, 11, 8], w: [3, 2, 2, 4], stride: [3, 2], padding: 'same' }],
+    ["'same' with stride 1, 5x5", { x: [1, 2, 6, 5], w: [3, 2, 5, 5], padding: 'same' }],
+    ['1x1 convolution', { x: [3, 5, 6, 6], w: [7, 5, 1, 1] }],
+    ['1x1 convolution, stride 2', { x: [2, 6, 7, 5], w: [9, 6, 1, 1], stride: [2, 2] }],
+    ['kernel covering the whole input', { x: [2, 3, 5, 4], w: [4, 3, 5, 4], padding: 'valid' }],
+    ['kernel covering the whole padded input', { x: [1, 2, 3, 3], w: [3, 2, 5, 5], padding: [1, 1] }],
+    ['channels not a multiple of 4, batch 1', { x: [1, 7, 6, 5], w: [5, 7, 3, 3], padding: [1, 1], bias: true }],
+    ['groups = 2', { x: [2, 6, 7, 7], w: [4, 3, 3, 3], padding: [1, 1], groups: 2 }],
+    ['groups = 3, 2 outputs per group, stride 2', { x: [2, 9, 8, 8], w: [6, 3, 3, 3], stride: [2, 2], padding: 'same', groups: 3 }],
+    ['depthwise', { x: [2, 5, 8, 8], w: [5, 1, 3, 3], padding: [1, 1], groups: 5, bias: true }],
+    ['depthwise with channel multiplier 2, stride 2', { x: [1, 3, 9, 9], w: [6, 1, 3, 3], stride: [2, 2], padding: [1, 1], groups: 3 }],
+    ['dilation 2', { x: [1, 3, 11, 11], w: [4, 3, 3, 3], dilation: [2, 2], padding: [2, 2] }],
+    ["dilation 2, 'same', stride 2", { x: [2, 2, 9, 10], w: [3, 2, 3, 3], dilation: [2, 2], stride: [2, 2], padding: 'same' }],
+    ['stride 3, unequal padding per axis', { x: [2, 3, 10, 9], w: [5, 3, 3, 2], stride: [3, 3], padding: [1, 2] }],
+    ['vertical stride and dilation 2, horizontal 1 (row strips)', { x: [2, 3, 9, 10], w: [4, 3, 3, 3], stride: [2, 1], dilation: [2, 1], padding: [2, 1] }],
+    ['widest row-strip kernel (KW = 7)', { x: [1, 2, 5, 12], w: [3, 2, 2, 7], padding: 'same' }],
+    ['kernel wider than the row strips take (KW = 8)', { x: [2, 2, 3, 11], w: [3, 2, 1, 8] }],
+    ['bias with many output channels', { x: [2, 4, 5, 5], w: [13, 4, 3, 3], padding: [1, 1], bias: true }],
+    // Few filter tiles and a long reduction: the filter gradient splits N*OH*OW into chunks and sums them.
+    ['long reduction (chunked filter gradient)', { x: [4, 2, 24, 24], w: [2, 2, 3, 3], padding: [1, 1] }],
+  ];
+  cases.forEach(([name, c], k) => it(name, () => checkCase(c, 100 + k)));
+
+  it('random shapes and options', async () => {
+    const rng = new Rng(2024);
+    const pick = <T>(xs: readonly T[]): T => xs[rng.int(xs.length)]!;
+    for (let trial = 0; trial < 12; trial++) {
+      const groups = pick([1, 1, 2, 3]);
+      const Cg = 1 + rng.int(4);
+      const Og = 1 + rng.int(5);
+      const KH = 1 + rng.int(4);
+      const KW = 1 + rng.int(4);
+      const dilation: [number, number] = [1 + rng.int(2), 1 + rng.int(2)];
+      const stride: [number, number] = [1 + rng.int(3), 1 + rng.int(3)];
+      const padding = pick(['same', 'valid', 'explicit'] as const);
+      const pad: [number, number] = [rng.int(KH), rng.int(KW)];
+      // Large enough for the dilated kernel even without padding.
+      const H = (KH - 1) * dilation[0] + 1 + rng.int(8);
+      const W = (KW - 1) * dilation[1] + 1 + rng.int(8);
+      const c: Case = {
+        x: [1 + rng.int(3), groups * Cg, H, W],
+        w: [groups * Og, Cg, KH, KW],
+        stride,
+        dilation,
+        groups,
+        padding: padding === 'explicit' ? pad : padding,
+        bias: rng.next() < 0.5,
+      };
+      await checkCase(c, 1000 + trial);
+    }
+  });
+});
+
+describe('conv2d gradients (finite differences)', () => {
+  it("x, w and bias with stride 2 and 'same' padding", async () => {
+    const rng = new Rng(5);
+    await gradCheck(
+      (x, w, b) => E.conv2d(x, w, { stride: 2, padding: 'same', bias: b }),
+      [
+        { data: randomData(2 * 3 * 5 * 6, rng), shape: [2, 3, 5, 6] },
+        { data: randomData(4 * 3 * 3 * 2, rng), shape: [4, 3, 3, 2] },
+        { data: randomData(4, rng), shape: [4] },
+      ],
+      { maxChecks: 16 },
+    );
+  });
+
+  it('x and w with groups = 2, dilation 2 and explicit padding', async () => {
+    const rng = new Rng(6);
+    await gradCheck(
+      (x, w) => E.conv2d(x, w, { groups: 2, dilation: 2, padding: [2, 1] }),
+      [
+        { data: randomData(1 * 4 * 6 * 5, rng), shape: [1, 4, 6, 5] },
+        { data: randomData(6 * 2 * 3 * 3, rng), shape: [6, 2, 3, 3] },
+      ],
+      { maxChecks: 16 },
+    );
+  });
+
+  it('depthwise, through a nonlinearity and a second convolution', async () => {
+    const rng = new Rng(7);
+    await gradCheck(
+      (x, w1, w2) => E.conv2d(E.tanh(E.conv2d(x, w1, { groups: 3, padding: 1 })), w2, { stride: 2 }),
+      [
+        { data: randomData(2 * 3 * 5 * 5, rng), shape: [2, 3, 5, 5] },
+        { data: randomData(3 * 1 * 3 * 3, rng), shape: [3, 1, 3, 3] },
+        { data: randomData(2 * 3 * 2 * 2, rng), shape: [2, 3, 2, 2] },
+      ],
+      { maxChecks: 12 },
+    );
+  });
+
+  it('only the inputs that require gradients get one', async () => {
+    await E.scope(async () => {
+      const x = E.tensor(randomData(2 * 2 * 4 * 4, new Rng(8)), [2, 2, 4, 4]);
+      const w = E.tensor(randomData(3 * 2 * 3 * 3, new Rng(9)), [3, 2, 3, 3]);
+      w.requiresGrad = true;
+      E.sum(E.conv2d(x, w, { padding: 1 })).backward();
+      expect(x.grad).toBeNull();
+      expect(w.grad?.shape).toEqual([3, 2, 3, 3]);
+      w.grad?.dispose();
+    });
+  });
+});
+
+describe('conv2d errors', () => {
+  const x = () => E.zeros([2, 4, 6, 6]);
+  const cases: [string, () => unknown, RegExp][] = [
+    ['channel mismatch', () => E.conv2d(x(), E.zeros([3, 5, 3, 3])), /conv2d: channel mismatch.*\[2, 4, 6, 6\].*\[3, 5, 3, 3\]/],
+    ['groups not dividing C', () => E.conv2d(x(), E.zeros([3, 1, 3, 3]), { groups: 3 }), /conv2d: groups = 3 must divide.*C = 4.*\[2, 4, 6, 6\]/],
+    ['groups not dividing O', () => E.conv2d(x(), E.zeros([3, 2, 3, 3]), { groups: 2 }), /conv2d: groups = 2 must divide.*O = 3.*\[3, 2, 3, 3\]/],
+    ['kernel larger than the padded input', () => E.conv2d(x(), E.zeros([3, 4, 9, 3]), { padding: 1 }), /conv2d: the kernel spans 9x3.*padded input 8x8.*\[3, 4, 9, 3\]/],
+    ['dilated kernel larger than the input', () => E.conv2d(x(), E.zeros([3, 4, 3, 3]), { dilation: 3 }), /conv2d: the kernel spans 7x7/],
+    ['input of rank 3', () => E.conv2d(E.zeros([4, 6, 6]), E.zeros([3, 4, 3, 3])), /conv2d: the input must have rank 4.*\[4, 6, 6\]/],
+    ['weights of rank 2', () => E.conv2d(x(), E.zeros([3, 4])), /conv2d: the weights must have rank 4.*\[3, 4\]/],
+    ['bias of the wrong size', () => E.conv2d(x(), E.zeros([3, 4, 3, 3]), { bias: E.zeros([4]) }), /conv2d: the bias must have shape \[3\].*\[4\]/],
+    ['zero stride', () => E.conv2d(x(), E.zeros([3, 4, 3, 3]), { stride: 0 }), /conv2d: stride must be an integer >= 1/],
+    ['integer input', () => E.conv2d(E.zeros([2, 4, 6, 6], 'i32'), E.zeros([3, 4, 3, 3])), /conv2d: the input must be f32, got i32/],
+    [
+      'gradient of the wrong shape',
+      () => E.conv2dBackwardInput(E.zeros([2, 3, 5, 5]), E.zeros([3, 4, 3, 3]), [2, 4, 6, 6]),
+      /conv2dBackwardInput: the output gradient must have .* \[2, 3, 4, 4\], got \[2, 3, 5, 5\]/,
+    ],
+  ];
+  for (const [name, f, message] of cases) {
+    it(name, () => {
+      E.scope(() => {
+        expect(f).toThrow(message);
+      });
+    });
+  }
+});
