@@ -31,6 +31,7 @@ const COMMON = {
   out: { type: 'string' },
   json: { type: 'string' },
   resume: { type: 'boolean', default: false },
+  'max-minutes': { type: 'string' },
   from: { type: 'string' },
   image: { type: 'string' },
   count: { type: 'string' },
@@ -72,6 +73,7 @@ Options
   --out DIR             run folder (default runs/<dataset>-<strategy>-<time>)
   --json FILE           also write the JSON report to FILE
   --resume              continue from the run folder's checkpoint
+  --max-minutes M       stop after the epoch that passes M minutes of training
   --from PATH           eval/attack/predict: a run folder or model.safetensors
   --image FILE          predict: a PNG/JPEG/PPM image (else --count N test images)
   --markdown FILE       eval: also write a Markdown table
@@ -113,6 +115,7 @@ function runOptionsFrom(values: Record<string, unknown>, defaults: Partial<RunOp
     baseline: Boolean(v.baseline) && !v['no-baseline'],
     out: (v.out as string) ?? defaults.out ?? `runs/${dataset}-${strategy ? strategy.name : 'plain'}-${stamp}`,
     resume: Boolean(v.resume),
+    maxMinutes: num(v['max-minutes'] as string, 'max-minutes'),
   };
 }
 

@@ -48,6 +48,8 @@ export interface RunOptions {
   /** Also train an unlocked model the same way and report its accuracy. */
   baseline?: boolean;
   out: string;
+  /** Stop after the epoch that passes this many minutes of training (the report says so). */
+  maxMinutes?: number;
   resume?: boolean;
   log?: (line: string) => void;
   progress?: boolean;
@@ -130,6 +132,8 @@ export interface TrainedModel {
   history: EpochLog[];
   bestEpoch: number;
   seconds: number;
+  /** Set when the time budget ended training before the planned epochs. */
+  stoppedAtEpoch?: number;
 }
 
 /** Train (locked when `settings` is given) with model selection on the validation split. */
@@ -159,6 +163,7 @@ export async function trainModel(o: RunOptions, data: Data, recipe: Recipe, sett
 
   const bar = new EpochBar(tag, o.progress ?? Boolean(process.stdout.isTTY));
   const start = performance.now();
+  let stoppedAtEpoch: number | undefined;
   for (let epoch = startEpoch; epoch < recipe.epochs; epoch++) {
     const rng = epochRng(seed, epoch);
     const plan = settings ? await LockPlan.forEpoch(settings, train.labels, C, train.h, train.w, rng) : null;
@@ -206,10 +211,15 @@ export async function trainModel(o: RunOptions, data: Data, recipe: Recipe, sett
       if (best.epoch === epoch + 1) await writeFileAtomic(`${checkpointPath}.best`, best.weights!);
       await writeFileAtomic(checkpointPath, bytes);
     }
+    if (o.maxMinutes && (performance.now() - start) / 60000 > o.maxMinutes && epoch + 1 < recipe.epochs) {
+      log(`${tag}: time budget of ${o.maxMinutes} min reached after epoch ${epoch + 1}`);
+      stoppedAtEpoch = epoch + 1;
+      break;
+    }
   }
   if (best.weights) decodeModelInto(model, best.weights, `${tag} best weights`);
   optimizer.dispose();
-  return { model, history, bestEpoch: best.epoch, seconds: (performance.now() - start) / 1000 };
+  return { model, history, bestEpoch: best.epoch, seconds: (performance.now() - start) / 1000, stoppedAtEpoch };
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -309,7 +319,7 @@ export async function run(o: RunOptions): Promise<RunReport> {
     testAccuracy,
     forged: lockEval?.forged,
     adapter,
-    epochs: recipe.epochs,
+    epochs: trained.stoppedAtEpoch ?? recipe.epochs,
     bestEpoch: trained.bestEpoch,
     trainSamples: data.train.n,
     testSamples: data.test.n,
