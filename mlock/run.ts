@@ -45,6 +45,8 @@ export interface RunOptions {
   testSubset?: number;
   valFraction?: number;
   forgedKeys?: number;
+  /** Test images used for each forged token (default 2000). */
+  forgedSamples?: number;
   /** Also train an unlocked model the same way and report its accuracy. */
   baseline?: boolean;
   out: string;
@@ -278,7 +280,7 @@ export async function run(o: RunOptions): Promise<RunReport> {
   let lockEval: LockEvaluation | null = null;
   let testAccuracy: number | null = null;
   if (settings) {
-    lockEval = await evaluateLock({ model: trained.model, dataset: data.test, settings, normalization: data.normalization, seed: o.seed ?? 0, forgedKeys: o.forgedKeys ?? 10, keyedColours: o.token?.keyedColours ?? data.train.c === 3 });
+    lockEval = await evaluateLock({ model: trained.model, dataset: data.test, settings, normalization: data.normalization, seed: o.seed ?? 0, forgedKeys: o.forgedKeys ?? 10, forgedSamples: o.forgedSamples, keyedColours: o.token?.keyedColours ?? data.train.c === 3 });
   } else {
     const tl = new BatchLoader(data.test, { batchSize: 256, normalization: data.normalization });
     testAccuracy = (await evaluate(trained.model, tl)).accuracy;
