@@ -111,7 +111,8 @@ function checkF32(op: string, what: string, t: Tensor): void {
  * Register tile sides. Channel sides: the largest of 8, 4, 2, 1 not above the channel count, so small groups
  * (depthwise) waste little. Row sides: 4, 8 or 16 pixels, the smallest that covers short rows. Tiles of 8x8 to
  * 16x8 outputs per thread measured fastest on SwiftShader, where loads cost far more than multiply-adds and
- * bigger tiles load less per multiply-add; beyond that the unrolled kernels spill and compile slowly.
+ * bigger tiles load less per multiply-add; beyond that the unrolled kernels spill and compile slowly (SwiftShader
+ * takes seconds to compile a 16x8 tile with a 5- or 7-wide strip, so wide kernels get 8-pixel rows).
  */
 function channelSide(n: number): number {
   return n >= 8 ? 8 : n >= 4 ? 4 : n >= 2 ? 2 : 1;
@@ -124,6 +125,11 @@ function rowSide(len: number, max: number): number {
 /** KW when the row-strip walk applies (horizontal stride and dilation 1, a kernel wider than 1), else 0. */
 function rowTapsOf(geo: ConvGeometry): number {
   return geo.strideW === 1 && geo.dilationW === 1 && geo.KW >= 2 && geo.KW <= MAX_ROW_TAPS ? geo.KW : 0;
+}
+
+/** The longest row side for a walk: 16 pixels for strips of kernels up to 3 wide, else 8. */
+function maxRowSide(rowTaps: number): number {
+  return rowTaps !== 0 && rowTaps <= 3 ? 16 : 8;
 }
 
 const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
@@ -142,7 +148,7 @@ export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tenso
   const y = emptyTensor([geo.N, geo.O, geo.OH, geo.OW], 'f32', op);
   if (y.size > 0) {
     const rowTaps = rowTapsOf(geo);
-    const tile = { tm: rowTaps ? rowSide(geo.OW, 16) : 8, tn: channelSide(geo.O / geo.groups), rowTaps };
+    const tile = { tm: rowTaps ? rowSide(geo.OW, maxRowSide(rowTaps)) : 8, tn: channelSide(geo.O / geo.groups), rowTaps };
     const pixelTiles = rowTaps ? geo.N * geo.OH * ceilDiv(geo.OW, tile.tm) : ceilDiv(geo.N * geo.OH * geo.OW, tile.tm);
     const oTiles = ceilDiv(geo.O / geo.groups, tile.tn);
     const threads = geo.groups * oTiles * pixelTiles;
@@ -176,7 +182,7 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: Shape, option
   if (dx.size > 0) {
     const Cg = geo.C / geo.groups;
     const rowTaps = rowTapsOf(geo);
-    const tile = { tm: rowSide(ceilDiv(geo.W, geo.strideW), rowTaps ? 16 : 8), tn: channelSide(Cg), rowTaps };
+    const tile = { tm: rowSide(ceilDiv(geo.W, geo.strideW), maxRowSide(rowTaps)), tn: channelSide(Cg), rowTaps };
     const colTiles = ceilDiv(ceilDiv(geo.W, geo.strideW), tile.tm);
     const rowsPerResidue = ceilDiv(geo.H, geo.strideH);
     const cTiles = ceilDiv(Cg, tile.tn);
