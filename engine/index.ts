@@ -79,3 +79,4 @@ export {
   type MatmulTuneResult,
 } from './ops/matmul.js';
 export { maxPool2d, avgPool2d, globalAvgPool, type Pool2dOptions } from './ops/pool.js';
+export { setConvVariant, type ConvVariant } from './ops/conv.js';

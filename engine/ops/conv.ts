@@ -122,9 +122,23 @@ function rowSide(len: number, max: number): number {
   return Math.min(max, len > 8 ? 16 : len > 4 ? 8 : 4);
 }
 
+/**
+ * How the forward and backward-input kernels walk the reduction: 'auto' takes row strips wherever they apply
+ * and the general walk elsewhere; 'general' forces the general walk everywhere (so tests can check it on every
+ * shape).
+ */
+export type ConvVariant = 'auto' | 'general';
+
+let variant: ConvVariant = 'auto';
+
+export function setConvVariant(v: ConvVariant): void {
+  variant = v;
+}
+
 /** KW when the row-strip walk applies (horizontal stride and dilation 1, a kernel wider than 1), else 0. */
 function rowTapsOf(geo: ConvGeometry): number {
-  return geo.strideW === 1 && geo.dilationW === 1 && geo.KW >= 2 && geo.KW <= MAX_ROW_TAPS ? geo.KW : 0;
+  const applies = geo.strideW === 1 && geo.dilationW === 1 && geo.KW >= 2 && geo.KW <= MAX_ROW_TAPS;
+  return variant === 'auto' && applies ? geo.KW : 0;
 }
 
 /** The longest row side for a walk: 16 pixels for strips of kernels up to 3 wide, else 8. */

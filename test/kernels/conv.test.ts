@@ -2,7 +2,7 @@
  * conv2d forward and both adjoints against a float64 CPU reference written here, on fresh seeded random data;
  * finite-difference checks of the gradient rule for x, w and bias; and the shape errors.
  */
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as E from '../../engine/node.js';
 import { Rng } from '../../engine/random.js';
 import { expectClose, gradCheck, randomData } from '../helpers/gradcheck.js';
@@ -117,7 +117,11 @@ async function checkCase(c: Case, seed: number): Promise<void> {
   });
 }
 
-describe('conv2d against a float64 reference (forward, backward input, backward filter)', () => {
+// 'auto' takes row strips for the stride-1 cases; 'general' runs the general walk on every case.
+describe.each(['auto', 'general'] as const)('conv2d against a float64 reference (forward, backward input, backward filter), %s walk', (variant) => {
+  beforeAll(() => E.setConvVariant(variant));
+  afterAll(() => E.setConvVariant('auto'));
+
   const cases: [string, Case][] = [
     ['odd sizes, 3x3, padding 1', { x: [2, 3, 7, 9], w: [5, 3, 3, 3], padding: [1, 1] }],
     ['stride 2, padding 1', { x: [2, 4, 9, 8], w: [6, 4, 3, 3], stride: [2, 2], padding: [1, 1] }],
