@@ -183,7 +183,8 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
 
   const tensors = new Map<string, DecodedTensor>();
   for (const info of infos) {
-    const raw = bytes.slice(bufferStart + info.begin, bufferStart + info.end);
+    // A copy made through the Uint8Array constructor: Node Buffers' slice() would share the whole file's memory.
+    const raw = new Uint8Array(bytes.subarray(bufferStart + info.begin, bufferStart + info.end));
     tensors.set(info.name, { dtype: info.dtype, shape: info.shape, data: typedView(info.dtype, raw.buffer) });
   }
   return { tensors, metadata };
