@@ -41,10 +41,6 @@ export class Linear extends Module {
     return matmul(x, this.weight, { transposeB: true, bias: this.bias ?? undefined });
   }
 
-  protected override onReplace(name: string, t: Tensor): void {
-    if (name === 'weight') this.weight = t;
-    else this.bias = t;
-  }
 }
 
 export class Conv2d extends Module {
@@ -69,10 +65,6 @@ export class Conv2d extends Module {
     return conv2d(x, this.weight, { ...conv, bias: this.bias ?? undefined });
   }
 
-  protected override onReplace(name: string, t: Tensor): void {
-    if (name === 'weight') this.weight = t;
-    else this.bias = t;
-  }
 }
 
 export class BatchNorm2d extends Module {
@@ -102,12 +94,6 @@ export class BatchNorm2d extends Module {
     });
   }
 
-  protected override onReplace(name: string, t: Tensor): void {
-    if (name === 'weight') this.weight = t;
-    else if (name === 'bias') this.bias = t;
-    else if (name === 'running_mean') this.runningMean = t;
-    else this.runningVar = t;
-  }
 }
 
 export class ReLU extends Module {

@@ -3,6 +3,7 @@
  * follow PyTorch's state_dict convention (`0.weight`, `features.3.running_mean`), so checkpoints line up with
  * PyTorch models of the same structure. Parameters and buffers live outside scopes (`keep`).
  */
+import { runtime } from '../context.js';
 import { keep } from '../scope.js';
 import type { Tensor } from '../tensor.js';
 
@@ -37,26 +38,23 @@ export abstract class Module {
     return m;
   }
 
-  /** Replace a parameter or buffer tensor (used when loading a state dict). */
-  private replace(name: string, t: Tensor): boolean {
+  /**
+   * Load a tensor's values into the parameter or buffer of that name, in place: optimizers and other holders
+   * keep referring to the same tensor objects. The source tensor is consumed (disposed).
+   */
+  private assign(name: string, t: Tensor): boolean {
     for (const map of [this.params, this.bufs]) {
-      const old = map.get(name);
-      if (!old) continue;
-      if (old.shape.length !== t.shape.length || old.shape.some((d, i) => d !== t.shape[i]) || old.dtype !== t.dtype) {
-        throw new Error(`loadStateDict: '${name}' has shape [${t.shape.join(', ')}] ${t.dtype}, the model expects [${old.shape.join(', ')}] ${old.dtype}`);
+      const own = map.get(name);
+      if (!own) continue;
+      if (own.shape.length !== t.shape.length || own.shape.some((d, i) => d !== t.shape[i]) || own.dtype !== t.dtype) {
+        throw new Error(`loadStateDict: '${name}' has shape [${t.shape.join(', ')}] ${t.dtype}, the model expects [${own.shape.join(', ')}] ${own.dtype}`);
       }
-      t.requiresGrad = old.requiresGrad;
-      t.name = old.name;
-      map.set(name, keep(t));
-      old.dispose();
-      this.onReplace(name, t);
+      if (t.size > 0) runtime().copy(t.buffer('loadStateDict'), 0, own.buffer('loadStateDict'), 0, t.size * 4);
+      t.dispose();
       return true;
     }
     return false;
   }
-
-  /** Subclasses that keep direct references to their tensors update them here. */
-  protected onReplace(_name: string, _t: Tensor): void {}
 
   namedParameters(prefix = ''): [string, Tensor][] {
     const out: [string, Tensor][] = [...this.params].map(([n, t]) => [prefix + n, t]);
@@ -86,7 +84,7 @@ export abstract class Module {
     return new Map([...this.namedParameters(), ...this.namedBuffers()]);
   }
 
-  /** Take over the given tensors (shapes must match). Missing or unexpected names throw unless `strict` is false. */
+  /** Load the given tensors' values (shapes must match; the tensors are consumed). Missing or unexpected names throw unless `strict` is false. */
   loadStateDict(state: Map<string, Tensor>, strict = true): void {
     const expected = new Set(this.stateDict().keys());
     for (const [name, t] of state) {
@@ -106,7 +104,7 @@ export abstract class Module {
       const child = this.children.get(name.slice(0, dot));
       if (child?.hasState(name.slice(dot + 1))) return child.route(name.slice(dot + 1), t);
     }
-    if (!this.replace(name, t)) throw new Error(`loadStateDict: no tensor '${name}'`);
+    if (!this.assign(name, t)) throw new Error(`loadStateDict: no tensor '${name}'`);
   }
 
   private hasState(name: string): boolean {
