@@ -134,11 +134,14 @@ export async function reportCommand(values: Record<string, unknown>): Promise<vo
       log(`== ${plan.dataset}: attacks on the random-label model`);
       attacks.push(await attackRun(join(root, plan.dataset, 'random-label'), plan));
     }
+    // Written after every dataset, so a long report is readable (and committed) while it grows.
+    await writeFileAtomic(join(projectRoot(), 'mlock', 'REPORT.md'), renderMarkdown(adapter, quick, rows, decoyRows, attacks));
+    await writeFileAtomic(
+      join(projectRoot(), 'mlock', 'report.json'),
+      JSON.stringify({ adapter, quick, rows: rows.map((r) => ({ ...r.report, baselineAccuracy: r.baseline.testAccuracy, note: r.plan.note })), decoys: decoyRows, attacks }, null, 2) + '\n',
+    );
+    log(`wrote mlock/REPORT.md and mlock/report.json (${rows.length} rows so far)`);
   }
-  const markdown = renderMarkdown(adapter, quick, rows, decoyRows, attacks);
-  await writeFileAtomic(join(projectRoot(), 'mlock', 'REPORT.md'), markdown);
-  await writeFileAtomic(join(projectRoot(), 'mlock', 'report.json'), JSON.stringify({ adapter, quick, rows: rows.map((r) => ({ ...r.report, baselineAccuracy: r.baseline.testAccuracy, note: r.plan.note })), decoys: decoyRows, attacks }, null, 2) + '\n');
-  log('wrote mlock/REPORT.md and mlock/report.json');
 }
 
 function renderMarkdown(
