@@ -23,7 +23,8 @@ import { POWER_PREFERENCE, printAdapters, startTfjs } from './tfjs-peer.js';
 import { tfjsTwin } from './tfjs-twin.js';
 
 const options = parseBenchOptions(process.argv.slice(2), 'npm run bench:train --');
-await E.initEngine({ powerPreference: POWER_PREFERENCE });
+// Vulkan on both sides: TF.js needs core WebGPU, so the comparison stays on one adapter (SwiftShader without a GPU).
+await E.initEngine({ powerPreference: POWER_PREFERENCE, backend: 'vulkan' });
 const { tf, adapter } = await startTfjs();
 printAdapters(adapter);
 const host = hostInfo();

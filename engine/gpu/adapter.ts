@@ -76,7 +76,9 @@ export function describeAdapter(adapter: GPUAdapter, backend: string): AdapterDe
 }
 
 export function adapterLabel(d: AdapterDescription): string {
-  const name = d.description || [d.vendor, d.architecture, d.device].filter(Boolean).join(' ');
+  // GL adapters put the renderer (e.g. llvmpipe) in `device` and the GL version in `description`.
+  const parts = [d.description, d.device && !d.description.includes(d.device) ? d.device : ''].filter(Boolean);
+  const name = parts.join(' / ') || [d.vendor, d.architecture].filter(Boolean).join(' ');
   return `${name} (${d.backend}${d.isFallbackAdapter ? ', software' : ''})`;
 }
 

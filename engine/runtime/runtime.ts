@@ -93,7 +93,7 @@ export class Runtime {
       layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
       compute: { module, entryPoint: 'main' },
     });
-    this.errorChecks.push(
+    this.track(
       this.device.popErrorScope().then((e) => {
         if (e) throw new GpuError(`${p.name}: its WGSL kernel failed to compile (key ${p.key}): ${e.message}`);
       }),
@@ -101,6 +101,12 @@ export class Runtime {
     const compiled = { pipeline, layout, uniform: hasUniform ? uniformLayout(p.uniforms) : null };
     this.pipelines.set(p.key, compiled);
     return compiled;
+  }
+
+  /** Keep an error check for the next sync/readback; until then its rejection counts as handled. */
+  private track(check: Promise<void>): void {
+    check.catch(() => {});
+    this.errorChecks.push(check);
   }
 
   get pipelineCount(): number {
@@ -176,7 +182,7 @@ export class Runtime {
     this.submitCount++;
     const ops = this.batchOps;
     const checks = [this.device.popErrorScope(), this.device.popErrorScope()];
-    this.errorChecks.push(
+    this.track(
       Promise.all(checks).then(([validation, oom]) => {
         const e = validation ?? oom;
         if (e) {
