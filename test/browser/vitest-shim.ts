@@ -120,12 +120,20 @@ type SuiteRegistrar = {
   skip: (name: string, body: () => unknown) => void;
   skipIf: (condition: unknown) => (name: string, body: () => unknown) => void;
   runIf: (condition: unknown) => (name: string, body: () => unknown) => void;
+  each: <T>(cases: readonly T[]) => (name: string, body: (...args: any[]) => unknown) => void;
 };
 
 export const describe: SuiteRegistrar = Object.assign((name: string, body: () => unknown) => registerSuite(name, body, false), {
   skip: (name: string, body: () => unknown) => registerSuite(name, body, true),
   skipIf: (condition: unknown) => (name: string, body: () => unknown) => registerSuite(name, body, Boolean(condition)),
   runIf: (condition: unknown) => (name: string, body: () => unknown) => registerSuite(name, body, !condition),
+  each:
+    <T>(cases: readonly T[]) =>
+    (name: string, body: (...args: any[]) => unknown) =>
+      cases.forEach((c, i) => {
+        const args = Array.isArray(c) ? c : [c];
+        registerSuite(formatEachName(name, args, i), () => body(...args), false);
+      }),
 });
 
 export function beforeAll(fn: HookFn): void {
