@@ -44,17 +44,17 @@ function plans(quick: boolean, gpu: boolean): DatasetPlan[] {
   // Sized for a 2-core machine on a software adapter: the MLP rows use the demo's faster learning rate, the CNN
   // rows a narrow VGG on a sample of the training set; each row states what it ran.
   const grey = quick ? 8000 : 16000;
-  const cnn = quick ? 1000 : 1500;
+  const cnn = quick ? 1000 : 3000;
   const cnnEval = { testSubset: 1000, forgedKeys: 4, forgedSamples: 500 };
   return [
     { dataset: 'mnist', note: `MLP, ${grey} training images, lr 0.05, 5 epochs`, options: { epochs: 5, lr: 0.05, trainSubset: grey, testSubset: 5000 } },
     { dataset: 'fashion-mnist', note: `MLP, ${grey} training images, lr 0.05, 5 epochs`, options: { epochs: 5, lr: 0.05, trainSubset: grey, testSubset: 5000 } },
     {
       dataset: 'cifar10',
-      note: `VGG w=8 (paper: 128), ${cnn} images of the lossless CIFAR-10 subset, 3 epochs; forged: 4 keys, 500 images`,
-      options: { epochs: 3, width: 8, trainSubset: cnn, ...cnnEval },
+      note: `VGG w=8 (paper: 128), ${cnn} images of the lossless CIFAR-10 subset, 4 epochs; forged: 4 keys, 500 images`,
+      options: { epochs: 4, width: 8, trainSubset: cnn, ...cnnEval },
     },
-    { dataset: 'gtsrb', note: `VGG w=8 (paper: 128), ${cnn} training images, 3 epochs; forged: 4 keys, 500 images`, options: { epochs: 3, width: 8, trainSubset: cnn, ...cnnEval } },
+    { dataset: 'gtsrb', note: `VGG w=8 (paper: 128), ${cnn} training images, 4 epochs; forged: 4 keys, 500 images`, options: { epochs: 4, width: 8, trainSubset: cnn, ...cnnEval } },
   ];
 }
 
