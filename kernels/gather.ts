@@ -8,100 +8,47 @@ import { linearMainWgsl } from './wgsl.js';
 
 const WG = 256;
 
-/** gather along an axis: x viewed as [outer, axisLen, inner], indices flat (nIdx) -> out [outer, nIdx, inner]. */
-export function gatherProgram(dtype: WgslScalar, indexType: WgslScalar): KernelProgram {
-  return {
-    name: 'gather',
-    key: `gather|${dtype}|${indexType}`,
-    workgroupSize: [WG],
-    uniforms: [
-      { name: 'n', type: 'u32' },
-      { name: 'inner', type: 'u32' },
-      { name: 'nIdx', type: 'u32' },
-      { name: 'axisLen', type: 'u32' },
-    ],
-    inputs: [dtype, indexType],
-    outputs: [dtype],
-    body: () => `${linearMainWgsl(WG)}
-  if (i >= u.n) { return; }
-  let inner = i % u.inner;
-  let p = (i / u.inner) % u.nIdx;
-  let outer = i / (u.inner * u.nIdx);
-  let idx = i32(in1[p]);
-  if (idx < 0 || u32(idx) >= u.axisLen) { out0[i] = ${dtype}(0); return; }
-  out0[i] = in0[(outer * u.axisLen + u32(idx)) * u.inner + inner];
-}`,
-  };
-}
-
-/** Adjoint of gather: dx[outer, a, inner] = sum over p with idx[p] == a of g[outer, p, inner]. */
-export function gatherBackwardProgram(indexType: WgslScalar): KernelProgram {
-  return {
-    name: 'gatherBackward',
-    key: `gatherBackward|${indexType}`,
-    workgroupSize: [WG],
-    uniforms: [
-      { name: 'n', type: 'u32' },
-      { name: 'inner', type: 'u32' },
-      { name: 'nIdx', type: 'u32' },
-      { name: 'axisLen', type: 'u32' },
-    ],
-    inputs: ['f32', indexType],
-    outputs: ['f32'],
-    body: () => `${linearMainWgsl(WG)}
-  if (i >= u.n) { return; }
-  let inner = i % u.inner;
-  let a = i32((i / u.inner) % u.axisLen);
-  let outer = i / (u.inner * u.axisLen);
-  var acc = 0.0;
-  for (var p = 0u; p < u.nIdx; p = p + 1u) {
-    if (i32(in1[p]) == a) { acc = acc + in0[(outer * u.nIdx + p) * u.inner + inner]; }
-  }
-  out0[i] = acc;
-}`,
-  };
-}
-
 /**
- * take-along-axis: x and idx viewed as [outer, len, inner] (idx with its own axis length m);
- * out[outer, j, inner] = x[outer, idx[outer, j, inner], inner].
+ * How an index tensor addresses the axis. 'axis' (gather): one index per position along the axis, shared by all
+ * outer/inner positions (indices flat, m of them). 'element' (take-along-axis): one index per output element
+ * (indices shaped like the output).
  */
-export function takeAlongAxisProgram(dtype: WgslScalar, indexType: WgslScalar): KernelProgram {
+export type IndexMode = 'axis' | 'element';
+
+const INDEX_UNIFORMS = [
+  { name: 'n', type: 'u32' },
+  { name: 'inner', type: 'u32' },
+  { name: 'm', type: 'u32' },
+  { name: 'axisLen', type: 'u32' },
+] as const;
+
+/** x viewed as [outer, axisLen, inner] -> out [outer, m, inner], reading x at the indexed axis position. */
+export function indexReadProgram(mode: IndexMode, dtype: WgslScalar, indexType: WgslScalar): KernelProgram {
   return {
-    name: 'takeAlongAxis',
-    key: `takeAlong|${dtype}|${indexType}`,
+    name: mode === 'axis' ? 'gather' : 'takeAlongAxis',
+    key: `indexRead|${mode}|${dtype}|${indexType}`,
     workgroupSize: [WG],
-    uniforms: [
-      { name: 'n', type: 'u32' },
-      { name: 'inner', type: 'u32' },
-      { name: 'm', type: 'u32' },
-      { name: 'axisLen', type: 'u32' },
-    ],
+    uniforms: INDEX_UNIFORMS,
     inputs: [dtype, indexType],
     outputs: [dtype],
     body: () => `${linearMainWgsl(WG)}
   if (i >= u.n) { return; }
   let inner = i % u.inner;
   let outer = i / (u.inner * u.m);
-  let idx = i32(in1[i]);
+  let idx = i32(in1[${mode === 'axis' ? '(i / u.inner) % u.m' : 'i'}]);
   if (idx < 0 || u32(idx) >= u.axisLen) { out0[i] = ${dtype}(0); return; }
   out0[i] = in0[(outer * u.axisLen + u32(idx)) * u.inner + inner];
 }`,
   };
 }
 
-/** Adjoint of take-along-axis: dx[outer, a, inner] = sum over j with idx[outer, j, inner] == a of g[outer, j, inner]. */
-export function takeAlongAxisBackwardProgram(indexType: WgslScalar): KernelProgram {
+/** Adjoint of indexReadProgram: dx[outer, a, inner] = sum over j with index(outer, j, inner) == a of g[outer, j, inner]. */
+export function indexReadBackwardProgram(mode: IndexMode, indexType: WgslScalar): KernelProgram {
   return {
-    name: 'takeAlongAxisBackward',
-    key: `takeAlongBackward|${indexType}`,
+    name: mode === 'axis' ? 'gatherBackward' : 'takeAlongAxisBackward',
+    key: `indexReadBackward|${mode}|${indexType}`,
     workgroupSize: [WG],
-    uniforms: [
-      { name: 'n', type: 'u32' },
-      { name: 'inner', type: 'u32' },
-      { name: 'm', type: 'u32' },
-      { name: 'axisLen', type: 'u32' },
-    ],
+    uniforms: INDEX_UNIFORMS,
     inputs: ['f32', indexType],
     outputs: ['f32'],
     body: () => `${linearMainWgsl(WG)}
@@ -112,7 +59,7 @@ export function takeAlongAxisBackwardProgram(indexType: WgslScalar): KernelProgr
   var acc = 0.0;
   for (var j = 0u; j < u.m; j = j + 1u) {
     let k = (outer * u.m + j) * u.inner + inner;
-    if (i32(in1[k]) == a) { acc = acc + in0[k]; }
+    if (i32(in1[${mode === 'axis' ? 'j' : 'k'}]) == a) { acc = acc + in0[k]; }
   }
   out0[i] = acc;
 }`,

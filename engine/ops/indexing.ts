@@ -3,7 +3,7 @@ import { record } from '../autograd.js';
 import { runtime } from '../context.js';
 import { fmt, normalizeAxis, sizeOf } from '../shape.js';
 import { emptyTensor, type Tensor } from '../tensor.js';
-import { gatherBackwardProgram, gatherProgram, oneHotProgram, takeAlongAxisBackwardProgram, takeAlongAxisProgram } from '../../kernels/gather.js';
+import { indexReadBackwardProgram, indexReadProgram, oneHotProgram } from '../../kernels/gather.js';
 import { grid1d } from '../../kernels/program.js';
 
 function checkIndices(op: string, indices: Tensor): void {
@@ -21,7 +21,7 @@ export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
   const inner = sizeOf(x.shape.slice(a + 1));
   if (out.size > 0) {
     runtime().run(
-      { program: gatherProgram(x.dtype, indices.dtype), workgroups: grid1d(out.size, 256), uniforms: { n: out.size, inner, nIdx: indices.size, axisLen: x.shape[a]! } },
+      { program: indexReadProgram('axis', x.dtype, indices.dtype), workgroups: grid1d(out.size, 256), uniforms: { n: out.size, inner, m: indices.size, axisLen: x.shape[a]! } },
       [x.buffer(), indices.buffer()],
       [out.buffer()],
     );
@@ -34,7 +34,7 @@ export function gatherBackward(g: Tensor, indices: Tensor, xShape: readonly numb
   const inner = sizeOf(xShape.slice(axis + 1));
   if (dx.size > 0) {
     runtime().run(
-      { program: gatherBackwardProgram(indices.dtype), workgroups: grid1d(dx.size, 256), uniforms: { n: dx.size, inner, nIdx: indices.size, axisLen: xShape[axis]! } },
+      { program: indexReadBackwardProgram('axis', indices.dtype), workgroups: grid1d(dx.size, 256), uniforms: { n: dx.size, inner, m: indices.size, axisLen: xShape[axis]! } },
       [g.buffer('gatherBackward'), indices.buffer('gatherBackward')],
       [dx.buffer()],
     );
@@ -54,7 +54,7 @@ export function takeAlongAxis(x: Tensor, indices: Tensor, axis = -1): Tensor {
   if (out.size > 0) {
     runtime().run(
       {
-        program: takeAlongAxisProgram(x.dtype, indices.dtype),
+        program: indexReadProgram('element', x.dtype, indices.dtype),
         workgroups: grid1d(out.size, 256),
         uniforms: { n: out.size, inner: sizeOf(x.shape.slice(a + 1)), m: indices.shape[a]!, axisLen: x.shape[a]! },
       },
@@ -70,7 +70,7 @@ export function takeAlongAxisBackward(g: Tensor, indices: Tensor, xShape: readon
   if (dx.size > 0) {
     runtime().run(
       {
-        program: takeAlongAxisBackwardProgram(indices.dtype),
+        program: indexReadBackwardProgram('element', indices.dtype),
         workgroups: grid1d(dx.size, 256),
         uniforms: { n: dx.size, inner: sizeOf(xShape.slice(axis + 1)), m: indices.shape[axis]!, axisLen: xShape[axis]! },
       },
