@@ -14,14 +14,11 @@ import { nchwToNhwc, oihwToHwio } from './layouts.js';
 import { parseBenchOptions } from './options.js';
 import { hostInfo, num, printTable, writeJsonReport, type Column } from './report.js';
 import { oneHotValues, randomLabels, uniformValues } from './synthetic.js';
-import { POWER_PREFERENCE, printAdapters, startTfjs } from './tfjs-peer.js';
+import { startSideBySide } from './tfjs-peer.js';
 import { timeRuns, type RepeatPlan } from './timing.js';
 
 const options = parseBenchOptions(process.argv.slice(2), 'npm run bench:kernels --');
-// Vulkan on both sides: TF.js needs core WebGPU, so the comparison stays on one adapter (SwiftShader without a GPU).
-await E.initEngine({ powerPreference: POWER_PREFERENCE, backend: 'vulkan' });
-const { tf, adapter } = await startTfjs();
-printAdapters(adapter);
+const { tf, adapter } = await startSideBySide();
 const host = hostInfo();
 
 /** A case's inputs, uploaded to both engines, and the op under test on each. */

@@ -8,7 +8,7 @@
  * that on a machine with two GPUs they get the same one; `startTfjs` checks that they did.
  */
 import { create, globals } from 'webgpu';
-import { runtime, type AdapterDescription } from '../engine/node.js';
+import { initEngine, runtime, type AdapterDescription } from '../engine/node.js';
 
 export type Tf = typeof import('@tensorflow/tfjs');
 
@@ -69,4 +69,15 @@ export function printAdapters(a: AdapterReport): void {
   console.log(`adapter (ours):  ${line(a.ours)}, backend ${a.ours.backend}${a.ours.isFallbackAdapter ? ', software fallback' : ''}`);
   console.log(`adapter (TF.js): ${line(a.tfjs)}`);
   console.log(`Vulkan ICD: ${a.vulkanIcd ?? '(system default)'}; same adapter: ${a.sameAdapter ? 'yes' : 'NO'}`);
+}
+
+/**
+ * Both engines on one adapter, ours first: Vulkan on both sides, since TF.js needs core WebGPU (without a GPU
+ * that is SwiftShader, not the engine's default llvmpipe). Prints both adapters.
+ */
+export async function startSideBySide(): Promise<TfjsPeer> {
+  await initEngine({ powerPreference: POWER_PREFERENCE, backend: 'vulkan' });
+  const peer = await startTfjs();
+  printAdapters(peer.adapter);
+  return peer;
 }

@@ -19,14 +19,11 @@ import { nchwToNhwc } from './layouts.js';
 import { parseBenchOptions } from './options.js';
 import { hostInfo, num, printTable, writeJsonReport, type Column } from './report.js';
 import { oneHotValues, randomLabels } from './synthetic.js';
-import { POWER_PREFERENCE, printAdapters, startTfjs } from './tfjs-peer.js';
+import { startSideBySide } from './tfjs-peer.js';
 import { tfjsTwin } from './tfjs-twin.js';
 
 const options = parseBenchOptions(process.argv.slice(2), 'npm run bench:train --');
-// Vulkan on both sides: TF.js needs core WebGPU, so the comparison stays on one adapter (SwiftShader without a GPU).
-await E.initEngine({ powerPreference: POWER_PREFERENCE, backend: 'vulkan' });
-const { tf, adapter } = await startTfjs();
-printAdapters(adapter);
+const { tf, adapter } = await startSideBySide();
 const host = hostInfo();
 
 interface TrainCase {
