@@ -290,7 +290,7 @@ export async function run(o: RunOptions): Promise<RunReport> {
   let baselineAccuracy: number | null = null;
   if (settings && o.baseline) {
     log('baseline: training the same model without the lock');
-    const base = await trainModel(opts, data, recipe, null, 'baseline', o.resume ? join(o.out, 'baseline-checkpoint.safetensors') : join(o.out, 'baseline-checkpoint.safetensors'));
+    const base = await trainModel(opts, data, recipe, null, 'baseline', join(o.out, 'baseline-checkpoint.safetensors'));
     const tl = new BatchLoader(data.test, { batchSize: 256, normalization: data.normalization });
     baselineAccuracy = (await evaluate(base.model, tl)).accuracy;
     tl.dispose();

@@ -225,7 +225,6 @@ export class Runtime {
     this.checkUsable(op);
     const size = Math.max(16, Math.ceil(bytes / 16) * 16);
     const staging = this.pool.acquire(size, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'readback');
-    if (!this.encoder) this.beginBatch();
     this.copy(buffer, 0, staging, 0, Math.min(size, buffer.size));
     this.flush();
     try {
