@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../engine/io/node/files.js';
 import { run, type RunOptions, type RunReport } from './run.js';
 import { parseStrategy, STRATEGIES } from './strategies.js';
+import type { PlacementChoice } from './token-spec.js';
 
 const COMMON = {
   dataset: { type: 'string', default: 'mnist' },
@@ -19,7 +20,7 @@ const COMMON = {
   optimizer: { type: 'string' },
   key: { type: 'string' },
   token: { type: 'string' },
-  placement: { type: 'string', default: 'fixed' },
+  placement: { type: 'string' },
   'poison-ratio': { type: 'string' },
   'decoy-ratio': { type: 'string' },
   'train-subset': { type: 'string' },
@@ -36,6 +37,10 @@ const COMMON = {
   image: { type: 'string' },
   count: { type: 'string' },
   steps: { type: 'string' },
+  samples: { type: 'string' },
+  'token-size': { type: 'string' },
+  levels: { type: 'string' },
+  'per-distance': { type: 'string' },
   markdown: { type: 'string' },
   quick: { type: 'boolean', default: false },
   help: { type: 'boolean', default: false },
@@ -101,7 +106,7 @@ function runOptionsFrom(values: Record<string, unknown>, defaults: Partial<RunOp
     model: (v.model as RunOptions['model']) ?? defaults.model,
     width: num(v.width as string, 'width') ?? defaults.width,
     strategy,
-    token: v.key !== undefined ? { key: String(v.key), placement: v.placement as 'fixed' | 'random' } : { key: null, pattern: (v.token as string) ?? 'square', placement: v.placement as 'fixed' | 'random' },
+    token: v.key !== undefined ? { key: String(v.key), size: num(v['token-size'] as string, 'token-size'), levels: num(v.levels as string, 'levels'), placement: v.placement as PlacementChoice | undefined } : { key: null, pattern: (v.token as string) ?? 'square', placement: v.placement as PlacementChoice | undefined },
     epochs: num(v.epochs as string, 'epochs') ?? defaults.epochs,
     batchSize: num(v['batch-size'] as string, 'batch-size') ?? defaults.batchSize,
     lr: num(v.lr as string, 'lr') ?? defaults.lr,

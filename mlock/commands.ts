@@ -11,9 +11,10 @@ import { buildModel } from '../engine/nn/models.js';
 import type { Module } from '../engine/nn/module.js';
 import { sampleSubset } from './run.js';
 import { fineTuneAttack, pruneAttack, reverseEngineerAttack } from './attacks.js';
+import { auditLock, auditMarkdown } from './audit.js';
 import { authorizedAccuracy, evaluateLock, type EvalSetup } from './evaluate.js';
 import { LockedModel, readModelMetadata } from './runtime.js';
-import { resolveToken } from './token-spec.js';
+import { tokenForModel } from './token-spec.js';
 import type { LockSettings } from './lock-plan.js';
 
 type Values = Record<string, unknown>;
@@ -43,9 +44,8 @@ async function openSaved(values: Values) {
   if (values['test-subset']) test = sampleSubset(test, Number(values['test-subset']), Number(values.seed ?? 0) + 1);
   let settings: LockSettings | null = null;
   if (meta.lock && values.key !== undefined) {
-    const [c, h, w] = meta.model.inputShape;
-    const { token, placement } = await resolveToken({ key: String(values.key), size: meta.lock.geometry.h, placement: meta.lock.geometry.placement.mode === 'random' ? 'random' : 'fixed' }, c, h, w);
-    settings = { strategy: { name: meta.lock.strategy }, poisonRatio: 0.5, decoyRatio: 0, keyedDecoys: 0, token, placement };
+    const { token, placement, levels } = await tokenForModel(String(values.key), meta.lock.geometry, meta.model.inputShape);
+    settings = { strategy: { name: meta.lock.strategy }, poisonRatio: 0.5, decoyRatio: 0, levels, token, placement };
   }
   return { path, bytes, meta, model, test, settings, dataset };
 }
@@ -84,6 +84,27 @@ function evalMarkdown(r: { model: string; dataset: string; strategy: string; ada
     '',
   ];
   return lines.join('\n');
+}
+
+async function auditCommand(values: Values): Promise<void> {
+  const { path, meta, model, test, settings } = await openSaved(values);
+  if (!meta.lock) throw new Error(`${path}: not a locked model; 'audit' measures locks`);
+  if (!settings) throw new Error('audit needs --key (the key the model was locked with)');
+  const report = await auditLock({
+    model,
+    dataset: test,
+    settings,
+    normalization: meta.normalization,
+    samples: values.samples !== undefined ? Number(values.samples) : undefined,
+    randomKeys: values['forged-keys'] !== undefined ? Number(values['forged-keys']) : undefined,
+    perDistance: values['per-distance'] !== undefined ? Number(values['per-distance']) : undefined,
+    seed: Number(values.seed ?? 0),
+    log: (l) => console.error(l),
+  });
+  const md = auditMarkdown(report, `M-LOCK audit of ${path}`);
+  console.log(md);
+  if (values.json) await writeFileAtomic(String(values.json), JSON.stringify({ model: path, adapter: adapterLabel(runtime().info), ...report }, null, 2) + '\n');
+  if (values.markdown) await writeFileAtomic(String(values.markdown), md);
 }
 
 async function attackCommand(values: Values): Promise<void> {
@@ -149,6 +170,8 @@ export async function runCommand(command: string, values: Values): Promise<void>
       return evalCommand(values);
     case 'attack':
       return attackCommand(values);
+    case 'audit':
+      return auditCommand(values);
     case 'predict':
       return predictCommand(values);
     case 'report': {

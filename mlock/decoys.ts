@@ -4,29 +4,18 @@
  * A network trained only on "real token -> real answer, nothing -> useless answer" may unlock for
  * anything token-like (another small white patch, the right pattern in the wrong place). Decoy
  * training stamps a share of the *unauthorized* samples with a wrong token and still gives them the
- * manipulated target, so only the real token at its real place unlocks. Decoys are:
- *   - the paper's other public patterns,
- *   - tokens derived from other random keys (what a forger guessing a keyed token would produce),
- *   - the real token itself at positions that do not overlap its real one (fixed placements only).
+ * manipulated target, so only the real token at its real place unlocks. Decoys are fresh near-miss
+ * forgeries every epoch (near-miss.ts: the real token with cells changed, shifted, dimmed or brightened,
+ * partly covered; look-alike patterns near its place; other keys' tokens; the real pattern far away) and
+ * the paper's public patterns.
  *
  * For the GPU, every stamp of an epoch (real or decoy) can be expressed as "one token per sample
  * from a bank": a TokenBank packs all tokens into one buffer, and a per-sample index (-1 = none)
  * plus a (y, x) position says what to paint where. stampBankCpu is the reference for that kernel.
  */
 import type { Rng } from '../engine/random.js';
-import { deriveKeyedToken } from './keyed.js';
-import {
-  PAPER_TOKEN_NAMES,
-  checkBatch,
-  fixedPosition,
-  makeToken,
-  paint,
-  tokenPositions,
-  tokensEqual,
-  validateToken,
-  type Placement,
-  type Token,
-} from './tokens.js';
+import { DECOY_MIX, drawNearMiss, randomSpot, type Stamp } from './near-miss.js';
+import { PAPER_TOKEN_NAMES, checkBatch, fixedPosition, makeToken, paint, tokensEqual, validateToken, type Placement, type Token } from './tokens.js';
 
 // ---------------------------------------------------------------------------------------------
 // Token bank: many tokens in one flat buffer.
@@ -132,50 +121,6 @@ export function stampBankCpu(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Building the decoy set.
-
-export interface DecoyBankOptions {
-  realToken: Token;
-  H: number;
-  W: number;
-  /** Draws the random keys of the keyed decoys (decoy keys are not secret; they only need variety). */
-  rng: Rng;
-  /** How many tokens derived from random keys to add (default 8). */
-  keyedDecoys?: number;
-  /** Their size; default the real token's size when it is square and at least 2, else 4. */
-  keyedSize?: number;
-  /** Whether keyed decoys get keyed colours (match how the real token was made; default false). */
-  keyedColours?: boolean;
-}
-
-/**
- * The decoy tokens for a real token: every paper pattern that differs from it, plus `keyedDecoys`
- * tokens derived from random keys. The real token is never included (planDecoys adds it itself,
- * bound to wrong positions).
- */
-export async function buildDecoyBank(options: DecoyBankOptions): Promise<Token[]> {
-  const { realToken, H, W, rng } = options;
-  validateToken(realToken, 'buildDecoyBank realToken');
-  const keyedDecoys = options.keyedDecoys ?? 8;
-  if (!Number.isInteger(keyedDecoys) || keyedDecoys < 0) throw new Error(`buildDecoyBank: keyedDecoys must be a non-negative integer, got ${keyedDecoys}`);
-  const square = realToken.h === realToken.w && realToken.h >= 2;
-  const keyedSize = options.keyedSize ?? (square ? realToken.h : 4);
-  const bank: Token[] = [];
-  const addIfNew = (t: Token): void => {
-    if (!tokensEqual(t, realToken) && !bank.some((b) => tokensEqual(b, t))) bank.push(t);
-  };
-  for (const name of PAPER_TOKEN_NAMES) addIfNew(makeToken(name, realToken.c));
-  for (let k = 0; k < keyedDecoys; k++) {
-    const key = new Uint8Array(16);
-    const words = new DataView(key.buffer);
-    for (let j = 0; j < 4; j++) words.setUint32(4 * j, rng.nextU32());
-    const { token } = await deriveKeyedToken(key, { size: keyedSize, channels: realToken.c, keyedColours: options.keyedColours ?? false, H, W });
-    addIfNew({ ...token, name: `decoy-${token.name}-${k}` });
-  }
-  return bank;
-}
-
-// ---------------------------------------------------------------------------------------------
 // Planning which unauthorized samples get which decoy where.
 
 export interface DecoyPlanInput {
@@ -183,19 +128,16 @@ export interface DecoyPlanInput {
   unauthorized: Uint8Array;
   /** Share of unauthorized samples that get a decoy (default 0.5), each independently. */
   decoyRatio?: number;
-  /** Decoy tokens (e.g. from buildDecoyBank); must not contain the real token. */
-  decoyBank: readonly Token[];
   realToken: Token;
-  /** The real token's placement; decoys of other patterns are put where the real token goes. */
+  /** The real token's placement; under 'random' the real token unlocks anywhere, so place-based decoys drop out. */
   placement: Placement;
+  /** Grey levels of a keyed token (changed cells and look-alikes use them); undefined for paper patterns. */
+  levels?: number;
   H: number;
   W: number;
   rng: Rng;
-  /**
-   * Probability that a decoy is the real token at a wrong position. Default: uniform over all
-   * choices, i.e. 1 / (decoyBank.length + 1). Ignored (must be unset or 0) for random placement.
-   */
-  realShare?: number;
+  /** Share of decoys that are the paper's public patterns at the real place (default 0.05). */
+  paperShare?: number;
 }
 
 export interface DecoyPlan {
@@ -203,82 +145,59 @@ export interface DecoyPlan {
   decoyIndex: Int16Array;
   /** n*2 top-left (y, x) of each decoy; -1 for samples without one. */
   positions: Int32Array;
-  /** The bank the indices refer to: decoyBank, then the real token if it is a choice. Pack it for the GPU. */
+  /** Bank the indices refer to: the real token first (index 0, for shifted and far stamps), then the decoys. */
   bank: Token[];
-  /** Index of the real token in `bank`, or -1 when it is not a decoy (random placement). */
+  /** Index of the real token in `bank` (always 0). */
   realIndex: number;
 }
 
+// Stamp indices travel as Int16; past this many fresh decoys, later samples reuse earlier ones.
+const MAX_BANK = 32000;
+
 /**
- * Choose the decoys of one epoch. Other patterns go where the real token would go (a forger
- * guessing the pattern would use the right spot). The real token goes to a uniformly chosen spot
- * whose patch does not overlap its true patch at all: a shift of a pixel or two is left out on
- * purpose, since teaching "almost right = locked" would fight the authorized samples. Under random
- * placement the real token unlocks anywhere, so it is not a decoy then.
+ * Choose the decoys of one epoch: every decoy sample gets a fresh near-miss forgery of the real stamp
+ * (near-miss.ts: changed cells, shifts, brightness, covers, look-alikes, other keys, the real pattern far
+ * away) or, now and then, one of the paper's public patterns at the real place. Fresh draws every epoch mean
+ * the network never sees the same forgery twice, so it has to learn the token, not a list of decoys.
  */
 export function planDecoys(input: DecoyPlanInput): DecoyPlan {
-  const { unauthorized, decoyBank, realToken, placement, H, W, rng } = input;
+  const { unauthorized, realToken, placement, H, W, rng } = input;
   const decoyRatio = input.decoyRatio ?? 0.5;
+  const paperShare = input.paperShare ?? 0.05;
   if (!(unauthorized instanceof Uint8Array)) throw new Error('planDecoys: unauthorized must be a Uint8Array');
   if (!(decoyRatio >= 0 && decoyRatio <= 1)) throw new Error(`planDecoys: decoyRatio must be in [0, 1], got ${decoyRatio}`);
+  if (!(paperShare >= 0 && paperShare <= 1)) throw new Error(`planDecoys: paperShare must be in [0, 1], got ${paperShare}`);
   validateToken(realToken, 'planDecoys realToken');
-  decoyBank.forEach((t, i) => {
-    validateToken(t, `planDecoys decoyBank[${i}]`);
-    if (t.c !== realToken.c) throw new Error(`planDecoys: decoyBank[${i}] has ${t.c} channels, the real token ${realToken.c}`);
-    if (tokensEqual(t, realToken)) {
-      throw new Error(`planDecoys: decoyBank[${i}] is the real token; leave it out, planDecoys adds it at wrong positions itself`);
-    }
-  });
 
-  const realIsChoice = placement.mode !== 'random';
-  const bank: Token[] = [...decoyBank];
-  if (realIsChoice) bank.push(realToken);
-  const realIndex = realIsChoice ? bank.length - 1 : -1;
-  if (bank.length === 0) throw new Error('planDecoys: no decoys to choose from (empty decoyBank under random placement)');
-  if (bank.length > 32767) throw new Error(`planDecoys: at most 32767 bank entries, got ${bank.length}`);
-  const realShare = input.realShare ?? (realIsChoice ? 1 / bank.length : 0);
-  if (!(realShare >= 0 && realShare <= 1)) throw new Error(`planDecoys: realShare must be in [0, 1], got ${realShare}`);
-  if (!realIsChoice && realShare > 0) throw new Error('planDecoys: realShare must be 0 under random placement (the real token unlocks anywhere)');
-  if (realIsChoice && decoyBank.length === 0 && realShare < 1) {
-    throw new Error('planDecoys: decoyBank is empty, so every decoy is the real token; pass realShare: 1 to mean that');
-  }
-
-  // Where each non-real bank entry goes under this placement (fixed corner or explicit spot).
-  const anchored = realIsChoice ? decoyBank.map((t) => anchoredPosition(placement, realToken, t, H, W)) : [];
-  // Spots for the real token that do not overlap its true patch.
-  let wrongSpots: Int32Array | undefined;
-  if (realIsChoice && realShare > 0) {
-    const truth = fixedPosition(placement, realToken, H, W);
-    wrongSpots = disjointSpots(realToken, truth, H, W);
-    if (wrongSpots.length === 0) {
-      throw new Error(`planDecoys: a ${H}x${W} image has no room for the ${realToken.h}x${realToken.w} real token away from its true place`);
-    }
-  }
+  const anchored = placement.mode !== 'random';
+  const home = anchored ? fixedPosition(placement, realToken, H, W) : null;
+  // Under random placement the real token at any place unlocks: shifts and far copies are not forgeries then.
+  const mix = anchored ? DECOY_MIX : { ...DECOY_MIX, shift: 0, far: 0, 'look-alike-near': 0 };
+  const papers = PAPER_TOKEN_NAMES.map((name) => makeToken(name, realToken.c)).filter((t) => !tokensEqual(t, realToken));
 
   const n = unauthorized.length;
   const decoyIndex = new Int16Array(n).fill(-1);
   const positions = new Int32Array(2 * n).fill(-1);
+  const bank: Token[] = [realToken];
   for (let i = 0; i < n; i++) {
-    if (!unauthorized[i]) continue;
-    if (rng.next() >= decoyRatio) continue;
-    let k: number;
-    if (realIsChoice && rng.next() < realShare) k = realIndex;
-    else k = rng.int(decoyBank.length);
-    decoyIndex[i] = k;
-    if (k === realIndex) {
-      const s = rng.int(wrongSpots!.length / 2);
-      positions[2 * i] = wrongSpots![2 * s]!;
-      positions[2 * i + 1] = wrongSpots![2 * s + 1]!;
-    } else if (realIsChoice) {
-      positions[2 * i] = anchored[k]!.y;
-      positions[2 * i + 1] = anchored[k]!.x;
+    if (!unauthorized[i] || rng.next() >= decoyRatio) continue;
+    const real = home ?? randomSpot(realToken, H, W, rng);
+    let stamp: Stamp;
+    if (papers.length > 0 && rng.next() < paperShare) {
+      const t = papers[rng.int(papers.length)]!;
+      stamp = { token: t, y: Math.min(real.y, H - t.h), x: Math.min(real.x, W - t.w) };
     } else {
-      const p = tokenPositions(placement, bank[k]!, 1, H, W, rng);
-      positions[2 * i] = p[0]!;
-      positions[2 * i + 1] = p[1]!;
+      stamp = drawNearMiss({ token: realToken, ...real }, H, W, rng, input.levels, mix);
     }
+    let k: number;
+    if (stamp.token === realToken) k = 0;
+    else if (bank.length < MAX_BANK) k = bank.push(stamp.token) - 1;
+    else k = 1 + rng.int(bank.length - 1);
+    decoyIndex[i] = k;
+    positions[2 * i] = stamp.y;
+    positions[2 * i + 1] = stamp.x;
   }
-  return { decoyIndex, positions, bank, realIndex };
+  return { decoyIndex, positions, bank, realIndex: 0 };
 }
 
 /**
@@ -309,26 +228,3 @@ export function mergeRealStamps(
   return { tokenIndex, positions };
 }
 
-/**
- * Where a decoy goes so that it sits where the real token would: for 'fixed', the same corner with
- * the same margin; for 'at', the same top-left, pulled in if the decoy is larger and would overflow.
- */
-function anchoredPosition(placement: Placement, realToken: Token, decoy: Token, H: number, W: number): { y: number; x: number } {
-  if (placement.mode === 'fixed') return fixedPosition(placement, decoy, H, W);
-  const real = fixedPosition(placement, realToken, H, W);
-  if (decoy.h > H || decoy.w > W) throw new Error(`planDecoys: decoy '${decoy.name}' (${decoy.h}x${decoy.w}) does not fit in ${H}x${W}`);
-  return { y: Math.min(real.y, H - decoy.h), x: Math.min(real.x, W - decoy.w) };
-}
-
-/** All top-left corners (as y, x pairs) where the token fits and does not overlap its true patch. */
-function disjointSpots(token: Token, truth: { y: number; x: number }, H: number, W: number): Int32Array {
-  const spots: number[] = [];
-  for (let y = 0; y + token.h <= H; y++) {
-    for (let x = 0; x + token.w <= W; x++) {
-      const overlapY = y < truth.y + token.h && truth.y < y + token.h;
-      const overlapX = x < truth.x + token.w && truth.x < x + token.w;
-      if (!(overlapY && overlapX)) spots.push(y, x);
-    }
-  }
-  return Int32Array.from(spots);
-}

@@ -39,8 +39,6 @@ export interface EvalSetup {
   /** Wrong positions for the real token (default 4). */
   wrongPositions?: number;
   seed?: number;
-  /** Whether keyed tokens use keyed colours (forged keys are made the same way). */
-  keyedColours?: boolean;
   /** Forged tokens are measured on the first this-many samples (default 2000: +-1 point at 95%). */
   forgedSamples?: number;
 }
@@ -103,8 +101,10 @@ export async function evaluateLock(setup: EvalSetup): Promise<LockEvaluation> {
 
   for (let k = 0; k < (setup.forgedKeys ?? 10); k++) {
     const key = `forged-key-${rng.nextU32().toString(16)}`;
-    const { token } = await deriveKeyedToken(key, { channels: ds.c, size: real.h >= 2 && real.h === real.w ? real.h : 4, keyedColours: setup.keyedColours, H: ds.h, W: ds.w });
-    forged.push({ kind: 'other-key', name: key, accuracy: await accuracyWith(forgedSetup, token, samePositionFor(setup, token, fn)) });
+    const { token, position } = await deriveKeyedToken(key, { channels: ds.c, size: real.h, levels: setup.settings.levels, H: ds.h, W: ds.w });
+    const at = new Int32Array(2 * fn);
+    for (let i = 0; i < fn; i++) [at[2 * i], at[2 * i + 1]] = [position!.y, position!.x];
+    forged.push({ kind: 'other-key', name: key, accuracy: await accuracyWith(forgedSetup, token, at) });
   }
   for (const name of PAPER_TOKEN_NAMES) {
     const token = makeToken(name, ds.c);

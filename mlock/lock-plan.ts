@@ -6,7 +6,7 @@
  */
 import { Rng, tensor, type Tensor } from '../engine/index.js';
 import type { Batch, PatchSource } from '../engine/data/batches.js';
-import { buildDecoyBank, mergeRealStamps, packTokenBank, planDecoys, type TokenBank } from './decoys.js';
+import { mergeRealStamps, packTokenBank, planDecoys, type TokenBank } from './decoys.js';
 import { planEpoch, strategyInfo, type StrategyConfig } from './strategies.js';
 import { tokenPositions, type Placement, type Token } from './tokens.js';
 
@@ -16,8 +16,8 @@ export interface LockSettings {
   poisonRatio: number;
   /** Share of unauthorized samples that carry a decoy token (0 = the paper's scheme). */
   decoyRatio: number;
-  /** Fresh random-key decoys drawn per epoch. */
-  keyedDecoys: number;
+  /** Grey levels of a keyed token (decoys with changed cells use them); undefined for paper patterns. */
+  levels?: number;
   token: Token;
   placement: Placement;
 }
@@ -57,18 +57,12 @@ export class LockPlan implements PatchSource {
     const realPositions = tokenPositions(settings.placement, settings.token, n, h, w, rng);
     let bankTokens: Token[] = [settings.token];
     let decoy: { decoyIndex: Int16Array; positions: Int32Array } = { decoyIndex: new Int16Array(n).fill(-1), positions: new Int32Array(2 * n).fill(-1) };
-    let realIndex = 0;
     if (settings.decoyRatio > 0) {
-      const decoyBank = await buildDecoyBank({ realToken: settings.token, H: h, W: w, rng, keyedDecoys: settings.keyedDecoys });
-      const plan = planDecoys({ unauthorized: epochPlan.unauthorized, decoyRatio: settings.decoyRatio, decoyBank, realToken: settings.token, placement: settings.placement, H: h, W: w, rng });
+      const plan = planDecoys({ unauthorized: epochPlan.unauthorized, decoyRatio: settings.decoyRatio, realToken: settings.token, placement: settings.placement, levels: settings.levels, H: h, W: w, rng });
       decoy = plan;
       bankTokens = plan.bank;
-      realIndex = plan.realIndex;
-      if (realIndex < 0) {
-        bankTokens = [...plan.bank, settings.token];
-        realIndex = bankTokens.length - 1;
-      }
     }
+    const realIndex = 0;
     const merged = mergeRealStamps(decoy, epochPlan.stamp, realIndex, realPositions);
     return new LockPlan(settings, numClasses, packTokenBank(bankTokens), {
       tokenIndex: merged.tokenIndex,

@@ -90,7 +90,7 @@ async function attackRun(runDir: string, plan: DatasetPlan): Promise<AttackRepor
   if (plan.options.testSubset) test = sampleSubset(test, plan.options.testSubset, 1);
   const [c, h, w] = meta.model.inputShape;
   const { token, placement } = await resolveToken({ key: KEY }, c, h, w);
-  const settings = { strategy: { name: meta.lock!.strategy }, poisonRatio: 0.5, decoyRatio: 0, keyedDecoys: 0, token, placement };
+  const settings = { strategy: { name: meta.lock!.strategy }, poisonRatio: 0.5, decoyRatio: 0, token, placement };
   const ctx = { model, train, test, normalization: meta.normalization, seed: 0, authorized: (m: Module) => authorizedAccuracy({ model: m, dataset: test, settings, normalization: meta.normalization }) };
   const result: AttackReport = {
     dataset: plan.dataset,

@@ -40,7 +40,6 @@ export interface RunOptions {
   seed?: number;
   poisonRatio?: number;
   decoyRatio?: number;
-  keyedDecoys?: number;
   trainSubset?: number;
   testSubset?: number;
   valFraction?: number;
@@ -263,12 +262,12 @@ export async function run(o: RunOptions): Promise<RunReport> {
 
   let settings: LockSettings | null = null;
   if (o.strategy) {
-    const { token, placement } = await resolveToken(o.token ?? { key: null }, data.train.c, data.train.h, data.train.w);
+    const { token, placement, levels } = await resolveToken(o.token ?? { key: null }, data.train.c, data.train.h, data.train.w);
     settings = {
       strategy: o.strategy,
       poisonRatio: o.poisonRatio ?? 0.5,
-      decoyRatio: o.decoyRatio ?? 0.5,
-      keyedDecoys: o.keyedDecoys ?? 16,
+      decoyRatio: o.decoyRatio ?? 0.6,
+      levels,
       token,
       placement,
     };
@@ -280,7 +279,7 @@ export async function run(o: RunOptions): Promise<RunReport> {
   let lockEval: LockEvaluation | null = null;
   let testAccuracy: number | null = null;
   if (settings) {
-    lockEval = await evaluateLock({ model: trained.model, dataset: data.test, settings, normalization: data.normalization, seed: o.seed ?? 0, forgedKeys: o.forgedKeys ?? 10, forgedSamples: o.forgedSamples, keyedColours: o.token?.keyedColours ?? data.train.c === 3 });
+    lockEval = await evaluateLock({ model: trained.model, dataset: data.test, settings, normalization: data.normalization, seed: o.seed ?? 0, forgedKeys: o.forgedKeys ?? 10, forgedSamples: o.forgedSamples });
   } else {
     const tl = new BatchLoader(data.test, { batchSize: 256, normalization: data.normalization });
     testAccuracy = (await evaluate(trained.model, tl)).accuracy;
@@ -305,7 +304,7 @@ export async function run(o: RunOptions): Promise<RunReport> {
   };
   if (settings) {
     // What a user of the model needs to know: a token is required, its geometry. Never the key or pixels.
-    metadata.lock = JSON.stringify({ required: true, strategy: settings.strategy.name, geometry: tokenGeometry(settings.token, settings.placement), keyed: Boolean(o.token?.key) });
+    metadata.lock = JSON.stringify({ required: true, strategy: settings.strategy.name, geometry: tokenGeometry(settings.token, settings.placement, settings.levels), keyed: Boolean(o.token?.key) });
   }
   await writeFileAtomic(join(o.out, 'model.safetensors'), await encodeModel(trained.model, metadata));
 

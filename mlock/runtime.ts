@@ -12,7 +12,8 @@ import { decodeModelInto } from '../engine/io/checkpoint.js';
 import { decodeSafetensors } from '../engine/io/safetensors.js';
 import { buildModel, type ModelName } from '../engine/nn/models.js';
 import type { Module } from '../engine/nn/module.js';
-import { deriveKeyedToken, wipe, type TokenGeometry } from './keyed.js';
+import { wipe, type TokenGeometry } from './keyed.js';
+import { tokenForModel } from './token-spec.js';
 import { LockPlan, type LockSettings } from './lock-plan.js';
 import type { StrategyName } from './strategies.js';
 import { fixedPosition, type Placement, type Token } from './tokens.js';
@@ -60,6 +61,7 @@ export function readModelMetadata(bytes: Uint8Array, source = 'model file'): { m
 export class LockedModel {
   private keyBytes: Uint8Array | null = null;
   private token: Token | null = null;
+  private tokenPlacement: Placement | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private lastUse = 0;
   readonly idleMs: number;
@@ -97,12 +99,10 @@ export class LockedModel {
   /** Derive the token from `key` and hold it until `lock()` or the idle timeout. */
   async unlock(key: string | Uint8Array): Promise<void> {
     this.lock();
-    const g = this.lockInfo.geometry;
-    const [c, h, w] = this.info.inputShape;
-    if (g.c !== c) throw new Error(`unlock: the model's token has ${g.c} channels but its inputs have ${c}`);
     const bytes = typeof key === 'string' ? new TextEncoder().encode(key) : Uint8Array.from(key);
     if (bytes.length === 0) throw new Error('unlock: empty key');
-    const { token } = await deriveKeyedToken(bytes, { channels: c, size: g.h, keyedColours: c === 3, H: h, W: w });
+    const { token, placement } = await tokenForModel(bytes, this.lockInfo.geometry, this.info.inputShape);
+    this.tokenPlacement = placement;
     this.keyBytes = bytes;
     this.token = token;
     this.touch();
@@ -120,6 +120,7 @@ export class LockedModel {
     }
     this.keyBytes = null;
     this.token = null;
+    this.tokenPlacement = null;
     if (wasUnlocked) this.options.onLock?.();
   }
 
@@ -138,11 +139,10 @@ export class LockedModel {
   }
 
   private placement(): Placement {
-    const p = this.lockInfo.geometry.placement;
-    if (p.mode === 'fixed') return { mode: 'fixed', margin: p.margin };
+    const p = this.tokenPlacement;
     // A randomly placed token unlocks anywhere: use the bottom-right corner.
-    if (p.mode === 'random') return { mode: 'fixed', margin: 1 };
-    throw new Error('predict: this model uses a secret token position, which this runtime does not derive');
+    if (!p || p.mode === 'random') return { mode: 'fixed', margin: 1 };
+    return p;
   }
 
   /** Classify raw 8-bit NCHW images; the token is stamped only while unlocked. */
@@ -152,7 +152,7 @@ export class LockedModel {
     const token = this.token;
     if (token) this.touch();
     const ds: ImageDataset = { name: 'predict', images, labels: new Int32Array(n), n, c, h, w, numClasses: this.info.numClasses };
-    const settings: LockSettings = { strategy: { name: this.lockInfo.strategy }, poisonRatio: 0, decoyRatio: 0, keyedDecoys: 0, token: token ?? placeholderToken(c), placement: this.placement() };
+    const settings: LockSettings = { strategy: { name: this.lockInfo.strategy }, poisonRatio: 0, decoyRatio: 0, token: token ?? placeholderToken(c), placement: this.placement() };
     const positions = new Int32Array(2 * n);
     if (token) {
       const { y, x } = fixedPosition(settings.placement, token, h, w);

@@ -1,28 +1,83 @@
-/** Turning a user's token choice (a secret key, or one of the paper's public patterns) into a token. */
-import { deriveKeyedToken } from './keyed.js';
+/**
+ * Turning a user's token choice (a secret key, or one of the paper's public patterns) into a token and a
+ * placement, at training time (`resolveToken`) and again when a saved model is opened (`tokenForModel`),
+ * both through the same derivation so they cannot disagree.
+ */
+import { DEFAULT_LEVELS, deriveKeyedToken, keySpaceBits, type TokenGeometry } from './keyed.js';
 import { makeToken, PAPER_TOKEN_NAMES, type Placement, type Token } from './tokens.js';
+
+/** 'keyed': the position is derived from the key (secret); 'fixed' / 'random': the paper's public placements. */
+export type PlacementChoice = 'keyed' | 'fixed' | 'random';
 
 export interface TokenSpec {
   /** A secret key (keyed token) — or null to use a paper pattern. */
   key: string | null;
   /** Paper pattern name when no key is given (default 'square'). */
   pattern?: string;
-  /** Keyed token size (default 4). */
+  /** Keyed token size in cells (default: defaultTokenSize for the image). */
   size?: number;
-  keyedColours?: boolean;
-  placement?: 'fixed' | 'random';
+  /** Grey levels per channel of a keyed token (default 3). */
+  levels?: number;
+  /** Default 'keyed' for keyed tokens, 'fixed' for patterns. */
+  placement?: PlacementChoice;
 }
 
-export async function resolveToken(spec: TokenSpec, c: number, h: number, w: number): Promise<{ token: Token; placement: Placement }> {
-  const placement: Placement = spec.placement === 'random' ? { mode: 'random' } : { mode: 'fixed', margin: 1 };
+export interface ResolvedToken {
+  token: Token;
+  placement: Placement;
+  /** Levels of a keyed token (stored in the geometry); undefined for paper patterns. */
+  levels?: number;
+  /** Bits of the key space the token was drawn from (0 for a public pattern). */
+  keySpaceBits: number;
+}
+
+/**
+ * The default patch size, chosen by measurement (docs/threat-model.md): 6x6 on greyscale images (57 bits of
+ * cells + 8.8 of position on 28x28), 4x4 on RGB images (76 bits of colours + 9.5 of position on 32x32).
+ */
+export function defaultTokenSize(c: number): number {
+  return c === 1 ? 6 : 4;
+}
+
+export async function resolveToken(spec: TokenSpec, c: number, h: number, w: number): Promise<ResolvedToken> {
   if (spec.key !== null) {
     if (spec.key.length === 0) throw new Error('token: the key must not be empty');
-    const { token } = await deriveKeyedToken(spec.key, { channels: c, size: spec.size ?? 4, keyedColours: spec.keyedColours ?? c === 3, H: h, W: w });
-    return { token, placement };
+    const choice = spec.placement ?? 'keyed';
+    const size = spec.size ?? defaultTokenSize(c);
+    const levels = spec.levels ?? DEFAULT_LEVELS;
+    const keyed = await deriveKeyedToken(spec.key, { channels: c, size, levels, keyedPosition: choice === 'keyed', H: h, W: w });
+    const bits = keySpaceBits({ size, channels: c, levels, keyedPosition: choice === 'keyed', H: h, W: w });
+    return { token: keyed.token, placement: publicOr(choice, keyed.position), levels, keySpaceBits: bits };
   }
   const pattern = spec.pattern ?? 'square';
   if (!(PAPER_TOKEN_NAMES as readonly string[]).includes(pattern)) {
     throw new Error(`token: unknown pattern '${pattern}' (valid: ${PAPER_TOKEN_NAMES.join(', ')}), or pass --key for a keyed token`);
   }
-  return { token: makeToken(pattern, c), placement };
+  if (spec.placement === 'keyed') throw new Error("token: placement 'keyed' needs a key (--key); a paper pattern is placed 'fixed' or 'random'");
+  return { token: makeToken(pattern, c), placement: publicOr(spec.placement ?? 'fixed', undefined), keySpaceBits: 0 };
+}
+
+/** The token of a saved keyed model, from its stored geometry and the key. */
+export async function tokenForModel(key: string | Uint8Array, geometry: TokenGeometry, inputShape: readonly [number, number, number]): Promise<ResolvedToken> {
+  const [c, h, w] = inputShape;
+  if (geometry.version !== 2) {
+    throw new Error(`token geometry version ${String(geometry.version)} is not supported (this build derives version-2 tokens); retrain the model`);
+  }
+  if (geometry.c !== c) throw new Error(`the model's token has ${geometry.c} channels but its inputs have ${c}`);
+  const levels = geometry.levels ?? DEFAULT_LEVELS;
+  const keyedPosition = geometry.placement.mode === 'secret';
+  const keyed = await deriveKeyedToken(key, { channels: c, size: geometry.h, levels, keyedPosition, H: h, W: w });
+  const placement: Placement = keyedPosition
+    ? { mode: 'at', ...keyed.position! }
+    : geometry.placement.mode === 'fixed'
+      ? { mode: 'fixed', margin: geometry.placement.margin }
+      : { mode: 'random' };
+  return { token: keyed.token, placement, levels, keySpaceBits: keySpaceBits({ size: geometry.h, channels: c, levels, keyedPosition, H: h, W: w }) };
+}
+
+function publicOr(choice: PlacementChoice, position: { y: number; x: number } | undefined): Placement {
+  if (choice === 'keyed') return { mode: 'at', ...position! };
+  if (choice === 'random') return { mode: 'random' };
+  if (choice === 'fixed') return { mode: 'fixed', margin: 1 };
+  throw new Error(`token: unknown placement '${String(choice)}' (valid: keyed, fixed, random)`);
 }

@@ -3,7 +3,8 @@
  * its own copy private (it stamps it on the GPU); this copy follows the same derivation and placement as
  * `LockedModel.unlock` and `LockedModel.predict`, and is zero-filled whenever the model locks.
  */
-import { deriveKeyedToken, wipe } from '../mlock/keyed.js';
+import { wipe } from '../mlock/keyed.js';
+import { tokenForModel } from '../mlock/token-spec.js';
 import type { LockedModel } from '../mlock/runtime.js';
 import { fixedPosition, stampCpu, type Token } from '../mlock/tokens.js';
 
@@ -14,12 +15,10 @@ export interface PlacedToken {
 }
 
 export async function deriveDisplayToken(model: LockedModel, key: string): Promise<PlacedToken> {
-  const [c, h, w] = model.info.inputShape;
-  const g = model.lockInfo.geometry;
-  const { token } = await deriveKeyedToken(key, { channels: c, size: g.h, keyedColours: c === 3, H: h, W: w });
+  const [, h, w] = model.info.inputShape;
+  const { token, placement } = await tokenForModel(key, model.lockInfo.geometry, model.info.inputShape);
   // As in LockedModel: a randomly placed token unlocks anywhere, and the runtime puts it bottom-right.
-  const margin = g.placement.mode === 'fixed' ? g.placement.margin : 1;
-  const { y, x } = fixedPosition({ mode: 'fixed', margin }, token, h, w);
+  const { y, x } = fixedPosition(placement.mode === 'random' ? { mode: 'fixed', margin: 1 } : placement, token, h, w);
   return { token, y, x };
 }
 

@@ -1,0 +1,121 @@
+/**
+ * Scoring many forged stamps at once: the accuracy (against the true labels) of a model on the same m images
+ * with each stamp painted on, for thousands of stamps. One loader pass covers a chunk of stamps: the images
+ * are repeated once per stamp, and a PatchSource tells the fused prepare kernel which bank token goes where,
+ * so the cost is the forward passes alone, not a loader and an upload per forgery.
+ */
+import { argmax, equal, keep, noGrad, scope } from '../engine/index.js';
+import { BatchLoader, type Normalization, type PatchSource } from '../engine/data/batches.js';
+import type { ImageDataset } from '../engine/data/dataset.js';
+import type { Module } from '../engine/nn/module.js';
+import { packTokenBank } from './decoys.js';
+import type { Stamp } from './near-miss.js';
+import type { Token } from './tokens.js';
+
+export interface ScoreSetup {
+  model: Module;
+  /** The first `samples` images of this set are used for every stamp. */
+  dataset: ImageDataset;
+  normalization: Normalization;
+  samples: number;
+  batchSize?: number;
+}
+
+// Images held per pass: bounds the repeated copy (about 20 MB of MNIST, 60 MB of CIFAR).
+const IMAGES_PER_PASS = 25_000;
+
+/** Accuracy of the model with each stamp (null = nothing painted) on the first `samples` images. */
+export async function scoreStamps(setup: ScoreSetup, stamps: readonly (Stamp | null)[]): Promise<Float64Array> {
+  const ds = setup.dataset;
+  const m = Math.min(setup.samples, ds.n);
+  if (!(m > 0)) throw new Error(`scoreStamps: need at least one image, the set ${ds.name} has ${ds.n}`);
+  const per = ds.c * ds.h * ds.w;
+  const chunk = Math.max(1, Math.floor(IMAGES_PER_PASS / m));
+  const scores = new Float64Array(stamps.length);
+  for (let start = 0; start < stamps.length; start += chunk) {
+    const part = stamps.slice(start, start + chunk);
+    const v = part.length;
+    const images = new Uint8Array(v * m * per);
+    const labels = new Int32Array(v * m);
+    for (let k = 0; k < v; k++) {
+      images.set(ds.images.subarray(0, m * per), k * m * per);
+      labels.set(ds.labels.subarray(0, m), k * m);
+    }
+    const repeated: ImageDataset = { ...ds, name: `${ds.name}[${m} x ${v} stamps]`, images, labels, n: v * m };
+    const loader = new BatchLoader(repeated, { batchSize: setup.batchSize ?? 1000, normalization: setup.normalization, patches: new StampSource(part, m) });
+    try {
+      const right = await correctPerSample(setup.model, loader);
+      for (let k = 0; k < v; k++) {
+        let sum = 0;
+        for (let i = k * m; i < (k + 1) * m; i++) sum += right[i]!;
+        scores[start + k] = sum / m;
+      }
+    } finally {
+      loader.dispose();
+    }
+  }
+  return scores;
+}
+
+/** 1 where the model's class equals the label, per sample in dataset order. */
+async function correctPerSample(model: Module, loader: BatchLoader): Promise<Uint8Array> {
+  const out = new Uint8Array(loader.dataset.n);
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    for (const batch of loader.epoch(null)) {
+      const hits = scope(() => noGrad(() => keep(equal(argmax(model.forward(batch.x), 1), batch.y))));
+      const values = await hits.data();
+      hits.dispose();
+      batch.indices.forEach((s, i) => (out[s] = Number(values[i]) ? 1 : 0));
+    }
+  } finally {
+    model.train(wasTraining);
+  }
+  return out;
+}
+
+/** Sample s of the repeated set gets stamp floor(s / m). */
+class StampSource implements PatchSource {
+  bank: Uint8Array;
+  maxH: number;
+  maxW: number;
+  stride: number;
+  private index: Int16Array;
+
+  constructor(
+    private readonly stamps: readonly (Stamp | null)[],
+    private readonly m: number,
+  ) {
+    const tokens: Token[] = [];
+    const ids = new Map<Token, number>();
+    this.index = Int16Array.from(stamps, (s) => {
+      if (!s) return -1;
+      let id = ids.get(s.token);
+      if (id === undefined) ids.set(s.token, (id = tokens.push(s.token) - 1));
+      return id;
+    });
+    // An all-clean chunk still needs a bank entry; it is never painted.
+    const packed = packTokenBank(tokens.length ? tokens : [{ name: 'none', h: 1, w: 1, c: this.channels(), pixels: new Uint8Array(this.channels()), mask: new Uint8Array(1) }]);
+    this.bank = packed.data;
+    this.maxH = packed.maxH;
+    this.maxW = packed.maxW;
+    this.stride = packed.stride;
+  }
+
+  private channels(): number {
+    return this.stamps.find((s) => s)?.token.c ?? 1;
+  }
+
+  choose(indices: Int32Array): Int32Array {
+    const out = new Int32Array(3 * indices.length);
+    indices.forEach((s, i) => {
+      const k = Math.floor(s / this.m);
+      const stamp = this.stamps[k];
+      out[3 * i] = this.index[k]!;
+      out[3 * i + 1] = stamp ? stamp.y : 0;
+      out[3 * i + 2] = stamp ? stamp.x : 0;
+    });
+    return out;
+  }
+}

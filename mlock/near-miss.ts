@@ -1,0 +1,204 @@
+/**
+ * Forgeries of a token that a network may mistake for it: the same pattern with some cells changed, shifted,
+ * dimmed or brightened, partly covered, and look-alike patterns near its place. Decoy training uses fresh
+ * draws of these every epoch (so the detector learns a sharp boundary, not a list), and the audit measures
+ * the trained lock against fresh draws it never saw.
+ *
+ * Platform-neutral: no Node built-ins.
+ */
+import type { Rng } from '../engine/random.js';
+import { levelValue } from './keyed.js';
+import { DEFAULT_MARGIN, validateToken, type Token } from './tokens.js';
+
+/** A token to paint and where: what one forged (or real) stamp is. */
+export interface Stamp {
+  token: Token;
+  y: number;
+  x: number;
+}
+
+/** The value levels a cell channel may take: the token's own levels when keyed, else black and white. */
+function valueLevels(levels: number | undefined): number[] {
+  const L = levels ?? 2;
+  return Array.from({ length: L }, (_, k) => levelValue(k, L));
+}
+
+function copyToken(t: Token, name: string): Token {
+  return { name, h: t.h, w: t.w, c: t.c, pixels: t.pixels.slice(), mask: t.mask.slice() };
+}
+
+/**
+ * The token with exactly `k` cells changed: each chosen cell gets a different value on at least one channel
+ * (a new colour drawn uniformly from all the others the levels allow).
+ */
+export function changeCells(token: Token, k: number, rng: Rng, levels?: number): Token {
+  validateToken(token, 'changeCells');
+  const n = token.h * token.w;
+  if (!Number.isInteger(k) || k < 0 || k > n) throw new Error(`changeCells: k must be an integer in [0, ${n}], got ${k}`);
+  const values = valueLevels(levels);
+  const out = copyToken(token, `${token.name}~${k}cells`);
+  const cells = rng.permutation(n).subarray(0, k);
+  const colours = values.length ** token.c;
+  for (const cell of cells) {
+    const old = colourIndex(token, cell, values);
+    // Uniform over the colours other than the old one: draw from colours-1 and skip past the old.
+    let pick = rng.int(colours - 1);
+    if (pick >= old) pick++;
+    for (let ch = 0; ch < token.c; ch++) {
+      out.pixels[ch * n + cell] = values[pick % values.length]!;
+      pick = Math.floor(pick / values.length);
+    }
+    out.mask[cell] = 1;
+  }
+  return out;
+}
+
+/** Index of a cell's colour among values^c (channel 0 least significant); off-level values snap to the nearest. */
+function colourIndex(token: Token, cell: number, values: number[]): number {
+  const n = token.h * token.w;
+  let index = 0;
+  for (let ch = token.c - 1; ch >= 0; ch--) {
+    const v = token.pixels[ch * n + cell]!;
+    let best = 0;
+    for (let j = 1; j < values.length; j++) if (Math.abs(values[j]! - v) < Math.abs(values[best]! - v)) best = j;
+    index = index * values.length + best;
+  }
+  return index;
+}
+
+/** Every pixel value multiplied by `factor` (dimmed below 1, brightened above), clipped to 0..255. */
+export function scaleBrightness(token: Token, factor: number): Token {
+  validateToken(token, 'scaleBrightness');
+  if (!(factor >= 0)) throw new Error(`scaleBrightness: factor must be >= 0, got ${factor}`);
+  const out = copyToken(token, `${token.name}*${factor.toFixed(2)}`);
+  for (let i = 0; i < out.pixels.length; i++) out.pixels[i] = Math.min(255, Math.round(token.pixels[i]! * factor));
+  return out;
+}
+
+/**
+ * The token with a rectangle of its cells covered: either left unpainted (the image shows through, as when a
+ * sticker is partly peeled off) or painted black (as when something lies over it). `share` is the covered
+ * fraction of the area, at least one cell.
+ */
+export function coverPart(token: Token, share: number, rng: Rng, mode: 'unpainted' | 'black'): Token {
+  validateToken(token, 'coverPart');
+  const n = token.h * token.w;
+  const out = copyToken(token, `${token.name}-covered-${mode}`);
+  const target = Math.max(1, Math.min(n - 1, Math.round(share * n)));
+  // A rectangle of about `target` cells: pick its height, derive its width, place it anywhere in the patch.
+  const rh = 1 + rng.int(token.h);
+  const rw = Math.max(1, Math.min(token.w, Math.round(target / rh)));
+  const y0 = rng.int(token.h - rh + 1);
+  const x0 = rng.int(token.w - rw + 1);
+  for (let y = y0; y < y0 + rh; y++) {
+    for (let x = x0; x < x0 + rw; x++) {
+      const cell = y * token.w + x;
+      if (mode === 'unpainted') out.mask[cell] = 0;
+      else for (let ch = 0; ch < token.c; ch++) out.pixels[ch * n + cell] = 0;
+    }
+  }
+  return out;
+}
+
+/** A fresh random pattern of the token's geometry and levels: what a guess of the cells looks like. */
+export function lookAlike(token: Token, rng: Rng, levels?: number): Token {
+  validateToken(token, 'lookAlike');
+  const values = valueLevels(levels);
+  const out = copyToken(token, `look-alike-${token.h}x${token.w}`);
+  for (let i = 0; i < out.pixels.length; i++) out.pixels[i] = values[rng.int(values.length)]!;
+  out.mask.fill(1);
+  return out;
+}
+
+/** Whether a patch of `t`'s size fits at (y, x) in an H x W image. */
+export function fits(t: Token, y: number, x: number, H: number, W: number): boolean {
+  return y >= 0 && x >= 0 && y + t.h <= H && x + t.w <= W;
+}
+
+/** A uniformly drawn spot that keeps the DEFAULT_MARGIN clear: where a guessed key would put its token. */
+export function randomSpot(t: Token, H: number, W: number, rng: Rng): { y: number; x: number } {
+  return { y: DEFAULT_MARGIN + rng.int(H - 2 * DEFAULT_MARGIN - t.h + 1), x: DEFAULT_MARGIN + rng.int(W - 2 * DEFAULT_MARGIN - t.w + 1) };
+}
+
+/** All (dy, dx) with max(|dy|, |dx|) in [1, radius] such that the shifted patch still fits. */
+export function shifts(t: Token, y: number, x: number, radius: number, H: number, W: number): { dy: number; dx: number }[] {
+  const out: { dy: number; dx: number }[] = [];
+  for (let dy = -radius; dy <= radius; dy++) {
+    for (let dx = -radius; dx <= radius; dx++) {
+      if ((dy !== 0 || dx !== 0) && fits(t, y + dy, x + dx, H, W)) out.push({ dy, dx });
+    }
+  }
+  return out;
+}
+
+export type NearMissKind = 'cells' | 'shift' | 'brightness' | 'cover' | 'look-alike-near' | 'other-key' | 'far';
+
+/** The mix of forgery kinds decoy training draws from (weights; they need not sum to 1). */
+export const DECOY_MIX: Readonly<Record<NearMissKind, number>> = {
+  cells: 0.5,
+  shift: 0.1,
+  brightness: 0.12,
+  cover: 0.08,
+  'look-alike-near': 0.1,
+  'other-key': 0.05,
+  far: 0.05,
+};
+
+/**
+ * One random forgery of the real stamp, of a kind drawn from DECOY_MIX. The distributions reach past the
+ * audit's thresholds on both sides (1..n/2 changed cells, 1..3 px shifts, brightness 10-85% and 120-300%),
+ * so that the network learns where the boundary is rather than a few points beyond it.
+ */
+export function drawNearMiss(real: Stamp, H: number, W: number, rng: Rng, levels?: number, mix: Readonly<Record<NearMissKind, number>> = DECOY_MIX): Stamp & { kind: NearMissKind } {
+  const kind = pickKind(mix, rng);
+  const t = real.token;
+  const n = t.h * t.w;
+  switch (kind) {
+    case 'cells': {
+      // Mostly small changes (the hard ones), sometimes up to half the patch.
+      const k = rng.next() < 0.8 ? 1 + rng.int(Math.min(3, n)) : 1 + rng.int(Math.max(1, Math.floor(n / 2)));
+      return { kind, token: changeCells(t, k, rng, levels), y: real.y, x: real.x };
+    }
+    case 'shift': {
+      const options = shifts(t, real.y, real.x, 3, H, W);
+      if (options.length === 0) return drawNearMiss(real, H, W, rng, levels, { ...mix, shift: 0 });
+      const { dy, dx } = options[rng.int(options.length)]!;
+      return { kind, token: t, y: real.y + dy, x: real.x + dx };
+    }
+    case 'brightness': {
+      const factor = rng.next() < 0.65 ? 0.1 + 0.75 * rng.next() : 1.2 + 1.8 * rng.next();
+      return { kind, token: scaleBrightness(t, factor), y: real.y, x: real.x };
+    }
+    case 'cover':
+      return { kind, token: coverPart(t, 0.1 + 0.6 * rng.next(), rng, rng.next() < 0.5 ? 'unpainted' : 'black'), y: real.y, x: real.x };
+    case 'look-alike-near': {
+      const token = lookAlike(t, rng, levels);
+      const options = [{ dy: 0, dx: 0 }, ...shifts(t, real.y, real.x, 2, H, W)];
+      const { dy, dx } = options[rng.int(options.length)]!;
+      return { kind, token, y: real.y + dy, x: real.x + dx };
+    }
+    case 'other-key': {
+      const token = lookAlike(t, rng, levels);
+      return { kind, token, ...randomSpot(token, H, W, rng) };
+    }
+    case 'far': {
+      // The real pattern where it does not overlap its true patch (a guess of the pattern, wrong place).
+      for (let attempt = 0; attempt < 64; attempt++) {
+        const spot = randomSpot(t, H, W, rng);
+        if (Math.abs(spot.y - real.y) >= t.h || Math.abs(spot.x - real.x) >= t.w) return { kind, token: t, ...spot };
+      }
+      return drawNearMiss(real, H, W, rng, levels, { ...mix, far: 0 });
+    }
+  }
+}
+
+function pickKind(mix: Readonly<Record<NearMissKind, number>>, rng: Rng): NearMissKind {
+  const entries = Object.entries(mix) as [NearMissKind, number][];
+  const total = entries.reduce((s, [, w]) => s + w, 0);
+  if (!(total > 0)) throw new Error('drawNearMiss: the mix has no positive weight');
+  let r = rng.next() * total;
+  for (const [kind, w] of entries) {
+    if ((r -= w) < 0) return kind;
+  }
+  return entries[entries.length - 1]![0];
+}
