@@ -117,6 +117,8 @@ function runOptionsFrom(values: Record<string, unknown>, defaults: Partial<RunOp
     trainSubset: num(v['train-subset'] as string, 'train-subset') ?? defaults.trainSubset,
     testSubset: num(v['test-subset'] as string, 'test-subset') ?? defaults.testSubset,
     forgedKeys: num(v['forged-keys'] as string, 'forged-keys') ?? defaults.forgedKeys,
+    forgedSamples: num(v.samples as string, 'samples') ?? defaults.forgedSamples,
+    auditPerDistance: num(v['per-distance'] as string, 'per-distance') ?? defaults.auditPerDistance,
     baseline: Boolean(v.baseline) && !v['no-baseline'],
     out: (v.out as string) ?? defaults.out ?? `runs/${dataset}-${strategy ? strategy.name : 'plain'}-${stamp}`,
     resume: Boolean(v.resume),
@@ -137,7 +139,18 @@ function printReport(r: RunReport, out: string): void {
     console.log(`  baseline (unlocked)    ${pct(r.baselineAccuracy)}`);
     console.log(`  authorized (token)     ${pct(r.authorizedAccuracy)}`);
     console.log(`  unauthorized (clean)   ${pct(r.unauthorizedAccuracy)}`);
-    console.log(`  forged tokens (mean)   ${pct(r.forgedAccuracy)}   worst ${pct(r.forgedMaxAccuracy)}`);
+    const a = r.audit;
+    console.log(`  forged tokens          mean ${pct(r.forgedAccuracy)}   worst ${pct(r.forgedMaxAccuracy)}   (${a ? a.groups.reduce((s, g) => s + g.count, 0) : 0} forgeries: near misses, shifts, dimming, covers, look-alikes, random keys)`);
+    if (a) {
+      const worstOf = (family: string, bounded = true) => Math.max(0, ...a.groups.filter((g) => g.family === family && g.bounded === bounded).map((g) => g.worst));
+      console.log(`    >= 2 cells changed   worst ${pct(worstOf('cells'))}   (1 cell changed: worst ${pct(worstOf('cells', false))}, reported only)`);
+      console.log(`    shifted 1-2 px       worst ${pct(worstOf('shift'))}`);
+      console.log(`    dimmed to <= 75%     worst ${pct(worstOf('brightness'))}`);
+      const keys = a.groups.find((g) => g.family === 'random-key');
+      if (keys) console.log(`    ${keys.count} random keys     mean ${pct(keys.mean)}   worst ${pct(keys.worst)}   above 20%: ${keys.above20}`);
+      const g = a.guesses;
+      console.log(`  expected guesses       ${Number.isFinite(g.log2Guesses) ? `2^${g.log2Guesses.toFixed(1)} (token space 2^${g.log2TokenSpace.toFixed(1)}; computation in report.json)` : 'no estimate: near-miss variants still unlock at the largest distance measured'}`);
+    }
   }
   console.log(`  run folder             ${out}  (model.safetensors, report.json, history.json, curves.svg)`);
   console.log(`  time                   ${r.seconds.toFixed(0)} s`);

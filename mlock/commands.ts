@@ -12,7 +12,7 @@ import type { Module } from '../engine/nn/module.js';
 import { sampleSubset } from './run.js';
 import { fineTuneAttack, pruneAttack, reverseEngineerAttack } from './attacks.js';
 import { auditLock, auditMarkdown } from './audit.js';
-import { authorizedAccuracy, evaluateLock, type EvalSetup } from './evaluate.js';
+import { authorizedAccuracy, type EvalSetup } from './evaluate.js';
 import { LockedModel, readModelMetadata } from './runtime.js';
 import { tokenForModel } from './token-spec.js';
 import type { LockSettings } from './lock-plan.js';
@@ -50,46 +50,11 @@ async function openSaved(values: Values) {
   return { path, bytes, meta, model, test, settings, dataset };
 }
 
-async function evalCommand(values: Values): Promise<void> {
-  const { path, meta, model, test, settings } = await openSaved(values);
-  if (!meta.lock) throw new Error(`${path}: not a locked model; 'eval' measures locks (use 'train --strategy none' reports for plain models)`);
-  if (!settings) throw new Error('eval needs --key (the key the model was locked with)');
-  const result = await evaluateLock({ model, dataset: test, settings, normalization: meta.normalization, forgedKeys: Number(values['forged-keys'] ?? 10), seed: Number(values.seed ?? 0) });
-  const report = { model: path, dataset: String(values.dataset), strategy: meta.lock.strategy, adapter: adapterLabel(runtime().info), ...result };
-  console.log(`eval ${path} on ${test.name} (${test.n} images, ${report.adapter})`);
-  console.log(`  authorized   ${pct(result.authorizedAccuracy)}`);
-  console.log(`  unauthorized ${pct(result.unauthorizedAccuracy)}`);
-  console.log(`  forged mean  ${pct(result.forgedAccuracy)}  worst ${pct(result.forgedMaxAccuracy)}`);
-  for (const f of result.forged) console.log(`    ${f.kind.padEnd(15)} ${f.name.padEnd(28)} ${pct(f.accuracy)}`);
-  if (values.json) await writeFileAtomic(String(values.json), JSON.stringify(report, null, 2) + '\n');
-  if (values.markdown) await writeFileAtomic(String(values.markdown), evalMarkdown(report));
-}
-
-function evalMarkdown(r: { model: string; dataset: string; strategy: string; adapter: string; authorizedAccuracy: number; unauthorizedAccuracy: number; forgedAccuracy: number; forgedMaxAccuracy: number; forged: { kind: string; name: string; accuracy: number }[] }): string {
-  const lines = [
-    `# M-LOCK evaluation of ${r.model}`,
-    '',
-    `Dataset ${r.dataset}, strategy ${r.strategy}, adapter ${r.adapter}.`,
-    '',
-    '| input | accuracy |',
-    '| --- | ---: |',
-    `| with the token (authorized) | ${pct(r.authorizedAccuracy)} |`,
-    `| without the token (unauthorized) | ${pct(r.unauthorizedAccuracy)} |`,
-    `| forged tokens, mean | ${pct(r.forgedAccuracy)} |`,
-    `| forged tokens, worst | ${pct(r.forgedMaxAccuracy)} |`,
-    '',
-    '| forged token | kind | accuracy |',
-    '| --- | --- | ---: |',
-    ...r.forged.map((f) => `| ${f.name} | ${f.kind} | ${pct(f.accuracy)} |`),
-    '',
-  ];
-  return lines.join('\n');
-}
-
+/** `eval` and `audit`: authorized / unauthorized accuracy and every forgery, worst case next to the mean. */
 async function auditCommand(values: Values): Promise<void> {
   const { path, meta, model, test, settings } = await openSaved(values);
-  if (!meta.lock) throw new Error(`${path}: not a locked model; 'audit' measures locks`);
-  if (!settings) throw new Error('audit needs --key (the key the model was locked with)');
+  if (!meta.lock) throw new Error(`${path}: not a locked model; 'eval' and 'audit' measure locks (use 'train --strategy none' reports for plain models)`);
+  if (!settings) throw new Error('this command needs --key (the key the model was locked with)');
   const report = await auditLock({
     model,
     dataset: test,
@@ -167,7 +132,7 @@ async function predictCommand(values: Values): Promise<void> {
 export async function runCommand(command: string, values: Values): Promise<void> {
   switch (command) {
     case 'eval':
-      return evalCommand(values);
+      return auditCommand(values);
     case 'attack':
       return attackCommand(values);
     case 'audit':

@@ -1,32 +1,14 @@
 /**
- * M-LOCK's measurements, all against the true labels: authorized accuracy (real token stamped), unauthorized
- * accuracy (clean inputs), and forged-token accuracy: tokens of N random other keys, each of the paper's other
- * patterns, and the real token at other positions (the forger knows the scheme but not the key or the spot).
+ * M-LOCK's two basic measurements, against the true labels: authorized accuracy (the real token stamped at its
+ * place) and unauthorized accuracy (clean inputs). Forged tokens are the audit's (audit.ts).
  */
 import { Rng } from '../engine/index.js';
 import { BatchLoader, type Normalization } from '../engine/data/batches.js';
 import type { ImageDataset } from '../engine/data/dataset.js';
 import { evaluate } from '../engine/train/fit.js';
 import type { Module } from '../engine/nn/module.js';
-import { deriveKeyedToken } from './keyed.js';
 import { LockPlan, type LockSettings } from './lock-plan.js';
-import { fixedPosition, makeToken, PAPER_TOKEN_NAMES, tokensEqual, type Token } from './tokens.js';
-
-export interface ForgedResult {
-  kind: 'other-key' | 'paper-pattern' | 'wrong-position';
-  name: string;
-  accuracy: number;
-}
-
-export interface LockEvaluation {
-  authorizedAccuracy: number;
-  unauthorizedAccuracy: number;
-  /** Mean over the forged tokens, and the worst case (highest accuracy a forger reached). */
-  forgedAccuracy: number;
-  forgedMaxAccuracy: number;
-  forged: ForgedResult[];
-  n: number;
-}
+import { fixedPosition, type Token } from './tokens.js';
 
 export interface EvalSetup {
   model: Module;
@@ -34,13 +16,7 @@ export interface EvalSetup {
   settings: LockSettings;
   normalization: Normalization;
   batchSize?: number;
-  /** Random other keys to try (default 10). */
-  forgedKeys?: number;
-  /** Wrong positions for the real token (default 4). */
-  wrongPositions?: number;
   seed?: number;
-  /** Forged tokens are measured on the first this-many samples (default 2000: +-1 point at 95%). */
-  forgedSamples?: number;
 }
 
 function loaderFor(setup: EvalSetup, token: Token | null, positions: Int32Array): BatchLoader {
@@ -49,7 +25,7 @@ function loaderFor(setup: EvalSetup, token: Token | null, positions: Int32Array)
   return new BatchLoader(ds, { batchSize: setup.batchSize ?? 256, normalization: setup.normalization, patches: plan });
 }
 
-async function accuracyWith(setup: EvalSetup, token: Token | null, positions: Int32Array): Promise<number> {
+export async function accuracyWith(setup: EvalSetup, token: Token | null, positions: Int32Array): Promise<number> {
   const loader = loaderFor(setup, token, positions);
   try {
     return (await evaluate(setup.model, loader)).accuracy;
@@ -85,58 +61,4 @@ export async function authorizedAccuracy(setup: EvalSetup): Promise<number> {
 /** Unauthorized accuracy only (clean inputs). */
 export async function unauthorizedAccuracy(setup: EvalSetup): Promise<number> {
   return accuracyWith(setup, null, new Int32Array(2 * setup.dataset.n));
-}
-
-export async function evaluateLock(setup: EvalSetup): Promise<LockEvaluation> {
-  const ds = setup.dataset;
-  const real = setup.settings.token;
-  const n = ds.n;
-  const authorized = await authorizedAccuracy(setup);
-  const unauthorized = await unauthorizedAccuracy(setup);
-  const forged: ForgedResult[] = [];
-  // Many forged tokens, each a full pass: a fixed sample keeps the cost bounded.
-  const fn = Math.min(ds.n, setup.forgedSamples ?? 2000);
-  const forgedSetup: EvalSetup = fn === ds.n ? setup : { ...setup, dataset: { ...ds, n: fn, images: ds.images.subarray(0, fn * ds.c * ds.h * ds.w), labels: ds.labels.subarray(0, fn) } };
-  const rng = new Rng((setup.seed ?? 0) + 99);
-
-  for (let k = 0; k < (setup.forgedKeys ?? 10); k++) {
-    const key = `forged-key-${rng.nextU32().toString(16)}`;
-    const { token, position } = await deriveKeyedToken(key, { channels: ds.c, size: real.h, levels: setup.settings.levels, H: ds.h, W: ds.w });
-    const at = new Int32Array(2 * fn);
-    for (let i = 0; i < fn; i++) [at[2 * i], at[2 * i + 1]] = [position!.y, position!.x];
-    forged.push({ kind: 'other-key', name: key, accuracy: await accuracyWith(forgedSetup, token, at) });
-  }
-  for (const name of PAPER_TOKEN_NAMES) {
-    const token = makeToken(name, ds.c);
-    if (tokensEqual(token, real)) continue;
-    forged.push({ kind: 'paper-pattern', name, accuracy: await accuracyWith(forgedSetup, token, samePositionFor(setup, token, fn)) });
-  }
-  if (setup.settings.placement.mode !== 'random') {
-    const truth = samePositionFor(setup, real, 1);
-    const spots: [number, number][] = [];
-    for (let y = 0; y + real.h <= ds.h; y++) {
-      for (let x = 0; x + real.w <= ds.w; x++) {
-        const overlap = y < truth[0]! + real.h && truth[0]! < y + real.h && x < truth[1]! + real.w && truth[1]! < x + real.w;
-        if (!overlap) spots.push([y, x]);
-      }
-    }
-    for (let k = 0; k < (setup.wrongPositions ?? 4) && spots.length > 0; k++) {
-      const [y, x] = spots[rng.int(spots.length)]!;
-      const positions = new Int32Array(2 * fn);
-      for (let i = 0; i < fn; i++) {
-        positions[2 * i] = y;
-        positions[2 * i + 1] = x;
-      }
-      forged.push({ kind: 'wrong-position', name: `real token at (${y}, ${x})`, accuracy: await accuracyWith(forgedSetup, real, positions) });
-    }
-  }
-  const accs = forged.map((f) => f.accuracy);
-  return {
-    authorizedAccuracy: authorized,
-    unauthorizedAccuracy: unauthorized,
-    forgedAccuracy: accs.length ? accs.reduce((a, b) => a + b, 0) / accs.length : 0,
-    forgedMaxAccuracy: accs.length ? Math.max(...accs) : 0,
-    forged,
-    n,
-  };
 }

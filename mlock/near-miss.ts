@@ -8,7 +8,7 @@
  */
 import type { Rng } from '../engine/random.js';
 import { levelValue } from './keyed.js';
-import { DEFAULT_MARGIN, validateToken, type Token } from './tokens.js';
+import { DEFAULT_MARGIN, tokensEqual, validateToken, type Token } from './tokens.js';
 
 /** A token to paint and where: what one forged (or real) stamp is. */
 export interface Stamp {
@@ -135,13 +135,13 @@ export type NearMissKind = 'cells' | 'shift' | 'brightness' | 'cover' | 'look-al
 
 /** The mix of forgery kinds decoy training draws from (weights; they need not sum to 1). */
 export const DECOY_MIX: Readonly<Record<NearMissKind, number>> = {
-  cells: 0.5,
-  shift: 0.1,
-  brightness: 0.12,
-  cover: 0.08,
-  'look-alike-near': 0.1,
-  'other-key': 0.05,
-  far: 0.05,
+  cells: 0.8,
+  shift: 0.05,
+  brightness: 0.05,
+  cover: 0.04,
+  'look-alike-near': 0.03,
+  'other-key': 0.02,
+  far: 0.01,
 };
 
 /**
@@ -150,13 +150,23 @@ export const DECOY_MIX: Readonly<Record<NearMissKind, number>> = {
  * so that the network learns where the boundary is rather than a few points beyond it.
  */
 export function drawNearMiss(real: Stamp, H: number, W: number, rng: Rng, levels?: number, mix: Readonly<Record<NearMissKind, number>> = DECOY_MIX): Stamp & { kind: NearMissKind } {
+  // A draw can paint exactly the real stamp (brightening a black-and-white token, blacking out black cells):
+  // that would teach the network to lock for its own key, so such draws are redrawn.
+  for (;;) {
+    const s = drawOnce(real, H, W, rng, levels, mix);
+    if (s.y !== real.y || s.x !== real.x || !tokensEqual(s.token, real.token)) return s;
+  }
+}
+
+function drawOnce(real: Stamp, H: number, W: number, rng: Rng, levels: number | undefined, mix: Readonly<Record<NearMissKind, number>>): Stamp & { kind: NearMissKind } {
   const kind = pickKind(mix, rng);
   const t = real.token;
   const n = t.h * t.w;
   switch (kind) {
     case 'cells': {
       // Mostly small changes (the hard ones), sometimes up to half the patch.
-      const k = rng.next() < 0.8 ? 1 + rng.int(Math.min(3, n)) : 1 + rng.int(Math.max(1, Math.floor(n / 2)));
+      const r = rng.next();
+      const k = r < 0.6 ? 1 + rng.int(Math.min(2, n)) : r < 0.85 ? Math.min(n, 3 + rng.int(2)) : 1 + rng.int(Math.max(1, Math.floor(n / 2)));
       return { kind, token: changeCells(t, k, rng, levels), y: real.y, x: real.x };
     }
     case 'shift': {

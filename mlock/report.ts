@@ -164,8 +164,7 @@ function renderMarkdown(
     const misses: string[] = [];
     if ((report.authorizedAccuracy ?? 0) < base - 0.01) misses.push(`authorized ${((base - report.authorizedAccuracy!) * 100).toFixed(1)} pt below baseline`);
     if ((report.unauthorizedAccuracy ?? 1) > 1 / C + 0.01) misses.push(`unauthorized ${pct(report.unauthorizedAccuracy)} > ${pct(1 / C + 0.01)}`);
-    const keyForged = (report.forged ?? []).filter((f) => f.kind === 'other-key').map((f) => f.accuracy);
-    const maxKey = keyForged.length ? Math.max(...keyForged) : 0;
+    const maxKey = report.audit?.groups.find((g) => g.family === 'random-key')?.worst ?? 0;
     if (C === 10 && maxKey > 0.15) misses.push(`forged key ${pct(maxKey)} > 15%`);
     out.push(
       `| ${plan.dataset} | ${plan.note} | ${strategy} | ${pct(base)} | ${pct(report.authorizedAccuracy)} | ${pct(report.unauthorizedAccuracy)} | ${pct(report.forgedAccuracy)} / ${pct(report.forgedMaxAccuracy)} | ${report.epochs} | ${(report.seconds / 60).toFixed(1)} min | ${report.adapter} | ${misses.length ? `miss: ${misses.join('; ')}` : 'met'} |`,
@@ -174,13 +173,13 @@ function renderMarkdown(
   if (decoyRows.length) {
     out.push('', '## Forgery resistance: decoy training', '');
     out.push('The paper\'s scheme alone teaches the model that any bright patch at the token\'s place unlocks it. Decoy training stamps other patterns, other keys\' tokens and the real token at wrong places on a share of the token-free samples.', '');
-    out.push('| strategy | training | authorized | unauthorized | forged by kind (mean) | forged worst |');
+    out.push('| strategy | training | authorized | unauthorized | forged by kind (worst) | forged worst |');
     out.push('| --- | --- | ---: | ---: | --- | ---: |');
     for (const d of decoyRows) {
       for (const [label, r] of [['with decoys', d.withDecoys], ['without decoys (paper)', d.withoutDecoys]] as const) {
-        const kinds = ['other-key', 'paper-pattern', 'wrong-position'].map((k) => {
-          const a = (r.forged ?? []).filter((f) => f.kind === k).map((f) => f.accuracy);
-          return `${k} ${a.length ? pct(a.reduce((s, x) => s + x, 0) / a.length) : 'n/a'}`;
+        const kinds = (['random-key', 'paper-pattern', 'shift', 'cells'] as const).map((k) => {
+          const g = (r.audit?.groups ?? []).filter((x) => x.family === k && x.bounded);
+          return `${k} ${g.length ? pct(Math.max(...g.map((x) => x.worst))) : 'n/a'}`;
         });
         out.push(`| ${d.strategy} | ${label} | ${pct(r.authorizedAccuracy)} | ${pct(r.unauthorizedAccuracy)} | ${kinds.join(', ')} | ${pct(r.forgedMaxAccuracy)} |`);
       }

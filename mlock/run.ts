@@ -16,7 +16,8 @@ import { buildModel, type ModelName } from '../engine/nn/models.js';
 import type { Module } from '../engine/nn/module.js';
 import { Adam, AdamW, multiStepLr, SGD, type Optimizer } from '../engine/optim/index.js';
 import { evaluate, trainEpoch } from '../engine/train/fit.js';
-import { authorizedAccuracy, evaluateLock, unauthorizedAccuracy, type EvalSetup, type LockEvaluation } from './evaluate.js';
+import { auditLock, type AuditReport } from './audit.js';
+import { authorizedAccuracy, unauthorizedAccuracy, type EvalSetup } from './evaluate.js';
 import { tokenGeometry } from './keyed.js';
 import { LockPlan, type LockSettings } from './lock-plan.js';
 import { lineChartSvg } from './plot.js';
@@ -43,9 +44,12 @@ export interface RunOptions {
   trainSubset?: number;
   testSubset?: number;
   valFraction?: number;
+  /** Random other keys the audit tries (default 1000). */
   forgedKeys?: number;
-  /** Test images used for each forged token (default 2000). */
+  /** Test images per forged token in the audit (default 500). */
   forgedSamples?: number;
+  /** Sampled near-miss variants per distance in the audit (default 200). */
+  auditPerDistance?: number;
   /** Also train an unlocked model the same way and report its accuracy. */
   baseline?: boolean;
   out: string;
@@ -80,7 +84,8 @@ export interface RunReport {
   forgedMaxAccuracy: number | null;
   /** Test accuracy of a plain run. */
   testAccuracy: number | null;
-  forged?: LockEvaluation['forged'];
+  /** The lock's audit (near misses, shifts, brightness, covers, look-alikes, random keys, guesses). */
+  audit?: AuditReport;
   adapter: string;
   epochs: number;
   bestEpoch: number;
@@ -276,10 +281,20 @@ export async function run(o: RunOptions): Promise<RunReport> {
 
   const tag = settings ? 'locked' : 'plain';
   const trained = await trainModel(opts, data, recipe, settings, tag, join(o.out, 'checkpoint.safetensors'));
-  let lockEval: LockEvaluation | null = null;
+  let lockEval: AuditReport | null = null;
   let testAccuracy: number | null = null;
   if (settings) {
-    lockEval = await evaluateLock({ model: trained.model, dataset: data.test, settings, normalization: data.normalization, seed: o.seed ?? 0, forgedKeys: o.forgedKeys ?? 10, forgedSamples: o.forgedSamples });
+    lockEval = await auditLock({
+      model: trained.model,
+      dataset: data.test,
+      settings,
+      normalization: data.normalization,
+      seed: o.seed ?? 0,
+      randomKeys: o.forgedKeys,
+      samples: o.forgedSamples,
+      perDistance: o.auditPerDistance,
+      log,
+    });
   } else {
     const tl = new BatchLoader(data.test, { batchSize: 256, normalization: data.normalization });
     testAccuracy = (await evaluate(trained.model, tl)).accuracy;
@@ -315,10 +330,10 @@ export async function run(o: RunOptions): Promise<RunReport> {
     authorizedAccuracy: lockEval?.authorizedAccuracy ?? null,
     unauthorizedAccuracy: lockEval?.unauthorizedAccuracy ?? null,
     baselineAccuracy: baselineAccuracy ?? (settings ? null : testAccuracy),
-    forgedAccuracy: lockEval?.forgedAccuracy ?? null,
-    forgedMaxAccuracy: lockEval?.forgedMaxAccuracy ?? null,
+    forgedAccuracy: lockEval?.boundedMean ?? null,
+    forgedMaxAccuracy: lockEval?.boundedWorst ?? null,
     testAccuracy,
-    forged: lockEval?.forged,
+    audit: lockEval ?? undefined,
     adapter,
     epochs: trained.stoppedAtEpoch ?? recipe.epochs,
     bestEpoch: trained.bestEpoch,

@@ -1,157 +1,132 @@
 import { describe, expect, it } from 'vitest';
-import { deriveKeyedToken, tokenFingerprint, tokenGeometry, wipe } from '../../mlock/keyed.js';
-import { PAPER_TOKEN_NAMES, makeToken, tokensEqual, type Token } from '../../mlock/tokens.js';
+import { deriveKeyedToken, keySpaceBits, levelValue, tokenFingerprint, tokenGeometry, wipe } from '../../mlock/keyed.js';
+import { resolveToken, tokenForModel } from '../../mlock/token-spec.js';
+import { makeToken, tokensEqual, type Token } from '../../mlock/tokens.js';
 
-const base = { channels: 3, H: 32, W: 32 } as const;
+const grey = { channels: 1, H: 28, W: 28 } as const;
+const rgb = { channels: 3, H: 32, W: 32 } as const;
 
-function onCount(t: Token): number {
-  let on = 0;
-  for (let i = 0; i < t.h * t.w; i++) if (t.pixels[i]! > 0) on++;
-  return on;
-}
-
-describe('deriveKeyedToken', () => {
+describe('deriveKeyedToken (v2: keyed levels and keyed position)', () => {
   it('is deterministic per key, and string keys equal their UTF-8 bytes', async () => {
-    const a = await deriveKeyedToken('correct horse battery staple', { ...base, keyedColours: true, keyedPosition: true });
-    const b = await deriveKeyedToken('correct horse battery staple', { ...base, keyedColours: true, keyedPosition: true });
-    const c = await deriveKeyedToken(new TextEncoder().encode('correct horse battery staple'), { ...base, keyedColours: true, keyedPosition: true });
+    const a = await deriveKeyedToken('correct horse battery staple', rgb);
+    const b = await deriveKeyedToken('correct horse battery staple', rgb);
+    const c = await deriveKeyedToken(new TextEncoder().encode('correct horse battery staple'), rgb);
     expect(a).toEqual(b);
     expect(a).toEqual(c);
   });
 
-  it('gives 100 different tokens for 100 keys, all balanced and none a paper pattern', async () => {
-    const paper3 = PAPER_TOKEN_NAMES.map((n) => makeToken(n, 1));
-    for (const size of [3, 4]) {
-      const seen = new Set<string>();
-      for (let k = 0; k < 100; k++) {
-        const { token } = await deriveKeyedToken(`key-${k}`, { size, channels: 1, H: 28, W: 28 });
-        expect([token.h, token.w, token.c]).toEqual([size, size, 1]);
-        expect(Array.from(token.mask)).toEqual(new Array(size * size).fill(1));
-        expect(Array.from(token.pixels).every((v) => v === 0 || v === 255)).toBe(true);
-        const on = onCount(token);
-        expect(on).toBeGreaterThanOrEqual(Math.ceil((size * size) / 3));
-        expect(on).toBeLessThanOrEqual(Math.floor((2 * size * size) / 3));
-        for (const p of paper3) expect(tokensEqual(token, p)).toBe(false);
-        expect(token.name).toBe(`keyed-${size}x${size}`); // nothing key-dependent in the name
-        seen.add(Array.from(token.pixels).join(','));
-      }
-      // White patterns live in a small space, so birthday collisions are expected and allowed:
-      // 4x4 has 51,766 balanced patterns (~0.1 colliding pairs expected among 100 keys), 3x3 only
-      // 416 (~89 distinct expected). Far fewer distinct would mean the key barely matters.
-      expect(seen.size).toBeGreaterThanOrEqual(size === 4 ? 98 : 75);
+  it('uses only the declared levels, fills the whole patch, and keeps key material out of the name', async () => {
+    for (const levels of [2, 3, 5]) {
+      const allowed = new Set(Array.from({ length: levels }, (_, k) => levelValue(k, levels)));
+      const { token } = await deriveKeyedToken('levels', { ...grey, size: 5, levels });
+      expect([token.h, token.w, token.c]).toEqual([5, 5, 1]);
+      expect(Array.from(token.mask)).toEqual(new Array(25).fill(1));
+      expect(Array.from(token.pixels).every((v) => allowed.has(v))).toBe(true);
+      expect(token.name).toBe('keyed-5x5');
     }
+    expect([0, 1, 2].map((k) => levelValue(k, 3))).toEqual([0, 128, 255]);
   });
 
-  it('gives 100 pairwise different tokens for 100 keys with keyed colours', async () => {
-    // With colours the space is ~2^(16 + 7*3*8) per token, so any collision means a broken derivation.
+  it('200 keys give 200 different tokens and places spread over the image', async () => {
     const tokens: Token[] = [];
-    for (let k = 0; k < 100; k++) tokens.push((await deriveKeyedToken(`key-${k}`, { ...base, keyedColours: true })).token);
+    const ys = new Set<number>();
+    const xs = new Set<number>();
+    for (let k = 0; k < 200; k++) {
+      const { token, position } = await deriveKeyedToken(`key-${k}`, grey);
+      tokens.push(token);
+      // Inside the 1-pixel margin on every side.
+      expect(position!.y).toBeGreaterThanOrEqual(1);
+      expect(position!.x).toBeGreaterThanOrEqual(1);
+      expect(position!.y + token.h).toBeLessThanOrEqual(27);
+      expect(position!.x + token.w).toBeLessThanOrEqual(27);
+      ys.add(position!.y);
+      xs.add(position!.x);
+    }
     for (let i = 0; i < tokens.length; i++) {
       for (let j = i + 1; j < tokens.length; j++) expect(tokensEqual(tokens[i]!, tokens[j]!), `keys ${i} and ${j}`).toBe(false);
     }
+    // 21 possible rows and columns: 200 uniform draws miss any one with probability (20/21)^200 < 1e-4.
+    expect(ys.size).toBe(21);
+    expect(xs.size).toBe(21);
   });
 
-  it('cells look unbiased across keys (each cell on about half the time)', async () => {
-    const counts = new Array(16).fill(0);
-    const keys = 200;
-    for (let k = 0; k < keys; k++) {
-      const { token } = await deriveKeyedToken(`bias-${k}`, { channels: 1, H: 16, W: 16 });
-      for (let i = 0; i < 16; i++) if (token.pixels[i]) counts[i]++;
+  it('cell values look unbiased across keys (chi-square over 300 keys x 36 cells)', async () => {
+    const counts = [0, 0, 0];
+    for (let k = 0; k < 300; k++) {
+      const { token } = await deriveKeyedToken(`bias-${k}`, grey);
+      for (const v of token.pixels) counts[v === 0 ? 0 : v === 128 ? 1 : 2]!++;
     }
-    // Binomial(200, 0.5): sd ~7.1; 4 sd is ~28.
-    for (const c of counts) expect(Math.abs(c - keys / 2)).toBeLessThan(4 * Math.sqrt(keys / 4));
+    const expected = (300 * 36) / 3;
+    const chi2 = counts.reduce((s, c) => s + (c - expected) ** 2 / expected, 0);
+    // 2 degrees of freedom: P(chi2 > 13.8) = 0.001.
+    expect(chi2).toBeLessThan(13.8);
   });
 
-  it('keyed colours: on cells get bright key-dependent colours, off cells stay black', async () => {
-    const { token } = await deriveKeyedToken('colour-key', { ...base, keyedColours: true });
-    const n = 16;
-    const colours = new Set<string>();
-    for (let i = 0; i < n; i++) {
-      const px = [token.pixels[i]!, token.pixels[n + i]!, token.pixels[2 * n + i]!];
-      if (px.every((v) => v === 0)) continue;
-      expect(px.every((v) => v >= 128)).toBe(true);
-      colours.add(px.join(','));
-    }
-    expect(colours.size).toBeGreaterThan(1);
-    const other = await deriveKeyedToken('colour-key-2', { ...base, keyedColours: true });
-    expect(tokensEqual(token, other.token)).toBe(false);
-    // The same key without keyed colours is a different (white) token: geometry is in the HMAC message.
-    const white = await deriveKeyedToken('colour-key', base);
-    expect(Array.from(white.token.pixels).every((v) => v === 0 || v === 255)).toBe(true);
+  it('unrelated tokens for the same key under another geometry', async () => {
+    const a = await deriveKeyedToken('same key', { ...grey, size: 4 });
+    const b = await deriveKeyedToken('same key', { ...grey, size: 4, keyedPosition: false });
+    const c = await deriveKeyedToken('same key', { ...grey, size: 4, levels: 2 });
+    expect(tokensEqual(a.token, b.token)).toBe(false);
+    expect(tokensEqual(a.token, c.token)).toBe(false);
+    expect(b.position).toBeUndefined();
   });
 
-  it('keyed positions stay inside the image clear of the 1-pixel margin and vary by key', async () => {
-    const H = 20;
-    const W = 24;
-    const size = 4;
-    const ys = new Set<number>();
-    const xs = new Set<number>();
-    for (let k = 0; k < 100; k++) {
-      const { position } = await deriveKeyedToken(`pos-${k}`, { size, channels: 1, keyedPosition: true, H, W });
-      expect(position).toBeDefined();
-      const { y, x } = position!;
-      expect(y).toBeGreaterThanOrEqual(1);
-      expect(x).toBeGreaterThanOrEqual(1);
-      expect(y + size).toBeLessThanOrEqual(H - 1);
-      expect(x + size).toBeLessThanOrEqual(W - 1);
-      ys.add(y);
-      xs.add(x);
-    }
-    expect(ys.size).toBeGreaterThan(8);
-    expect(xs.size).toBeGreaterThan(10);
-    const none = await deriveKeyedToken('pos-0', { size, channels: 1, H, W });
-    expect(none.position).toBeUndefined();
+  it('counts its key space: at least 64 bits with the defaults on greyscale and RGB', async () => {
+    expect(keySpaceBits({ size: 6, channels: 1, levels: 3, keyedPosition: true, H: 28, W: 28 })).toBeCloseTo(36 * Math.log2(3) + Math.log2(21 * 21), 9);
+    const g = await resolveToken({ key: 'k' }, 1, 28, 28);
+    const c = await resolveToken({ key: 'k' }, 3, 32, 32);
+    expect(g.keySpaceBits).toBeGreaterThanOrEqual(64);
+    expect(c.keySpaceBits).toBeGreaterThanOrEqual(64);
+    expect(g.placement.mode).toBe('at');
   });
 
   it('rejects bad input clearly', async () => {
-    await expect(deriveKeyedToken('', base)).rejects.toThrow(/key must not be empty/);
-    await expect(deriveKeyedToken(new Uint8Array(0), base)).rejects.toThrow(/key must not be empty/);
-    await expect(deriveKeyedToken(42 as never, base)).rejects.toThrow(/string or a Uint8Array/);
-    await expect(deriveKeyedToken('k', { ...base, size: 1 })).rejects.toThrow(/size must be an integer >= 2/);
-    await expect(deriveKeyedToken('k', { ...base, channels: 4 })).rejects.toThrow(/channels must be 1 or 3/);
-    await expect(deriveKeyedToken('k', { ...base, size: 31 })).rejects.toThrow(/does not fit in a 32x32 image/);
-    await expect(deriveKeyedToken('k', { ...base, H: 0 })).rejects.toThrow(/image size/);
+    await expect(deriveKeyedToken('', grey)).rejects.toThrow(/key must not be empty/);
+    await expect(deriveKeyedToken(new Uint8Array(0), grey)).rejects.toThrow(/key must not be empty/);
+    await expect(deriveKeyedToken(42 as never, grey)).rejects.toThrow(/string or a Uint8Array/);
+    await expect(deriveKeyedToken('k', { ...grey, size: 1 })).rejects.toThrow(/size must be an integer >= 2/);
+    await expect(deriveKeyedToken('k', { ...grey, channels: 4 })).rejects.toThrow(/channels must be 1 or 3/);
+    await expect(deriveKeyedToken('k', { ...grey, levels: 1 })).rejects.toThrow(/levels/);
+    await expect(deriveKeyedToken('k', { ...grey, size: 27 })).rejects.toThrow(/does not fit in a 28x28 image/);
+    await expect(deriveKeyedToken('k', { ...grey, H: 0 })).rejects.toThrow(/image size/);
   });
 
-  it('does not wipe or change a caller-owned key', async () => {
-    const key = Uint8Array.from([1, 2, 3, 4, 5]);
-    await deriveKeyedToken(key, base);
-    expect(Array.from(key)).toEqual([1, 2, 3, 4, 5]);
+  it('does not modify a Uint8Array key it is given', async () => {
+    const key = new TextEncoder().encode('keep me');
+    const copy = key.slice();
+    await deriveKeyedToken(key, grey);
+    expect(key).toEqual(copy);
   });
 });
 
-describe('metadata and key hygiene', () => {
-  it('fingerprint depends on geometry only, never on the key or pixels', async () => {
-    const a = await deriveKeyedToken('alpha', base);
-    const b = await deriveKeyedToken('beta', base);
-    expect(tokensEqual(a.token, b.token)).toBe(false);
-    expect(tokenFingerprint(a.token)).toBe(tokenFingerprint(b.token));
-    expect(tokenFingerprint(a.token)).toMatch(/^[0-9a-f]{8}$/);
-    const grey = await deriveKeyedToken('alpha', { ...base, channels: 1 });
-    expect(tokenFingerprint(grey.token)).not.toBe(tokenFingerprint(a.token));
-    expect(tokenFingerprint(makeToken('diagonal', 3))).toBe(tokenFingerprint(makeToken('five-dice', 3)));
+describe('stored geometry', () => {
+  it('holds no key, pixels or position, and reopening with the key gives the training token and place', async () => {
+    const resolved = await resolveToken({ key: 'the owner key' }, 1, 28, 28);
+    const g = tokenGeometry(resolved.token, resolved.placement, resolved.levels);
+    expect(g).toEqual({ version: 2, h: 6, w: 6, c: 1, levels: 3, placement: { mode: 'secret' }, fingerprint: tokenFingerprint(resolved.token) });
+    const text = JSON.stringify(g);
+    expect(text).not.toContain('owner');
+    const reopened = await tokenForModel('the owner key', g, [1, 28, 28]);
+    expect(tokensEqual(reopened.token, resolved.token)).toBe(true);
+    expect(reopened.placement).toEqual(resolved.placement);
+    const other = await tokenForModel('another key', g, [1, 28, 28]);
+    expect(tokensEqual(other.token, resolved.token)).toBe(false);
   });
 
-  it('geometry holds size, channels and placement but no key, name, pixels or secret position', async () => {
-    const secret = 'my-very-secret-key';
-    const { token, position } = await deriveKeyedToken(secret, { ...base, keyedPosition: true });
-    const g = tokenGeometry(token, { mode: 'at', ...position! });
-    expect(g).toEqual({ version: 1, h: 4, w: 4, c: 3, placement: { mode: 'secret' }, fingerprint: tokenFingerprint(token) });
-    const json = JSON.stringify(g);
-    expect(json).not.toContain(secret);
-    expect(json).not.toContain('pixels');
-    expect(json).not.toContain('keyed-');
+  it('public placements are stored as they are; an old geometry version is refused with a clear message', async () => {
     expect(tokenGeometry(makeToken('dot', 1), { mode: 'fixed' }).placement).toEqual({ mode: 'fixed', margin: 1 });
     expect(tokenGeometry(makeToken('dot', 1), { mode: 'random' }).placement).toEqual({ mode: 'random' });
     expect(JSON.stringify(tokenGeometry(makeToken('five-dice', 1), { mode: 'fixed', margin: 2 }))).not.toContain('five');
-    expect(() => tokenGeometry(token, { mode: 'fixed', margin: 0.5 })).toThrow(/margin/);
+    expect(() => tokenGeometry(makeToken('dot', 1), { mode: 'fixed', margin: 0.5 })).toThrow(/margin/);
+    const old = { version: 1, h: 4, w: 4, c: 1, placement: { mode: 'fixed', margin: 1 }, fingerprint: 'x' } as never;
+    await expect(tokenForModel('k', old, [1, 28, 28])).rejects.toThrow(/version 1 is not supported/);
   });
+});
 
-  it('wipe zero-fills the bytes in place', () => {
-    const key = new TextEncoder().encode('secret');
-    const view = key.subarray(2);
-    wipe(key);
-    expect(Array.from(key)).toEqual([0, 0, 0, 0, 0, 0]);
-    expect(Array.from(view)).toEqual([0, 0, 0, 0]);
+describe('wipe', () => {
+  it('zero-fills in place', () => {
+    const b = new Uint8Array([1, 2, 3]);
+    wipe(b);
+    expect(Array.from(b)).toEqual([0, 0, 0]);
   });
 });
