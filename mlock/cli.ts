@@ -3,7 +3,7 @@
  * Run with `npx tsx mlock/cli.ts <command> [options]`; `npm start` runs the demo.
  */
 import { parseArgs } from 'node:util';
-import { writeFileAtomic } from '../engine/io/node/files.js';
+import { writeFileAtomic } from '../engine/io/node/index.js';
 import { run, type RunOptions, type RunReport } from './run.js';
 import { parseStrategy, STRATEGIES } from './strategies.js';
 

@@ -2,13 +2,9 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { adapterLabel, initEngine, runtime } from '../engine/node.js';
-import { loadDataset } from '../engine/data/node/load-dataset.js';
-import { decodeImage } from '../engine/data/image-decode.js';
-import { fitRgb, interleavedToPlanar } from '../engine/data/image.js';
-import { writeFileAtomic } from '../engine/io/node/files.js';
-import { decodeModelInto } from '../engine/io/checkpoint.js';
-import { buildModel } from '../engine/nn/models.js';
-import type { Module } from '../engine/nn/module.js';
+import { loadDataset, decodeImage, fitRgb, interleavedToPlanar } from '../engine/data/node/index.js';
+import { writeFileAtomic, decodeModelInto } from '../engine/io/node/index.js';
+import { buildModel, type Module } from '../engine/nn/index.js';
 import { sampleSubset } from './run.js';
 import { fineTuneAttack, pruneAttack, reverseEngineerAttack } from './attacks.js';
 import { authorizedAccuracy, evaluateLock, type EvalSetup } from './evaluate.js';

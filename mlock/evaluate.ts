@@ -4,10 +4,9 @@
  * patterns, and the real token at other positions (the forger knows the scheme but not the key or the spot).
  */
 import { Rng } from '../engine/index.js';
-import { BatchLoader, type Normalization } from '../engine/data/batches.js';
-import type { ImageDataset } from '../engine/data/dataset.js';
-import { evaluate } from '../engine/train/fit.js';
-import type { Module } from '../engine/nn/module.js';
+import { BatchLoader, type Normalization, type ImageDataset } from '../engine/data/index.js';
+import { evaluate } from '../engine/train/index.js';
+import type { Module } from '../engine/nn/index.js';
 import { deriveKeyedToken } from './keyed.js';
 import { LockPlan, type LockSettings } from './lock-plan.js';
 import { fixedPosition, makeToken, PAPER_TOKEN_NAMES, tokensEqual, type Token } from './tokens.js';

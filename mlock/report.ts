@@ -8,18 +8,15 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { adapterLabel, initEngine, runtime } from '../engine/node.js';
-import { writeFileAtomic } from '../engine/io/node/files.js';
-import { loadDataset } from '../engine/data/node/load-dataset.js';
-import { decodeModelInto } from '../engine/io/checkpoint.js';
-import { buildModel } from '../engine/nn/models.js';
-import type { Module } from '../engine/nn/module.js';
+import { writeFileAtomic, decodeModelInto } from '../engine/io/node/index.js';
+import { loadDataset, projectRoot, sharedDataPath } from '../engine/data/node/index.js';
+import { buildModel, type Module } from '../engine/nn/index.js';
 import { fineTuneAttack, pruneAttack, reverseEngineerAttack, type FineTuneResult, type PruneResult, type ReverseEngineerResult } from './attacks.js';
 import { authorizedAccuracy } from './evaluate.js';
 import { readModelMetadata } from './runtime.js';
 import { run, sampleSubset, type RunOptions, type RunReport } from './run.js';
 import { resolveToken } from './token-spec.js';
 import type { StrategyName } from './strategies.js';
-import { projectRoot, sharedDataPath } from '../engine/data/node/paths.js';
 
 interface DatasetPlan {
   dataset: string;

@@ -7,7 +7,7 @@
  * what anyone without the passphrase gets for the same input.
  */
 import { adapterLabel, initEngine, runtime } from '../engine/index.js';
-import { LockedModel } from '../mlock/runtime.js';
+import { LockedModel } from '../mlock/index.js';
 import { DrawPad, greyCanvas, SIDE } from './draw-pad.js';
 import { clearChart, drawChart } from './prob-chart.js';
 import { parseSamples, type Sample } from './samples.js';
