@@ -27,7 +27,7 @@ function pct(x: number | null | undefined): string {
 
 /** Load a saved model with its metadata, the test data, and (with a key) the lock settings. */
 async function openSaved(values: Values) {
-  await initEngine({ quiet: true });
+  await initEngine();
   const path = await modelPath(values.from);
   const bytes = new Uint8Array(await readFile(path));
   const meta = readModelMetadata(bytes, path);
@@ -100,7 +100,7 @@ async function attackCommand(values: Values): Promise<void> {
 }
 
 async function predictCommand(values: Values): Promise<void> {
-  await initEngine({ quiet: true });
+  await initEngine();
   const path = await modelPath(values.from);
   const bytes = new Uint8Array(await readFile(path));
   const locked = LockedModel.load(bytes, { idleMs: 0 }, path);

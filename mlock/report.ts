@@ -103,7 +103,7 @@ async function attackRun(runDir: string, plan: DatasetPlan): Promise<AttackRepor
 const pct = (x: number | null | undefined) => (x === null || x === undefined ? 'n/a' : `${(100 * x).toFixed(1)}%`);
 
 export async function reportCommand(values: Record<string, unknown>): Promise<void> {
-  await initEngine({ quiet: true });
+  await initEngine();
   const adapter = adapterLabel(runtime().info);
   const gpu = !runtime().info.isFallbackAdapter;
   const quick = Boolean(values.quick);

@@ -247,7 +247,7 @@ export async function run(o: RunOptions): Promise<RunReport> {
   const log = o.log ?? ((line: string) => console.log(line));
   const opts = { ...o, log };
   const start = performance.now();
-  await initEngine({ quiet: true });
+  await initEngine();
   const adapter = adapterLabel(runtime().info);
   log(`adapter: ${adapter}`);
   await mkdir(o.out, { recursive: true });

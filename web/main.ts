@@ -230,7 +230,7 @@ async function start(): Promise<void> {
     document.body.dataset.ready = 'no-webgpu';
     return;
   }
-  await initEngine({ quiet: true });
+  await initEngine();
   const info = runtime().info;
   ui.adapter.textContent = `${adapterLabel(info)}${info.isFallbackAdapter ? ' — a software fallback: slower than a real GPU' : ''}`;
   ui.adapter.dataset.architecture = info.architecture;
