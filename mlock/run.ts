@@ -15,7 +15,7 @@ import { evaluate, trainEpoch } from '../engine/train/index.js';
 import { authorizedAccuracy, evaluateLock, unauthorizedAccuracy, type EvalSetup, type LockEvaluation } from './evaluate.js';
 import { tokenGeometry } from './keyed.js';
 import { LockPlan, type LockSettings } from './lock-plan.js';
-import { lineChartSvg } from './plot.js';
+import { lineChartSvg, type Series } from './plot.js';
 import { EpochBar } from './progress.js';
 import { recipeFor, type Recipe } from './recipes.js';
 import { strategyInfo, type StrategyConfig } from './strategies.js';
@@ -49,6 +49,12 @@ export interface RunOptions {
   /** Stop after the epoch that passes this many minutes of training (the report says so). */
   maxMinutes?: number;
   resume?: boolean;
+  /** Called once the data has loaded and the run folder exists, before anything is written into it. */
+  onFolderReady?: () => Promise<void>;
+  /** Seconds spent by earlier sessions of this run (resumes); the report's `seconds` adds them. */
+  priorSeconds?: number;
+  /** Where the run came from (commit, date, command line), copied into the report. */
+  provenance?: Record<string, unknown>;
   log?: (line: string) => void;
   progress?: boolean;
 }
@@ -83,8 +89,12 @@ export interface RunReport {
   bestEpoch: number;
   trainSamples: number;
   testSamples: number;
+  /** Wall-clock seconds of the whole run, summed over every session (resumes included). */
   seconds: number;
+  /** Seconds of the session that finished the run. */
+  sessionSeconds: number;
   config: Record<string, unknown>;
+  provenance: Record<string, unknown>;
 }
 
 interface Data {
@@ -249,9 +259,10 @@ export async function run(o: RunOptions): Promise<RunReport> {
   const start = performance.now();
   await initEngine();
   const adapter = adapterLabel(runtime().info);
-  log(`adapter: ${adapter}`);
-  await mkdir(o.out, { recursive: true });
   const data = await loadRunData(o);
+  // Only now: a run that cannot load its data leaves no folder behind.
+  await mkdir(o.out, { recursive: true });
+  await o.onFolderReady?.();
   const recipe = effectiveRecipe(o);
   const C = data.train.numClasses;
   log(`data: ${data.train.name} ${data.train.n} train / ${data.validation.n} validation / ${data.test.n} test, ${data.train.c}x${data.train.h}x${data.train.w}, ${C} classes`);
@@ -301,7 +312,9 @@ export async function run(o: RunOptions): Promise<RunReport> {
   };
   if (settings) {
     // What a user of the model needs to know: a token is required, its geometry. Never the key or pixels.
-    metadata.lock = JSON.stringify({ required: true, strategy: settings.strategy.name, geometry: tokenGeometry(settings.token, settings.placement), keyed: Boolean(o.token?.key) });
+    // A public pattern's name is no secret, and predict/eval need it to stamp the token.
+    const pattern = o.token?.key ? {} : { pattern: settings.token.name };
+    metadata.lock = JSON.stringify({ required: true, strategy: settings.strategy.name, geometry: tokenGeometry(settings.token, settings.placement), keyed: Boolean(o.token?.key), ...pattern });
   }
   await writeFileAtomic(join(o.out, 'model.safetensors'), await encodeModel(trained.model, metadata));
 
@@ -321,35 +334,62 @@ export async function run(o: RunOptions): Promise<RunReport> {
     bestEpoch: trained.bestEpoch,
     trainSamples: data.train.n,
     testSamples: data.test.n,
-    seconds: (performance.now() - start) / 1000,
+    seconds: (o.priorSeconds ?? 0) + (performance.now() - start) / 1000,
+    sessionSeconds: (performance.now() - start) / 1000,
     config: {
+      dataPath: o.dataPath ?? null,
       seed: o.seed ?? 0,
       recipe,
-      poisonRatio: settings?.poisonRatio,
-      decoyRatio: settings?.decoyRatio,
+      token: settings
+        ? { kind: o.token?.key ? 'keyed' : 'pattern', name: o.token?.key ? 'keyed (HMAC-SHA256 of the key)' : settings.token.name, size: `${settings.token.h}x${settings.token.w}`, channels: settings.token.c, placement: settings.placement.mode }
+        : null,
+      poisonRatio: settings?.poisonRatio ?? null,
+      decoyRatio: settings?.decoyRatio ?? null,
+      keyedDecoys: settings?.keyedDecoys ?? null,
+      forgedKeys: settings ? (o.forgedKeys ?? 10) : null,
+      // evaluateLock measures each forged token on the first this-many test images.
+      forgedSamples: settings ? Math.min(data.test.n, o.forgedSamples ?? 2000) : null,
+      baseline: Boolean(settings && o.baseline),
       trainSubset: o.trainSubset ?? null,
       testSubset: o.testSubset ?? null,
+      valFraction: o.valFraction ?? 0.1,
+      maxMinutes: o.maxMinutes ?? null,
+    },
+    provenance: {
+      ...o.provenance,
+      adapter,
+      // Every random stream of the run follows from the seed: which ones, so a reader can redraw them.
+      seeds: { model: o.seed ?? 0, trainSubset: o.seed ?? 0, validationSplit: o.seed ?? 0, testSubset: (o.seed ?? 0) + 1, epochs: `(seed * 1000003 + epoch * 7919 + 1) >>> 0` },
     },
   };
   await writeFileAtomic(join(o.out, 'report.json'), JSON.stringify(report, null, 2) + '\n');
   await writeFileAtomic(join(o.out, 'history.json'), JSON.stringify(trained.history, null, 2) + '\n');
-  await writeFileAtomic(join(o.out, 'curves.svg'), curvesSvg(trained.history, settings !== null, C));
+  await writeFileAtomic(join(o.out, 'curves.svg'), curvesSvg(trained.history, settings !== null, C, baselineAccuracy));
   trained.model.dispose();
   return report;
 }
 
-export function curvesSvg(history: readonly EpochLog[], locked: boolean, numClasses: number): string {
-  const series = locked
+/**
+ * The run's curves: accuracies on the left axis (0-1), training loss on its own right axis (it is unbounded),
+ * and the unlocked baseline's test accuracy as a flat reference line when there is one.
+ */
+export function curvesSvg(history: readonly EpochLog[], locked: boolean, numClasses: number, baselineAccuracy: number | null = null): string {
+  const flat = (v: number) => history.map(() => v);
+  const loss: Series = { name: 'train loss (right axis)', values: history.map((h) => h.trainLoss), color: '#2ca02c', dashed: true, axis: 'right' };
+  const baseline: Series[] = baselineAccuracy === null ? [] : [{ name: `baseline test ${(100 * baselineAccuracy).toFixed(1)}%`, values: flat(baselineAccuracy), color: '#9467bd', dashed: true }];
+  const series: Series[] = locked
     ? [
         { name: 'authorized (val)', values: history.map((h) => h.valAccuracy), color: '#1f77b4' },
         { name: 'unauthorized (val)', values: history.map((h) => h.valUnauthorizedAccuracy ?? 0), color: '#d62728' },
-        { name: 'chance', values: history.map(() => 1 / numClasses), color: '#999999', dashed: true },
-        { name: 'train loss / 3', values: history.map((h) => h.trainLoss / 3), color: '#2ca02c', dashed: true },
+        { name: 'chance', values: flat(1 / numClasses), color: '#999999', dashed: true },
+        ...baseline,
+        loss,
       ]
     : [
         { name: 'val accuracy', values: history.map((h) => h.valAccuracy), color: '#1f77b4' },
         { name: 'train accuracy', values: history.map((h) => h.trainAccuracy), color: '#ff7f0e' },
-        { name: 'train loss / 3', values: history.map((h) => h.trainLoss / 3), color: '#2ca02c', dashed: true },
+        ...baseline,
+        loss,
       ];
-  return lineChartSvg(series, { title: locked ? 'M-LOCK: accuracy with and without the token' : 'Training curves', xLabel: 'epoch', yLabel: 'accuracy', yMin: 0, yMax: 1 });
+  return lineChartSvg(series, { title: locked ? 'M-LOCK: accuracy with and without the token' : 'Training curves', xLabel: 'epoch', yLabel: 'accuracy', yMin: 0, yMax: 1, rightLabel: 'train loss' });
 }

@@ -26,6 +26,8 @@ export interface LockInfo {
   strategy: StrategyName;
   geometry: TokenGeometry;
   keyed: boolean;
+  /** The public paper pattern of a pattern-locked model (written since the CLI's predict handles them). */
+  pattern?: string;
 }
 
 export interface Prediction {
