@@ -46,8 +46,12 @@ export function lineChartSvg(series: readonly Series[], o: ChartOptions): string
   const yMin = o.yMin ?? Math.min(0, ...all);
   const yMax = o.yMax ?? Math.max(1e-9, ...all);
   const rightValues = right.flatMap((s) => s.values).filter(Number.isFinite);
-  const rightTicks = niceTicks(0, Math.max(1e-9, ...rightValues));
-  const rMax = rightTicks[rightTicks.length - 1] ?? 1;
+  // The right axis ends on the first tick at or above the largest value, so every point stays inside.
+  const rTop = Math.max(1e-9, ...rightValues);
+  const firstTicks = niceTicks(0, rTop);
+  const rStep = firstTicks.length > 1 ? firstTicks[1]! - firstTicks[0]! : rTop;
+  const rMax = Math.ceil(rTop / rStep - 1e-9) * rStep;
+  const rightTicks = niceTicks(0, rMax);
   const px = (i: number) => m.l + (n === 1 ? 0.5 : i / (n - 1)) * (W - m.l - m.r);
   const scale = (v: number, lo: number, hi: number) => m.t + (1 - (v - lo) / (hi - lo || 1)) * (H - m.t - m.b);
   const py = (v: number) => scale(v, yMin, yMax);
