@@ -168,28 +168,22 @@ try {
     return lines[0];
   });
 
-  for (const resolution of ['bundler', 'node16', 'node10']) {
-    check(`TypeScript consumer typechecks (strict, exactOptionalPropertyTypes, moduleResolution ${resolution})`, () => {
-      writeFileSync(join(app, 'consumer.ts'), TS_CONSUMER);
-      const config = {
-        compilerOptions: {
-          target: 'es2022',
-          module: resolution === 'bundler' ? 'esnext' : resolution === 'node10' ? 'esnext' : 'node16',
-          moduleResolution: resolution,
-          lib: ['es2022', 'dom'],
-          types: [],
-          strict: true,
-          exactOptionalPropertyTypes: true,
-          noUncheckedIndexedAccess: true,
-          skipLibCheck: false,
-          noEmit: true,
-        },
-        files: ['consumer.ts'],
-      };
-      writeFileSync(join(app, `tsconfig.${resolution}.json`), JSON.stringify(config, null, 2));
-      sh(join(BIN, 'tsc'), ['-p', `tsconfig.${resolution}.json`], app);
+  // Library checking on (skipLibCheck false) for the three resolutions, so the package's own .d.ts are checked
+  // under the consumer's flags; then a typical Node project: no DOM lib, @types/node, skipLibCheck.
+  const consumers = [
+    { name: 'bundler', module: 'esnext', moduleResolution: 'bundler', lib: ['es2022', 'dom'], types: [], skipLibCheck: false },
+    { name: 'node16', module: 'node16', moduleResolution: 'node16', lib: ['es2022', 'dom'], types: [], skipLibCheck: false },
+    { name: 'node10', module: 'esnext', moduleResolution: 'node10', lib: ['es2022', 'dom'], types: [], skipLibCheck: false },
+    { name: 'node16, lib es2022 only, @types/node', module: 'node16', moduleResolution: 'node16', lib: ['es2022'], types: ['node'], skipLibCheck: true },
+  ];
+  writeFileSync(join(app, 'consumer.ts'), TS_CONSUMER);
+  consumers.forEach(({ name, ...options }, i) => {
+    check(`TypeScript consumer typechecks (strict, exactOptionalPropertyTypes, moduleResolution ${name})`, () => {
+      const config = { compilerOptions: { target: 'es2022', strict: true, exactOptionalPropertyTypes: true, noUncheckedIndexedAccess: true, noEmit: true, ...options }, files: ['consumer.ts'] };
+      writeFileSync(join(app, `tsconfig.${i}.json`), JSON.stringify(config, null, 2));
+      sh(join(BIN, 'tsc'), ['-p', `tsconfig.${i}.json`], app);
     });
-  }
+  });
 
   check('browser bundle (esbuild): no Node built-in, no Dawn', () => {
     writeFileSync(join(app, 'browser.ts'), BROWSER_SCRIPT);
@@ -230,7 +224,8 @@ function writeAppProject() {
   const integrity = `sha512-${createHash('sha512').update(readFileSync(tarball)).digest('base64')}`;
   const rootLock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')).packages;
   const packages = {
-    '': { name: 'app', dependencies: { [pkg.name]: `file:${tarball}` } },
+    // @types/node: what a Node project typically has, for the Node-only (no DOM lib) typecheck.
+    '': { name: 'app', dependencies: { [pkg.name]: `file:${tarball}`, '@types/node': pkg.devDependencies['@types/node'] } },
     [`node_modules/${pkg.name}`]: { version: pkg.version, resolved: `file:${tarball}`, integrity, license: pkg.license, dependencies: pkg.dependencies, engines: pkg.engines },
   };
   const seen = new Set();
@@ -253,7 +248,7 @@ function writeAppProject() {
       visit({ ...entry.dependencies, ...entry.optionalDependencies }, key);
     }
   };
-  visit(pkg.dependencies, '');
+  visit({ ...pkg.dependencies, '@types/node': '' }, '');
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module', dependencies: packages[''].dependencies }, null, 2));
   writeFileSync(join(app, 'package-lock.json'), JSON.stringify({ name: 'app', lockfileVersion: 3, requires: true, packages }, null, 2));
 }
