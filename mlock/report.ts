@@ -15,6 +15,7 @@ import { fineTuneAttack, pruneAttack, reverseEngineerAttack, type FineTuneResult
 import { authorizedAccuracy } from './evaluate.js';
 import { readModelMetadata } from './runtime.js';
 import { run, sampleSubset, type RunOptions, type RunReport } from './run.js';
+import { provenance } from './provenance.js';
 import { resolveToken } from './token-spec.js';
 import type { StrategyName } from './strategies.js';
 
@@ -59,7 +60,7 @@ async function cachedRun(dir: string, options: RunOptions): Promise<RunReport> {
   try {
     return JSON.parse(await readFile(join(dir, 'report.json'), 'utf8')) as RunReport;
   } catch {
-    return run({ ...options, out: dir, resume: true, progress: false });
+    return run({ ...options, out: dir, resume: true, progress: false, provenance: { ...provenance() } });
   }
 }
 
@@ -135,7 +136,7 @@ export async function reportCommand(values: Record<string, unknown>): Promise<vo
     await writeFileAtomic(join(projectRoot(), 'mlock', 'REPORT.md'), renderMarkdown(adapter, quick, rows, decoyRows, attacks));
     await writeFileAtomic(
       join(projectRoot(), 'mlock', 'report.json'),
-      JSON.stringify({ adapter, quick, rows: rows.map((r) => ({ ...r.report, baselineAccuracy: r.baseline.testAccuracy, note: r.plan.note })), decoys: decoyRows, attacks }, null, 2) + '\n',
+      JSON.stringify({ provenance: provenance(), adapter, quick, rows: rows.map((r) => ({ ...r.report, baselineAccuracy: r.baseline.testAccuracy, note: r.plan.note })), decoys: decoyRows, attacks }, null, 2) + '\n',
     );
     log(`wrote mlock/REPORT.md and mlock/report.json (${rows.length} rows so far)`);
   }
