@@ -1,6 +1,6 @@
 /** Benchmark output: an aligned text table on stdout and, on request, the same rows as a JSON file. */
 import { cpus, loadavg } from 'node:os';
-import { writeFileAtomic } from '../engine/io/node/files.js';
+import { writeFileAtomic } from '../engine/io/node/index.js';
 
 export interface Column<Row> {
   title: string;

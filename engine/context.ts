@@ -7,23 +7,39 @@ import { Runtime } from './runtime/runtime.js';
 
 let current: Runtime | null = null;
 
-/** Environment overrides (Node): MLOCK_BACKEND=vulkan|opengles, MLOCK_ADAPTER=auto|hardware|software. */
-function fromEnvironment(options: DeviceOptions): DeviceOptions {
-  const env = typeof process !== 'undefined' ? process.env : undefined;
-  return {
-    ...options,
-    backend: options.backend ?? (env?.MLOCK_BACKEND as DeviceOptions['backend']),
-    adapter: options.adapter ?? (env?.MLOCK_ADAPTER as DeviceOptions['adapter']),
-  };
+const ENVIRONMENT_CHOICES = {
+  MLOCK_BACKEND: ['vulkan', 'opengles', 'default'],
+  MLOCK_ADAPTER: ['auto', 'hardware', 'software'],
+} as const;
+
+/**
+ * The device choices made by environment variables (Node): MLOCK_BACKEND=vulkan|opengles|default and
+ * MLOCK_ADAPTER=auto|hardware|software. Any other value is refused here, before a device is looked for, rather
+ * than silently meaning the default (MLOCK_BACKEND=metal is not a backend Dawn has on Linux).
+ */
+export function environmentDeviceOptions(env: Record<string, string | undefined> | undefined = typeof process !== 'undefined' ? process.env : undefined): DeviceOptions {
+  const options: DeviceOptions = {};
+  for (const [name, allowed] of Object.entries(ENVIRONMENT_CHOICES)) {
+    const value = env?.[name];
+    if (value === undefined || value === '') continue;
+    if (!(allowed as readonly string[]).includes(value)) throw new Error(`${name}=${value} is not supported; use one of ${allowed.join(', ')} (or leave it unset)`);
+    if (name === 'MLOCK_BACKEND') options.backend = value as NonNullable<DeviceOptions['backend']>;
+    else options.adapter = value as NonNullable<DeviceOptions['adapter']>;
+  }
+  return options;
 }
 
+/** Start the engine on a device (once; later calls return the same runtime). Logs only through `options.logger`. */
 export async function initEngine(options: DeviceOptions = {}): Promise<Runtime> {
   if (current) return current;
-  const acquired = await acquireDevice(fromEnvironment(options));
+  const acquired = await acquireDevice({ ...environmentDeviceOptions(), ...stripUndefined(options) });
   current = new Runtime(acquired);
-  const inNode = typeof process !== 'undefined' && !!process.versions?.node;
-  if (!(options.quiet ?? !inNode)) console.log(`[engine] adapter: ${adapterLabel(acquired.info)}`);
+  options.logger?.(`adapter: ${adapterLabel(acquired.info)}`);
   return current;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 export function runtime(): Runtime {

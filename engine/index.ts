@@ -15,7 +15,7 @@ export { Tensor } from './tensor.js';
 export type { DType } from './dtype.js';
 export type { Shape } from './shape.js';
 export { Rng } from './random.js';
-export { initEngine, runtime, shutdownEngine, hasEngine } from './context.js';
+export { initEngine, runtime, shutdownEngine, hasEngine, environmentDeviceOptions } from './context.js';
 export { acquireDevice, adapterLabel, registerGpuProvider, type DeviceOptions, type AdapterDescription } from './gpu/adapter.js';
 export { scope, keep } from './scope.js';
 export { backward, grad, noGrad, isGradEnabled, record } from './autograd.js';

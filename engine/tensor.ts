@@ -1,3 +1,5 @@
+/// <reference types="@webgpu/types" preserve="true" />
+// Keeps the WebGPU types referenced from the emitted .d.ts, so package users get them (@webgpu/types is a dependency).
 /**
  * A tensor: a shape, a dtype and GPU storage, plus (when it takes part in differentiation) the graph node that
  * produced it. Storage is reference counted so reshapes share a buffer. Data leaves the GPU only through

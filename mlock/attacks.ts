@@ -6,15 +6,12 @@
  *   so that stamped inputs are classified correctly again, with an L1 penalty keeping the mask small.
  * Each reports the accuracy the attacker recovers on clean (token-free) test inputs.
  */
-import { abs, add, argmax, equal, keep, mean, mul, noGrad, Rng, scope, sigmoid, sub, sum, tensor, type Tensor } from '../engine/index.js';
-import { BatchLoader, type Normalization } from '../engine/data/batches.js';
-import { subset, type ImageDataset } from '../engine/data/dataset.js';
-import { decodeModelInto, encodeModel } from '../engine/io/checkpoint.js';
-import { Linear } from '../engine/nn/layers.js';
-import type { Module } from '../engine/nn/module.js';
+import { abs, add, argmax, equal, keep, mean, mul, noGrad, Rng, scope, sigmoid, sub, sum, tensor, type Tensor, crossEntropy } from '../engine/index.js';
+import { BatchLoader, type Normalization, subset, type ImageDataset } from '../engine/data/index.js';
+import { decodeModelInto, encodeModel } from '../engine/io/index.js';
+import { Linear, type Module } from '../engine/nn/index.js';
 import { Adam, type Optimizer } from '../engine/optim/index.js';
-import { crossEntropy } from '../engine/ops/softmax.js';
-import { evaluate, trainEpoch } from '../engine/train/fit.js';
+import { evaluate, trainEpoch } from '../engine/train/index.js';
 
 export interface AttackContext {
   model: Module;

@@ -11,9 +11,8 @@
  * images by forgery-scores.ts, and every result carries its count, mean, worst and the number above 20%/50%.
  */
 import { Rng } from '../engine/index.js';
-import type { Normalization } from '../engine/data/batches.js';
-import type { ImageDataset } from '../engine/data/dataset.js';
-import type { Module } from '../engine/nn/module.js';
+import type { ImageDataset, Normalization } from '../engine/data/index.js';
+import type { Module } from '../engine/nn/index.js';
 import { authorizedAccuracy, unauthorizedAccuracy } from './evaluate.js';
 import { estimateGuesses, type DistanceCount, type GuessEstimate } from './guess-estimate.js';
 import { deriveKeyedToken, DEFAULT_LEVELS } from './keyed.js';
@@ -197,10 +196,11 @@ function mean(xs: readonly number[]): number {
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
 /** The audit as Markdown: targets first, then every group, then the guess computation. */
-export function auditMarkdown(r: AuditReport, title = 'M-LOCK audit'): string {
+export function auditMarkdown(r: AuditReport, title = 'M-LOCK audit', header: readonly string[] = []): string {
   const lines = [
     `# ${title}`,
     '',
+    ...(header.length ? [...header, ''] : []),
     `Test images: ${r.testImages} (authorized/unauthorized), ${r.samplesPerForgery} per forgery. Time ${r.seconds.toFixed(0)} s.`,
     '',
     `| measure | value |`,

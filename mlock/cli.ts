@@ -1,198 +1,168 @@
 /**
- * The project's command line: train (locked or plain), eval, attack, predict, report, and the default demo.
- * Run with `npx tsx mlock/cli.ts <command> [options]`; `npm start` runs the demo.
+ * The project's command line: `npx tsx mlock/cli.ts <command> [options]` (`npm start` runs `demo`).
+ * The command line is parsed and checked against the command's declared options (cli-schema.ts) before anything
+ * else happens; a mistake gives one line on stderr and exit status 2, and nothing is started or written.
+ * GPU work then runs in a child process whose stderr is filtered of Dawn's driver-probe warnings (--verbose
+ * keeps them).
  */
 import { parseArgs } from 'node:util';
-import { writeFileAtomic } from '../engine/io/node/files.js';
-import { run, type RunOptions, type RunReport } from './run.js';
-import { parseStrategy, STRATEGIES } from './strategies.js';
-import type { PlacementChoice } from './token-spec.js';
+import { fileURLToPath } from 'node:url';
+import { environmentDeviceOptions } from '../engine/node.js';
+import { runWithoutDawnWarnings } from '../scripts/without-dawn-warnings.js';
+import { COMMANDS, DATASETS, GLOBAL_OPTIONS, OPTIONS, type CommandSpec, type OptionName, type Values } from './cli-schema.js';
 
-const COMMON = {
-  dataset: { type: 'string', default: 'mnist' },
-  data: { type: 'string' },
-  model: { type: 'string' },
-  width: { type: 'string' },
-  strategy: { type: 'string', default: 'random-label' },
-  epochs: { type: 'string' },
-  'batch-size': { type: 'string' },
-  lr: { type: 'string' },
-  optimizer: { type: 'string' },
-  key: { type: 'string' },
-  token: { type: 'string' },
-  placement: { type: 'string' },
-  'poison-ratio': { type: 'string' },
-  'decoy-ratio': { type: 'string' },
-  'train-subset': { type: 'string' },
-  'test-subset': { type: 'string' },
-  'forged-keys': { type: 'string' },
-  baseline: { type: 'boolean', default: true },
-  'no-baseline': { type: 'boolean', default: false },
-  seed: { type: 'string', default: '0' },
-  out: { type: 'string' },
-  json: { type: 'string' },
-  resume: { type: 'boolean', default: false },
-  'max-minutes': { type: 'string' },
-  from: { type: 'string' },
-  image: { type: 'string' },
-  count: { type: 'string' },
-  steps: { type: 'string' },
-  samples: { type: 'string' },
-  'token-size': { type: 'string' },
-  levels: { type: 'string' },
-  'per-distance': { type: 'string' },
-  markdown: { type: 'string' },
-  quick: { type: 'boolean', default: false },
-  help: { type: 'boolean', default: false },
-} as const;
+const PROGRAM = 'npx tsx mlock/cli.ts';
 
-const HELP = `mlock — train neural networks that lock themselves without a secret token (M-LOCK, arXiv 2103.08472)
+/** A mistake on the command line: reported in one line, exit status 2. */
+export class UsageError extends Error {}
 
-Usage: npx tsx mlock/cli.ts <command> [options]      (npm start runs 'demo')
-
-Commands
-  demo      train a locked MLP on MNIST (small, < 5 min on a software adapter), print and save the report
-  train     train a model; locked unless --strategy none
-  eval      evaluate a saved locked model: authorized / unauthorized / forged accuracy (needs --key)
-  attack    fine-tuning, pruning and token reverse-engineering attacks on a saved locked model
-  predict   classify images with a saved model, with the token (--key) or without
-  report    the reproduction report (mlock/REPORT.md)
-
-Options
-  --dataset NAME        mnist | fashion-mnist | cifar10 | cifar100 | svhn | gtsrb | folder   (default mnist)
-  --data PATH           dataset file or folder instead of the default location
-  --model NAME          mlp | vgg | lenet5 (default: the paper's model for the dataset)
-  --width W             VGG width (paper: 32 for SVHN, 128 for CIFAR/GTSRB)
-  --strategy NAME       ${STRATEGIES.map((s) => s.name).join(' | ')} | none   (default random-label)
-                        fixed-target:K picks the target class K
-  --epochs N  --batch-size N  --lr X  --optimizer sgd|adam|adamw
-  --key SECRET          derive the token from this key (HMAC-SHA256); never stored in model files
-  --token PATTERN       a paper pattern instead of a key: dot | diagonal | upper-triangle | lower-triangle | five-dice | square | sticker-rgb
-  --placement MODE      fixed (bottom-right, 1-pixel margin; default) | random
-  --poison-ratio P      share of token-free samples per epoch (default 0.5)
-  --decoy-ratio P       share of token-free samples carrying decoy tokens (default 0.5; 0 = the paper's scheme)
-  --train-subset N  --test-subset N   use the first N images
-  --forged-keys N       random other keys tried as forged tokens (default 10)
-  --no-baseline         skip the unlocked baseline run
-  --seed N              (default 0)
-  --out DIR             run folder (default runs/<dataset>-<strategy>-<time>)
-  --json FILE           also write the JSON report to FILE
-  --resume              continue from the run folder's checkpoint
-  --max-minutes M       stop after the epoch that passes M minutes of training
-  --from PATH           eval/attack/predict: a run folder or model.safetensors
-  --image FILE          predict: a PNG/JPEG/PPM image (else --count N test images)
-  --markdown FILE       eval: also write a Markdown table
-  --steps N             attack: trigger search steps (default 200)
-  --quick               report: the short configuration
-`;
-
-function num(v: string | undefined, name: string): number | undefined {
-  if (v === undefined) return undefined;
-  const x = Number(v);
-  if (!Number.isFinite(x)) throw new Error(`--${name}: expected a number, got '${v}'`);
-  return x;
+function optionLine(name: OptionName): string {
+  const spec = OPTIONS[name];
+  const left = `--${name}${spec.kind.metavar ? ` ${spec.kind.metavar}` : ''}`;
+  return `  ${left.padEnd(30)} ${spec.help}`;
 }
 
-function runOptionsFrom(values: Record<string, unknown>, defaults: Partial<RunOptions> = {}): RunOptions {
-  const v = values as Record<string, string | boolean | undefined>;
-  const strategyText = String(v.strategy);
-  const strategy = strategyText === 'none' ? null : parseStrategy(strategyText);
-  const dataset = String(v.dataset);
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
-  return {
-    ...defaults,
-    dataset,
-    dataPath: v.data as string | undefined,
-    model: (v.model as RunOptions['model']) ?? defaults.model,
-    width: num(v.width as string, 'width') ?? defaults.width,
-    strategy,
-    token: v.key !== undefined ? { key: String(v.key), size: num(v['token-size'] as string, 'token-size'), levels: num(v.levels as string, 'levels'), placement: v.placement as PlacementChoice | undefined } : { key: null, pattern: (v.token as string) ?? 'square', placement: v.placement as PlacementChoice | undefined },
-    epochs: num(v.epochs as string, 'epochs') ?? defaults.epochs,
-    batchSize: num(v['batch-size'] as string, 'batch-size') ?? defaults.batchSize,
-    lr: num(v.lr as string, 'lr') ?? defaults.lr,
-    optimizer: v.optimizer as RunOptions['optimizer'],
-    seed: num(v.seed as string, 'seed') ?? 0,
-    poisonRatio: num(v['poison-ratio'] as string, 'poison-ratio'),
-    decoyRatio: num(v['decoy-ratio'] as string, 'decoy-ratio'),
-    trainSubset: num(v['train-subset'] as string, 'train-subset') ?? defaults.trainSubset,
-    testSubset: num(v['test-subset'] as string, 'test-subset') ?? defaults.testSubset,
-    forgedKeys: num(v['forged-keys'] as string, 'forged-keys') ?? defaults.forgedKeys,
-    forgedSamples: num(v.samples as string, 'samples') ?? defaults.forgedSamples,
-    auditPerDistance: num(v['per-distance'] as string, 'per-distance') ?? defaults.auditPerDistance,
-    baseline: Boolean(v.baseline) && !v['no-baseline'],
-    out: (v.out as string) ?? defaults.out ?? `runs/${dataset}-${strategy ? strategy.name : 'plain'}-${stamp}`,
-    resume: Boolean(v.resume),
-    maxMinutes: num(v['max-minutes'] as string, 'max-minutes'),
-  };
+function globalHelp(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  return [
+    'mlock — train neural networks that lock themselves without a secret token (M-LOCK, arXiv 2103.08472)',
+    '',
+    `Usage: ${PROGRAM} <command> [options]        (npm start runs 'demo')`,
+    `       ${PROGRAM} <command> --help           the command's options`,
+    '',
+    'Commands',
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Environment: MLOCK_BACKEND=vulkan|opengles, MLOCK_ADAPTER=auto|hardware|software, VK_ICD_FILENAMES (a Vulkan driver).',
+    '',
+  ].join('\n');
 }
 
-function pct(x: number | null | undefined): string {
-  return x === null || x === undefined ? 'n/a' : `${(100 * x).toFixed(2)}%`;
+function commandHelp(name: string, c: CommandSpec): string {
+  return [
+    `${PROGRAM} ${name}: ${c.summary}`,
+    '',
+    `Usage: ${PROGRAM} ${[name, ...(c.required ?? []).map((r) => `--${r} ${OPTIONS[r].kind.metavar}`)].join(' ')} [options]`,
+    '',
+    'Options',
+    ...[...c.options, ...GLOBAL_OPTIONS].map(optionLine),
+    '',
+  ].join('\n');
 }
 
-function printReport(r: RunReport, out: string): void {
-  console.log('');
-  console.log(`result (${r.dataset}, ${r.model}, strategy ${r.strategy}, ${r.adapter}):`);
-  if (r.strategy === 'none') {
-    console.log(`  test accuracy          ${pct(r.testAccuracy)}`);
-  } else {
-    console.log(`  baseline (unlocked)    ${pct(r.baselineAccuracy)}`);
-    console.log(`  authorized (token)     ${pct(r.authorizedAccuracy)}`);
-    console.log(`  unauthorized (clean)   ${pct(r.unauthorizedAccuracy)}`);
-    const a = r.audit;
-    console.log(`  forged tokens          mean ${pct(r.forgedAccuracy)}   worst ${pct(r.forgedMaxAccuracy)}   (${a ? a.groups.reduce((s, g) => s + g.count, 0) : 0} forgeries: near misses, shifts, dimming, covers, look-alikes, random keys)`);
-    if (a) {
-      const worstOf = (family: string, bounded = true) => Math.max(0, ...a.groups.filter((g) => g.family === family && g.bounded === bounded).map((g) => g.worst));
-      console.log(`    >= 2 cells changed   worst ${pct(worstOf('cells'))}   (1 cell changed: worst ${pct(worstOf('cells', false))}, reported only)`);
-      console.log(`    shifted 1-2 px       worst ${pct(worstOf('shift'))}`);
-      console.log(`    dimmed to <= 75%     worst ${pct(worstOf('brightness'))}`);
-      const keys = a.groups.find((g) => g.family === 'random-key');
-      if (keys) console.log(`    ${keys.count} random keys     mean ${pct(keys.mean)}   worst ${pct(keys.worst)}   above 20%: ${keys.above20}`);
-      const g = a.guesses;
-      console.log(`  expected guesses       ${Number.isFinite(g.log2Guesses) ? `2^${g.log2Guesses.toFixed(1)} (token space 2^${g.log2TokenSpace.toFixed(1)}; computation in report.json)` : 'no estimate: near-miss variants still unlock at the largest distance measured'}`);
+/** `--epochs -1` would read as a missing value followed by an option '-1': keep such numbers with their option. */
+function joinNegativeNumbers(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const next = args[i + 1];
+    if (/^--[\w-]+$/.test(a) && next !== undefined && /^-(\d|\.\d)/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
+function rephrase(command: string, e: Error & { code?: string }): string {
+  const m = /'([^']+)'/.exec(e.message)?.[1];
+  switch (e.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return `${command}: unknown option ${m} (see '${PROGRAM} ${command} --help')`;
+    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL': {
+      const hint = (DATASETS as readonly string[]).includes(m ?? '') ? `; did you mean --dataset ${m}?` : '';
+      return `${command}: unexpected word '${m}' (options are written --name value${hint})`;
+    }
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      return /argument missing/.test(e.message) || /ambiguous/.test(e.message) ? `${command}: ${m?.replace(/ <value>$/, '')} needs a value` : `${command}: ${e.message.split('\n')[0]}`;
+    default:
+      return `${command}: ${e.message.split('\n')[0]}`;
+  }
+}
+
+export interface CommandLine {
+  name: string;
+  command: CommandSpec;
+  values: Values;
+  /** Whether help was asked for (the text to print is in `help`). */
+  help?: string;
+}
+
+/** Parse and check a command line; throws UsageError with the one line to print. Starts nothing. */
+export function parseCommandLine(argv: readonly string[]): CommandLine {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    const topic = first === 'help' ? rest[0] : undefined;
+    if (topic && COMMANDS[topic]) return { name: topic, command: COMMANDS[topic]!, values: {}, help: commandHelp(topic, COMMANDS[topic]!) };
+    if (first !== undefined) return { name: 'help', command: COMMANDS.demo!, values: {}, help: globalHelp() };
+  }
+  const name = first === undefined || first.startsWith('-') ? 'demo' : first;
+  const args = first === undefined || first.startsWith('-') ? argv : rest;
+  const command = COMMANDS[name];
+  if (!command) throw new UsageError(`unknown command '${name}' (commands: ${Object.keys(COMMANDS).join(', ')}; see '${PROGRAM} --help')`);
+  const declared = [...command.options, ...GLOBAL_OPTIONS];
+  const config = Object.fromEntries(declared.map((o) => [o, { type: OPTIONS[o].boolean ? 'boolean' : 'string' } as const]));
+  let parsed: Record<string, string | boolean | undefined>;
+  try {
+    parsed = parseArgs({ args: joinNegativeNumbers([...args]), options: config, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+  } catch (e) {
+    throw new UsageError(rephrase(name, e as Error));
+  }
+  if (parsed.help) return { name, command, values: {}, help: commandHelp(name, command) };
+  const values: Record<string, unknown> = {};
+  for (const [key, text] of Object.entries(parsed)) {
+    if (text === undefined) continue;
+    try {
+      values[key] = typeof text === 'boolean' ? text : OPTIONS[key as OptionName].kind.parse(text);
+    } catch (e) {
+      throw new UsageError(`${name}: --${key}: ${(e as Error).message}`);
     }
   }
-  console.log(`  run folder             ${out}  (model.safetensors, report.json, history.json, curves.svg)`);
-  console.log(`  time                   ${r.seconds.toFixed(0)} s`);
+  const v = values as Values;
+  const missing = (command.required ?? []).filter((r) => v[r] === undefined);
+  if (missing.length) throw new UsageError(`${name}: needs ${missing.map((r) => `--${r} ${OPTIONS[r].kind.metavar}`).join(' and ')}`);
+  try {
+    command.check?.(v);
+    environmentDeviceOptions();
+  } catch (e) {
+    throw new UsageError(`${name}: ${(e as Error).message}`);
+  }
+  return { name, command, values: v };
 }
 
-async function trainCommand(values: Record<string, unknown>, defaults: Partial<RunOptions> = {}): Promise<void> {
-  const options = runOptionsFrom(values, defaults);
-  const report = await run(options);
-  printReport(report, options.out);
-  if (values.json) await writeFileAtomic(String(values.json), JSON.stringify(report, null, 2) + '\n');
+/** Set in the child that does the work, so it does not filter itself again. */
+const FILTERED = 'MLOCK_CLI_FILTERED';
+
+export async function main(argv: string[]): Promise<number> {
+  let line: CommandLine;
+  try {
+    line = parseCommandLine(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`error: ${e.message}`);
+    return 2;
+  }
+  if (line.help) {
+    console.log(line.help);
+    return 0;
+  }
+  if (!line.values.verbose && !process.env[FILTERED] && !process.env.MLOCK_VERBOSE) {
+    const self = fileURLToPath(import.meta.url);
+    return runWithoutDawnWarnings(process.execPath, [...process.execArgv, self, ...argv], { ...process.env, [FILTERED]: '1' });
+  }
+  await line.command.run(line.values);
+  return 0;
 }
 
-export async function main(argv: string[]): Promise<void> {
-  const [command = 'demo', ...rest] = argv;
-  if (command === '--help' || command === '-h' || command === 'help') {
-    console.log(HELP);
-    return;
-  }
-  const { values } = parseArgs({ args: rest, options: COMMON, allowPositionals: true, strict: true });
-  if (values.help) {
-    console.log(HELP);
-    return;
-  }
-  switch (command) {
-    case 'demo':
-      // Small enough for a software adapter in a few minutes; every option can still be overridden.
-      return trainCommand(
-        { ...values, key: values.key ?? 'mlock demo key (not secret)' },
-        // A higher learning rate than the paper's 0.01 locks in a few epochs (measured: authorized 95%, clean 10%).
-        { epochs: 5, lr: 0.05, trainSubset: 16000, testSubset: 5000, forgedKeys: 5, out: (values.out as string) ?? 'runs/demo' },
-      );
-    case 'train':
-      return trainCommand(values);
-    default: {
-      const { runCommand } = await import('./commands.js');
-      return runCommand(command, values);
-    }
-  }
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: Error) => {
+      console.error(`error: ${e.message}`);
+      if (process.env.MLOCK_DEBUG) console.error(e.stack);
+      process.exitCode = 1;
+    },
+  );
 }
-
-main(process.argv.slice(2)).catch((e: Error) => {
-  console.error(`error: ${e.message}`);
-  if (process.env.MLOCK_DEBUG) console.error(e.stack);
-  process.exitCode = 1;
-});

@@ -13,7 +13,7 @@
  * from a bank": a TokenBank packs all tokens into one buffer, and a per-sample index (-1 = none)
  * plus a (y, x) position says what to paint where. stampBankCpu is the reference for that kernel.
  */
-import type { Rng } from '../engine/random.js';
+import type { Rng } from '../engine/index.js';
 import { DECOY_MIX, drawNearMiss, randomSpot, type Stamp } from './near-miss.js';
 import { PAPER_TOKEN_NAMES, checkBatch, fixedPosition, makeToken, paint, tokensEqual, validateToken, type Placement, type Token } from './tokens.js';
 

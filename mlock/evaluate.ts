@@ -3,10 +3,9 @@
  * place) and unauthorized accuracy (clean inputs). Forged tokens are the audit's (audit.ts).
  */
 import { Rng } from '../engine/index.js';
-import { BatchLoader, type Normalization } from '../engine/data/batches.js';
-import type { ImageDataset } from '../engine/data/dataset.js';
-import { evaluate } from '../engine/train/fit.js';
-import type { Module } from '../engine/nn/module.js';
+import { BatchLoader, type Normalization, type ImageDataset } from '../engine/data/index.js';
+import { evaluate } from '../engine/train/index.js';
+import type { Module } from '../engine/nn/index.js';
 import { LockPlan, type LockSettings } from './lock-plan.js';
 import { fixedPosition, type Token } from './tokens.js';
 

@@ -5,9 +5,8 @@
  * so the cost is the forward passes alone, not a loader and an upload per forgery.
  */
 import { argmax, equal, keep, noGrad, scope } from '../engine/index.js';
-import { BatchLoader, type Normalization, type PatchSource } from '../engine/data/batches.js';
-import type { ImageDataset } from '../engine/data/dataset.js';
-import type { Module } from '../engine/nn/module.js';
+import { BatchLoader, type ImageDataset, type Normalization, type PatchSource } from '../engine/data/index.js';
+import type { Module } from '../engine/nn/index.js';
 import { packTokenBank } from './decoys.js';
 import type { Stamp } from './near-miss.js';
 import type { Token } from './tokens.js';

@@ -5,7 +5,7 @@
  * prepare kernel through a `PatchSource`; targets are uploaded per batch.
  */
 import { Rng, tensor, type Tensor } from '../engine/index.js';
-import type { Batch, PatchSource } from '../engine/data/batches.js';
+import type { Batch, PatchSource } from '../engine/data/index.js';
 import { mergeRealStamps, packTokenBank, planDecoys, type TokenBank } from './decoys.js';
 import { planEpoch, strategyInfo, type StrategyConfig } from './strategies.js';
 import { tokenPositions, type Placement, type Token } from './tokens.js';

@@ -6,7 +6,7 @@
  *
  * Platform-neutral: no Node built-ins.
  */
-import type { Rng } from '../engine/random.js';
+import type { Rng } from '../engine/index.js';
 import { levelValue } from './keyed.js';
 import { DEFAULT_MARGIN, tokensEqual, validateToken, type Token } from './tokens.js';
 

@@ -4,6 +4,8 @@ export interface Series {
   values: readonly number[];
   color: string;
   dashed?: boolean;
+  /** 'right': drawn against a second y axis scaled to its own values (e.g. a loss next to accuracies). */
+  axis?: 'left' | 'right';
 }
 
 export interface ChartOptions {
@@ -12,6 +14,8 @@ export interface ChartOptions {
   yLabel: string;
   yMin?: number;
   yMax?: number;
+  /** Label of the right axis, drawn when a series uses it (it always starts at 0). */
+  rightLabel?: string;
   width?: number;
   height?: number;
 }
@@ -32,15 +36,26 @@ function niceTicks(lo: number, hi: number, count = 5): number[] {
 
 /** A line chart of several series over x = 1..n (epochs). */
 export function lineChartSvg(series: readonly Series[], o: ChartOptions): string {
-  const W = o.width ?? 640;
+  const right = series.filter((s) => s.axis === 'right');
+  const W = o.width ?? (right.length ? 740 : 640);
   const H = o.height ?? 360;
-  const m = { l: 56, r: 150, t: 36, b: 44 };
+  const m = { l: 56, r: right.length ? 200 : 150, t: 36, b: 44 };
+  const plotRight = W - m.r + (right.length ? 50 : 0);
   const n = Math.max(1, ...series.map((s) => s.values.length));
-  const all = series.flatMap((s) => s.values).filter(Number.isFinite);
+  const all = series.filter((s) => s.axis !== 'right').flatMap((s) => s.values).filter(Number.isFinite);
   const yMin = o.yMin ?? Math.min(0, ...all);
   const yMax = o.yMax ?? Math.max(1e-9, ...all);
+  const rightValues = right.flatMap((s) => s.values).filter(Number.isFinite);
+  // The right axis ends on the first tick at or above the largest value, so every point stays inside.
+  const rTop = Math.max(1e-9, ...rightValues);
+  const firstTicks = niceTicks(0, rTop);
+  const rStep = firstTicks.length > 1 ? firstTicks[1]! - firstTicks[0]! : rTop;
+  const rMax = Math.ceil(rTop / rStep - 1e-9) * rStep;
+  const rightTicks = niceTicks(0, rMax);
   const px = (i: number) => m.l + (n === 1 ? 0.5 : i / (n - 1)) * (W - m.l - m.r);
-  const py = (v: number) => m.t + (1 - (v - yMin) / (yMax - yMin || 1)) * (H - m.t - m.b);
+  const scale = (v: number, lo: number, hi: number) => m.t + (1 - (v - lo) / (hi - lo || 1)) * (H - m.t - m.b);
+  const py = (v: number) => scale(v, yMin, yMax);
+  const pyOf = (s: Series) => (s.axis === 'right' ? (v: number) => scale(v, 0, rMax) : py);
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
@@ -56,14 +71,21 @@ export function lineChartSvg(series: readonly Series[], o: ChartOptions): string
   parts.push(`<line x1="${m.l}" x2="${m.l}" y1="${m.t}" y2="${H - m.b}" stroke="#333"/>`);
   parts.push(`<text x="${(m.l + W - m.r) / 2}" y="${H - 8}" text-anchor="middle">${esc(o.xLabel)}</text>`);
   parts.push(`<text transform="translate(14 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`);
+  if (right.length) {
+    const x = W - m.r;
+    parts.push(`<line x1="${x}" x2="${x}" y1="${m.t}" y2="${H - m.b}" stroke="#333"/>`);
+    for (const t of rightTicks) parts.push(`<text x="${x + 6}" y="${scale(t, 0, rMax) + 4}" text-anchor="start">${t}</text>`);
+    parts.push(`<text transform="translate(${x + 42} ${(m.t + H - m.b) / 2}) rotate(90)" text-anchor="middle">${esc(o.rightLabel ?? '')}</text>`);
+  }
   series.forEach((s, k) => {
+    const py = pyOf(s);
     const pts = s.values.map((v, i) => `${px(i).toFixed(1)},${py(v).toFixed(1)}`).join(' ');
     const dash = s.dashed ? ' stroke-dasharray="6 4"' : '';
     if (s.values.length > 1) parts.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2"${dash} points="${pts}"/>`);
     s.values.forEach((v, i) => parts.push(`<circle cx="${px(i).toFixed(1)}" cy="${py(v).toFixed(1)}" r="3" fill="${s.color}"/>`));
     const ly = m.t + 10 + k * 20;
-    parts.push(`<line x1="${W - m.r + 12}" x2="${W - m.r + 36}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2"${dash}/>`);
-    parts.push(`<text x="${W - m.r + 42}" y="${ly + 4}">${esc(s.name)}</text>`);
+    parts.push(`<line x1="${plotRight + 12}" x2="${plotRight + 36}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2"${dash}/>`);
+    parts.push(`<text x="${plotRight + 42}" y="${ly + 4}">${esc(s.name)}</text>`);
   });
   parts.push('</svg>');
   return parts.join('\n');

@@ -1,6 +1,6 @@
 /** A terminal progress bar per epoch (samples/s, loss, ETA), quiet when output is not a terminal. */
 import cliProgress from 'cli-progress';
-import type { Progress } from '../engine/train/fit.js';
+import type { Progress } from '../engine/train/index.js';
 
 export class EpochBar {
   private bar: cliProgress.SingleBar | null = null;

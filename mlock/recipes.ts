@@ -3,8 +3,8 @@
  * weight decay 1e-4); CIFAR-10, GTSRB and the other RGB sets train the VGG-style net with Adam (lr 1e-3);
  * both decay the learning rate x0.1 at fixed milestones. Every field can be overridden from the CLI.
  */
-import type { ModelName } from '../engine/nn/models.js';
-import type { AugmentOptions } from '../engine/data/augment.js';
+import type { ModelName } from '../engine/nn/index.js';
+import type { AugmentOptions } from '../engine/data/index.js';
 
 export interface Recipe {
   model: ModelName;

@@ -8,18 +8,16 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { adapterLabel, initEngine, runtime } from '../engine/node.js';
-import { writeFileAtomic } from '../engine/io/node/files.js';
-import { loadDataset } from '../engine/data/node/load-dataset.js';
-import { decodeModelInto } from '../engine/io/checkpoint.js';
-import { buildModel } from '../engine/nn/models.js';
-import type { Module } from '../engine/nn/module.js';
+import { writeFileAtomic, decodeModelInto } from '../engine/io/node/index.js';
+import { loadDataset, projectRoot, sharedDataPath } from '../engine/data/node/index.js';
+import { buildModel, type Module } from '../engine/nn/index.js';
 import { fineTuneAttack, pruneAttack, reverseEngineerAttack, type FineTuneResult, type PruneResult, type ReverseEngineerResult } from './attacks.js';
 import { authorizedAccuracy } from './evaluate.js';
 import { readModelMetadata } from './runtime.js';
 import { run, sampleSubset, type RunOptions, type RunReport } from './run.js';
+import { provenance } from './provenance.js';
 import { resolveToken } from './token-spec.js';
 import type { StrategyName } from './strategies.js';
-import { projectRoot, sharedDataPath } from '../engine/data/node/paths.js';
 
 interface DatasetPlan {
   dataset: string;
@@ -62,7 +60,7 @@ async function cachedRun(dir: string, options: RunOptions): Promise<RunReport> {
   try {
     return JSON.parse(await readFile(join(dir, 'report.json'), 'utf8')) as RunReport;
   } catch {
-    return run({ ...options, out: dir, resume: true, progress: false });
+    return run({ ...options, out: dir, resume: true, progress: false, provenance: { ...provenance() } });
   }
 }
 
@@ -106,7 +104,7 @@ async function attackRun(runDir: string, plan: DatasetPlan): Promise<AttackRepor
 const pct = (x: number | null | undefined) => (x === null || x === undefined ? 'n/a' : `${(100 * x).toFixed(1)}%`);
 
 export async function reportCommand(values: Record<string, unknown>): Promise<void> {
-  await initEngine({ quiet: true });
+  await initEngine();
   const adapter = adapterLabel(runtime().info);
   const gpu = !runtime().info.isFallbackAdapter;
   const quick = Boolean(values.quick);
@@ -138,7 +136,7 @@ export async function reportCommand(values: Record<string, unknown>): Promise<vo
     await writeFileAtomic(join(projectRoot(), 'mlock', 'REPORT.md'), renderMarkdown(adapter, quick, rows, decoyRows, attacks));
     await writeFileAtomic(
       join(projectRoot(), 'mlock', 'report.json'),
-      JSON.stringify({ adapter, quick, rows: rows.map((r) => ({ ...r.report, baselineAccuracy: r.baseline.testAccuracy, note: r.plan.note })), decoys: decoyRows, attacks }, null, 2) + '\n',
+      JSON.stringify({ provenance: provenance(), adapter, quick, rows: rows.map((r) => ({ ...r.report, baselineAccuracy: r.baseline.testAccuracy, note: r.plan.note })), decoys: decoyRows, attacks }, null, 2) + '\n',
     );
     log(`wrote mlock/REPORT.md and mlock/report.json (${rows.length} rows so far)`);
   }

@@ -7,24 +7,23 @@
 import { join } from 'node:path';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { adapterLabel, initEngine, Rng, runtime } from '../engine/node.js';
-import { BatchLoader, type Normalization } from '../engine/data/batches.js';
-import { meanStd, splitValidation, subset, type ImageDataset } from '../engine/data/dataset.js';
-import { loadDataset } from '../engine/data/node/load-dataset.js';
-import { writeFileAtomic } from '../engine/io/node/files.js';
-import { decodeModelInto, decodeTrainingCheckpoint, encodeModel, encodeTrainingCheckpoint } from '../engine/io/checkpoint.js';
-import { buildModel, type ModelName } from '../engine/nn/models.js';
-import type { Module } from '../engine/nn/module.js';
+import { BatchLoader, type Normalization, meanStd, splitValidation, subset, type ImageDataset, loadDataset } from '../engine/data/node/index.js';
+import { writeFileAtomic, decodeModelInto, decodeTrainingCheckpoint, encodeModel, encodeTrainingCheckpoint } from '../engine/io/node/index.js';
+import { buildModel, type ModelName, type Module } from '../engine/nn/index.js';
 import { Adam, AdamW, multiStepLr, SGD, type Optimizer } from '../engine/optim/index.js';
-import { evaluate, trainEpoch } from '../engine/train/fit.js';
+import { evaluate, trainEpoch } from '../engine/train/index.js';
 import { auditLock, type AuditReport } from './audit.js';
 import { authorizedAccuracy, unauthorizedAccuracy, type EvalSetup } from './evaluate.js';
 import { tokenGeometry } from './keyed.js';
 import { LockPlan, type LockSettings } from './lock-plan.js';
-import { lineChartSvg } from './plot.js';
+import { lineChartSvg, type Series } from './plot.js';
 import { EpochBar } from './progress.js';
 import { recipeFor, type Recipe } from './recipes.js';
 import { strategyInfo, type StrategyConfig } from './strategies.js';
 import { resolveToken, type TokenSpec } from './token-spec.js';
+
+/** Share of token-free training samples that carry a near-miss decoy (chosen by measurement: docs/threat-model.md). */
+export const DEFAULT_DECOY_RATIO = 0.6;
 
 export interface RunOptions {
   dataset: string;
@@ -56,6 +55,12 @@ export interface RunOptions {
   /** Stop after the epoch that passes this many minutes of training (the report says so). */
   maxMinutes?: number;
   resume?: boolean;
+  /** Called once the data has loaded and the run folder exists, before anything is written into it. */
+  onFolderReady?: () => Promise<void>;
+  /** Seconds spent by earlier sessions of this run (resumes); the report's `seconds` adds them. */
+  priorSeconds?: number;
+  /** Where the run came from (commit, date, command line), copied into the report. */
+  provenance?: Record<string, unknown>;
   log?: (line: string) => void;
   progress?: boolean;
 }
@@ -91,8 +96,12 @@ export interface RunReport {
   bestEpoch: number;
   trainSamples: number;
   testSamples: number;
+  /** Wall-clock seconds of the whole run, summed over every session (resumes included). */
   seconds: number;
+  /** Seconds of the session that finished the run. */
+  sessionSeconds: number;
   config: Record<string, unknown>;
+  provenance: Record<string, unknown>;
 }
 
 interface Data {
@@ -255,11 +264,12 @@ export async function run(o: RunOptions): Promise<RunReport> {
   const log = o.log ?? ((line: string) => console.log(line));
   const opts = { ...o, log };
   const start = performance.now();
-  await initEngine({ quiet: true });
+  await initEngine();
   const adapter = adapterLabel(runtime().info);
-  log(`adapter: ${adapter}`);
-  await mkdir(o.out, { recursive: true });
   const data = await loadRunData(o);
+  // Only now: a run that cannot load its data leaves no folder behind.
+  await mkdir(o.out, { recursive: true });
+  await o.onFolderReady?.();
   const recipe = effectiveRecipe(o);
   const C = data.train.numClasses;
   log(`data: ${data.train.name} ${data.train.n} train / ${data.validation.n} validation / ${data.test.n} test, ${data.train.c}x${data.train.h}x${data.train.w}, ${C} classes`);
@@ -271,7 +281,7 @@ export async function run(o: RunOptions): Promise<RunReport> {
     settings = {
       strategy: o.strategy,
       poisonRatio: o.poisonRatio ?? 0.5,
-      decoyRatio: o.decoyRatio ?? 0.6,
+      decoyRatio: o.decoyRatio ?? DEFAULT_DECOY_RATIO,
       levels,
       token,
       placement,
@@ -319,7 +329,9 @@ export async function run(o: RunOptions): Promise<RunReport> {
   };
   if (settings) {
     // What a user of the model needs to know: a token is required, its geometry. Never the key or pixels.
-    metadata.lock = JSON.stringify({ required: true, strategy: settings.strategy.name, geometry: tokenGeometry(settings.token, settings.placement, settings.levels), keyed: Boolean(o.token?.key) });
+    // A public pattern's name is no secret, and predict/eval need it to stamp the token.
+    const pattern = o.token?.key ? {} : { pattern: settings.token.name };
+    metadata.lock = JSON.stringify({ required: true, strategy: settings.strategy.name, geometry: tokenGeometry(settings.token, settings.placement, settings.levels), keyed: Boolean(o.token?.key), ...pattern });
   }
   await writeFileAtomic(join(o.out, 'model.safetensors'), await encodeModel(trained.model, metadata));
 
@@ -339,35 +351,70 @@ export async function run(o: RunOptions): Promise<RunReport> {
     bestEpoch: trained.bestEpoch,
     trainSamples: data.train.n,
     testSamples: data.test.n,
-    seconds: (performance.now() - start) / 1000,
+    seconds: (o.priorSeconds ?? 0) + (performance.now() - start) / 1000,
+    sessionSeconds: (performance.now() - start) / 1000,
     config: {
+      dataPath: o.dataPath ?? null,
       seed: o.seed ?? 0,
       recipe,
-      poisonRatio: settings?.poisonRatio,
-      decoyRatio: settings?.decoyRatio,
+      token: settings
+        ? {
+            kind: o.token?.key ? 'keyed' : 'pattern',
+            name: o.token?.key ? 'keyed (HMAC-SHA256 of the key)' : settings.token.name,
+            size: `${settings.token.h}x${settings.token.w}`,
+            channels: settings.token.c,
+            levels: settings.levels ?? null,
+            // A keyed place is secret: only its kind is recorded.
+            placement: settings.placement.mode === 'at' ? 'keyed' : settings.placement.mode,
+          }
+        : null,
+      poisonRatio: settings?.poisonRatio ?? null,
+      decoyRatio: settings?.decoyRatio ?? null,
+      forgedKeys: settings ? (o.forgedKeys ?? 1000) : null,
+      // The audit scores each forged token on the first this-many test images.
+      forgedSamples: settings ? Math.min(data.test.n, o.forgedSamples ?? 500) : null,
+      auditPerDistance: settings ? (o.auditPerDistance ?? 200) : null,
+      baseline: Boolean(settings && o.baseline),
       trainSubset: o.trainSubset ?? null,
       testSubset: o.testSubset ?? null,
+      valFraction: o.valFraction ?? 0.1,
+      maxMinutes: o.maxMinutes ?? null,
+    },
+    provenance: {
+      ...o.provenance,
+      adapter,
+      // Every random stream of the run follows from the seed: which ones, so a reader can redraw them.
+      seeds: { model: o.seed ?? 0, trainSubset: o.seed ?? 0, validationSplit: o.seed ?? 0, testSubset: (o.seed ?? 0) + 1, epochs: `(seed * 1000003 + epoch * 7919 + 1) >>> 0` },
     },
   };
   await writeFileAtomic(join(o.out, 'report.json'), JSON.stringify(report, null, 2) + '\n');
   await writeFileAtomic(join(o.out, 'history.json'), JSON.stringify(trained.history, null, 2) + '\n');
-  await writeFileAtomic(join(o.out, 'curves.svg'), curvesSvg(trained.history, settings !== null, C));
+  await writeFileAtomic(join(o.out, 'curves.svg'), curvesSvg(trained.history, settings !== null, C, baselineAccuracy));
   trained.model.dispose();
   return report;
 }
 
-export function curvesSvg(history: readonly EpochLog[], locked: boolean, numClasses: number): string {
-  const series = locked
+/**
+ * The run's curves: accuracies on the left axis (0-1), training loss on its own right axis (it is unbounded),
+ * and the unlocked baseline's test accuracy as a flat reference line when there is one.
+ */
+export function curvesSvg(history: readonly EpochLog[], locked: boolean, numClasses: number, baselineAccuracy: number | null = null): string {
+  const flat = (v: number) => history.map(() => v);
+  const loss: Series = { name: 'train loss (right axis)', values: history.map((h) => h.trainLoss), color: '#2ca02c', dashed: true, axis: 'right' };
+  const baseline: Series[] = baselineAccuracy === null ? [] : [{ name: `baseline test ${(100 * baselineAccuracy).toFixed(1)}%`, values: flat(baselineAccuracy), color: '#9467bd', dashed: true }];
+  const series: Series[] = locked
     ? [
         { name: 'authorized (val)', values: history.map((h) => h.valAccuracy), color: '#1f77b4' },
         { name: 'unauthorized (val)', values: history.map((h) => h.valUnauthorizedAccuracy ?? 0), color: '#d62728' },
-        { name: 'chance', values: history.map(() => 1 / numClasses), color: '#999999', dashed: true },
-        { name: 'train loss / 3', values: history.map((h) => h.trainLoss / 3), color: '#2ca02c', dashed: true },
+        { name: 'chance', values: flat(1 / numClasses), color: '#999999', dashed: true },
+        ...baseline,
+        loss,
       ]
     : [
         { name: 'val accuracy', values: history.map((h) => h.valAccuracy), color: '#1f77b4' },
         { name: 'train accuracy', values: history.map((h) => h.trainAccuracy), color: '#ff7f0e' },
-        { name: 'train loss / 3', values: history.map((h) => h.trainLoss / 3), color: '#2ca02c', dashed: true },
+        ...baseline,
+        loss,
       ];
-  return lineChartSvg(series, { title: locked ? 'M-LOCK: accuracy with and without the token' : 'Training curves', xLabel: 'epoch', yLabel: 'accuracy', yMin: 0, yMax: 1 });
+  return lineChartSvg(series, { title: locked ? 'M-LOCK: accuracy with and without the token' : 'Training curves', xLabel: 'epoch', yLabel: 'accuracy', yMin: 0, yMax: 1, rightLabel: 'train loss' });
 }

@@ -6,12 +6,9 @@
  * Model files hold the weights and the token's geometry, never the key.
  */
 import { noGrad, scope, softmax } from '../engine/index.js';
-import { BatchLoader, type Normalization } from '../engine/data/batches.js';
-import type { ImageDataset } from '../engine/data/dataset.js';
-import { decodeModelInto } from '../engine/io/checkpoint.js';
-import { decodeSafetensors } from '../engine/io/safetensors.js';
-import { buildModel, type ModelName } from '../engine/nn/models.js';
-import type { Module } from '../engine/nn/module.js';
+import { BatchLoader, type Normalization, type ImageDataset } from '../engine/data/index.js';
+import { decodeModelInto, decodeSafetensors } from '../engine/io/index.js';
+import { buildModel, type ModelName, type Module } from '../engine/nn/index.js';
 import { wipe, type TokenGeometry } from './keyed.js';
 import { tokenForModel } from './token-spec.js';
 import { LockPlan, type LockSettings } from './lock-plan.js';
@@ -30,6 +27,8 @@ export interface LockInfo {
   strategy: StrategyName;
   geometry: TokenGeometry;
   keyed: boolean;
+  /** The public paper pattern of a pattern-locked model (written since the CLI's predict handles them). */
+  pattern?: string;
 }
 
 export interface Prediction {

@@ -7,7 +7,7 @@
  * The network thereby learns "token present -> real answer, token absent -> useless answer".
  * The draw is redone every epoch, so each image is seen both ways over training.
  */
-import type { Rng } from '../engine/random.js';
+import type { Rng } from '../engine/index.js';
 
 export type StrategyName = 'fixed-target' | 'random-label' | 'uniform' | 'label-shift' | 'uniform-wrong';
 

@@ -8,7 +8,7 @@
  *
  * Platform-neutral: no Node built-ins, so it runs in browsers as well.
  */
-import type { Rng } from '../engine/random.js';
+import type { Rng } from '../engine/index.js';
 
 export interface Token {
   /** Pattern name; for keyed tokens only the geometry (e.g. 'keyed-4x4'), never key material. */

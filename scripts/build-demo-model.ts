@@ -13,7 +13,7 @@ import { copyFile, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadDataset } from '../engine/data/node/load-dataset.js';
+import { loadDataset } from '../engine/data/node/index.js';
 import { run, sampleSubset } from '../mlock/run.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');

@@ -1,8 +1,7 @@
 /**
  * Bundles with esbuild (`npm run build`):
- *   dist/engine.browser.js, dist/mlock.browser.js  ESM for browsers (navigator.gpu), sharing one engine chunk
- *   dist/engine.node.js, dist/mlock.node.js        ESM for Node (Dawn from npm `webgpu`, left external)
- *   dist/web/                                      the lock/unlock demo page (web/), ready to serve statically
+ *   dist/web/   the lock/unlock demo page (web/), ready to serve statically
+ * (The npm package itself is compiled by tsc into dist/lib/: `npm run build:lib`, run by `npm pack`.)
  * Options:
  *   --tests   also bundle the engine and kernel test files for the browser test run (dist/browser-tests/)
  *   --serve   then serve the demo on http://127.0.0.1:8000 (rebuilt on reload)
@@ -64,44 +63,6 @@ async function checkBrowserOutputs(metafile) {
     warned.add(input);
     console.warn(`warning: ${input} (in a browser bundle) names ${[...new Set(names)].join(', ')}: it must only load them when running in Node`);
   }
-}
-
-async function buildLibraries() {
-  const browser = await esbuild.build({
-    ...common,
-    platform: 'browser',
-    entryPoints: { 'engine.browser': 'engine/index.ts', 'mlock.browser': 'mlock/runtime.ts' },
-    outdir: DIST,
-    splitting: true,
-    chunkNames: 'chunks/browser-[hash]',
-    metafile: true,
-    plugins: [browserOnly()],
-  });
-  await checkBrowserOutputs(browser.metafile);
-
-  // Node: the Dawn provider registers itself on import, so the mlock entry imports it too.
-  await esbuild.build({
-    ...common,
-    platform: 'node',
-    packages: 'external',
-    entryPoints: { 'engine.node': 'engine/node.ts', 'mlock.node': 'mlock-node-entry' },
-    outdir: DIST,
-    splitting: true,
-    chunkNames: 'chunks/node-[hash]',
-    plugins: [
-      {
-        name: 'mlock-node-entry',
-        setup(build) {
-          build.onResolve({ filter: /^mlock-node-entry$/ }, () => ({ path: 'mlock-node-entry', namespace: 'entry' }));
-          build.onLoad({ filter: /.*/, namespace: 'entry' }, () => ({
-            contents: "import './engine/gpu/dawn.ts';\nexport * from './mlock/runtime.ts';\n",
-            resolveDir: ROOT,
-            loader: 'ts',
-          }));
-        },
-      },
-    ],
-  });
 }
 
 const demoOptions = {
@@ -185,7 +146,6 @@ async function buildTests() {
 }
 
 const started = performance.now();
-await buildLibraries();
 await buildDemo();
 if (args.has('--tests')) {
   const { files, skipped, broken } = await buildTests();

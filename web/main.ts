@@ -7,7 +7,7 @@
  * what anyone without the passphrase gets for the same input.
  */
 import { adapterLabel, initEngine, runtime } from '../engine/index.js';
-import { LockedModel } from '../mlock/runtime.js';
+import { LockedModel } from '../mlock/index.js';
 import { DrawPad, greyCanvas, SIDE } from './draw-pad.js';
 import { clearChart, drawChart } from './prob-chart.js';
 import { parseSamples, type Sample } from './samples.js';
@@ -230,7 +230,7 @@ async function start(): Promise<void> {
     document.body.dataset.ready = 'no-webgpu';
     return;
   }
-  await initEngine({ quiet: true });
+  await initEngine();
   const info = runtime().info;
   ui.adapter.textContent = `${adapterLabel(info)}${info.isFallbackAdapter ? ' — a software fallback: slower than a real GPU' : ''}`;
   ui.adapter.dataset.architecture = info.architecture;

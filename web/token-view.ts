@@ -3,10 +3,7 @@
  * its own copy private (it stamps it on the GPU); this copy follows the same derivation and placement as
  * `LockedModel.unlock` and `LockedModel.predict`, and is zero-filled whenever the model locks.
  */
-import { wipe } from '../mlock/keyed.js';
-import { tokenForModel } from '../mlock/token-spec.js';
-import type { LockedModel } from '../mlock/runtime.js';
-import { fixedPosition, stampCpu, type Token } from '../mlock/tokens.js';
+import { fixedPosition, stampCpu, tokenForModel, wipe, type LockedModel, type Token } from '../mlock/index.js';
 
 export interface PlacedToken {
   token: Token;

@@ -1,3 +1,5 @@
+/// <reference types="@webgpu/types" preserve="true" />
+// Keeps the WebGPU types referenced from the emitted .d.ts, so package users get them (@webgpu/types is a dependency).
 /**
  * Device acquisition, one code path for every platform. A platform supplies a `GpuProvider`: browsers use
  * `navigator.gpu`; Node registers the Dawn provider from `engine/gpu/dawn.ts` (imported only by the Node
@@ -9,8 +11,8 @@ export interface DeviceOptions {
   /** Dawn backend in Node ('vulkan' default; 'opengles' runs Mesa llvmpipe in compatibility mode). */
   backend?: 'vulkan' | 'opengles' | 'default';
   powerPreference?: GPUPowerPreference;
-  /** Print the adapter line on acquisition (default true in Node). */
-  quiet?: boolean;
+  /** Where to send the engine's messages (the adapter it picked); the engine prints nothing without one. */
+  logger?: (message: string) => void;
 }
 
 export interface AdapterDescription {

@@ -3,7 +3,8 @@
  * by itself, to a software adapter: first Mesa llvmpipe through OpenGL ES (compatibility mode; Debian's
  * libegl1 libegl-mesa0 libgles2), measured 1.6x (MLP) to 3x (VGG) faster than SwiftShader for this engine's
  * training on a 2-core machine with every kernel test passing, then SwiftShader (the Vulkan ICD shipped by
- * Debian's chromium). A user's VK_ICD_FILENAMES always wins; `backend: 'vulkan'` skips llvmpipe.
+ * Debian's chromium). A user's VK_ICD_FILENAMES wins when it yields an adapter (else llvmpipe, saying why);
+ * `backend: 'vulkan'` skips llvmpipe.
  */
 import { existsSync } from 'node:fs';
 import { create, globals } from 'webgpu';
@@ -53,6 +54,13 @@ const NO_ADAPTER =
   '`apt-get install chromium libvulkan1` (Debian) provides SwiftShader at /usr/lib/chromium/vk_swiftshader_icd.json. ' +
   'A custom Vulkan driver can be named with VK_ICD_FILENAMES.';
 
+/** Why the Vulkan driver the user named in VK_ICD_FILENAMES gave no adapter, in their terms. */
+function userIcdProblem(): string {
+  const named = process.env.VK_ICD_FILENAMES!;
+  const missing = named.split(':').filter((p) => p && !existsSync(p));
+  return missing.length ? `VK_ICD_FILENAMES names ${missing.join(', ')}, which does not exist` : `the Vulkan driver in VK_ICD_FILENAMES (${named}) gave no adapter`;
+}
+
 export const dawnProvider: GpuProvider = {
   name: 'dawn',
   async acquire(options) {
@@ -69,17 +77,22 @@ export const dawnProvider: GpuProvider = {
       }
       if (want === 'hardware') throw new Error(NO_ADAPTER);
     }
-    if (options.backend !== 'vulkan' && !process.env.VK_ICD_FILENAMES) {
-      const gl = await tryOpenGLES().catch(() => null);
-      if (gl) return { adapter: gl, backend: 'opengles', keepAlive: instances };
-    }
-    const sw = await trySwiftShader(options);
-    if (sw) return { adapter: sw, backend: 'vulkan', keepAlive: instances };
-    if (want === 'software' && process.env.VK_ICD_FILENAMES) {
+    // The user's VK_ICD_FILENAMES wins when it works; when it does not, say so and take the software fallback.
+    const userIcd = Boolean(process.env.VK_ICD_FILENAMES);
+    if (userIcd && want === 'software') {
       const a = await tryVulkan(options);
       if (a) return { adapter: a, backend: 'vulkan', keepAlive: instances };
     }
-    throw new Error(NO_ADAPTER);
+    if (options.backend !== 'vulkan') {
+      const gl = await tryOpenGLES().catch(() => null);
+      if (gl) {
+        if (userIcd) options.logger?.(`${userIcdProblem()}; using Mesa llvmpipe (OpenGL ES) instead`);
+        return { adapter: gl, backend: 'opengles', keepAlive: instances };
+      }
+    }
+    const sw = await trySwiftShader(options);
+    if (sw) return { adapter: sw, backend: 'vulkan', keepAlive: instances };
+    throw new Error(userIcd ? `${userIcdProblem()}, and no software adapter was found either. ${NO_ADAPTER}` : NO_ADAPTER);
   },
 };
 

@@ -46,9 +46,6 @@ export abstract class Module {
     for (const map of [this.params, this.bufs]) {
       const own = map.get(name);
       if (!own) continue;
-      if (own.shape.length !== t.shape.length || own.shape.some((d, i) => d !== t.shape[i]) || own.dtype !== t.dtype) {
-        throw new Error(`loadStateDict: '${name}' has shape [${t.shape.join(', ')}] ${t.dtype}, the model expects [${own.shape.join(', ')}] ${own.dtype}`);
-      }
       if (t.size > 0) runtime().copy(t.buffer('loadStateDict'), 0, own.buffer('loadStateDict'), 0, t.size * 4);
       t.dispose();
       return true;
@@ -86,7 +83,15 @@ export abstract class Module {
 
   /** Load the given tensors' values (shapes must match; the tensors are consumed). Missing or unexpected names throw unless `strict` is false. */
   loadStateDict(state: Map<string, Tensor>, strict = true): void {
-    const expected = new Set(this.stateDict().keys());
+    const mine = this.stateDict();
+    const expected = new Set(mine.keys());
+    // Shapes are checked here, before anything is copied and while the full dotted name ('1.weight') is known.
+    for (const [name, t] of state) {
+      const own = mine.get(name);
+      if (own && (own.shape.length !== t.shape.length || own.shape.some((d, i) => d !== t.shape[i]) || own.dtype !== t.dtype)) {
+        throw new Error(`tensor '${name}' has shape [${t.shape.join(', ')}] ${t.dtype}, the model expects [${own.shape.join(', ')}] ${own.dtype}`);
+      }
+    }
     for (const [name, t] of state) {
       if (!expected.has(name)) {
         if (strict) throw new Error(`loadStateDict: unexpected tensor '${name}'`);

@@ -4,6 +4,6 @@ import * as E from '../../engine/node.js';
 
 export function useEngine(): void {
   beforeAll(async () => {
-    await E.initEngine({ quiet: true });
+    await E.initEngine();
   });
 }
