@@ -55,7 +55,8 @@ Commands
   train     train a model; locked unless --strategy none
   eval      evaluate a saved locked model: authorized / unauthorized / forged accuracy (needs --key)
   attack    fine-tuning, pruning and token reverse-engineering attacks on a saved locked model
-  predict   classify images with a saved model, with the token (--key) or without
+  predict   classify images with a saved locked model (needs --key): answers with the token and without it
+  export    write a locked model's weights UNENCRYPTED: export --from RUN --key K --out FILE.safetensors
   report    the reproduction report (mlock/REPORT.md)
 
 Options
@@ -66,7 +67,9 @@ Options
   --strategy NAME       ${STRATEGIES.map((s) => s.name).join(' | ')} | none   (default random-label)
                         fixed-target:K picks the target class K
   --epochs N  --batch-size N  --lr X  --optimizer sgd|adam|adamw
-  --key SECRET          derive the token from this key (HMAC-SHA256); never stored in model files
+  --key SECRET          derive the token from this key (HMAC-SHA256); never stored in model files. Keyed locked
+                        models are saved sealed (weights AES-256-GCM-encrypted with it, PBKDF2 600,000 rounds):
+                        eval, attack, audit, predict and --resume need the same key to open them
   --token PATTERN       a paper pattern instead of a key: dot | diagonal | upper-triangle | lower-triangle | five-dice | square | sticker-rgb
   --placement MODE      fixed (bottom-right, 1-pixel margin; default) | random
   --poison-ratio P      share of token-free samples per epoch (default 0.5)
@@ -79,7 +82,7 @@ Options
   --json FILE           also write the JSON report to FILE
   --resume              continue from the run folder's checkpoint
   --max-minutes M       stop after the epoch that passes M minutes of training
-  --from PATH           eval/attack/predict: a run folder or model.safetensors
+  --from PATH           eval/attack/audit/predict/export: a run folder or model.safetensors
   --image FILE          predict: a PNG/JPEG/PPM image (else --count N test images)
   --markdown FILE       eval: also write a Markdown table
   --steps N             attack: trigger search steps (default 200)

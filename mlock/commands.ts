@@ -1,4 +1,4 @@
-/** The CLI's eval, attack, predict and report commands (train and demo live in cli.ts). */
+/** The CLI's eval, attack, audit, predict, export and report commands (train and demo live in cli.ts). */
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { adapterLabel, initEngine, runtime } from '../engine/node.js';
@@ -15,6 +15,8 @@ import { auditLock, auditMarkdown } from './audit.js';
 import { authorizedAccuracy, evaluateLock, type EvalSetup } from './evaluate.js';
 import { LockedModel, readModelMetadata } from './runtime.js';
 import { tokenForModel } from './token-spec.js';
+import { plainModelBytes } from './sealed-model.js';
+import { wipe } from './keyed.js';
 import type { LockSettings } from './lock-plan.js';
 
 type Values = Record<string, unknown>;
@@ -30,11 +32,17 @@ function pct(x: number | null | undefined): string {
   return x === null || x === undefined ? 'n/a' : `${(100 * x).toFixed(2)}%`;
 }
 
+/** A model file's plain bytes: a sealed (encrypted) one is opened with --key, a plain one read as it is. */
+async function openModelFile(path: string, key: unknown): Promise<{ plain: Uint8Array; sealed: boolean }> {
+  const bytes = new Uint8Array(await readFile(path));
+  return plainModelBytes(bytes, key === undefined ? null : String(key), { source: path });
+}
+
 /** Load a saved model with its metadata, the test data, and (with a key) the lock settings. */
 async function openSaved(values: Values) {
   await initEngine({ quiet: true });
   const path = await modelPath(values.from);
-  const bytes = new Uint8Array(await readFile(path));
+  const { plain: bytes } = await openModelFile(path, values.key);
   const meta = readModelMetadata(bytes, path);
   const model = buildModel(meta.model.name, { inputShape: meta.model.inputShape, numClasses: meta.model.numClasses, width: meta.model.width });
   decodeModelInto(model, bytes, path);
@@ -148,20 +156,29 @@ async function predictCommand(values: Values): Promise<void> {
     names = labels.map((_, i) => `${test.name}[${i}]`);
   }
   const n = names.length;
-  const without = await locked.predict(images, n);
-  let withKey = null;
-  if (values.key !== undefined) {
-    await locked.unlock(String(values.key));
-    withKey = await locked.predict(images, n);
-    locked.lock();
-  }
+  if (values.key === undefined) throw new Error('predict needs --key: the weights of a locked model stay encrypted without it');
+  await locked.unlock(String(values.key));
+  // Both answers from the unlocked model: with the token, and what anyone sending the same image gets without it.
+  const withKey = await locked.predict(images, n);
+  const without = await locked.predict(images, n, { withToken: false });
+  locked.dispose();
   console.log(`predict with ${path} (${adapterLabel(runtime().info)})`);
   for (let i = 0; i < n; i++) {
     const truth = labels ? ` true ${labels[i]}` : '';
-    const unlocked = withKey ? `  unlocked -> ${withKey.classes[i]}` : '';
-    console.log(`  ${names[i]}:${truth}  locked -> ${without.classes[i]}${unlocked}`);
+    console.log(`  ${names[i]}:${truth}  with the token -> ${withKey.classes[i]}  without -> ${without.classes[i]}`);
   }
-  locked.dispose();
+}
+
+/** The owner's explicit way out of the encryption: write the plain model (weights readable by anyone). */
+async function exportCommand(values: Values): Promise<void> {
+  if (typeof values.out !== 'string') throw new Error('export needs --out FILE.safetensors (where the unencrypted model goes)');
+  const path = await modelPath(values.from);
+  const { plain, sealed } = await openModelFile(path, values.key);
+  if (!sealed) throw new Error(`${path}: not a sealed model, its weights are already unencrypted; copy the file instead`);
+  readModelMetadata(plain, path);
+  await writeFileAtomic(values.out, plain);
+  wipe(plain);
+  console.error(`WARNING: ${values.out} is UNENCRYPTED: anyone with this file can read the weights and fine-tune the lock away. Keep it private; the sealed ${path} is the file to share.`);
 }
 
 export async function runCommand(command: string, values: Values): Promise<void> {
@@ -174,11 +191,13 @@ export async function runCommand(command: string, values: Values): Promise<void>
       return auditCommand(values);
     case 'predict':
       return predictCommand(values);
+    case 'export':
+      return exportCommand(values);
     case 'report': {
       const { reportCommand } = await import('./report.js');
       return reportCommand(values);
     }
     default:
-      throw new Error(`unknown command '${command}' (expected demo, train, eval, attack, predict or report; see --help)`);
+      throw new Error(`unknown command '${command}' (expected demo, train, eval, attack, audit, predict, export or report; see --help)`);
   }
 }
