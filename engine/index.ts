@@ -11,7 +11,7 @@ import { runtime } from './context.js';
 
 installAutogradOps({ add: (a, b) => add(a, b), onesLike, zerosLike });
 
-export { Tensor } from './tensor.js';
+export { Tensor, wipeTensor } from './tensor.js';
 export type { DType } from './dtype.js';
 export type { Shape } from './shape.js';
 export { Rng } from './random.js';

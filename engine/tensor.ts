@@ -115,6 +115,15 @@ export function emptyTensor(shape: Shape, dtype: DType, label = 'tensor'): Tenso
   return new Tensor(shape, dtype, new Storage(buffer, bytes));
 }
 
+/**
+ * Zero-fill `t`'s whole storage (shared with its reshaped views), ordered after all GPU work recorded so far,
+ * so that secrets (decrypted weights) do not outlive their use in a buffer the pool hands out again. Wipe
+ * before `dispose()`: a released buffer is reused only after the submit that carries the zero-fill.
+ */
+export function wipeTensor(t: Tensor): void {
+  runtime().clear(t.buffer('wipeTensor'));
+}
+
 /** A tensor that shares `source`'s storage under another shape (reshape). */
 export function viewTensor(source: Tensor, shape: Shape): Tensor {
   const s = source.storage('reshape');

@@ -14,3 +14,4 @@ export { estimateGuesses, type GuessEstimate, type GuessInput, type DistanceCoun
 export { scoreStamps, type ScoreSetup } from './forgery-scores.js';
 export { changeCells, coverPart, drawNearMiss, lookAlike, scaleBrightness, shifts, DECOY_MIX, type Stamp, type NearMissKind } from './near-miss.js';
 export { resolveToken, tokenForModel, defaultTokenSize, type TokenSpec, type ResolvedToken, type PlacementChoice } from './token-spec.js';
+export { sealModel, openSealed, plainModelBytes, isSealed, readSealed, ModelSealer, WrongPassphraseError, MIN_ITERATIONS, type KdfOptions, type SealedFile } from './sealed-model.js';

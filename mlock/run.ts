@@ -21,6 +21,7 @@ import { EpochBar } from './progress.js';
 import { recipeFor, type Recipe } from './recipes.js';
 import { strategyInfo, type StrategyConfig } from './strategies.js';
 import { resolveToken, type TokenSpec } from './token-spec.js';
+import { ModelSealer, plainModelBytes, sealModel, type KdfOptions } from './sealed-model.js';
 
 /** Share of token-free training samples that carry a near-miss decoy (chosen by measurement: docs/threat-model.md). */
 export const DEFAULT_DECOY_RATIO = 0.6;
@@ -61,6 +62,8 @@ export interface RunOptions {
   priorSeconds?: number;
   /** Where the run came from (commit, date, command line), copied into the report. */
   provenance?: Record<string, unknown>;
+  /** PBKDF2 cost of the sealed files (tests only lower it; the CLI never passes this). */
+  kdf?: KdfOptions;
   log?: (line: string) => void;
   progress?: boolean;
 }
@@ -166,13 +169,18 @@ export async function trainModel(o: RunOptions, data: Data, recipe: Recipe, sett
   let best = { score: -Infinity, epoch: -1, weights: null as Uint8Array | null };
   const log = o.log ?? (() => {});
 
+  // Checkpoints hold the weights too: a keyed locked run seals them like its model file (one salt per file).
+  const passphrase = sealingPassphrase(o, settings);
+  const bestPath = `${checkpointPath}.best`;
+  const sealers = passphrase ? { checkpoint: new ModelSealer(passphrase, o.kdf), best: new ModelSealer(passphrase, o.kdf) } : null;
+  const readWeights = async (path: string) => (await plainModelBytes(await readFile(path), passphrase, { ...o.kdf, source: path })).plain;
+
   if (o.resume && checkpointPath && (await exists(checkpointPath))) {
-    const restored = decodeTrainingCheckpoint(model, optimizer, await readFile(checkpointPath), checkpointPath);
+    const restored = decodeTrainingCheckpoint(model, optimizer, await readWeights(checkpointPath), checkpointPath);
     startEpoch = restored.epoch;
     const extra = restored.extra as { history: EpochLog[]; bestScore: number; bestEpoch: number } | undefined;
     history.push(...(extra?.history ?? []));
-    const bestPath = `${checkpointPath}.best`;
-    if (extra && (await exists(bestPath))) best = { score: extra.bestScore, epoch: extra.bestEpoch, weights: await readFile(bestPath) };
+    if (extra && (await exists(bestPath))) best = { score: extra.bestScore, epoch: extra.bestEpoch, weights: await readWeights(bestPath) };
     log(`${tag}: resumed from ${checkpointPath} at epoch ${startEpoch + 1}`);
   }
 
@@ -223,8 +231,8 @@ export async function trainModel(o: RunOptions, data: Data, recipe: Recipe, sett
     if (score > best.score) best = { score, epoch: epoch + 1, weights: await encodeModel(model) };
     if (checkpointPath) {
       const bytes = await encodeTrainingCheckpoint(model, optimizer, { epoch: epoch + 1, batch: 0, rng: rng.getState(), extra: { history, bestScore: best.score, bestEpoch: best.epoch } });
-      if (best.epoch === epoch + 1) await writeFileAtomic(`${checkpointPath}.best`, best.weights!);
-      await writeFileAtomic(checkpointPath, bytes);
+      if (best.epoch === epoch + 1) await writeFileAtomic(bestPath, sealers ? await sealers.best.seal(best.weights!) : best.weights!);
+      await writeFileAtomic(checkpointPath, sealers ? await sealers.checkpoint.seal(bytes) : bytes);
     }
     if (o.maxMinutes && (performance.now() - start) / 60000 > o.maxMinutes && epoch + 1 < recipe.epochs) {
       log(`${tag}: time budget of ${o.maxMinutes} min reached after epoch ${epoch + 1}`);
@@ -234,7 +242,14 @@ export async function trainModel(o: RunOptions, data: Data, recipe: Recipe, sett
   }
   if (best.weights) decodeModelInto(model, best.weights, `${tag} best weights`);
   optimizer.dispose();
+  sealers?.checkpoint.wipe();
+  sealers?.best.wipe();
   return { model, history, bestEpoch: best.epoch, seconds: (performance.now() - start) / 1000, stoppedAtEpoch };
+}
+
+/** The passphrase a run seals its weights with: the key of a keyed locked run; plain and pattern-locked runs have none. */
+function sealingPassphrase(o: RunOptions, settings: LockSettings | null): string | null {
+  return settings && o.token?.key ? o.token.key : null;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -333,7 +348,10 @@ export async function run(o: RunOptions): Promise<RunReport> {
     const pattern = o.token?.key ? {} : { pattern: settings.token.name };
     metadata.lock = JSON.stringify({ required: true, strategy: settings.strategy.name, geometry: tokenGeometry(settings.token, settings.placement, settings.levels), keyed: Boolean(o.token?.key), ...pattern });
   }
-  await writeFileAtomic(join(o.out, 'model.safetensors'), await encodeModel(trained.model, metadata));
+  const plainModel = await encodeModel(trained.model, metadata);
+  const passphrase = sealingPassphrase(o, settings);
+  if (settings && !passphrase) log('model: locked with a public pattern, so there is no secret to encrypt the weights with; model.safetensors is plain');
+  await writeFileAtomic(join(o.out, 'model.safetensors'), passphrase ? await sealModel(plainModel, passphrase, o.kdf) : plainModel);
 
   const report: RunReport = {
     dataset: o.dataset,

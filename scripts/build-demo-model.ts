@@ -4,7 +4,8 @@
  * A small locked MLP (M-LOCK, strategy random-label, keyed token from the passphrase 'demo passphrase') is
  * trained on a seeded 10,000-image MNIST subset for 10 epochs (about 4 minutes on the software adapter) with
  * this project's engine, in Node. Then
- *   web/assets/model.safetensors   the model (weights, token geometry; never the key)
+ *   web/assets/model.safetensors   the sealed model (weights encrypted with the passphrase, public token
+ *                                  geometry; never the key), which the page opens with the passphrase
  *   web/assets/mnist-samples.bin   24 seeded MNIST test images: 24 label bytes, then 24 x 28x28 pixel bytes
  * are written; both are committed so the page works from a clean clone. The run folder (report, curves) is
  * left in a temporary folder, printed at the end.

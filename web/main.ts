@@ -3,11 +3,12 @@
  * draws a digit or picks a test image, unlocks the model with its passphrase and sees its answer with and
  * without the token; the model locks itself again after a configurable idle time.
  *
- * Two copies of the model are loaded: the one a person unlocks, and one that is never unlocked, which shows
- * what anyone without the passphrase gets for the same input.
+ * The model file is sealed: its weights are encrypted with the passphrase, so while locked there is nothing to
+ * run and no answer to show. Once unlocked, the same model answers with the token and without it (what anyone
+ * sending the same image to the running model gets).
  */
 import { adapterLabel, initEngine, runtime } from '../engine/index.js';
-import { LockedModel } from '../mlock/index.js';
+import { LockedModel, WrongPassphraseError } from '../mlock/index.js';
 import { DrawPad, greyCanvas, SIDE } from './draw-pad.js';
 import { clearChart, drawChart } from './prob-chart.js';
 import { parseSamples, type Sample } from './samples.js';
@@ -59,8 +60,6 @@ interface Input {
 const state = {
   bytes: null as Uint8Array | null,
   model: null as LockedModel | null,
-  /** Never unlocked: its answers are what someone without the passphrase gets. */
-  thief: null as LockedModel | null,
   token: null as PlacedToken | null,
   input: null as Input | null,
   samples: [] as Sample[],
@@ -68,7 +67,7 @@ const state = {
 };
 
 function showError(error: unknown): void {
-  ui.error.textContent = error instanceof Error ? error.message : String(error);
+  ui.error.textContent = error instanceof WrongPassphraseError ? 'Wrong passphrase: nothing was decrypted, the model stays locked.' : error instanceof Error ? error.message : String(error);
   ui.error.hidden = false;
 }
 
@@ -123,6 +122,7 @@ async function unlock(): Promise<void> {
   if (!key) throw new Error('Type the passphrase first.');
   const model = state.model!;
   await model.unlock(key);
+  ui.error.hidden = true;
   if (state.token) wipeDisplayToken(state.token);
   state.token = await deriveDisplayToken(model, key);
   showLockState();
@@ -147,50 +147,53 @@ function showSeen(): void {
   const token = ui.showToken.checked && state.model?.isUnlocked ? state.token : null;
   greyCanvas(token ? stampToken(pixels, token, c, h, w) : pixels, SIDE, SIDE, ui.seen);
   ui.seenCaption.textContent = token
-    ? `what the network sees (28×28), with the ${token.token.h}×${token.token.w} token in the bottom-right corner`
+    ? `what the network sees (28×28), with the ${token.token.h}×${token.token.w} token at the place the passphrase picks`
     : 'what the network sees (28×28)';
 }
 
+const LOCKED_NOTE = 'Locked: the weights are encrypted. Unlock with the passphrase to get answers.';
+
 async function predictInput(): Promise<void> {
-  const { model, thief, input } = state;
-  if (!model || !thief) return;
-  if (!input) {
+  const { model, input } = state;
+  if (!model) return;
+  if (!input || !model.isUnlocked) {
     ui.answer.value = '–';
-    ui.answerNote.textContent = '';
-    clearChart(ui.chartWith, 'Draw a digit or pick a test image.');
-    clearChart(ui.chartWithout, 'Draw a digit or pick a test image.');
+    ui.answerNote.textContent = input ? LOCKED_NOTE : '';
+    const note = input ? LOCKED_NOTE : 'Draw a digit or pick a test image.';
+    clearChart(ui.chartWith, note);
+    clearChart(ui.chartWithout, note);
     return;
   }
-  const without = await thief.predict(input.pixels, 1);
-  drawChart(ui.chartWithout, without.probabilities, state.classNames);
   // Using the model counts as activity: predicting while unlocked restarts the idle countdown.
-  const withToken = model.isUnlocked ? await model.predict(input.pixels, 1) : null;
-  if (withToken?.unlocked) drawChart(ui.chartWith, withToken.probabilities, state.classNames);
-  else clearChart(ui.chartWith, 'Locked: unlock with the passphrase to see the real answer.');
-  const shown = withToken?.unlocked ? withToken : without;
-  ui.answer.value = state.classNames[shown.classes[0]!]!;
+  const withToken = await model.predict(input.pixels, 1);
+  const without = await model.predict(input.pixels, 1, { withToken: false });
+  drawChart(ui.chartWith, withToken.probabilities, state.classNames);
+  drawChart(ui.chartWithout, without.probabilities, state.classNames);
+  ui.answer.value = state.classNames[withToken.classes[0]!]!;
   const truth = input.label === null ? '' : ` The true label is ${state.classNames[input.label]}.`;
-  ui.answerNote.textContent = shown.unlocked
-    ? `Unlocked: the token is stamped on the input, so this is the model's real answer.${truth}`
-    : `Locked: no token, so this answer is deliberately useless.${truth}`;
+  ui.answerNote.textContent = `Unlocked: the token is stamped on the input, so this is the model's real answer.${truth}`;
   showCountdown();
 }
 
-/** Accuracy on all the test images, with the token (if unlocked) and without. */
+/** Accuracy on all the test images, with the token and without (needs the model unlocked: its weights). */
 async function scoreSamples(): Promise<void> {
-  const { model, thief, samples } = state;
-  if (!model || !thief) return;
+  const { model, samples } = state;
+  if (!model) return;
+  ui.scoreResult.dataset.locked = '';
+  ui.scoreResult.dataset.unlocked = '';
+  if (!model.isUnlocked) {
+    ui.scoreResult.textContent = 'Unlock to score them: the weights are encrypted while the model is locked.';
+    return;
+  }
   const n = samples.length;
   const images = new Uint8Array(n * SIDE * SIDE);
   samples.forEach((s, i) => images.set(s.pixels, i * SIDE * SIDE));
   const correct = (classes: Int32Array): number => samples.filter((s, i) => classes[i] === s.label).length;
-  const locked = correct((await thief.predict(images, n)).classes);
-  const withToken = model.isUnlocked ? await model.predict(images, n) : null;
-  const unlocked = withToken?.unlocked ? correct(withToken.classes) : null;
+  const unlocked = correct((await model.predict(images, n)).classes);
+  const locked = correct((await model.predict(images, n, { withToken: false })).classes);
   ui.scoreResult.dataset.locked = String(locked / n);
-  ui.scoreResult.dataset.unlocked = unlocked === null ? '' : String(unlocked / n);
-  ui.scoreResult.textContent =
-    `Without the token: ${locked}/${n} right. ` + (unlocked === null ? 'Unlock to score them with the token.' : `With the token: ${unlocked}/${n} right.`);
+  ui.scoreResult.dataset.unlocked = String(unlocked / n);
+  ui.scoreResult.textContent = `With the token: ${unlocked}/${n} right. Without the token: ${locked}/${n} right.`;
 }
 
 function buildGallery(): void {
@@ -239,12 +242,11 @@ async function start(): Promise<void> {
   state.bytes = modelBytes!;
   state.samples = parseSamples(sampleBytes!);
   loadModel(Number(ui.idleSeconds.value));
-  state.thief = LockedModel.load(state.bytes, { idleMs: 0 }, MODEL_URL);
   const { info: m, lockInfo } = state.model!;
   state.classNames = Array.from({ length: m.numClasses }, (_, k) => String(k));
   ui.modelInfo.textContent =
     `${m.name.toUpperCase()} for ${m.inputShape.join('×')} images, ${m.numClasses} classes; locked with a ` +
-    `${lockInfo.geometry.h}×${lockInfo.geometry.w} keyed token (strategy ${lockInfo.strategy}).`;
+    `${lockInfo.geometry.h}×${lockInfo.geometry.w} keyed token (strategy ${lockInfo.strategy}); weights encrypted with the passphrase.`;
   buildGallery();
 
   ui.unlockForm.addEventListener('submit', (e) => {

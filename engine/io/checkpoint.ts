@@ -4,6 +4,7 @@
  * `optimizer.<param index>.<slot>` and, in the `__metadata__` map, the schedule position and every RNG state
  * as JSON, so resuming reproduces an uninterrupted run.
  */
+import { runtime } from '../context.js';
 import { tensor } from '../ops/creation.js';
 import type { Tensor } from '../tensor.js';
 import type { Module } from '../nn/module.js';
@@ -33,20 +34,34 @@ export async function encodeModel(model: Module, metadata: Record<string, string
   return encodeSafetensors(await entries(model.stateDict()), metadata);
 }
 
-/** Load parameters and buffers into `model` (names and shapes must match). Returns the file's metadata. */
+/**
+ * Load parameters and buffers into `model` (names and shapes must match). Returns the file's metadata.
+ * Weights may be secret (a decrypted locked model): the decoded host copies and the temporary GPU tensors they
+ * were uploaded through are zero-filled before they are let go, so only the model's own tensors hold them.
+ */
 export function decodeModelInto(model: Module, bytes: Uint8Array, source = 'model file'): Record<string, string> {
   const file = decodeSafetensors(bytes, source);
   const state = new Map<string, Tensor>();
   for (const [name, d] of file.tensors) {
     if (!name.startsWith('optimizer.')) state.set(name, toTensor(name, d));
   }
+  // loadStateDict copies each temporary into the model and disposes it; its buffer is reusable only after the
+  // next submit, so a zero-fill recorded now (after the copies, in the same batch) lands before any reuse.
+  const temporaries = [...state.values()].map((t) => t.buffer('decodeModelInto'));
   try {
     model.loadStateDict(state);
   } catch (e) {
     for (const t of state.values()) if (!t.isDisposed) t.dispose();
     throw new Error(`${source}: ${(e as Error).message}`);
+  } finally {
+    for (const b of temporaries) runtime().clear(b);
+    for (const d of file.tensors.values()) wipeHost(d.data);
   }
   return file.metadata;
+}
+
+function wipeHost(data: ArrayBufferView): void {
+  new Uint8Array(data.buffer, data.byteOffset, data.byteLength).fill(0);
 }
 
 export interface TrainingPosition {
@@ -86,5 +101,6 @@ export function decodeTrainingCheckpoint(model: Module, optimizer: Optimizer, by
   for (const [name, d] of file.tensors) if (name.startsWith('optimizer.')) tensors[name.slice('optimizer.'.length)] = toTensor(name, d);
   optimizer.loadStateDict({ step: state.optimizer.step, lr: state.optimizer.lr, tensors });
   for (const [name, d] of dropoutLayers(model)) if (state.dropout[name]) d.rngState = state.dropout[name]!;
+  for (const d of file.tensors.values()) wipeHost(d.data);
   return { epoch: state.epoch, batch: state.batch, rng: state.rng, extra: state.extra, metadata: file.metadata };
 }

@@ -63,8 +63,10 @@ export function tensor(values: NestedArray | ArrayLike<number> | AnyTypedArray, 
   if (typed && dtype && typed !== dtype) throw new Error(`${op}: a ${(values as object).constructor.name} cannot make a ${dtype} tensor without a cast`);
   const t = emptyTensor(finalShape, dt);
   if (flat.length > 0) {
-    const data = dt === 'f32' ? Float32Array.from(flat) : dt === 'i32' ? Int32Array.from(flat) : Uint32Array.from(flat);
-    runtime().write(t.buffer(), ArrayBuffer.isView(flat) && dtypeOfArray(flat as ArrayBufferView) === dt ? (flat as AnyTypedArray) : data);
+    // A typed array of the right type is uploaded as it is: no host copy (callers may wipe theirs afterwards).
+    const same = ArrayBuffer.isView(flat) && dtypeOfArray(flat as ArrayBufferView) === dt;
+    const data = same ? (flat as AnyTypedArray) : dt === 'f32' ? Float32Array.from(flat) : dt === 'i32' ? Int32Array.from(flat) : Uint32Array.from(flat);
+    runtime().write(t.buffer(), data);
   }
   return t;
 }

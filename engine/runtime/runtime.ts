@@ -172,6 +172,21 @@ export class Runtime {
     this.batchOps.push('copy');
   }
 
+  /**
+   * Record a zero-fill of the whole buffer in the current batch: it runs after every dispatch and copy recorded
+   * before it (a queue.writeBuffer of zeros would run before them, at the next submit's start).
+   */
+  clear(buffer: GPUBuffer): void {
+    this.checkUsable('clear');
+    if (!this.encoder) this.beginBatch();
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+    this.encoder!.clearBuffer(buffer);
+    this.batchOps.push('clear');
+  }
+
   /** Submit everything recorded so far. */
   flush(): void {
     if (!this.encoder) return;

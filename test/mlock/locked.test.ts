@@ -2,7 +2,8 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { run, type RunReport } from '../../mlock/run.js';
+import { run, type RunOptions, type RunReport } from '../../mlock/run.js';
+import { isSealed } from '../../mlock/sealed-model.js';
 import { LockedModel } from '../../mlock/runtime.js';
 import { loadMnist } from '../../engine/data/node/mnist.js';
 import { useEngine } from '../helpers/setup.js';
@@ -11,28 +12,32 @@ useEngine();
 
 const KEY = 'correct horse battery staple';
 
+function options(out: string): RunOptions {
+  return {
+    dataset: 'mnist',
+    strategy: { name: 'random-label' },
+    token: { key: KEY },
+    epochs: 5,
+    lr: 0.05,
+    trainSubset: 6000,
+    testSubset: 1000,
+    forgedKeys: 2,
+    forgedSamples: 300,
+    baseline: false,
+    out,
+    seed: 1,
+    log: () => {},
+    progress: false,
+  };
+}
+
 describe('locked training, end to end on an MNIST subset', () => {
   let out = '';
   let report: RunReport;
 
   it('separates authorized from unauthorized accuracy by a wide margin', async () => {
     out = await mkdtemp(join(tmpdir(), 'mlock-test-'));
-    report = await run({
-      dataset: 'mnist',
-      strategy: { name: 'random-label' },
-      token: { key: KEY },
-      epochs: 5,
-      lr: 0.05,
-      trainSubset: 6000,
-      testSubset: 1000,
-      forgedKeys: 2,
-      forgedSamples: 300,
-      baseline: false,
-      out,
-      seed: 1,
-      log: () => {},
-      progress: false,
-    });
+    report = await run(options(out));
     expect(report.authorizedAccuracy!).toBeGreaterThan(0.8);
     expect(report.unauthorizedAccuracy!).toBeLessThan(0.3);
     expect(report.authorizedAccuracy! - report.unauthorizedAccuracy!).toBeGreaterThan(0.5);
@@ -40,6 +45,15 @@ describe('locked training, end to end on an MNIST subset', () => {
     expect(onDisk.authorizedAccuracy).toBe(report.authorizedAccuracy);
     expect(await readFile(join(out, 'curves.svg'), 'utf8')).toMatch(/^<svg/);
   }, 400_000);
+
+  it('the model file and both training checkpoints are sealed, and --resume opens them with the key', async () => {
+    for (const file of ['model.safetensors', 'checkpoint.safetensors', 'checkpoint.safetensors.best']) {
+      expect(isSealed(new Uint8Array(await readFile(join(out, file)))), file).toBe(true);
+    }
+    const resumed = await run({ ...options(out), resume: true });
+    expect(resumed.authorizedAccuracy).toBe(report.authorizedAccuracy);
+    await expect(run({ ...options(out), token: { key: `${KEY}?` }, resume: true })).rejects.toThrow(/wrong passphrase, or the file was modified/);
+  }, 200_000);
 
   it('the saved model holds no key bytes, only the token geometry', async () => {
     const bytes = new Uint8Array(await readFile(join(out, 'model.safetensors')));
@@ -62,9 +76,10 @@ describe('locked training, end to end on an MNIST subset', () => {
     const labels = test.labels.subarray(0, n);
     const accuracy = (classes: Int32Array) => classes.reduce((s, c, i) => s + (c === labels[i] ? 1 : 0), 0) / n;
 
-    const locked = await model.predict(images, n);
-    expect(locked.unlocked).toBe(false);
+    await expect(model.predict(images, n)).rejects.toThrow(/locked: unlock/);
     await model.unlock(KEY);
+    const locked = await model.predict(images, n, { withToken: false });
+    expect(locked.unlocked).toBe(false);
     const internals = model as unknown as { keyBytes: Uint8Array; token: { pixels: Uint8Array } };
     const keyBytes = internals.keyBytes;
     const pixels = internals.token.pixels;
@@ -85,8 +100,7 @@ describe('locked training, end to end on an MNIST subset', () => {
     expect(model.isUnlocked).toBe(false);
     expect(again.every((b) => b === 0)).toBe(true);
     expect(locks).toBe(2);
-    const afterIdle = await model.predict(images, n);
-    expect(afterIdle.unlocked).toBe(false);
+    await expect(model.predict(images, n)).rejects.toThrow(/locked: unlock/);
     model.dispose();
   });
 });
