@@ -10,6 +10,7 @@ import { fmt, sameShape, type Shape } from '../shape.js';
 import { emptyTensor, viewTensor, type Tensor } from '../tensor.js';
 import { sum } from './reduce.js';
 import { grid1d } from '../../kernels/program.js';
+import { LOOP_BUDGET } from '../../kernels/loop-budget.js';
 import { convGeometryUniforms, type ConvGeometry } from '../../kernels/conv/geometry.js';
 import { conv2dForwardProgram, CONV_WORKGROUP, MAX_ROW_TAPS } from '../../kernels/conv/forward.js';
 import { conv2dBackwardInputProgram } from '../../kernels/conv/backward-input.js';
@@ -148,6 +149,15 @@ function maxRowSide(rowTaps: number): number {
 
 const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
 
+/**
+ * Loop iterations per invocation of the forward and backward-input walks: over kh, (kw unless row strips
+ * unroll it), then the `channels` of a group. (Not split yet: a group with more than about 1,800 channels and
+ * a 3x3 kernel is over the loop budget, and the runtime refuses it on adapters that cap loops.)
+ */
+function reductionTrips(geo: ConvGeometry, rowTaps: number, channels: number): number {
+  return rowTaps ? geo.KH * (1 + channels) : geo.KH * (1 + geo.KW * (1 + channels));
+}
+
 /** y = conv2d(x, w) (+ bias). x [N, C, H, W], w [O, C/groups, KH, KW] -> y [N, O, OH, OW]. */
 export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tensor {
   const op = 'conv2d';
@@ -170,6 +180,7 @@ export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tenso
       {
         program: conv2dForwardProgram(tile, bias !== undefined),
         workgroups: grid1d(threads, CONV_WORKGROUP),
+        trips: reductionTrips(geo, rowTaps, geo.C / geo.groups),
         uniforms: { ...convGeometryUniforms(geo), threads, pixelTiles, oTiles },
       },
       bias ? [x.buffer(), w.buffer(), bias.buffer()] : [x.buffer(), w.buffer()],
@@ -205,6 +216,7 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: Shape, option
       {
         program: conv2dBackwardInputProgram(tile),
         workgroups: grid1d(threads, CONV_WORKGROUP),
+        trips: reductionTrips(geo, rowTaps, geo.O / geo.groups),
         uniforms: { ...convGeometryUniforms(geo), threads, colTiles, rowsPerResidue, cTiles },
       },
       [dy.buffer(), w.buffer()],
@@ -235,16 +247,21 @@ export function conv2dBackwardFilter(x: Tensor, dy: Tensor, wShape: Shape, optio
   const eTiles = ceilDiv(entries, tile.te);
   const tiles = geo.groups * oTiles * eTiles;
   const rows = geo.N * geo.OH;
-  const wantedChunks = Math.max(1, Math.min(ceilDiv(TARGET_THREADS, tiles), Math.floor((rows * geo.OW) / MIN_CHUNK_STEPS)));
-  const rowsPerChunk = Math.max(1, ceilDiv(rows, wantedChunks));
-  const chunks = Math.max(1, ceilDiv(rows, rowsPerChunk));
+  const positions = rows * geo.OW;
+  const wantedChunks = Math.max(1, Math.min(ceilDiv(TARGET_THREADS, tiles), Math.floor(positions / MIN_CHUNK_STEPS)));
+  // Chunks of whole rows, unless that is over the loop budget: a chunk of L positions loops L times inside
+  // rows and at most ceil(L / OW) + 1 times over them.
+  const maxLen = Math.floor(((LOOP_BUDGET - 2) * geo.OW) / (geo.OW + 1));
+  const chunkLen = Math.min(maxLen, Math.max(1, ceilDiv(rows, wantedChunks)) * geo.OW);
+  const chunks = Math.max(1, ceilDiv(positions, chunkLen));
   const partial = emptyTensor([chunks, ...wShape], 'f32', op);
   const threads = chunks * tiles;
   runtime().run(
     {
       program: conv2dBackwardFilterProgram(tile),
       workgroups: grid1d(threads, CONV_WORKGROUP),
-      uniforms: { ...convGeometryUniforms(geo), threads, eTiles, oTiles, rowsPerChunk },
+      trips: chunkLen + ceilDiv(chunkLen, geo.OW) + 1,
+      uniforms: { ...convGeometryUniforms(geo), threads, eTiles, oTiles, chunkLen },
     },
     [x.buffer(), dy.buffer()],
     [partial.buffer()],

@@ -84,11 +84,13 @@ function unary(op: string, expr: string, x: Tensor, accepts: readonly DType[] = 
 }
 
 export const neg = (x: Tensor) => unary('neg', '-v0', x, SIGNED);
-export const exp = (x: Tensor) => unary('exp', 'exp(v0)', x);
-export const log = (x: Tensor) => unary('log', 'log(v0)', x);
+// exp and log give PyTorch's values where WGSL's are undefined: exp overflows to +inf, log(0) = -inf, log(x < 0) = NaN.
+export const exp = (x: Tensor) => unary('exp', 'expF(v0)', x);
+export const log = (x: Tensor) => unary('log', 'logF(v0)', x);
 export const sqrt = (x: Tensor) => unary('sqrt', 'sqrt(v0)', x);
 export const abs = (x: Tensor) => unary('abs', 'abs(v0)', x, SIGNED);
-export const relu = (x: Tensor) => unary('relu', `max(v0, ${x.dtype}(0))`, x, SIGNED);
+/** relu(NaN) is NaN, as in PyTorch (WGSL's max may drop a NaN). */
+export const relu = (x: Tensor) => unary('relu', x.dtype === 'f32' ? 'reluF(v0)' : 'max(v0, 0)', x, SIGNED);
 /** Logistic sigmoid, written so that neither branch overflows for large |x|. */
 export const sigmoid = (x: Tensor) => unary('sigmoid', 'select(exp(v0) / (1.0 + exp(v0)), 1.0 / (1.0 + exp(-v0)), v0 >= 0.0)', x);
 /** tanh saturates to +-1 long before |x| = 15; clamping keeps implementations that use exp(2x) finite. */
