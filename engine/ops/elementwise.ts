@@ -124,8 +124,14 @@ export const add = (a: Operand, b: Operand) => binary('add', 'v0 + v1', a, b);
 export const sub = (a: Operand, b: Operand) => binary('sub', 'v0 - v1', a, b);
 export const mul = (a: Operand, b: Operand) => binary('mul', 'v0 * v1', a, b);
 export const div = (a: Operand, b: Operand) => binary('div', 'v0 / v1', a, b);
-export const maximum = (a: Operand, b: Operand) => binary('maximum', 'max(v0, v1)', a, b);
-export const minimum = (a: Operand, b: Operand) => binary('minimum', 'min(v0, v1)', a, b);
+/** f32 `fn(v0, v1)` that returns NaN when either operand is NaN, as PyTorch's maximum/minimum do (WGSL's may drop it). */
+function nanPropagating(fn: string, a: Operand, b: Operand): string {
+  const float = (typeof a === 'number' || a.dtype === 'f32') && (typeof b === 'number' || b.dtype === 'f32');
+  return float ? `select(${fn}(v0, v1), nanF(), isNanF(v0) || isNanF(v1))` : `${fn}(v0, v1)`;
+}
+
+export const maximum = (a: Operand, b: Operand) => binary('maximum', nanPropagating('max', a, b), a, b);
+export const minimum = (a: Operand, b: Operand) => binary('minimum', nanPropagating('min', a, b), a, b);
 
 function compare(op: string, sym: string, a: Operand, b: Operand): Tensor {
   if (typeof a === 'number' && typeof b === 'number') throw new Error(`${op}: at least one operand must be a tensor`);

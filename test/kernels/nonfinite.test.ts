@@ -32,6 +32,14 @@ describe('elementwise', () => {
     expectSpecial(await values(E.relu(E.tensor([nan, -inf, -1, 0, 2, inf]))), [nan, 0, 0, 0, 2, inf], 'relu');
   });
 
+  it('maximum and minimum propagate NaN', async () => {
+    const a = E.tensor([nan, 1, 2, -inf]);
+    const b = E.tensor([0, nan, 1, 0]);
+    expectSpecial(await values(E.maximum(a, b)), [nan, nan, 2, 0], 'maximum');
+    expectSpecial(await values(E.minimum(a, b)), [nan, nan, 1, -inf], 'minimum');
+    expectSpecial(await values(E.maximum(a, 0)), [nan, 1, 2, 0], 'maximum with a number');
+  });
+
   it('exp overflows to inf and underflows to 0; exp(NaN) = NaN', async () => {
     expectSpecial(await values(E.exp(E.tensor([100, 89, -inf, nan, 0, -200]))), [inf, inf, 0, nan, 1, 0], 'exp');
   });
