@@ -150,12 +150,26 @@ function maxRowSide(rowTaps: number): number {
 const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
 
 /**
- * Loop iterations per invocation of the forward and backward-input walks: over kh, (kw unless row strips
- * unroll it), then the `channels` of a group. (Not split yet: a group with more than about 1,800 channels and
- * a 3x3 kernel is over the loop budget, and the runtime refuses it on adapters that cap loops.)
+ * Loop iterations per invocation of the forward and backward-input walks over `channels` channels of the
+ * reduction: over kh, then kw (unless row strips unroll it), then the channels.
  */
 function reductionTrips(geo: ConvGeometry, rowTaps: number, channels: number): number {
   return rowTaps ? geo.KH * (1 + channels) : geo.KH * (1 + geo.KW * (1 + channels));
+}
+
+/**
+ * Dispatch a forward or backward-input kernel once per slice of the reduction's `channels`, each slice as long
+ * as the loop budget allows (one slice for all but very wide groups; each later slice adds to the output).
+ */
+function runChannelSlices(geo: ConvGeometry, rowTaps: number, channels: number, dispatch: (slice: { kStart: number; kEnd: number }, trips: number) => void): void {
+  let longest = channels;
+  while (longest > 1 && reductionTrips(geo, rowTaps, longest) > LOOP_BUDGET) longest = Math.ceil(longest / 2);
+  const slices = Math.ceil(channels / longest);
+  const len = Math.ceil(channels / slices);
+  for (let kStart = 0; kStart < channels; kStart += len) {
+    const kEnd = Math.min(channels, kStart + len);
+    dispatch({ kStart, kEnd }, reductionTrips(geo, rowTaps, kEnd - kStart));
+  }
 }
 
 /** y = conv2d(x, w) (+ bias). x [N, C, H, W], w [O, C/groups, KH, KW] -> y [N, O, OH, OW]. */
@@ -176,15 +190,13 @@ export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tenso
     const pixelTiles = rowTaps ? geo.N * geo.OH * ceilDiv(geo.OW, tile.tm) : ceilDiv(geo.N * geo.OH * geo.OW, tile.tm);
     const oTiles = ceilDiv(geo.O / geo.groups, tile.tn);
     const threads = geo.groups * oTiles * pixelTiles;
-    runtime().run(
-      {
-        program: conv2dForwardProgram(tile, bias !== undefined),
-        workgroups: grid1d(threads, CONV_WORKGROUP),
-        trips: reductionTrips(geo, rowTaps, geo.C / geo.groups),
-        uniforms: { ...convGeometryUniforms(geo), threads, pixelTiles, oTiles },
-      },
-      bias ? [x.buffer(), w.buffer(), bias.buffer()] : [x.buffer(), w.buffer()],
-      [y.buffer()],
+    const program = conv2dForwardProgram(tile, bias !== undefined);
+    runChannelSlices(geo, rowTaps, geo.C / geo.groups, (slice, trips) =>
+      runtime().run(
+        { program, workgroups: grid1d(threads, CONV_WORKGROUP), trips, uniforms: { ...convGeometryUniforms(geo), ...slice, threads, pixelTiles, oTiles } },
+        bias ? [x.buffer(), w.buffer(), bias.buffer()] : [x.buffer(), w.buffer()],
+        [y.buffer()],
+      ),
     );
   }
   const { stride, padding, dilation, groups } = options;
@@ -212,15 +224,13 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: Shape, option
     const rowsPerResidue = ceilDiv(geo.H, geo.strideH);
     const cTiles = ceilDiv(Cg, tile.tn);
     const threads = geo.groups * cTiles * geo.strideH * geo.strideW * geo.N * rowsPerResidue * colTiles;
-    runtime().run(
-      {
-        program: conv2dBackwardInputProgram(tile),
-        workgroups: grid1d(threads, CONV_WORKGROUP),
-        trips: reductionTrips(geo, rowTaps, geo.O / geo.groups),
-        uniforms: { ...convGeometryUniforms(geo), threads, colTiles, rowsPerResidue, cTiles },
-      },
-      [dy.buffer(), w.buffer()],
-      [dx.buffer()],
+    const program = conv2dBackwardInputProgram(tile);
+    runChannelSlices(geo, rowTaps, geo.O / geo.groups, (slice, trips) =>
+      runtime().run(
+        { program, workgroups: grid1d(threads, CONV_WORKGROUP), trips, uniforms: { ...convGeometryUniforms(geo), ...slice, threads, colTiles, rowsPerResidue, cTiles } },
+        [dy.buffer(), w.buffer()],
+        [dx.buffer()],
+      ),
     );
   }
   return dx;
