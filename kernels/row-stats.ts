@@ -2,12 +2,13 @@
  * Softmax statistics of rows too long for one invocation each (the loop budget): a first pass reduces each
  * (row, chunk) pair, a second combines a row's chunks in order. Deterministic, no barriers, no atomics.
  *
- * Per chunk the first pass keeps PARTIAL numbers: its maximum mc (NaN when the chunk holds a NaN), sum exp(x - mc),
- * and for target distributions the mass T = sum t, sum t (x - x0) with x0 the chunk's first value, or 0 where that
- * is not finite (a shift that keeps large logits from swamping the sum), x0, and sum t log t. The second pass rescales them to the row's
- * maximum m and writes the row statistics (m, ls = log sum exp(x - m), T) that the softmax and loss kernels
- * read, and for losses the per-row loss: ls - (x_label - m) for labels, T ls - sum t (x - m) (+ sum t log t for
- * KL) for targets. Rows follow PyTorch: a NaN, a +inf or only -inf values make ls (and the loss) NaN.
+ * Per chunk the first pass keeps ROW_PARTIAL numbers: its maximum mc (NaN when the chunk holds a NaN),
+ * sum exp(x - mc), and for target distributions the mass T = sum t, sum t (x - x0) with x0 the chunk's first
+ * value (0 where that is not finite; the shift keeps large logits from swamping the sum), x0, and sum t log t.
+ * The second pass rescales them to the row's maximum m and writes the row statistics (m, ls = log sum
+ * exp(x - m), T) that the softmax and loss kernels read, and for losses the per-row loss: ls - (x_label - m)
+ * for labels, T ls - sum t (x - m) (+ sum t log t for KL) for targets. Rows follow PyTorch: a NaN, a +inf or
+ * only -inf values make ls (and the loss) NaN.
  */
 import type { KernelProgram, WgslScalar } from './program.js';
 import { IEEE_WGSL } from './ieee.js';
