@@ -9,10 +9,9 @@
  * throw, and a silent 0 would hide the bug).
  */
 import type { KernelProgram, WgslScalar } from './program.js';
+import { IEEE_WGSL } from './ieee.js';
 import { linearMainWgsl } from './wgsl.js';
-import { rowLogSumExpWgsl, ROW_WORKGROUP } from './softmax.js';
-
-export const ROW_LOSS_STATS = 3;
+import { ELEMENT_WORKGROUP, rowLogSumExpWgsl, ROW_STATS, ROW_WORKGROUP } from './softmax.js';
 
 export interface RowLossSpec {
   /** f32: a distribution per row ([rows, cols]); i32/u32: one class index per row ([rows]). */
@@ -23,8 +22,15 @@ export interface RowLossSpec {
   entropy: boolean;
 }
 
-/** A NaN built at run time: a constant NaN fails WGSL validation. */
-const NAN = 'bitcast<f32>(0x7fc00000u | (u.cols & 0u))';
+/**
+ * WGSL of one row's loss from `m`, `ls` (NaN for a row whose softmax is NaN) and the target: for labels,
+ * -log q of the label's class (NaN for a label outside [0, cols)). Defines `loss`.
+ */
+export function labelLossWgsl(): string {
+  return `let label = u32(in1[i]);
+  var loss = nanF();
+  if (label < u.cols) { loss = ls - (in0[base + label] - m); }`;
+}
 
 /** Per-row losses (out0, [rows]) and saved row statistics (out1, [rows, 3]) from input in0 and target in1. */
 export function rowLossProgram(spec: RowLossSpec): KernelProgram {
@@ -37,11 +43,9 @@ export function rowLossProgram(spec: RowLossSpec): KernelProgram {
   for (var j = 0u; j < u.cols; j = j + 1u) {
     let t = in1[base + j];
     loss = loss + t * (ls - (in0[base + j] - m));
-    mass = mass + t;${spec.entropy ? '\n    if (t > 0.0) { loss = loss + t * log(t); }' : ''}
+    mass = mass + t;${spec.entropy ? '\n    if (t > 0.0) { loss = loss + t * logF(t); }' : ''}
   }`
-      : `let label = u32(in1[i]);
-  var loss = ${NAN};
-  if (label < u.cols) { loss = ls - (in0[base + label] - m); }
+      : `${labelLossWgsl()}
   let mass = 1.0;`;
   return {
     name: spec.entropy ? 'klDivergence' : 'crossEntropy',
@@ -53,35 +57,45 @@ export function rowLossProgram(spec: RowLossSpec): KernelProgram {
     ],
     inputs: ['f32', spec.targetDtype],
     outputs: ['f32', 'f32'],
-    body: () => `${linearMainWgsl(ROW_WORKGROUP)}
+    body: () => `${IEEE_WGSL}
+${linearMainWgsl(ROW_WORKGROUP)}
   if (i >= u.rows) { return; }
   let base = i * u.cols;
   ${normalise}
   ${loss}
   out0[i] = loss;
-  out1[${ROW_LOSS_STATS}u * i] = m;
-  out1[${ROW_LOSS_STATS}u * i + 1u] = ls;
-  out1[${ROW_LOSS_STATS}u * i + 2u] = mass;
+  out1[${ROW_STATS}u * i] = m;
+  out1[${ROW_STATS}u * i + 1u] = ls;
+  out1[${ROW_STATS}u * i + 2u] = mass;
 }`,
   };
 }
 
 /**
  * Gradient w.r.t. the input, one invocation per row like the forward (on software adapters a row loop is much
- * faster than one invocation per element). Inputs: target (in0), upstream gradient (in1, read at
- * row * gStride, so a stride of 0 broadcasts a scalar), then for logits the input (in2) and saved row stats
- * (in3). dx = (softmax * T - t) * g * scale for logits; dx = -t * g * scale for log-probabilities.
+ * faster than one invocation per element), or with `perElement` one per element (rows too long for the loop
+ * budget). Inputs: target (in0), upstream gradient (in1, read at row * gStride, so a stride of 0 broadcasts a
+ * scalar), then for logits the input (in2) and saved row stats (in3). dx = (softmax * T - t) * g * scale for
+ * logits; dx = -t * g * scale for log-probabilities.
  */
-export function rowLossBackwardProgram(targetDtype: WgslScalar, logits: boolean): KernelProgram {
+export function rowLossBackwardProgram(targetDtype: WgslScalar, logits: boolean, perElement = false): KernelProgram {
   const labels = targetDtype !== 'f32';
   const target = labels ? 'select(0.0, 1.0, j == label)' : 'in0[base + j]';
-  const s = ROW_LOSS_STATS;
-  const stats = logits ? `let m = in3[${s}u * i];\n  let ls = in3[${s}u * i + 1u];\n  let mass = in3[${s}u * i + 2u];` : '';
-  const grad = logits ? `(exp((in2[base + j] - m) - ls) * mass - ${target}) * gs` : `-${target} * gs`;
+  const s = ROW_STATS;
+  const stats = logits ? `let m = in3[${s}u * r];\n  let ls = in3[${s}u * r + 1u];\n  let mass = in3[${s}u * r + 2u];` : '';
+  const grad = logits ? `(expF((in2[base + j] - m) - ls) * mass - ${target}) * gs` : `-${target} * gs`;
+  const workgroup = perElement ? ELEMENT_WORKGROUP : ROW_WORKGROUP;
+  const header = perElement
+    ? `if (i >= u.rows * u.cols) { return; }
+  let r = i / u.cols;
+  let j = i % u.cols;`
+    : `if (i >= u.rows) { return; }
+  let r = i;`;
+  const write = `out0[base + j] = ${grad};`;
   return {
     name: 'rowLossBackward',
-    key: `rowLossBackward|${targetDtype}|${logits ? 'logits' : 'logp'}`,
-    workgroupSize: [ROW_WORKGROUP],
+    key: `rowLossBackward|${targetDtype}|${logits ? 'logits' : 'logp'}${perElement ? '|element' : ''}`,
+    workgroupSize: [workgroup],
     uniforms: [
       { name: 'rows', type: 'u32' },
       { name: 'cols', type: 'u32' },
@@ -90,15 +104,16 @@ export function rowLossBackwardProgram(targetDtype: WgslScalar, logits: boolean)
     ],
     inputs: logits ? [targetDtype, 'f32', 'f32', 'f32'] : [targetDtype, 'f32'],
     outputs: ['f32'],
-    body: () => `${linearMainWgsl(ROW_WORKGROUP)}
-  if (i >= u.rows) { return; }
-  let base = i * u.cols;
-  ${labels ? 'let label = u32(in0[i]);' : ''}
-  let gs = ${labels ? `select(${NAN}, in1[i * u.gStride] * u.scale, label < u.cols)` : 'in1[i * u.gStride] * u.scale'};
+    body: () => `${IEEE_WGSL}
+${linearMainWgsl(workgroup)}
+  ${header}
+  let base = r * u.cols;
+  ${labels ? 'let label = u32(in0[r]);' : ''}
+  let gs = ${labels ? `select(nanF(), in1[r * u.gStride] * u.scale, label < u.cols)` : 'in1[r * u.gStride] * u.scale'};
   ${stats}
-  for (var j = 0u; j < u.cols; j = j + 1u) {
-    out0[base + j] = ${grad};
-  }
+  ${perElement ? write : `for (var j = 0u; j < u.cols; j = j + 1u) {
+    ${write}
+  }`}
 }`,
   };
 }

@@ -4,6 +4,7 @@
  * unary, binary and ternary ops; the expression and the operand modes are part of the cache key, shapes are not.
  */
 import type { KernelProgram, UniformField, WgslScalar } from './program.js';
+import { IEEE_WGSL } from './ieee.js';
 import { decodeIndexWgsl, linearMainWgsl, vec4Count } from './wgsl.js';
 
 /** How an operand is read. 'same': contiguous with the output's shape; 'strided': broadcast via strides; 'scalar': uniform. */
@@ -11,7 +12,7 @@ export type OperandMode = 'same' | 'strided' | 'scalar';
 
 export interface MapSpec {
   op: string;
-  /** WGSL expression over v0..v{k-1} (typed as their dtype) and `s` (a f32 scalar parameter). */
+  /** WGSL expression over v0..v{k-1} (typed as their dtype) and `s` (a f32 scalar parameter); may call the IEEE_WGSL helpers. */
   expr: string;
   operands: readonly { dtype: WgslScalar; mode: OperandMode }[];
   outDtype: WgslScalar;
@@ -54,7 +55,8 @@ export function mapProgram(spec: MapSpec): KernelProgram {
         const binding = bufferOperands.findIndex((b) => b.i === i);
         return `let v${i} = in${binding}[${o.mode === 'same' ? 'i' : `o${i}`}];`;
       });
-      return `${linearMainWgsl(MAP_WORKGROUP)}
+      return `${IEEE_WGSL}
+${linearMainWgsl(MAP_WORKGROUP)}
   if (i >= u.n) { return; }
   let s = u.s;
   ${decode}

@@ -42,13 +42,17 @@ export function indexReadProgram(mode: IndexMode, dtype: WgslScalar, indexType: 
   };
 }
 
-/** Adjoint of indexReadProgram: dx[outer, a, inner] = sum over j with index(outer, j, inner) == a of g[outer, j, inner]. */
+/**
+ * Adjoint of indexReadProgram: dx[outer, a, inner] = sum over j with index(outer, j, inner) == a of g[outer, j, inner].
+ * One dispatch covers the index positions j in [jStart, jEnd) and adds to what earlier dispatches stored, so a
+ * long index list runs as several dispatches within the loop budget (dispatches of a pass run in order).
+ */
 export function indexReadBackwardProgram(mode: IndexMode, indexType: WgslScalar): KernelProgram {
   return {
     name: mode === 'axis' ? 'gatherBackward' : 'takeAlongAxisBackward',
     key: `indexReadBackward|${mode}|${indexType}`,
     workgroupSize: [WG],
-    uniforms: INDEX_UNIFORMS,
+    uniforms: [...INDEX_UNIFORMS, { name: 'jStart', type: 'u32' }, { name: 'jEnd', type: 'u32' }],
     inputs: ['f32', indexType],
     outputs: ['f32'],
     body: () => `${linearMainWgsl(WG)}
@@ -57,7 +61,8 @@ export function indexReadBackwardProgram(mode: IndexMode, indexType: WgslScalar)
   let a = i32((i / u.inner) % u.axisLen);
   let outer = i / (u.inner * u.axisLen);
   var acc = 0.0;
-  for (var j = 0u; j < u.m; j = j + 1u) {
+  if (u.jStart > 0u) { acc = out0[i]; }
+  for (var j = u.jStart; j < u.jEnd; j = j + 1u) {
     let k = (outer * u.m + j) * u.inner + inner;
     if (i32(in1[${mode === 'axis' ? 'j' : 'k'}]) == a) { acc = acc + in0[k]; }
   }

@@ -3,8 +3,10 @@
  * Max pooling records the flat in-plane index of the first maximum of each window; its backward gathers, for
  * each input pixel, the gradients of the windows that chose it, so no atomics are needed and the result is
  * deterministic. Average pooling divides by the full window area (PyTorch's count_include_pad default).
+ * As in PyTorch, a NaN anywhere in a window makes its maximum NaN, and the gradient goes to the window's last NaN.
  */
 import type { KernelProgram } from './program.js';
+import { IEEE_WGSL } from './ieee.js';
 import { linearMainWgsl } from './wgsl.js';
 
 const WG = 256;
@@ -25,6 +27,12 @@ const GEOMETRY = [
 
 export type PoolKind = 'max' | 'avg';
 
+/** Loop iterations per invocation: the window (forward), or the windows that cover one input pixel (backward). */
+export function poolTrips(g: { kh: number; kw: number; sh: number; sw: number }, backward: boolean): number {
+  const [rows, cols] = backward ? [Math.ceil(g.kh / g.sh), Math.ceil(g.kw / g.sw)] : [g.kh, g.kw];
+  return rows + rows * cols;
+}
+
 /** Forward: `n` counts outputs (N*C*OH*OW). Max pooling has a second output, the argmax index (i32). */
 export function poolForwardProgram(kind: PoolKind): KernelProgram {
   return {
@@ -34,7 +42,8 @@ export function poolForwardProgram(kind: PoolKind): KernelProgram {
     uniforms: GEOMETRY,
     inputs: ['f32'],
     outputs: kind === 'max' ? ['f32', 'i32'] : ['f32'],
-    body: () => `${linearMainWgsl(WG)}
+    body: () => `${IEEE_WGSL}
+${linearMainWgsl(WG)}
   if (i >= u.n) { return; }
   let ox = i % u.ow;
   let oy = (i / u.ow) % u.oh;
@@ -51,7 +60,7 @@ export function poolForwardProgram(kind: PoolKind): KernelProgram {
       if (x < 0 || x >= i32(u.w)) { continue; }
       let idx = u32(y) * u.w + u32(x);
       let v = in0[base + idx];
-      ${kind === 'max' ? 'if (arg < 0 || v > best) { best = v; arg = i32(idx); }' : 'acc = acc + v;'}
+      ${kind === 'max' ? 'if (arg < 0 || v > best || isNanF(v)) { best = v; arg = i32(idx); }' : 'acc = acc + v;'}
     }
   }
   ${kind === 'max' ? 'out0[i] = best;\n  out1[i] = arg;' : 'out0[i] = acc / f32(u.kh * u.kw);'}

@@ -34,6 +34,11 @@ export interface Dispatch {
   program: KernelProgram;
   workgroups: readonly [number, number?, number?];
   uniforms?: UniformValues;
+  /**
+   * Loop iterations one invocation runs, all its loops together, as planned by the op from the shapes (omit for
+   * loop-free kernels). The runtime checks it against LOOP_BUDGET (see loop-budget.ts).
+   */
+  trips?: number;
 }
 
 const SIZE: Record<UniformType, number> = { u32: 4, i32: 4, f32: 4, vec4u: 16, vec4i: 16, vec4f: 16 };

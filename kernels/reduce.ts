@@ -1,39 +1,47 @@
 /**
  * Reductions over any set of axes. The input is seen as [kept..., reduced...] through two stride lists, so no
  * transpose is materialised. One invocation reduces one (output, chunk) pair in a fixed order, so results are
- * deterministic. Long reductions over few outputs are split into chunks and finished by a second pass over the
- * partials (the engine chains the passes).
+ * deterministic. Long reductions are split into chunks and finished by further passes over the partials (the
+ * engine chains the passes), which keeps every invocation's loop within the loop budget.
+ *
+ * NaN follows PyTorch: max and min return NaN when a NaN is reduced; argmax and argmin return the index of the
+ * first NaN. Arg reductions carry (value, index) pairs: the first pass takes indices from the position, later
+ * passes read them from the partials (in1), so chunked results equal unchunked ones exactly.
  */
 import type { KernelProgram, WgslScalar } from './program.js';
+import { IEEE_WGSL } from './ieee.js';
 import { decodeIndexWgsl, linearMainWgsl, vec4Count } from './wgsl.js';
 
 export type ReduceOp = 'sum' | 'max' | 'min' | 'argmax' | 'argmin';
 
 export const REDUCE_WORKGROUP = 64;
 
-/** Infinities built at run time: a constant infinity fails WGSL validation. */
-const F32_NEG_INF = 'bitcast<f32>(0xff800000u | (u.count & 0u))';
-const F32_POS_INF = 'bitcast<f32>(0x7f800000u | (u.count & 0u))';
-
-/** Identities of each reduction (max/min start at -inf/+inf, so a row of infinities reduces to infinity). */
-const INIT: Record<ReduceOp, (t: WgslScalar) => string> = {
+/** Identities of each value reduction (max/min start at -inf/+inf, so a row of infinities reduces to infinity). */
+const INIT: Record<'sum' | 'max' | 'min', (t: WgslScalar) => string> = {
   sum: (t) => `${t}(0)`,
-  max: (t) => (t === 'f32' ? F32_NEG_INF : t === 'i32' ? '-2147483647 - 1' : '0u'),
-  min: (t) => (t === 'f32' ? F32_POS_INF : t === 'i32' ? '2147483647' : '4294967295u'),
-  argmax: (t) => INIT.max(t),
-  argmin: (t) => INIT.min(t),
+  max: (t) => (t === 'f32' ? '-infF()' : t === 'i32' ? '-2147483647 - 1' : '0u'),
+  min: (t) => (t === 'f32' ? 'infF()' : t === 'i32' ? '2147483647' : '4294967295u'),
 };
+
+export function isArgReduce(op: ReduceOp): op is 'argmax' | 'argmin' {
+  return op === 'argmax' || op === 'argmin';
+}
 
 /**
  * `keptRank`/`redRank` are compile-time ranks of the two views; `innerContiguous` means the reduced elements of
  * one output are consecutive in memory (reduced axes trailing), so the reduced offset is just the counter.
+ * Arg reductions output values (out0) and indices (out1); with `indexInput` the indices come from in1.
  */
-export function reduceProgram(op: ReduceOp, dtype: WgslScalar, keptRank: number, redRank: number, innerContiguous: boolean): KernelProgram {
-  const isArg = op === 'argmax' || op === 'argmin';
+export function reduceProgram(op: ReduceOp, dtype: WgslScalar, keptRank: number, redRank: number, innerContiguous: boolean, indexInput = false): KernelProgram {
+  const isArg = isArgReduce(op);
   const cmp = op === 'max' || op === 'argmax' ? '>' : '<';
+  const float = dtype === 'f32';
+  // A NaN wins over everything; once the accumulator is NaN an arg reduction keeps the first one.
+  const better = float ? `(v ${cmp} acc || isNanF(v))` : `v ${cmp} acc`;
+  const index = indexInput ? 'in1[baseOff + off]' : 'i32(r)';
   return {
     name: op,
-    key: `reduce|${op}|${dtype}|k${keptRank}|r${redRank}|${innerContiguous ? 'c' : 's'}`,
+    key: `reduce|${op}|${dtype}|k${keptRank}|r${redRank}|${innerContiguous ? 'c' : 's'}${indexInput ? '|idx' : ''}`,
     workgroupSize: [REDUCE_WORKGROUP],
     uniforms: [
       { name: 'nOut', type: 'u32' },
@@ -45,27 +53,29 @@ export function reduceProgram(op: ReduceOp, dtype: WgslScalar, keptRank: number,
       { name: 'redShape', type: 'vec4u', count: vec4Count(redRank) },
       { name: 'redStride', type: 'vec4u', count: vec4Count(redRank) },
     ],
-    inputs: [dtype],
-    outputs: [isArg ? 'i32' : dtype],
+    inputs: indexInput ? [dtype, 'i32'] : [dtype],
+    outputs: isArg ? [dtype, 'i32'] : [dtype],
     body: () => {
       const base = decodeIndexWgsl('o', keptRank, 'keptShape', [{ acc: 'base', strides: 'keptStride' }]);
       const redOffset = innerContiguous
         ? 'let off = r;'
         : `var off = 0u; { ${decodeIndexWgsl('r', redRank, 'redShape', [{ acc: 'roff', strides: 'redStride' }])} off = roff; }`;
       const step = isArg
-        ? `if (v ${cmp} acc) { acc = v; best = i32(r); }`
+        ? `if (best < 0 || (${float ? '!isNanF(acc) && ' : ''}${better})) { acc = v; best = ${index}; }`
         : op === 'sum'
           ? 'acc = acc + v;'
-          : `acc = ${op}(acc, v);`;
-      return `${linearMainWgsl(REDUCE_WORKGROUP)}
+          : `if (${better}) { acc = v; }`;
+      const init = isArg ? `${dtype}(0)` : INIT[op](dtype);
+      return `${IEEE_WGSL}
+${linearMainWgsl(REDUCE_WORKGROUP)}
   if (i >= u.nOut * u.chunks) { return; }
   let o = i / u.chunks;
   let chunk = i % u.chunks;
   var baseOff = 0u;
   { ${base}
     baseOff = base; }
-  var acc = ${INIT[op](dtype)};
-  var best = 0;
+  var acc = ${init};
+  var best = -1;
   let start = chunk * u.chunkLen;
   let end = min(start + u.chunkLen, u.count);
   for (var r = start; r < end; r = r + 1u) {
@@ -73,7 +83,7 @@ export function reduceProgram(op: ReduceOp, dtype: WgslScalar, keptRank: number,
     let v = in0[baseOff + off];
     ${step}
   }
-  ${isArg ? 'if (end <= start) { best = -1; }\n  out0[i] = best;' : 'out0[i] = acc;'}
+  out0[i] = acc;${isArg ? '\n  out1[i] = best;' : ''}
 }`;
     },
   };

@@ -4,30 +4,48 @@
  * atomics, so results are deterministic. Stability for large logits comes from shifting by the row maximum.
  */
 import type { KernelProgram } from './program.js';
+import { IEEE_WGSL } from './ieee.js';
 import { linearMainWgsl } from './wgsl.js';
 
 export type SoftmaxKind = 'softmax' | 'logSoftmax';
 
 export const ROW_WORKGROUP = 64;
+export const ELEMENT_WORKGROUP = 256;
+
+/** Saved statistics per row: the maximum m, ls = log sum exp(x - m), and the target mass (1 for softmax). */
+export const ROW_STATS = 3;
+
+/**
+ * WGSL that defines `m` (the maximum) and `sumExp` (sum of exp(x - m)) of `input` over [begin, end) (not
+ * empty), and `bad`: a NaN was seen. A single online pass: the running sum is rescaled whenever the maximum
+ * grows, so the row is read once instead of twice. While the maximum is -inf, further -inf values add nothing
+ * (their exp(x - m) would be exp(NaN)), so leading -inf values do not spoil a row with finite values.
+ */
+export function onlineLogSumExpWgsl(input: string, begin: string, end: string): string {
+  return `var m = ${input}[${begin}];
+  var sumExp = 1.0;
+  var bad = isNanF(m);
+  for (var j = ${begin} + 1u; j < ${end}; j = j + 1u) {
+    let v = ${input}[j];
+    bad = bad || isNanF(v);
+    if (v > m) {
+      sumExp = sumExp * expF(m - v) + 1.0;
+      m = v;
+    } else if (!isInfF(m)) {
+      sumExp = sumExp + expF(v - m);
+    }
+  }`;
+}
 
 /**
  * WGSL that defines `m` (the row maximum) and `ls` (log of sum exp(x - m)) for the row of `input` starting at
- * `base` with `u.cols` (>= 1) elements, so log-sum-exp = m + ls. A single online pass: the running sum is
- * rescaled whenever the maximum grows, so the row is read once instead of twice.
+ * `base` with `u.cols` (>= 1) elements, so log-sum-exp = m + ls, and `bad`. As in PyTorch, a row with a NaN, an
+ * infinite maximum (+inf anywhere) or only -inf values gives NaN: `ls` is NaN and `bad` is set.
  */
 export function rowLogSumExpWgsl(input: string, base: string): string {
-  return `var m = ${input}[${base}];
-  var sumExp = 1.0;
-  for (var j = 1u; j < u.cols; j = j + 1u) {
-    let v = ${input}[${base} + j];
-    if (v > m) {
-      sumExp = sumExp * exp(m - v) + 1.0;
-      m = v;
-    } else {
-      sumExp = sumExp + exp(v - m);
-    }
-  }
-  let ls = log(sumExp);`;
+  return `${onlineLogSumExpWgsl(input, base, `${base} + u.cols`)}
+  bad = bad || isInfF(m);
+  let ls = select(log(sumExp), nanF(), bad);`;
 }
 
 const ROW_UNIFORMS = [
@@ -35,10 +53,15 @@ const ROW_UNIFORMS = [
   { name: 'cols', type: 'u32' },
 ] as const;
 
-/** out0 = softmax(in0) or logSoftmax(in0) row by row. */
+/** softmax or log-softmax of one value `v` from its row's maximum `m` and `ls` (as WGSL). */
+function softmaxValueWgsl(kind: SoftmaxKind, v: string): string {
+  return kind === 'softmax' ? `expF((${v} - m) - ls)` : `(${v} - m) - ls`;
+}
+
+/** out0 = softmax(in0) or logSoftmax(in0) row by row (rows short enough for one invocation each). */
 export function softmaxProgram(kind: SoftmaxKind): KernelProgram {
   // (v - m) - ls keeps the precision of ls when m is large; m + ls would round it to m's ulp.
-  const write = kind === 'softmax' ? 'exp((in0[base + j] - m) - ls)' : '(in0[base + j] - m) - ls';
+  const write = `select(${softmaxValueWgsl(kind, 'in0[base + j]')}, nanF(), bad)`;
   return {
     name: kind,
     key: `softmax|${kind}`,
@@ -46,7 +69,8 @@ export function softmaxProgram(kind: SoftmaxKind): KernelProgram {
     uniforms: ROW_UNIFORMS,
     inputs: ['f32'],
     outputs: ['f32'],
-    body: () => `${linearMainWgsl(ROW_WORKGROUP)}
+    body: () => `${IEEE_WGSL}
+${linearMainWgsl(ROW_WORKGROUP)}
   if (i >= u.rows) { return; }
   let base = i * u.cols;
   ${rowLogSumExpWgsl('in0', 'base')}
@@ -65,7 +89,7 @@ export function softmaxBackwardProgram(kind: SoftmaxKind): KernelProgram {
   const [reduceTerm, write] =
     kind === 'softmax'
       ? ['in0[base + j] * in1[base + j]', 'in1[base + j] * (in0[base + j] - acc)']
-      : ['in0[base + j]', 'in0[base + j] - exp(in1[base + j]) * acc'];
+      : ['in0[base + j]', 'in0[base + j] - expF(in1[base + j]) * acc'];
   return {
     name: `${kind}Backward`,
     key: `softmaxBackward|${kind}`,
@@ -73,7 +97,8 @@ export function softmaxBackwardProgram(kind: SoftmaxKind): KernelProgram {
     uniforms: ROW_UNIFORMS,
     inputs: ['f32', 'f32'],
     outputs: ['f32'],
-    body: () => `${linearMainWgsl(ROW_WORKGROUP)}
+    body: () => `${IEEE_WGSL}
+${linearMainWgsl(ROW_WORKGROUP)}
   if (i >= u.rows) { return; }
   let base = i * u.cols;
   var acc = 0.0;
@@ -83,6 +108,29 @@ export function softmaxBackwardProgram(kind: SoftmaxKind): KernelProgram {
   for (var j = 0u; j < u.cols; j = j + 1u) {
     out0[base + j] = ${write};
   }
+}`,
+  };
+}
+
+/**
+ * out0 = softmax(in0) or logSoftmax(in0), one invocation per element, from row statistics computed beforehand
+ * (in1: [rows, ROW_STATS] holding m and ls, with ls NaN for a row that gives NaN): the form for long rows.
+ */
+export function softmaxFromStatsProgram(kind: SoftmaxKind): KernelProgram {
+  return {
+    name: kind,
+    key: `softmax|${kind}|fromStats`,
+    workgroupSize: [ELEMENT_WORKGROUP],
+    uniforms: ROW_UNIFORMS,
+    inputs: ['f32', 'f32'],
+    outputs: ['f32'],
+    body: () => `${IEEE_WGSL}
+${linearMainWgsl(ELEMENT_WORKGROUP)}
+  if (i >= u.rows * u.cols) { return; }
+  let row = i / u.cols;
+  let m = in1[${ROW_STATS}u * row];
+  let ls = in1[${ROW_STATS}u * row + 1u];
+  out0[i] = select(${softmaxValueWgsl(kind, 'in0[i]')}, nanF(), isNanF(ls));
 }`,
   };
 }

@@ -3,6 +3,9 @@
  * model of the same structure loads them); a training checkpoint adds the optimizer's state tensors under
  * `optimizer.<param index>.<slot>` and, in the `__metadata__` map, the schedule position and every RNG state
  * as JSON, so resuming reproduces an uninterrupted run.
+ *
+ * Loading refuses float tensors holding NaN or infinity (a diverged or corrupt run would otherwise load
+ * silently and only show up as wrong numbers later), naming the tensor, unless the caller opts in.
  */
 import { runtime } from '../context.js';
 import { tensor } from '../ops/creation.js';
@@ -21,7 +24,31 @@ async function entries(named: Iterable<[string, Tensor]>): Promise<Record<string
   return out;
 }
 
-function toTensor(name: string, d: { dtype: string; shape: number[]; data: ArrayBufferView }): Tensor {
+export interface LoadOptions {
+  /** Load float tensors that hold NaN or infinity instead of refusing them. Default false. */
+  allowNonFinite?: boolean;
+}
+
+/** Throws, naming the tensor, when float data holds a NaN or an infinity. */
+export function checkFinite(source: string, name: string, data: Float32Array | Float64Array): void {
+  let bad = 0;
+  let first = -1;
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i]!)) {
+      bad++;
+      if (first < 0) first = i;
+    }
+  }
+  if (bad > 0) {
+    throw new Error(
+      `${source}: tensor '${name}' holds ${bad} non-finite value${bad === 1 ? '' : 's'} (the first, ${data[first]}, at flat index ${first}); ` +
+        'refusing to load it (pass { allowNonFinite: true } to load it anyway)',
+    );
+  }
+}
+
+function toTensor(name: string, d: { dtype: string; shape: number[]; data: ArrayBufferView }, source: string, options: LoadOptions): Tensor {
+  if ((d.dtype === 'F32' || d.dtype === 'F64') && !options.allowNonFinite) checkFinite(source, name, d.data as Float32Array | Float64Array);
   if (d.dtype === 'F32') return tensor(d.data as Float32Array, d.shape);
   if (d.dtype === 'I32') return tensor(d.data as Int32Array, d.shape, 'i32');
   if (d.dtype === 'U32') return tensor(d.data as Uint32Array, d.shape, 'u32');
@@ -35,24 +62,29 @@ export async function encodeModel(model: Module, metadata: Record<string, string
 }
 
 /**
- * Load parameters and buffers into `model` (names and shapes must match). Returns the file's metadata.
- * Weights may be secret (a decrypted locked model): the decoded host copies and the temporary GPU tensors they
- * were uploaded through are zero-filled before they are let go, so only the model's own tensors hold them.
+ * Load parameters and buffers into `model` (names and shapes must match; non-finite values are refused unless
+ * `allowNonFinite`). Returns the file's metadata. Weights may be secret (a decrypted locked model): the decoded
+ * host copies and the temporary GPU tensors they were uploaded through are zero-filled before they are let go,
+ * so only the model's own tensors hold them.
  */
-export function decodeModelInto(model: Module, bytes: Uint8Array, source = 'model file'): Record<string, string> {
+export function decodeModelInto(model: Module, bytes: Uint8Array, source = 'model file', options: LoadOptions = {}): Record<string, string> {
   const file = decodeSafetensors(bytes, source);
   const state = new Map<string, Tensor>();
-  for (const [name, d] of file.tensors) {
-    if (!name.startsWith('optimizer.')) state.set(name, toTensor(name, d));
-  }
   // loadStateDict copies each temporary into the model and disposes it; its buffer is reusable only after the
   // next submit, so a zero-fill recorded now (after the copies, in the same batch) lands before any reuse.
-  const temporaries = [...state.values()].map((t) => t.buffer('decodeModelInto'));
+  const temporaries: GPUBuffer[] = [];
   try {
+    for (const [name, d] of file.tensors) {
+      if (name.startsWith('optimizer.')) continue;
+      const t = toTensor(name, d, source, options);
+      state.set(name, t);
+      temporaries.push(t.buffer('decodeModelInto'));
+    }
     model.loadStateDict(state);
   } catch (e) {
     for (const t of state.values()) if (!t.isDisposed) t.dispose();
-    throw new Error(`${source}: ${(e as Error).message}`);
+    const message = (e as Error).message;
+    throw new Error(message.startsWith(`${source}: `) ? message : `${source}: ${message}`);
   } finally {
     for (const b of temporaries) runtime().clear(b);
     for (const d of file.tensors.values()) wipeHost(d.data);
@@ -91,14 +123,31 @@ export async function encodeTrainingCheckpoint(model: Module, optimizer: Optimiz
   return encodeSafetensors(await entries(named), { ...metadata, [STATE_KEY]: JSON.stringify(state) });
 }
 
-export function decodeTrainingCheckpoint(model: Module, optimizer: Optimizer, bytes: Uint8Array, source = 'checkpoint'): TrainingPosition & { metadata: Record<string, string> } {
+export function decodeTrainingCheckpoint(
+  model: Module,
+  optimizer: Optimizer,
+  bytes: Uint8Array,
+  source = 'checkpoint',
+  options: LoadOptions = {},
+): TrainingPosition & { metadata: Record<string, string> } {
   const file = decodeSafetensors(bytes, source);
   const raw = file.metadata[STATE_KEY];
   if (!raw) throw new Error(`${source}: not a training checkpoint (no '${STATE_KEY}' metadata); use it as model weights instead`);
   const state = JSON.parse(raw) as TrainingPosition & { optimizer: { step: number; lr: number }; dropout: Record<string, RngState> };
-  decodeModelInto(model, bytes, source);
+  // The optimizer's state is checked before the model is touched, so a refused file changes nothing.
   const tensors: Record<string, Tensor> = {};
-  for (const [name, d] of file.tensors) if (name.startsWith('optimizer.')) tensors[name.slice('optimizer.'.length)] = toTensor(name, d);
+  try {
+    for (const [name, d] of file.tensors) if (name.startsWith('optimizer.')) tensors[name.slice('optimizer.'.length)] = toTensor(name, d, source, options);
+  } catch (e) {
+    for (const t of Object.values(tensors)) t.dispose();
+    throw e;
+  }
+  try {
+    decodeModelInto(model, bytes, source, options);
+  } catch (e) {
+    for (const t of Object.values(tensors)) t.dispose();
+    throw e;
+  }
   optimizer.loadStateDict({ step: state.optimizer.step, lr: state.optimizer.lr, tensors });
   for (const [name, d] of dropoutLayers(model)) if (state.dropout[name]) d.rngState = state.dropout[name]!;
   for (const d of file.tensors.values()) wipeHost(d.data);

@@ -10,6 +10,7 @@ import { fmt, sameShape, type Shape } from '../shape.js';
 import { emptyTensor, viewTensor, type Tensor } from '../tensor.js';
 import { sum } from './reduce.js';
 import { grid1d } from '../../kernels/program.js';
+import { LOOP_BUDGET } from '../../kernels/loop-budget.js';
 import { convGeometryUniforms, type ConvGeometry } from '../../kernels/conv/geometry.js';
 import { conv2dForwardProgram, CONV_WORKGROUP, MAX_ROW_TAPS } from '../../kernels/conv/forward.js';
 import { conv2dBackwardInputProgram } from '../../kernels/conv/backward-input.js';
@@ -148,6 +149,29 @@ function maxRowSide(rowTaps: number): number {
 
 const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
 
+/**
+ * Loop iterations per invocation of the forward and backward-input walks over `channels` channels of the
+ * reduction: over kh, then kw (unless row strips unroll it), then the channels.
+ */
+function reductionTrips(geo: ConvGeometry, rowTaps: number, channels: number): number {
+  return rowTaps ? geo.KH * (1 + channels) : geo.KH * (1 + geo.KW * (1 + channels));
+}
+
+/**
+ * Dispatch a forward or backward-input kernel once per slice of the reduction's `channels`, each slice as long
+ * as the loop budget allows (one slice for all but very wide groups; each later slice adds to the output).
+ */
+function runChannelSlices(geo: ConvGeometry, rowTaps: number, channels: number, dispatch: (slice: { kStart: number; kEnd: number }, trips: number) => void): void {
+  let longest = channels;
+  while (longest > 1 && reductionTrips(geo, rowTaps, longest) > LOOP_BUDGET) longest = Math.ceil(longest / 2);
+  const slices = Math.ceil(channels / longest);
+  const len = Math.ceil(channels / slices);
+  for (let kStart = 0; kStart < channels; kStart += len) {
+    const kEnd = Math.min(channels, kStart + len);
+    dispatch({ kStart, kEnd }, reductionTrips(geo, rowTaps, kEnd - kStart));
+  }
+}
+
 /** y = conv2d(x, w) (+ bias). x [N, C, H, W], w [O, C/groups, KH, KW] -> y [N, O, OH, OW]. */
 export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tensor {
   const op = 'conv2d';
@@ -166,14 +190,13 @@ export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tenso
     const pixelTiles = rowTaps ? geo.N * geo.OH * ceilDiv(geo.OW, tile.tm) : ceilDiv(geo.N * geo.OH * geo.OW, tile.tm);
     const oTiles = ceilDiv(geo.O / geo.groups, tile.tn);
     const threads = geo.groups * oTiles * pixelTiles;
-    runtime().run(
-      {
-        program: conv2dForwardProgram(tile, bias !== undefined),
-        workgroups: grid1d(threads, CONV_WORKGROUP),
-        uniforms: { ...convGeometryUniforms(geo), threads, pixelTiles, oTiles },
-      },
-      bias ? [x.buffer(), w.buffer(), bias.buffer()] : [x.buffer(), w.buffer()],
-      [y.buffer()],
+    const program = conv2dForwardProgram(tile, bias !== undefined);
+    runChannelSlices(geo, rowTaps, geo.C / geo.groups, (slice, trips) =>
+      runtime().run(
+        { program, workgroups: grid1d(threads, CONV_WORKGROUP), trips, uniforms: { ...convGeometryUniforms(geo), ...slice, threads, pixelTiles, oTiles } },
+        bias ? [x.buffer(), w.buffer(), bias.buffer()] : [x.buffer(), w.buffer()],
+        [y.buffer()],
+      ),
     );
   }
   const { stride, padding, dilation, groups } = options;
@@ -201,14 +224,13 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: Shape, option
     const rowsPerResidue = ceilDiv(geo.H, geo.strideH);
     const cTiles = ceilDiv(Cg, tile.tn);
     const threads = geo.groups * cTiles * geo.strideH * geo.strideW * geo.N * rowsPerResidue * colTiles;
-    runtime().run(
-      {
-        program: conv2dBackwardInputProgram(tile),
-        workgroups: grid1d(threads, CONV_WORKGROUP),
-        uniforms: { ...convGeometryUniforms(geo), threads, colTiles, rowsPerResidue, cTiles },
-      },
-      [dy.buffer(), w.buffer()],
-      [dx.buffer()],
+    const program = conv2dBackwardInputProgram(tile);
+    runChannelSlices(geo, rowTaps, geo.O / geo.groups, (slice, trips) =>
+      runtime().run(
+        { program, workgroups: grid1d(threads, CONV_WORKGROUP), trips, uniforms: { ...convGeometryUniforms(geo), ...slice, threads, colTiles, rowsPerResidue, cTiles } },
+        [dy.buffer(), w.buffer()],
+        [dx.buffer()],
+      ),
     );
   }
   return dx;
@@ -235,16 +257,21 @@ export function conv2dBackwardFilter(x: Tensor, dy: Tensor, wShape: Shape, optio
   const eTiles = ceilDiv(entries, tile.te);
   const tiles = geo.groups * oTiles * eTiles;
   const rows = geo.N * geo.OH;
-  const wantedChunks = Math.max(1, Math.min(ceilDiv(TARGET_THREADS, tiles), Math.floor((rows * geo.OW) / MIN_CHUNK_STEPS)));
-  const rowsPerChunk = Math.max(1, ceilDiv(rows, wantedChunks));
-  const chunks = Math.max(1, ceilDiv(rows, rowsPerChunk));
+  const positions = rows * geo.OW;
+  const wantedChunks = Math.max(1, Math.min(ceilDiv(TARGET_THREADS, tiles), Math.floor(positions / MIN_CHUNK_STEPS)));
+  // Chunks of whole rows, unless that is over the loop budget: a chunk of L positions loops L times inside
+  // rows and at most ceil(L / OW) + 1 times over them.
+  const maxLen = Math.floor(((LOOP_BUDGET - 2) * geo.OW) / (geo.OW + 1));
+  const chunkLen = Math.min(maxLen, Math.max(1, ceilDiv(rows, wantedChunks)) * geo.OW);
+  const chunks = Math.max(1, ceilDiv(positions, chunkLen));
   const partial = emptyTensor([chunks, ...wShape], 'f32', op);
   const threads = chunks * tiles;
   runtime().run(
     {
       program: conv2dBackwardFilterProgram(tile),
       workgroups: grid1d(threads, CONV_WORKGROUP),
-      uniforms: { ...convGeometryUniforms(geo), threads, eTiles, oTiles, rowsPerChunk },
+      trips: chunkLen + ceilDiv(chunkLen, geo.OW) + 1,
+      uniforms: { ...convGeometryUniforms(geo), threads, eTiles, oTiles, chunkLen },
     },
     [x.buffer(), dy.buffer()],
     [partial.buffer()],

@@ -84,11 +84,13 @@ function unary(op: string, expr: string, x: Tensor, accepts: readonly DType[] = 
 }
 
 export const neg = (x: Tensor) => unary('neg', '-v0', x, SIGNED);
-export const exp = (x: Tensor) => unary('exp', 'exp(v0)', x);
-export const log = (x: Tensor) => unary('log', 'log(v0)', x);
+// exp and log give PyTorch's values where WGSL's are undefined: exp overflows to +inf, log(0) = -inf, log(x < 0) = NaN.
+export const exp = (x: Tensor) => unary('exp', 'expF(v0)', x);
+export const log = (x: Tensor) => unary('log', 'logF(v0)', x);
 export const sqrt = (x: Tensor) => unary('sqrt', 'sqrt(v0)', x);
 export const abs = (x: Tensor) => unary('abs', 'abs(v0)', x, SIGNED);
-export const relu = (x: Tensor) => unary('relu', `max(v0, ${x.dtype}(0))`, x, SIGNED);
+/** relu(NaN) is NaN, as in PyTorch (WGSL's max may drop a NaN). */
+export const relu = (x: Tensor) => unary('relu', x.dtype === 'f32' ? 'reluF(v0)' : 'max(v0, 0)', x, SIGNED);
 /** Logistic sigmoid, written so that neither branch overflows for large |x|. */
 export const sigmoid = (x: Tensor) => unary('sigmoid', 'select(exp(v0) / (1.0 + exp(v0)), 1.0 / (1.0 + exp(-v0)), v0 >= 0.0)', x);
 /** tanh saturates to +-1 long before |x| = 15; clamping keeps implementations that use exp(2x) finite. */
@@ -122,8 +124,14 @@ export const add = (a: Operand, b: Operand) => binary('add', 'v0 + v1', a, b);
 export const sub = (a: Operand, b: Operand) => binary('sub', 'v0 - v1', a, b);
 export const mul = (a: Operand, b: Operand) => binary('mul', 'v0 * v1', a, b);
 export const div = (a: Operand, b: Operand) => binary('div', 'v0 / v1', a, b);
-export const maximum = (a: Operand, b: Operand) => binary('maximum', 'max(v0, v1)', a, b);
-export const minimum = (a: Operand, b: Operand) => binary('minimum', 'min(v0, v1)', a, b);
+/** f32 `fn(v0, v1)` that returns NaN when either operand is NaN, as PyTorch's maximum/minimum do (WGSL's may drop it). */
+function nanPropagating(fn: string, a: Operand, b: Operand): string {
+  const float = (typeof a === 'number' || a.dtype === 'f32') && (typeof b === 'number' || b.dtype === 'f32');
+  return float ? `select(${fn}(v0, v1), nanF(), isNanF(v0) || isNanF(v1))` : `${fn}(v0, v1)`;
+}
+
+export const maximum = (a: Operand, b: Operand) => binary('maximum', nanPropagating('max', a, b), a, b);
+export const minimum = (a: Operand, b: Operand) => binary('minimum', nanPropagating('min', a, b), a, b);
 
 function compare(op: string, sym: string, a: Operand, b: Operand): Tensor {
   if (typeof a === 'number' && typeof b === 'number') throw new Error(`${op}: at least one operand must be a tensor`);

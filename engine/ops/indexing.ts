@@ -3,8 +3,25 @@ import { record } from '../autograd.js';
 import { runtime } from '../context.js';
 import { fmt, normalizeAxis, sizeOf } from '../shape.js';
 import { emptyTensor, type Tensor } from '../tensor.js';
-import { indexReadBackwardProgram, indexReadProgram, oneHotProgram } from '../../kernels/gather.js';
+import { indexReadBackwardProgram, indexReadProgram, oneHotProgram, type IndexMode } from '../../kernels/gather.js';
 import { grid1d } from '../../kernels/program.js';
+import { LOOP_BUDGET } from '../../kernels/loop-budget.js';
+
+/**
+ * The adjoint of an index read: each dx element loops over the m index positions, in slices of at most
+ * LOOP_BUDGET, one dispatch each (every slice adds to the previous ones).
+ */
+function indexReadBackward(op: string, mode: IndexMode, g: Tensor, indices: Tensor, dx: Tensor, uniforms: { n: number; inner: number; m: number; axisLen: number }): void {
+  const program = indexReadBackwardProgram(mode, indices.dtype);
+  for (let jStart = 0; jStart === 0 || jStart < uniforms.m; jStart += LOOP_BUDGET) {
+    const jEnd = Math.min(uniforms.m, jStart + LOOP_BUDGET);
+    runtime().run(
+      { program, workgroups: grid1d(dx.size, 256), uniforms: { ...uniforms, jStart, jEnd }, trips: jEnd - jStart },
+      [g.buffer(op), indices.buffer(op)],
+      [dx.buffer()],
+    );
+  }
+}
 
 function checkIndices(op: string, indices: Tensor): void {
   indices.buffer(op);
@@ -32,13 +49,7 @@ export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
 export function gatherBackward(g: Tensor, indices: Tensor, xShape: readonly number[], axis: number): Tensor {
   const dx = emptyTensor(xShape, 'f32', 'gatherBackward');
   const inner = sizeOf(xShape.slice(axis + 1));
-  if (dx.size > 0) {
-    runtime().run(
-      { program: indexReadBackwardProgram('axis', indices.dtype), workgroups: grid1d(dx.size, 256), uniforms: { n: dx.size, inner, m: indices.size, axisLen: xShape[axis]! } },
-      [g.buffer('gatherBackward'), indices.buffer('gatherBackward')],
-      [dx.buffer()],
-    );
-  }
+  if (dx.size > 0) indexReadBackward('gatherBackward', 'axis', g, indices, dx, { n: dx.size, inner, m: indices.size, axisLen: xShape[axis]! });
   return dx;
 }
 
@@ -68,15 +79,8 @@ export function takeAlongAxis(x: Tensor, indices: Tensor, axis = -1): Tensor {
 export function takeAlongAxisBackward(g: Tensor, indices: Tensor, xShape: readonly number[], axis: number): Tensor {
   const dx = emptyTensor(xShape, 'f32', 'takeAlongAxisBackward');
   if (dx.size > 0) {
-    runtime().run(
-      {
-        program: indexReadBackwardProgram('element', indices.dtype),
-        workgroups: grid1d(dx.size, 256),
-        uniforms: { n: dx.size, inner: sizeOf(xShape.slice(axis + 1)), m: indices.shape[axis]!, axisLen: xShape[axis]! },
-      },
-      [g.buffer('takeAlongAxisBackward'), indices.buffer('takeAlongAxisBackward')],
-      [dx.buffer()],
-    );
+    const uniforms = { n: dx.size, inner: sizeOf(xShape.slice(axis + 1)), m: indices.shape[axis]!, axisLen: xShape[axis]! };
+    indexReadBackward('takeAlongAxisBackward', 'element', g, indices, dx, uniforms);
   }
   return dx;
 }

@@ -39,6 +39,11 @@ export interface BatchNormOptions {
 
 /** Per-channel reductions longer than this are split into chunks, so few channels still give many invocations. */
 const CHUNK = 1024;
+/**
+ * At most this many chunks per channel (the finishing pass loops over them); past CHUNK * MAX_CHUNKS values per
+ * channel the chunks grow instead. Both passes stay within the loop budget up to 67M values per channel.
+ */
+const MAX_CHUNKS = 8192;
 
 /** How a channel's N*H*W elements are split into chunks (uniform values of the chunked kernels). */
 interface ChunkLayout {
@@ -53,7 +58,7 @@ function chunkLayout(x: Tensor): ChunkLayout {
   const [n, c, h, w] = x.shape as [number, number, number, number];
   const hw = h * w;
   const count = n * hw;
-  const chunkLen = Math.max(1, Math.ceil(count / Math.max(1, Math.ceil(count / CHUNK))));
+  const chunkLen = Math.max(1, Math.ceil(count / Math.min(MAX_CHUNKS, Math.max(1, Math.ceil(count / CHUNK)))));
   // Derived from chunkLen so that no chunk is empty (an empty chunk would have an undefined mean).
   return { c, hw, count, chunks: Math.max(1, Math.ceil(count / chunkLen)), chunkLen };
 }
@@ -90,11 +95,12 @@ function checkOptions(x: Tensor, o: BatchNormOptions): void {
 /** Batch mean and biased variance per channel; updates the running statistics in place as a side effect. */
 function batchStatistics(x: Tensor, layout: ChunkLayout, runningMean: Tensor, runningVar: Tensor, momentum: number): { mean: Tensor; variance: Tensor } {
   const partials = emptyTensor([layout.c * layout.chunks * 2], 'f32', 'batchNorm2d partials');
-  runtime().run({ program: bnStatsPartialProgram(), workgroups: grid1d(layout.c * layout.chunks, BN_WORKGROUP), uniforms: { ...layout } }, [x.buffer()], [partials.buffer()]);
+  // The partial pass walks its chunk twice (mean, then squared deviations); the finishing pass walks the chunks.
+  runtime().run({ program: bnStatsPartialProgram(), workgroups: grid1d(layout.c * layout.chunks, BN_WORKGROUP), uniforms: { ...layout }, trips: 2 * layout.chunkLen }, [x.buffer()], [partials.buffer()]);
   const mean = emptyTensor([layout.c], 'f32', 'batchNorm2d mean');
   const variance = emptyTensor([layout.c], 'f32', 'batchNorm2d variance');
   runtime().run(
-    { program: bnStatsFinalizeProgram(), workgroups: grid1d(layout.c, BN_WORKGROUP), uniforms: { ...layout, momentum } },
+    { program: bnStatsFinalizeProgram(), workgroups: grid1d(layout.c, BN_WORKGROUP), uniforms: { ...layout, momentum }, trips: layout.chunks },
     [partials.buffer()],
     [mean.buffer(), variance.buffer(), runningMean.buffer('batchNorm2d'), runningVar.buffer('batchNorm2d')],
   );
@@ -164,7 +170,7 @@ defineGrad('batchNorm2d', (g, node) => {
     const partG = emptyTensor([layout.c, layout.chunks], 'f32', op);
     const partGXhat = emptyTensor([layout.c, layout.chunks], 'f32', op);
     runtime().run(
-      { program: bnGradPartialProgram(), workgroups: grid1d(layout.c * layout.chunks, BN_WORKGROUP), uniforms: { ...layout, eps } },
+      { program: bnGradPartialProgram(), workgroups: grid1d(layout.c * layout.chunks, BN_WORKGROUP), uniforms: { ...layout, eps }, trips: layout.chunkLen },
       [g.buffer(op), x.buffer(op), mean.buffer(op), variance.buffer(op)],
       [partG.buffer(), partGXhat.buffer()],
     );

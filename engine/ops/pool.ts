@@ -5,7 +5,7 @@ import { defineGrad } from '../gradients.js';
 import { fmt } from '../shape.js';
 import { emptyTensor, type Tensor } from '../tensor.js';
 import { grid1d } from '../../kernels/program.js';
-import { poolBackwardProgram, poolForwardProgram, type PoolKind } from '../../kernels/pool.js';
+import { poolBackwardProgram, poolForwardProgram, poolTrips, type PoolKind } from '../../kernels/pool.js';
 import { mean } from './reduce.js';
 
 export interface Pool2dOptions {
@@ -56,7 +56,7 @@ function forward(kind: PoolKind, x: Tensor, o: Pool2dOptions): Tensor {
   const out = emptyTensor(outShape, 'f32', op);
   const argmax = kind === 'max' ? emptyTensor(outShape, 'i32', 'maxPool2d argmax') : null;
   if (out.size > 0) {
-    runtime().run({ program: poolForwardProgram(kind), workgroups: grid1d(g.n, 256), uniforms: { ...g } }, [x.buffer()], argmax ? [out.buffer(), argmax.buffer()] : [out.buffer()]);
+    runtime().run({ program: poolForwardProgram(kind), workgroups: grid1d(g.n, 256), uniforms: { ...g }, trips: poolTrips(g, false) }, [x.buffer()], argmax ? [out.buffer(), argmax.buffer()] : [out.buffer()]);
   }
   // The argmax is kept only for a recorded backward; the pool reuses its buffer after the submit otherwise.
   const keepArgmax = x.requiresGrad && isGradEnabled();
@@ -81,7 +81,7 @@ export function globalAvgPool(x: Tensor): Tensor {
 function backward(kind: PoolKind, dy: Tensor, x: Tensor, g: PoolGeometry, argmax: Tensor | null): Tensor {
   const dx = emptyTensor(x.shape, 'f32', `${kind}Pool2dBackward`);
   const inputs = argmax ? [dy.buffer(), argmax.buffer()] : [dy.buffer()];
-  if (dx.size > 0) runtime().run({ program: poolBackwardProgram(kind), workgroups: grid1d(dx.size, 256), uniforms: { ...g, n: dx.size } }, inputs, [dx.buffer()]);
+  if (dx.size > 0) runtime().run({ program: poolBackwardProgram(kind), workgroups: grid1d(dx.size, 256), uniforms: { ...g, n: dx.size }, trips: poolTrips(g, true) }, inputs, [dx.buffer()]);
   return dx;
 }
 

@@ -3,7 +3,7 @@ import { record } from '../autograd.js';
 import { runtime } from '../context.js';
 import { normalizeAxes, stridesOf, type Shape } from '../shape.js';
 import { emptyTensor, viewTensor, type Tensor } from '../tensor.js';
-import { reduceProgram, REDUCE_WORKGROUP, type ReduceOp } from '../../kernels/reduce.js';
+import { isArgReduce, reduceProgram, REDUCE_WORKGROUP, type ReduceOp } from '../../kernels/reduce.js';
 import { grid1d } from '../../kernels/program.js';
 import { padDims } from '../../kernels/wgsl.js';
 import { mul } from './elementwise.js';
@@ -12,15 +12,27 @@ export interface ReduceOptions {
   keepDims?: boolean;
 }
 
-/** Reductions longer than this, over few outputs, are split into chunks finished by a second pass. */
+/** Reductions longer than 2 * CHUNK are split into chunks of CHUNK, finished by further passes. */
 const CHUNK = 1024;
+/**
+ * Unchunked reductions are allowed up to this length when there are many outputs (enough parallelism, and
+ * no partials to allocate); past it every reduction is chunked, so one invocation stays within the loop budget.
+ */
+const MAX_UNCHUNKED = 8192;
 
 function outShapeOf(shape: Shape, axes: number[], keepDims: boolean): number[] {
   return keepDims ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
 }
 
-/** One reduction pass; returns a tensor of shape [nOut * chunks] (flat). */
-function reducePass(op: ReduceOp, x: Tensor, axes: number[], allowChunks: boolean): { out: Tensor; chunks: number } {
+/** One reduction pass's result: flat [nOut * chunks] values (and, for arg reductions, their indices). */
+interface Pass {
+  out: Tensor;
+  index: Tensor | null;
+  chunks: number;
+}
+
+/** One reduction pass over `x` (with `index` holding the indices of x's elements in later arg passes). */
+function reducePass(op: ReduceOp, x: Tensor, axes: number[], index: Tensor | null): Pass {
   const strides = stridesOf(x.shape);
   const kept = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
   const keptShape = kept.map((i) => x.shape[i]!);
@@ -28,15 +40,16 @@ function reducePass(op: ReduceOp, x: Tensor, axes: number[], allowChunks: boolea
   const nOut = keptShape.reduce((a, b) => a * b, 1);
   const count = redShape.reduce((a, b) => a * b, 1);
   const innerContiguous = axes.every((a, k) => a === x.rank - axes.length + k);
-  const chunks = allowChunks && count > 2 * CHUNK && nOut < 16384 ? Math.ceil(count / CHUNK) : 1;
+  const chunks = count > 2 * CHUNK && (nOut < 16384 || count > MAX_UNCHUNKED) ? Math.ceil(count / CHUNK) : 1;
   const chunkLen = Math.ceil(count / chunks);
-  const isArg = op === 'argmax' || op === 'argmin';
-  const out = emptyTensor([nOut * chunks], isArg ? 'i32' : x.dtype, op);
-  const program = reduceProgram(op, x.dtype, keptShape.length, redShape.length, innerContiguous);
+  const out = emptyTensor([nOut * chunks], x.dtype, op);
+  const outIndex = isArgReduce(op) ? emptyTensor([nOut * chunks], 'i32', op) : null;
+  const program = reduceProgram(op, x.dtype, keptShape.length, redShape.length, innerContiguous, index !== null);
   runtime().run(
     {
       program,
       workgroups: grid1d(nOut * chunks, REDUCE_WORKGROUP),
+      trips: chunkLen,
       uniforms: {
         nOut,
         count,
@@ -48,10 +61,17 @@ function reducePass(op: ReduceOp, x: Tensor, axes: number[], allowChunks: boolea
         redStride: padDims(axes.map((i) => strides[i]!), redShape.length),
       },
     },
-    [x.buffer(op)],
-    [out.buffer()],
+    index ? [x.buffer(op), index.buffer(op)] : [x.buffer(op)],
+    outIndex ? [out.buffer(), outIndex.buffer()] : [out.buffer()],
   );
-  return { out, chunks };
+  return { out, index: outIndex, chunks };
+}
+
+/** A flat pass result seen as [outputs, chunks], for the next pass over its last axis. */
+function partials(t: Tensor, chunks: number): Tensor {
+  const view = viewTensor(t, [t.size / chunks, chunks]);
+  t.dispose();
+  return view;
 }
 
 function reduce(op: ReduceOp, x: Tensor, axesArg: number | readonly number[] | undefined, options: ReduceOptions): Tensor {
@@ -62,21 +82,23 @@ function reduce(op: ReduceOp, x: Tensor, axesArg: number | readonly number[] | u
   if (x.size === 0 && op !== 'sum') {
     throw new Error(`${op}: cannot reduce a zero-size tensor of shape [${x.shape.join(', ')}] (no identity element)`);
   }
-  if (axes.some((a) => x.shape[a] === 0) && (op === 'argmax' || op === 'argmin')) {
+  if (axes.some((a) => x.shape[a] === 0) && isArgReduce(op)) {
     throw new Error(`${op}: cannot take ${op} over an empty axis`);
   }
-  let { out, chunks } = reducePass(op, x, axes, op !== 'argmax' && op !== 'argmin');
-  while (chunks > 1) {
+  let pass = reducePass(op, x, axes, null);
+  while (pass.chunks > 1) {
     // Finish chunked reductions: partials are [nOut, chunks], reduce their last axis.
-    const partial = viewTensor(out, [out.size / chunks, chunks]);
-    out.dispose();
-    const next = reducePass(op, partial, [1], true);
-    partial.dispose();
-    out = next.out;
-    chunks = next.chunks;
+    const values = partials(pass.out, pass.chunks);
+    const index = pass.index && partials(pass.index, pass.chunks);
+    const next = reducePass(op, values, [1], index);
+    values.dispose();
+    index?.dispose();
+    pass = next;
   }
-  const shaped = viewTensor(out, outShape);
-  out.dispose();
+  const result = pass.index ?? pass.out;
+  if (pass.index) pass.out.dispose();
+  const shaped = viewTensor(result, outShape);
+  result.dispose();
   return shaped;
 }
 
@@ -90,7 +112,8 @@ export function mean(x: Tensor, axes?: number | readonly number[], options: Redu
   const count = ax.reduce((a, i) => a * x.shape[i]!, 1);
   if (x.dtype !== 'f32') throw new Error(`mean: expects an f32 tensor, got ${x.dtype}; cast it first`);
   const total = sum(x, ax, options);
-  const out = mul(total, 1 / Math.max(count, 1));
+  // The mean of nothing is NaN, as in PyTorch (the sum over an empty axis is 0).
+  const out = mul(total, count === 0 ? NaN : 1 / count);
   if (!total.requiresGrad) total.dispose();
   return out;
 }

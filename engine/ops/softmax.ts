@@ -8,9 +8,12 @@ import { runtime } from '../context.js';
 import { defineGrad } from '../gradients.js';
 import { fmt, normalizeAxis, sameShape } from '../shape.js';
 import { emptyTensor, type Tensor } from '../tensor.js';
-import { softmaxBackwardProgram, softmaxProgram, ROW_WORKGROUP, type SoftmaxKind } from '../../kernels/softmax.js';
-import { rowLossBackwardProgram, rowLossProgram, ROW_LOSS_STATS } from '../../kernels/cross-entropy.js';
+import { ELEMENT_WORKGROUP, softmaxBackwardProgram, softmaxFromStatsProgram, softmaxProgram, ROW_STATS, ROW_WORKGROUP, type SoftmaxKind } from '../../kernels/softmax.js';
+import { rowLossBackwardProgram, rowLossProgram, type RowLossSpec } from '../../kernels/cross-entropy.js';
+import { ROW_PARTIAL, rowStatsCombineProgram, rowStatsPartialProgram, rowStatsTrips, type RowStatsSpec } from '../../kernels/row-stats.js';
+import { LOOP_BUDGET } from '../../kernels/loop-budget.js';
 import { grid1d } from '../../kernels/program.js';
+import { exp, mul, sub } from './elementwise.js';
 import { transpose } from './layout.js';
 import { mean, sum } from './reduce.js';
 
@@ -19,11 +22,58 @@ function rowsOf(x: Tensor): { rows: number; cols: number } {
   return { rows: cols === 0 ? 0 : x.size / cols, cols };
 }
 
+/**
+ * Rows up to this long are walked by one invocation each (two passes over the row: 2 * cols loop iterations);
+ * longer rows are split into chunks of ROW_CHUNK (or more, so a row never has more than LOOP_BUDGET / 2 chunks).
+ */
+const LONG_ROW = LOOP_BUDGET / 2;
+const ROW_CHUNK = 4096;
+
+function isLong(cols: number): boolean {
+  return cols > LONG_ROW;
+}
+
+/**
+ * Row statistics [rows, ROW_STATS] of a long-row input, and for losses the per-row losses: two passes (see
+ * kernels/row-stats.ts). `target` is given for losses.
+ */
+function longRowStatistics(op: string, spec: RowStatsSpec, x: Tensor, target: Tensor | null): { stats: Tensor; loss: Tensor | null } {
+  const { rows, cols } = rowsOf(x);
+  const chunkLen = Math.max(ROW_CHUNK, Math.ceil(cols / LONG_ROW));
+  const chunks = Math.ceil(cols / chunkLen);
+  const uniforms = { rows, cols, chunks, chunkLen };
+  const trips = rowStatsTrips(spec, chunkLen, chunks);
+  const partials = emptyTensor([rows, chunks, ROW_PARTIAL], 'f32', `${op} partials`);
+  const distribution = spec !== null && spec.targetDtype === 'f32';
+  runtime().run(
+    { program: rowStatsPartialProgram(spec), workgroups: grid1d(rows * chunks, ROW_WORKGROUP), uniforms, trips: trips.partial },
+    distribution ? [x.buffer(), target!.buffer()] : [x.buffer()],
+    [partials.buffer()],
+  );
+  const stats = emptyTensor([rows, ROW_STATS], 'f32', `${op} row stats`);
+  const loss = spec === null ? null : emptyTensor([rows], 'f32', op);
+  runtime().run(
+    { program: rowStatsCombineProgram(spec), workgroups: grid1d(rows, ROW_WORKGROUP), uniforms, trips: trips.combine },
+    spec === null ? [partials.buffer()] : [x.buffer(), target!.buffer(), partials.buffer()],
+    loss ? [loss.buffer(), stats.buffer()] : [stats.buffer()],
+  );
+  partials.dispose();
+  return { stats, loss };
+}
+
 function softmaxLastAxis(kind: SoftmaxKind, x: Tensor): Tensor {
   const out = emptyTensor(x.shape, 'f32', kind);
   const { rows, cols } = rowsOf(x);
-  if (out.size > 0) {
-    runtime().run({ program: softmaxProgram(kind), workgroups: grid1d(rows, ROW_WORKGROUP), uniforms: { rows, cols } }, [x.buffer()], [out.buffer()]);
+  if (out.size > 0 && !isLong(cols)) {
+    runtime().run({ program: softmaxProgram(kind), workgroups: grid1d(rows, ROW_WORKGROUP), uniforms: { rows, cols }, trips: 2 * cols }, [x.buffer()], [out.buffer()]);
+  } else if (out.size > 0) {
+    const { stats } = longRowStatistics(kind, null, x, null);
+    runtime().run(
+      { program: softmaxFromStatsProgram(kind), workgroups: grid1d(out.size, ELEMENT_WORKGROUP), uniforms: { rows, cols } },
+      [x.buffer(), stats.buffer()],
+      [out.buffer()],
+    );
+    stats.dispose();
   }
   return record(out, kind, [x]);
 }
@@ -59,11 +109,17 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
 
 function softmaxRule(kind: SoftmaxKind): GradRule {
   return (g, _node, out) => {
-    const dx = emptyTensor(out.shape, 'f32', `${kind}Backward`);
     const { rows, cols } = rowsOf(out);
+    if (isLong(cols)) {
+      // Long rows: the row sum is a chunked reduction, the rest elementwise (softmax: y (g - sum g y);
+      // logSoftmax: g - exp(y) sum g).
+      const rowSum = (t: Tensor) => sum(t, -1, { keepDims: true });
+      return [kind === 'softmax' ? mul(out, sub(g, rowSum(mul(g, out)))) : sub(g, mul(exp(out), rowSum(g)))];
+    }
+    const dx = emptyTensor(out.shape, 'f32', `${kind}Backward`);
     if (dx.size > 0) {
       runtime().run(
-        { program: softmaxBackwardProgram(kind), workgroups: grid1d(rows, ROW_WORKGROUP), uniforms: { rows, cols } },
+        { program: softmaxBackwardProgram(kind), workgroups: grid1d(rows, ROW_WORKGROUP), uniforms: { rows, cols }, trips: 2 * cols },
         [g.buffer(), out.buffer(`${kind}Backward`)],
         [dx.buffer()],
       );
@@ -107,7 +163,8 @@ function checkRowLoss(call: RowLossCall, allowLabels: boolean): void {
     throw new Error(`${op}: expects f32 ${what} of shape [batch, classes], got ${input.dtype} ${fmt(input.shape)}`);
   }
   const [b, c] = input.shape as [number, number];
-  if (b === 0 || c === 0) throw new Error(`${op}: ${what} ${fmt(input.shape)} must have at least one row and one class`);
+  // An empty batch is allowed (its mean loss is NaN, as in PyTorch); classes are not optional.
+  if (c === 0) throw new Error(`${op}: ${what} ${fmt(input.shape)} must have at least one class`);
   if (!REDUCTIONS.includes(call.reduction)) throw new Error(`${op}: reduction must be one of ${REDUCTIONS.join(', ')}, got '${call.reduction}'`);
   const expected = allowLabels ? `labels (i32 or u32 [${b}]) or target probabilities (f32 [${b}, ${c}])` : `target probabilities (f32 [${b}, ${c}])`;
   if (allowLabels && target.rank === 1) {
@@ -128,13 +185,24 @@ function checkRowLoss(call: RowLossCall, allowLabels: boolean): void {
 function rowLoss(call: RowLossCall): Tensor {
   const { op, input, target, logits, reduction } = call;
   const [rows, cols] = input.shape as [number, number];
-  const loss = emptyTensor([rows], 'f32', op);
-  const stats = emptyTensor([rows, ROW_LOSS_STATS], 'f32', `${op} row stats`);
-  runtime().run(
-    { program: rowLossProgram({ targetDtype: target.dtype, logits, entropy: op === 'klDivergence' }), workgroups: grid1d(rows, ROW_WORKGROUP), uniforms: { rows, cols } },
-    [input.buffer(), target.buffer()],
-    [loss.buffer(), stats.buffer()],
-  );
+  const spec: RowLossSpec = { targetDtype: target.dtype, logits, entropy: op === 'klDivergence' };
+  let loss: Tensor;
+  let stats: Tensor;
+  if (isLong(cols) && rows > 0) {
+    ({ loss, stats } = longRowStatistics(op, spec, input, target) as { loss: Tensor; stats: Tensor });
+  } else {
+    loss = emptyTensor([rows], 'f32', op);
+    stats = emptyTensor([rows, ROW_STATS], 'f32', `${op} row stats`);
+    // One pass for the row statistics (when normalising) and one over the targets (for distributions).
+    const trips = (logits ? cols : 0) + (target.dtype === 'f32' ? cols : 0);
+    if (rows > 0) {
+      runtime().run(
+        { program: rowLossProgram(spec), workgroups: grid1d(rows, ROW_WORKGROUP), uniforms: { rows, cols }, trips },
+        [input.buffer(), target.buffer()],
+        [loss.buffer(), stats.buffer()],
+      );
+    }
+  }
   let out = loss;
   if (reduction !== 'none') {
     out = reduction === 'sum' ? sum(loss) : mean(loss);
@@ -173,10 +241,13 @@ const rowLossRule: GradRule = (g, node) => {
   const [rows, cols] = input.shape as [number, number];
   const op = `${node.op}Backward`;
   const dx = emptyTensor(input.shape, 'f32', op);
+  if (dx.size === 0) return [dx];
+  const perElement = isLong(cols);
   runtime().run(
     {
-      program: rowLossBackwardProgram(target.dtype, logits),
-      workgroups: grid1d(rows, ROW_WORKGROUP),
+      program: rowLossBackwardProgram(target.dtype, logits, perElement),
+      workgroups: perElement ? grid1d(rows * cols, ELEMENT_WORKGROUP) : grid1d(rows, ROW_WORKGROUP),
+      trips: perElement ? 0 : cols,
       // 'none' has one upstream gradient per row; the reduced forms broadcast one scalar.
       uniforms: { rows, cols, gStride: reduction === 'none' ? 1 : 0, scale: reduction === 'mean' ? 1 / rows : 1 },
     },

@@ -6,16 +6,21 @@
  * - one uniform arena per batch: each dispatch's uniforms are packed at a 256-byte aligned offset of a CPU
  *   buffer and written to the GPU with a single writeBuffer just before the submit;
  * - error scopes around each batch and each pipeline creation, turned into exceptions that name the op;
- * - the buffer pool, whose released buffers become reusable after the submit that used them.
+ * - the buffer pool, whose released buffers become reusable after the submit that used them;
+ * - the loop-budget check of each dispatch's planned trip count (kernels/loop-budget.ts): always on an adapter
+ *   that caps loops (llvmpipe), where an overrun would be a silently wrong result, and strict (every looping
+ *   kernel must declare its count) with MLOCK_CHECK_LOOPS=1 or `loopCheck = 'strict'`, as in the tests.
  */
 import { BufferPool, STORAGE_USAGE } from './buffer-pool.js';
 import { programWgsl, packUniforms, uniformLayout, type Dispatch, type KernelProgram } from '../../kernels/program.js';
+import { adapterCapsLoops, checkTrips, hasLoop, type LoopCheck } from '../../kernels/loop-budget.js';
 import type { AcquiredDevice, AdapterDescription } from '../gpu/adapter.js';
 
 interface CompiledProgram {
   pipeline: GPUComputePipeline;
   layout: GPUBindGroupLayout;
   uniform: { offsets: number[]; size: number } | null;
+  looping: boolean;
 }
 
 const UNIFORM_ARENA_BYTES = 64 * 1024;
@@ -32,6 +37,8 @@ export class Runtime {
   readonly limits: GPUSupportedLimits;
   /** Dispatches per submit; a readback submits earlier. */
   maxBatch = 128;
+  /** How dispatches are checked against the loop budget. */
+  loopCheck: LoopCheck;
   private keepAlive: unknown;
   private pipelines = new Map<string, CompiledProgram>();
   private layouts = new Map<string, GPUBindGroupLayout>();
@@ -56,6 +63,8 @@ export class Runtime {
     this.limits = this.device.limits;
     this.uniformAlign = this.limits.minUniformBufferOffsetAlignment;
     this.pool = new BufferPool(this.device, this.limits.maxBufferSize);
+    const strict = typeof process !== 'undefined' && process.env?.MLOCK_CHECK_LOOPS === '1';
+    this.loopCheck = strict ? 'strict' : adapterCapsLoops(`${this.info.device} ${this.info.description}`) ? 'budget' : 'off';
     void this.device.lost.then((info) => {
       this.lostReason = `${info.reason}: ${info.message}`;
     });
@@ -98,7 +107,7 @@ export class Runtime {
         if (e) throw new GpuError(`${p.name}: its WGSL kernel failed to compile (key ${p.key}): ${e.message}`);
       }),
     );
-    const compiled = { pipeline, layout, uniform: hasUniform ? uniformLayout(p.uniforms) : null };
+    const compiled = { pipeline, layout, uniform: hasUniform ? uniformLayout(p.uniforms) : null, looping: hasLoop(code) };
     this.pipelines.set(p.key, compiled);
     return compiled;
   }
@@ -139,6 +148,7 @@ export class Runtime {
     const max = this.limits.maxComputeWorkgroupsPerDimension;
     if (x > max || y > max || z > max) throw new Error(`${p.name}: dispatch (${x}, ${y}, ${z}) exceeds ${max} workgroups per dimension`);
     const compiled = this.compile(p);
+    checkTrips(d, compiled.looping, this.loopCheck);
     if (compiled.uniform && this.uniformUsed + compiled.uniform.size > UNIFORM_ARENA_BYTES) this.flush();
     const pass = this.ensurePass();
     const entries: GPUBindGroupEntry[] = [];

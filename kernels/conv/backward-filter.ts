@@ -4,9 +4,10 @@
  *   dw[o, c, kh, kw] = sum over (n, oh, ow) of dy[n, o, oh, ow] * x[n, c, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw].
  *
  * Register tiling, no barriers: one thread owns TO output channels x TE weight entries, and walks output rows
- * (n, oh), then ow along the row. K is long and the output small, so K is cut into chunks of whole rows; each
- * thread writes the partial sums of one chunk to partial[chunk, o, entry], and a second pass (a plain sum over
- * the chunk axis, in a fixed order) finishes the reduction deterministically.
+ * (n, oh), then ow along the row. K is long and the output small, so K is cut into chunks of `chunkLen`
+ * consecutive output positions (whole rows where they fit the loop budget, else parts of a row); each thread
+ * writes the partial sums of one chunk to partial[chunk, o, entry], and a second pass (a plain sum over the
+ * chunk axis, in a fixed order) finishes the reduction deterministically.
  */
 import type { KernelProgram } from '../program.js';
 import { CONV_GEOMETRY_UNIFORMS, convMainWgsl, unroll } from './geometry.js';
@@ -37,7 +38,7 @@ export function conv2dBackwardFilterProgram(tile: BackwardFilterTile): KernelPro
       { name: 'threads', type: 'i32' },
       { name: 'eTiles', type: 'i32' },
       { name: 'oTiles', type: 'i32' },
-      { name: 'rowsPerChunk', type: 'i32' },
+      { name: 'chunkLen', type: 'i32' },
     ],
     inputs: ['f32', 'f32'],
     outputs: ['f32'],
@@ -59,16 +60,20 @@ export function conv2dBackwardFilterProgram(tile: BackwardFilterTile): KernelPro
   let tx${j} = (ec${j} % u.KW) * u.dw - u.pw;`)}
   ${I((i) => `let oc${i} = g * u.Og + min(o0 + ${i}, u.Og - 1);`)}
   ${IJ((i, j) => `var acc${i}_${j} = 0.0;`)}
-  let rowEnd = min((chunk + 1) * u.rowsPerChunk, u.N * u.OH);
-  for (var row = chunk * u.rowsPerChunk; row < rowEnd; row = row + 1) {
+  // Output positions [pStart, pEnd) of this chunk, walked row by row (the first and last rows may be partial).
+  let pStart = chunk * u.chunkLen;
+  let pEnd = min(pStart + u.chunkLen, u.N * u.OH * u.OW);
+  for (var row = pStart / u.OW; row * u.OW < pEnd; row = row + 1) {
     let n = row / u.OH;
     let oh = row % u.OH;
+    let owStart = max(0, pStart - row * u.OW);
+    let owEnd = min(u.OW, pEnd - row * u.OW);
     ${J((j) => `let y${j} = oh * u.sh + ty${j};
     let rowOk${j} = u32(y${j}) < u32(u.H);
     let xr${j} = n * u.C * HW + xc${j} + y${j} * u.W;
-    var x${j} = tx${j};`, '\n    ')}
-    ${I((i) => `var pd${i} = ((n * u.O + oc${i}) * u.OH + oh) * u.OW;`, '\n    ')}
-    for (var ow = 0; ow < u.OW; ow = ow + 1) {
+    var x${j} = tx${j} + owStart * u.sw;`, '\n    ')}
+    ${I((i) => `var pd${i} = ((n * u.O + oc${i}) * u.OH + oh) * u.OW + owStart;`, '\n    ')}
+    for (var ow = owStart; ow < owEnd; ow = ow + 1) {
       ${J((j) => `let ok${j} = rowOk${j} && u32(x${j}) < u32(u.W);
       let b${j} = select(0.0, in0[select(0, xr${j} + x${j}, ok${j})], ok${j});
       x${j} = x${j} + u.sw;`, '\n      ')}

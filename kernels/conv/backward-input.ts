@@ -14,7 +14,7 @@
  * as in the forward's row-strip walk.
  */
 import type { KernelProgram } from '../program.js';
-import { CONV_GEOMETRY_UNIFORMS, convMainWgsl, unroll } from './geometry.js';
+import { CHANNEL_SLICE_UNIFORMS, CONV_GEOMETRY_UNIFORMS, convMainWgsl, sliceStoreWgsl, unroll } from './geometry.js';
 import { CONV_WORKGROUP } from './forward.js';
 
 export interface BackwardInputTile {
@@ -28,7 +28,8 @@ export interface BackwardInputTile {
 
 /**
  * Threads: groups * cTiles * sh * sw * N * rowsPerResidue * colTiles, where rowsPerResidue = ceil(H / sh),
- * colTiles = ceil(ceil(W / sw) / tm), cTiles = ceil(Cg / tn). Inputs dy, w; output dx.
+ * colTiles = ceil(ceil(W / sw) / tm), cTiles = ceil(Cg / tn). Inputs dy, w; output dx. The output channels of a
+ * group may run as several dispatches of [kStart, kEnd) (see CHANNEL_SLICE_UNIFORMS).
  */
 export function conv2dBackwardInputProgram(tile: BackwardInputTile): KernelProgram {
   const { tm, tn, rowTaps } = tile;
@@ -46,7 +47,7 @@ export function conv2dBackwardInputProgram(tile: BackwardInputTile): KernelProgr
       ${J((j) => `let ok${j} = iw${j} < u.W && q + ${j} >= 0 && q + ${j} < u.OW;
       var pd${j} = select(0, dyb + oh * u.OW + q + ${j}, ok${j});`)}
       ${I((i) => `var pw${i} = wb${i} + kh * u.KW + kw;`)}
-      for (var o = 0; o < u.Og; o = o + 1) {
+      for (var o = u.kStart; o < u.kEnd; o = o + 1) {
         ${J((j) => `let a${j} = select(0.0, in0[pd${j}], ok${j});
         pd${j} = pd${j} + OHW;`)}
         ${I((i) => `let b${i} = in1[pw${i}];
@@ -58,7 +59,7 @@ export function conv2dBackwardInputProgram(tile: BackwardInputTile): KernelProgr
     ${unroll(tm + rowTaps - 1, (p) => `let ok${p} = u32(b + u.pw - ${rowTaps - 1 - p}) < u32(u.OW);
     var pd${p} = select(0, dyb + oh * u.OW + b + u.pw - ${rowTaps - 1 - p}, ok${p});`)}
     ${I((i) => `var pw${i} = wb${i} + kh * ${rowTaps};`)}
-    for (var o = 0; o < u.Og; o = o + 1) {
+    for (var o = u.kStart; o < u.kEnd; o = o + 1) {
       ${unroll(tm + rowTaps - 1, (p) => `let a${p} = select(0.0, in0[pd${p}], ok${p});
       pd${p} = pd${p} + OHW;`)}
       ${unroll(rowTaps, (kw) => `{
@@ -73,6 +74,7 @@ export function conv2dBackwardInputProgram(tile: BackwardInputTile): KernelProgr
     workgroupSize: [CONV_WORKGROUP],
     uniforms: [
       ...CONV_GEOMETRY_UNIFORMS,
+      ...CHANNEL_SLICE_UNIFORMS,
       { name: 'threads', type: 'i32' },
       { name: 'colTiles', type: 'i32' },
       { name: 'rowsPerResidue', type: 'i32' },
@@ -99,10 +101,10 @@ export function conv2dBackwardInputProgram(tile: BackwardInputTile): KernelProgr
   let OHW = u.OH * u.OW;
   let KHW = u.KH * u.KW;
   ${J((j) => `let iw${j} = rw + (b + ${j}) * u.sw;`)}
-  // Weights w[o, c, kh, kw] of output channel o = g*Og (the group's first) for each tile channel.
-  ${I((i) => `let wb${i} = ((g * u.Og) * u.Cg + min(c0 + ${i}, u.Cg - 1)) * KHW;`)}
+  // Weights w[o, c, kh, kw] of output channel o = g*Og + kStart (the slice's first) for each tile channel.
+  ${I((i) => `let wb${i} = ((g * u.Og + u.kStart) * u.Cg + min(c0 + ${i}, u.Cg - 1)) * KHW;`)}
   let wStep = u.Cg * KHW;
-  let dyb = (n * u.O + g * u.Og) * OHW;
+  let dyb = (n * u.O + g * u.Og + u.kStart) * OHW;
   ${JI((j, i) => `var acc${j}_${i} = 0.0;`)}
   for (var kh = 0; kh < u.KH; kh = kh + 1) {
     let nh = ih + u.ph - kh * u.dh;
@@ -111,7 +113,7 @@ export function conv2dBackwardInputProgram(tile: BackwardInputTile): KernelProgr
     ${taps}
   }
   ${JI((j, i) => `if (iw${j} < u.W && c0 + ${i} < u.Cg) {
-    out0[((n * u.C + g * u.Cg + c0 + ${i}) * u.H + ih) * u.W + iw${j}] = acc${j}_${i};
+    ${sliceStoreWgsl(`((n * u.C + g * u.Cg + c0 + ${i}) * u.H + ih) * u.W + iw${j}`, `acc${j}_${i}`, 'u.Og')}
   }`)}
 }`,
   };

@@ -15,7 +15,7 @@
  *   cuts the input loads per multiply-add by about KW.
  */
 import type { KernelProgram } from '../program.js';
-import { CONV_GEOMETRY_UNIFORMS, convMainWgsl, unroll } from './geometry.js';
+import { CHANNEL_SLICE_UNIFORMS, CONV_GEOMETRY_UNIFORMS, convMainWgsl, sliceStoreWgsl, unroll } from './geometry.js';
 
 export const CONV_WORKGROUP = 64;
 
@@ -33,7 +33,8 @@ export interface ForwardTile {
 
 /**
  * Threads: groups * ceil(Og / tn) * pixelTiles, where pixelTiles = ceil(N*OH*OW / tm) for the general walk and
- * N*OH*ceil(OW / tm) for row strips. Inputs x, w (and bias when `hasBias`); output y.
+ * N*OH*ceil(OW / tm) for row strips. Inputs x, w (and bias when `hasBias`); output y. The input channels of a
+ * group may run as several dispatches of [kStart, kEnd) (see CHANNEL_SLICE_UNIFORMS).
  */
 export function conv2dForwardProgram(tile: ForwardTile, hasBias: boolean): KernelProgram {
   const { tm, tn, rowTaps } = tile;
@@ -52,12 +53,12 @@ export function conv2dForwardProgram(tile: ForwardTile, hasBias: boolean): Kerne
   let s${j} = min(m${j}, M - 1) % OHW;
   let ih${j} = (s${j} / u.OW) * u.sh - u.ph;
   let iw${j} = (s${j} % u.OW) * u.sw - u.pw;
-  let xb${j} = (n${j} * u.C + g * u.Cg) * HW;`)}`
+  let xb${j} = (n${j} * u.C + g * u.Cg + u.kStart) * HW;`)}`
       : `let colTiles = (u.OW + ${tm - 1}) / ${tm};
   let ow0 = (pt % colTiles) * ${tm};
   let oh = (pt / colTiles) % u.OH;
   let n = pt / (colTiles * u.OH);
-  let xb = (n * u.C + g * u.Cg) * HW;
+  let xb = (n * u.C + g * u.Cg + u.kStart) * HW;
   ${J((j) => `let valid${j} = ow0 + ${j} < u.OW;
   let n${j} = n;
   let s${j} = oh * u.OW + ow0 + ${j};`)}`;
@@ -71,7 +72,7 @@ export function conv2dForwardProgram(tile: ForwardTile, hasBias: boolean): Kerne
       let ok${j} = u32(y${j}) < u32(u.H) && u32(x${j}) < u32(u.W);
       var px${j} = select(0, xb${j} + y${j} * u.W + x${j}, ok${j});`)}
       ${I((i) => `var pw${i} = wb${i} + kh * u.KW + kw;`)}
-      for (var c = 0; c < u.Cg; c = c + 1) {
+      for (var c = u.kStart; c < u.kEnd; c = c + 1) {
         ${J((j) => `let a${j} = select(0.0, in0[px${j}], ok${j});
         px${j} = px${j} + HW;`)}
         ${I((i) => `let b${i} = in1[pw${i}];
@@ -87,7 +88,7 @@ export function conv2dForwardProgram(tile: ForwardTile, hasBias: boolean): Kerne
     ${unroll(tm + rowTaps - 1, (p) => `let ok${p} = rowOk && u32(ow0 - u.pw + ${p}) < u32(u.W);
     var px${p} = select(0, xb + y * u.W + ow0 - u.pw + ${p}, ok${p});`)}
     ${I((i) => `var pw${i} = wb${i} + kh * ${rowTaps};`)}
-    for (var c = 0; c < u.Cg; c = c + 1) {
+    for (var c = u.kStart; c < u.kEnd; c = c + 1) {
       ${unroll(tm + rowTaps - 1, (p) => `let a${p} = select(0.0, in0[px${p}], ok${p});
       px${p} = px${p} + HW;`)}
       ${unroll(rowTaps, (kw) => `{
@@ -102,7 +103,7 @@ export function conv2dForwardProgram(tile: ForwardTile, hasBias: boolean): Kerne
     name: 'conv2d',
     key: `conv2d|fwd|reg|${tm}x${tn}|${rowTaps === 0 ? 'general' : `rows${rowTaps}`}|${hasBias ? 'bias' : 'nobias'}`,
     workgroupSize: [CONV_WORKGROUP],
-    uniforms: [...CONV_GEOMETRY_UNIFORMS, { name: 'threads', type: 'i32' }, { name: 'pixelTiles', type: 'i32' }, { name: 'oTiles', type: 'i32' }],
+    uniforms: [...CONV_GEOMETRY_UNIFORMS, ...CHANNEL_SLICE_UNIFORMS, { name: 'threads', type: 'i32' }, { name: 'pixelTiles', type: 'i32' }, { name: 'oTiles', type: 'i32' }],
     inputs: hasBias ? ['f32', 'f32', 'f32'] : ['f32', 'f32'],
     outputs: ['f32'],
     body: () => `${convMainWgsl(CONV_WORKGROUP)}
@@ -115,12 +116,12 @@ export function conv2dForwardProgram(tile: ForwardTile, hasBias: boolean): Kerne
   let KHW = u.KH * u.KW;
   ${pixels}
   // Weight rows of the tile's channels (a channel past the group's end repeats the last one; it is not stored).
-  ${I((i) => `let wb${i} = (g * u.Og + min(o0 + ${i}, u.Og - 1)) * u.Cg * KHW;`)}
+  ${I((i) => `let wb${i} = ((g * u.Og + min(o0 + ${i}, u.Og - 1)) * u.Cg + u.kStart) * KHW;`)}
   ${JI((j, i) => `var acc${j}_${i} = 0.0;`)}
   ${reduction}
   ${JI((j, i) => `if (valid${j} && o0 + ${i} < u.Og) {
     let o = g * u.Og + o0 + ${i};
-    out0[(n${j} * u.O + o) * OHW + s${j}] = acc${j}_${i}${hasBias ? ' + in2[o]' : ''};
+    ${sliceStoreWgsl(`(n${j} * u.O + o) * OHW + s${j}`, `acc${j}_${i}`, 'u.Cg', hasBias ? 'in2[o]' : '')}
   }`)}
 }`,
   };

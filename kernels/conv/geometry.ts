@@ -66,3 +66,21 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let t = i32(gid.x + gid.y * nwg.x * ${workgroupSize}u);
   if (t >= u.threads) { return; }`;
 }
+
+/**
+ * The slice [kStart, kEnd) of the reduction's channel loop (input channels for the forward, output channels for
+ * the input gradient) that one dispatch covers: a group with too many channels for the loop budget runs as
+ * consecutive slices, each adding to what the previous stored (dispatches of a pass run in order).
+ */
+export const CHANNEL_SLICE_UNIFORMS: readonly UniformField[] = [
+  { name: 'kStart', type: 'i32' },
+  { name: 'kEnd', type: 'i32' },
+];
+
+/** WGSL that stores `value` at out0[index] after the earlier slices' sum, adding `last` (e.g. a bias) in the last slice. */
+export function sliceStoreWgsl(index: string, value: string, channels: string, last = ''): string {
+  return `{ let at = ${index};
+    var v = ${value};
+    if (u.kStart > 0) { v = v + out0[at]; }${last ? `\n    if (u.kEnd == ${channels}) { v = v + ${last}; }` : ''}
+    out0[at] = v; }`;
+}

@@ -1,11 +1,14 @@
 /**
  * From a product's sizes to dispatches: the batch dims are collapsed to the fewest that describe them exactly,
- * the workgroup grid covers C with the configuration's tiles (x: column tiles, y: row tiles, z: batch), and
- * batches beyond the per-dimension workgroup limit run as further dispatches.
+ * the workgroup grid covers C with the configuration's tiles (x: column tiles, y: row tiles, z: batch),
+ * batches beyond the per-dimension workgroup limit run as further dispatches, and a K too long for the loop
+ * budget runs as consecutive depth slices (split-K: each slice adds to C, dispatches of a pass run in order).
  */
 import type { Dispatch } from '../program.js';
 import { padDims } from '../wgsl.js';
+import { LOOP_BUDGET } from '../loop-budget.js';
 import { matmulProgram, workgroupTile, type MatmulConfig, type MatmulDims } from './configs.js';
+import { UNROLL } from './register-tiled.js';
 import type { MatmulFlags } from './operands.js';
 
 /** The batch index space: its shape and, per dim, the element stride of A and of B (0 where broadcast). */
@@ -55,6 +58,17 @@ export function collapseBatch(outBatch: readonly number[], aBatch: readonly numb
 /** The largest workgroup count WebGPU guarantees per dimension. */
 const MAX_WORKGROUPS = 65535;
 
+/** Loop iterations of one invocation over a depth slice of `depth` (all its loops together). */
+export function matmulTrips(c: MatmulConfig, depth: number): number {
+  if (c.variant === 'shared') return Math.ceil(depth / c.tk) * (c.tk + 1);
+  return Math.floor(depth / UNROLL) + (depth % UNROLL);
+}
+
+/** The longest depth slice whose trips fit the loop budget (a whole number of slabs or unrolled steps). */
+export function depthSlice(c: MatmulConfig): number {
+  return c.variant === 'shared' ? Math.floor(LOOP_BUDGET / (c.tk + 1)) * c.tk : UNROLL * (LOOP_BUDGET - UNROLL);
+}
+
 export function matmulDispatches(c: MatmulConfig, f: MatmulFlags, d: MatmulDims, batch: BatchView): Dispatch[] {
   if (d.m === 0 || d.n === 0 || d.batch === 0) return [];
   const program = matmulProgram(c, f);
@@ -71,8 +85,14 @@ export function matmulDispatches(c: MatmulConfig, f: MatmulFlags, d: MatmulDims,
     bBatchStride: padDims(batch.bStride, rank),
   };
   const out: Dispatch[] = [];
+  const slice = depthSlice(c);
   for (let base = 0; base < d.batch; base += MAX_WORKGROUPS) {
-    out.push({ program, workgroups: [x, y, Math.min(MAX_WORKGROUPS, d.batch - base)], uniforms: { ...common, batchBase: base } });
+    const workgroups = [x, y, Math.min(MAX_WORKGROUPS, d.batch - base)] as const;
+    // K = 0 still runs one (empty) slice, which stores the epilogue of zero.
+    for (let kStart = 0; kStart === 0 || kStart < d.k; kStart += slice) {
+      const kEnd = Math.min(d.k, kStart + slice);
+      out.push({ program, workgroups, trips: matmulTrips(c, kEnd - kStart), uniforms: { ...common, batchBase: base, kStart, kEnd } });
+    }
   }
   return out;
 }

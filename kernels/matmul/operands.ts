@@ -8,6 +8,7 @@
  * dim carries its own A and B strides (0 where that operand is broadcast).
  */
 import type { UniformField, WgslScalar } from '../program.js';
+import { IEEE_WGSL } from '../ieee.js';
 import { decodeIndexWgsl, vec4Count } from '../wgsl.js';
 
 /** Everything about a matmul that changes the WGSL text, apart from the variant's tile sizes. */
@@ -28,7 +29,8 @@ export function flagsKey(f: MatmulFlags): string {
 
 /**
  * Uniforms of every matmul kernel. `batchBase` offsets the batch index so batches beyond the 65535 workgroup
- * limit of the z dimension run as further dispatches.
+ * limit of the z dimension run as further dispatches. [kStart, kEnd) is the depth range of this dispatch:
+ * a long K runs as consecutive slices (split-K, for the loop budget), each adding to what the previous left in C.
  */
 export function matmulUniforms(f: MatmulFlags): UniformField[] {
   const k = vec4Count(f.batchRank);
@@ -37,6 +39,8 @@ export function matmulUniforms(f: MatmulFlags): UniformField[] {
     { name: 'N', type: 'u32' },
     { name: 'K', type: 'u32' },
     { name: 'batchBase', type: 'u32' },
+    { name: 'kStart', type: 'u32' },
+    { name: 'kEnd', type: 'u32' },
     { name: 'batchShape', type: 'vec4u', count: k },
     { name: 'aBatchStride', type: 'vec4u', count: k },
     { name: 'bBatchStride', type: 'vec4u', count: k },
@@ -72,13 +76,19 @@ export function batchOffsetsWgsl(f: MatmulFlags, batchIndex: string): string {
   let cBase = batch * u.M * u.N;`;
 }
 
-/** `fn epilogue(v, col)`: the fused bias and activation applied to each finished dot product. */
+/**
+ * `fn store(index, v, col)`: writes a finished dot product (over this dispatch's depth slice) to C. A slice
+ * after the first adds what the earlier slices stored; the last slice applies the fused bias and activation
+ * (a relu that keeps NaN, as PyTorch's does).
+ */
 export function epilogueWgsl(f: MatmulFlags): string {
-  const lines = ['var r = v;'];
-  if (f.bias) lines.push('r = r + in2[col];');
-  if (f.relu) lines.push('r = max(r, 0.0);');
-  return `fn epilogue(v: f32, col: u32) -> f32 {
+  const lines = ['var r = v;', 'if (u.kStart > 0u) { r = out0[index] + r; }'];
+  if (f.bias || f.relu) {
+    const epilogue = [...(f.bias ? ['r = r + in2[col];'] : []), ...(f.relu ? ['r = reluF(r);'] : [])];
+    lines.push(`if (u.kEnd == u.K) { ${epilogue.join(' ')} }`);
+  }
+  return `${f.relu ? `${IEEE_WGSL}\n` : ''}fn store(index: u32, v: f32, col: u32) {
   ${lines.join('\n  ')}
-  return r;
+  out0[index] = r;
 }`;
 }

@@ -28,7 +28,7 @@ export interface RegisterTiling {
 }
 
 /** Depth steps unrolled per loop iteration (the remainder runs one step at a time). */
-const UNROLL = 4;
+export const UNROLL = 4;
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
@@ -60,7 +60,7 @@ export function registerTiledProgram(t: RegisterTiling, f: MatmulFlags): KernelP
       };
       const stores = range(tm).map(
         (i) => `if (${row(i)} < u.M) {
-    ${range(tn).map((j) => `if (${col(j)} < u.N) { out0[cBase + ${row(i)} * u.N + ${col(j)}] = epilogue(c${i}_${j}, ${col(j)}); }`).join('\n    ')}
+    ${range(tn).map((j) => `if (${col(j)} < u.N) { store(cBase + ${row(i)} * u.N + ${col(j)}, c${i}_${j}, ${col(j)}); }`).join('\n    ')}
   }`,
       );
       return `${epilogueWgsl(f)}
@@ -74,11 +74,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation
   ${range(tm).map((i) => `let aRow${i} = aBase + min(${row(i)}, u.M - 1u) * ${s.aRow};`).join('\n  ')}
   ${range(tn).map((j) => `let bCol${j} = bBase + min(${col(j)}, u.N - 1u) * ${s.bCol};`).join('\n  ')}
   ${eachOutput((i, j) => `var c${i}_${j} = 0.0;`).join('\n  ')}
-  var k = 0u;
-  for (; k + ${UNROLL}u <= u.K; k = k + ${UNROLL}u) {
+  var k = u.kStart;
+  for (; k + ${UNROLL}u <= u.kEnd; k = k + ${UNROLL}u) {
     ${range(UNROLL).map(step).join('\n    ')}
   }
-  for (; k < u.K; k = k + 1u) {
+  for (; k < u.kEnd; k = k + 1u) {
     ${step(0)}
   }
   ${stores.join('\n  ')}

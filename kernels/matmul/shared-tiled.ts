@@ -53,7 +53,7 @@ export function sharedTiledProgram(t: SharedTiling, f: MatmulFlags): KernelProgr
         const [m, kk] = f.transposeA ? [`(${e}) % BM`, `(${e}) / BM`] : [`(${e}) / TK`, `(${e}) % TK`];
         return `let m = ${m}; let kk = ${kk}; let gm = tileRow + m; let gk = k0 + kk;
       var v = 0.0;
-      if (gm < u.M && gk < u.K) { v = in0[aBase + gm * ${s.aRow} + gk * ${s.aDepth}]; }
+      if (gm < u.M && gk < u.kEnd) { v = in0[aBase + gm * ${s.aRow} + gk * ${s.aDepth}]; }
       As[kk * BM_PAD + m] = v;`;
       });
       // B' slab: depth kk, columns n of the tile; stored as Bs[kk * BN_PAD + n].
@@ -61,13 +61,13 @@ export function sharedTiledProgram(t: SharedTiling, f: MatmulFlags): KernelProgr
         const [kk, n] = f.transposeB ? [`(${e}) % TK`, `(${e}) / TK`] : [`(${e}) / BN`, `(${e}) % BN`];
         return `let kk = ${kk}; let n = ${n}; let gk = k0 + kk; let gn = tileCol + n;
       var v = 0.0;
-      if (gk < u.K && gn < u.N) { v = in1[bBase + gk * ${s.bDepth} + gn * ${s.bCol}]; }
+      if (gk < u.kEnd && gn < u.N) { v = in1[bBase + gk * ${s.bDepth} + gn * ${s.bCol}]; }
       Bs[kk * BN_PAD + n] = v;`;
       });
       const stores = range(t.tm).map(
         (i) => `{ let row = tileRow + ly + ${i * t.wgy}u;
     if (row < u.M) {
-      ${range(t.tn).map((j) => `{ let col = tileCol + lx + ${j * t.wgx}u; if (col < u.N) { out0[cBase + row * u.N + col] = epilogue(c${i}_${j}, col); } }`).join('\n      ')}
+      ${range(t.tn).map((j) => `{ let col = tileCol + lx + ${j * t.wgx}u; if (col < u.N) { store(cBase + row * u.N + col, c${i}_${j}, col); } }`).join('\n      ')}
     } }`,
       );
       return `const BM = ${bm}u;
@@ -88,7 +88,7 @@ fn main(@builtin(local_invocation_id) local: vec3<u32>, @builtin(local_invocatio
   let tileCol = wid.x * BN;
   ${batchOffsetsWgsl(f, 'wid.z + u.batchBase')}
   ${range(t.tm).flatMap((i) => range(t.tn).map((j) => `var c${i}_${j} = 0.0;`)).join('\n  ')}
-  for (var k0 = 0u; k0 < u.K; k0 = k0 + TK) {
+  for (var k0 = u.kStart; k0 < u.kEnd; k0 = k0 + TK) {
     ${loadA}
     ${loadB}
     workgroupBarrier();

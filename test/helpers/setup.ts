@@ -4,6 +4,8 @@ import * as E from '../../engine/node.js';
 
 export function useEngine(): void {
   beforeAll(async () => {
-    await E.initEngine();
+    const rt = await E.initEngine();
+    // Every dispatch's planned loop trip count is checked against the budget, and every looping kernel must declare one.
+    rt.loopCheck = 'strict';
   });
 }

@@ -1,0 +1,344 @@
+/**
+ * Past llvmpipe's silent loop cap (65,535 iterations per invocation): every reduction-like op and every GEMM
+ * variant at sizes whose naive kernels would loop 200,000 or 300,000 times, against float64 references computed
+ * here on seeded inputs. Tolerances: relative error 1e-4 for sums (1e-5 where the values are O(1) logs), exact
+ * indices for argmax/argmin. Kept lean (few, thin tensors) so CI stays fast; the loop check is strict in tests,
+ * so a kernel that loops past the budget fails its dispatch instead of returning a partial result.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as E from '../../engine/node.js';
+import { Rng } from '../../engine/random.js';
+import { checkTrips, LOOP_BUDGET } from '../../kernels/loop-budget.js';
+import type { KernelProgram } from '../../kernels/program.js';
+import { expectClose, randomData } from '../helpers/gradcheck.js';
+import { useEngine } from '../helpers/setup.js';
+
+useEngine();
+
+const LONG = 200_000;
+const data = (t: E.Tensor) => t.data() as Promise<Float32Array>;
+
+/** |got - want| <= rtol * |want| for one number. */
+function expectRel(got: number, want: number, rtol: number, what: string): void {
+  expect(Math.abs(got - want), `${what}: got ${got}, want ${want}`).toBeLessThanOrEqual(rtol * Math.abs(want));
+}
+
+describe('the loop budget check', () => {
+  const looping: KernelProgram = { name: 'someOp', key: 'test|loop', workgroupSize: [1], uniforms: [], inputs: [], outputs: ['f32'], body: () => '' };
+  const d = (trips?: number) => ({ program: looping, workgroups: [1] as const, trips });
+
+  it('refuses a planned trip count over the budget, naming the op', () => {
+    expect(() => checkTrips(d(LOOP_BUDGET + 1), true, 'budget')).toThrow(/someOp: planned 16385 loop iterations per invocation exceed the loop budget of 16384/);
+    expect(() => checkTrips(d(LOOP_BUDGET), true, 'budget')).not.toThrow();
+    expect(() => checkTrips(d(LOOP_BUDGET + 1), true, 'off')).not.toThrow();
+  });
+
+  it('in strict mode (tests), refuses a looping kernel that declares no trip count', () => {
+    expect(() => checkTrips(d(undefined), true, 'strict')).toThrow(/someOp: kernel test\|loop has loops but its dispatch declares no trip count/);
+    expect(() => checkTrips(d(undefined), false, 'strict')).not.toThrow();
+    expect(() => checkTrips(d(undefined), true, 'budget')).not.toThrow();
+    expect(E.runtime().loopCheck).toBe('strict');
+  });
+});
+
+describe('reductions of 200,000', () => {
+  const rng = new Rng(10);
+  const x = randomData(LONG, rng);
+
+  it('sum, mean, max, min of a vector and down a non-contiguous axis', async () => {
+    let sum = 0;
+    let sumAbs = 0;
+    for (const v of x) {
+      sum += v;
+      sumAbs += Math.abs(v);
+    }
+    const t = E.tensor(x);
+    // Signed values cancel, so the sum's error is judged against sum |x| (its condition number's numerator):
+    // at most 1e-6 of it, stricter than 1e-4 of a sum of positive values. A partial sum misses ~1/3 of the terms.
+    expect(Math.abs((await data(E.sum(t)))[0]! - sum)).toBeLessThanOrEqual(1e-6 * sumAbs);
+    expect(Math.abs((await data(E.mean(t)))[0]! - sum / LONG)).toBeLessThanOrEqual((1e-6 * sumAbs) / LONG);
+    expect((await data(E.max(t)))[0]).toBe(x.reduce((p, v) => Math.max(p, v), -Infinity));
+    expect((await data(E.min(t)))[0]).toBe(x.reduce((p, v) => Math.min(p, v), Infinity));
+    // [100000, 2] down axis 0: strided reads, two outputs.
+    const cols = E.tensor(x, [LONG / 2, 2]);
+    const want = [0, 0];
+    const wantMax = [-Infinity, -Infinity];
+    for (let i = 0; i < LONG; i++) {
+      want[i % 2]! += x[i]!;
+      wantMax[i % 2] = Math.max(wantMax[i % 2]!, x[i]!);
+    }
+    const got = await data(E.sum(cols, 0));
+    for (let k = 0; k < 2; k++) expect(Math.abs(got[k]! - want[k]!)).toBeLessThanOrEqual(1e-6 * sumAbs);
+    expect(Array.from(await data(E.max(cols, 0)))).toEqual(wantMax);
+    t.dispose();
+    cols.dispose();
+  });
+
+  it('argmax and argmin find extremes near the end (first index on ties), along rows and down columns', async () => {
+    const v = Float32Array.from(x);
+    v[LONG - 3] = 2;
+    v[LONG - 2] = 2; // a tie: the first one wins
+    v[LONG - 5] = -2;
+    const t = E.tensor(v);
+    expect(Array.from((await E.argmax(t).data()) as Int32Array)).toEqual([LONG - 3]);
+    expect(Array.from((await E.argmin(t).data()) as Int32Array)).toEqual([LONG - 5]);
+    const rows = E.tensor(v, [2, LONG / 2]);
+    expect(Array.from((await E.argmax(rows, 1).data()) as Int32Array)).toEqual([argmaxRef(v.subarray(0, LONG / 2)), LONG / 2 - 3]);
+    const cols = E.tensor(v, [LONG / 2, 2]);
+    const even = v.filter((_, i) => i % 2 === 0);
+    const odd = v.filter((_, i) => i % 2 === 1);
+    expect(Array.from((await E.argmin(cols, 0).data()) as Int32Array)).toEqual([argminRef(even), argminRef(odd)]);
+    for (const u of [t, rows, cols]) u.dispose();
+  });
+});
+
+function argmaxRef(a: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < a.length; i++) if (a[i]! > a[best]!) best = i;
+  return best;
+}
+
+function argminRef(a: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < a.length; i++) if (a[i]! < a[best]!) best = i;
+  return best;
+}
+
+/** log-softmax of each row of [rows, cols], in float64. */
+function logSoftmaxRows(x: ArrayLike<number>, rows: number, cols: number): Float64Array {
+  const out = new Float64Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    let m = -Infinity;
+    for (let j = 0; j < cols; j++) m = Math.max(m, x[r * cols + j]!);
+    let s = 0;
+    for (let j = 0; j < cols; j++) s += Math.exp(x[r * cols + j]! - m);
+    for (let j = 0; j < cols; j++) out[r * cols + j] = x[r * cols + j]! - m - Math.log(s);
+  }
+  return out;
+}
+
+describe('softmax family over rows of 200,000', () => {
+  const rows = 2;
+  const rng = new Rng(11);
+  // Logits around 50 with a spread of 8: the shift by the row maximum matters.
+  const x = randomData(rows * LONG, rng, 46, 54);
+  const logp = logSoftmaxRows(x, rows, LONG);
+
+  it('softmax and logSoftmax forward, and the softmax gradient', async () => {
+    const t = E.tensor(x, [rows, LONG]);
+    expectClose(await data(E.logSoftmax(t)), logp, 1e-5, 1e-5, 'logSoftmax');
+    const p = logp.map(Math.exp);
+    t.requiresGrad = true;
+    const w = randomData(rows * LONG, rng);
+    const y = E.softmax(t);
+    expectClose(await data(y), p, 1e-4, 1e-12, 'softmax');
+    E.sum(E.mul(y, E.tensor(w, [rows, LONG]))).backward();
+    // d/dx sum(w * softmax(x)) = y * (w - sum(w * y)) per row.
+    const want = new Float64Array(rows * LONG);
+    for (let r = 0; r < rows; r++) {
+      let dot = 0;
+      for (let j = 0; j < LONG; j++) dot += w[r * LONG + j]! * p[r * LONG + j]!;
+      for (let j = 0; j < LONG; j++) want[r * LONG + j] = p[r * LONG + j]! * (w[r * LONG + j]! - dot);
+    }
+    expectClose(await data(t.grad!), want, 1e-3, 1e-10, 'softmax gradient');
+    t.dispose();
+  });
+
+  it('crossEntropy with labels and with target distributions, and its gradient', async () => {
+    const labels = Int32Array.from([LONG - 1, 12_345]);
+    const t = E.tensor(x, [rows, LONG]);
+    t.requiresGrad = true;
+    const loss = E.crossEntropy(t, E.tensor(labels));
+    const want = -(logp[labels[0]!]! + logp[LONG + labels[1]!]!) / rows;
+    expectRel((await data(loss))[0]!, want, 1e-4, 'crossEntropy (labels)');
+    loss.backward();
+    const grad = new Float64Array(rows * LONG);
+    for (let i = 0; i < rows * LONG; i++) grad[i] = Math.exp(logp[i]!) / rows;
+    grad[labels[0]!]! -= 1 / rows;
+    grad[LONG + labels[1]!]! -= 1 / rows;
+    expectClose(await data(t.grad!), grad, 1e-3, 1e-9, 'crossEntropy gradient');
+    // Soft targets: uniform over the first 1,000 classes of each row.
+    const target = new Float32Array(rows * LONG);
+    let soft = 0;
+    for (let r = 0; r < rows; r++) {
+      for (let j = 0; j < 1000; j++) {
+        target[r * LONG + j] = 1 / 1000;
+        soft -= logp[r * LONG + j]! / 1000 / rows;
+      }
+    }
+    const tgt = E.tensor(target, [rows, LONG]);
+    expectRel((await data(E.crossEntropy(t, tgt)))[0]!, soft, 1e-4, 'crossEntropy (targets)');
+    // KL adds sum t log t = log(1/1000) per row.
+    expectRel((await data(E.klDivergence(t, tgt)))[0]!, soft + Math.log(1 / 1000), 1e-4, 'klDivergence');
+    t.dispose();
+    tgt.dispose();
+  });
+});
+
+describe('GEMM with K = 300,000 (split-K), every variant', () => {
+  const [M, K, N] = [2, 300_000, 3];
+  const rng = new Rng(12);
+  // Positive operands keep the dot products well conditioned, so 1e-4 judges the summation, not cancellation.
+  const a = randomData(M * K, rng, 0, 1);
+  const b = randomData(K * N, rng, 0, 1);
+  const bias = Float32Array.from([1, 2, -1e6]); // the last column goes through relu to 0
+  const want = new Float64Array(M * N);
+  for (let i = 0; i < M; i++) {
+    for (let j = 0; j < N; j++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += a[i * K + k]! * b[k * N + j]!;
+      want[i * N + j] = s;
+    }
+  }
+  for (const variant of E.MATMUL_VARIANTS) {
+    describe(variant, () => {
+      beforeAll(() => E.setMatmulVariant(variant));
+      afterAll(() => E.setMatmulVariant(null));
+      it('with the fused bias + relu epilogue, plain, and with A transposed', async () => {
+        const ta = E.tensor(a, [M, K]);
+        const tb = E.tensor(b, [K, N]);
+        const fused = await data(E.matmul(ta, tb, { bias: E.tensor(bias), activation: 'relu' }));
+        expectClose(fused, want.map((v, i) => Math.max(0, v + bias[i % N]!)), 1e-4, 0, `${variant} matmul + bias + relu`);
+        // The shared variant's barriers make it slow on SwiftShader (seconds per product here): one product is enough.
+        if (variant === 'shared') return;
+        expectClose(await data(E.matmul(ta, tb)), want, 1e-4, 0, `${variant} matmul`);
+        // Transposed A ([K, M] in memory) takes the other load path of the kernel.
+        const at = new Float32Array(K * M);
+        for (let i = 0; i < M; i++) for (let k = 0; k < K; k++) at[k * M + i] = a[i * K + k]!;
+        expectClose(await data(E.matmul(E.tensor(at, [K, M]), tb, { transposeA: true })), want, 1e-4, 0, `${variant} matmul (A^T)`);
+        ta.dispose();
+        tb.dispose();
+      });
+    });
+  }
+});
+
+describe('long per-channel and per-weight reductions', () => {
+  it('batchNorm2d statistics over 200,000 values per channel', async () => {
+    const shape = [2, 2, 400, 250] as const;
+    const rng = new Rng(13);
+    const x = randomData(2 * 2 * 400 * 250, rng, 99, 101); // a large mean: the shifted sums matter
+    const hw = 400 * 250;
+    const mean = [0, 0];
+    const variance = [0, 0];
+    for (let c = 0; c < 2; c++) {
+      let s = 0;
+      for (let n = 0; n < 2; n++) for (let k = 0; k < hw; k++) s += x[(n * 2 + c) * hw + k]!;
+      mean[c] = s / (2 * hw);
+      let q = 0;
+      for (let n = 0; n < 2; n++) for (let k = 0; k < hw; k++) q += (x[(n * 2 + c) * hw + k]! - mean[c]!) ** 2;
+      variance[c] = q / (2 * hw);
+    }
+    const runningMean = E.zeros([2]);
+    const runningVar = E.ones([2]);
+    const y = await data(E.batchNorm2d(E.tensor(x, [...shape]), { runningMean, runningVar, training: true, momentum: 1 }));
+    expectClose(await data(runningMean), mean, 1e-6, 0, 'batch mean');
+    expectClose(await data(runningVar), variance.map((v) => (v * 2 * hw) / (2 * hw - 1)), 1e-4, 0, 'unbiased batch variance');
+    const yRef = new Float64Array(x.length);
+    for (let i = 0; i < x.length; i++) {
+      const c = Math.floor(i / hw) % 2;
+      yRef[i] = (x[i]! - mean[c]!) / Math.sqrt(variance[c]! + 1e-5);
+    }
+    expectClose(y, yRef, 1e-3, 1e-3, 'normalised output');
+  });
+
+  /** dw[o, c, kh, kw] = sum over (n, oh, ow) of dy[n, o, oh, ow] * x[n, c, oh + kh, ow + kw] (stride 1, no padding). */
+  function filterGradRef(x: Float32Array, dy: Float32Array, [N, C, H, W]: number[], [O, KH, KW]: number[]): Float64Array {
+    const [OH, OW] = [H - KH + 1, W - KW + 1];
+    const dw = new Float64Array(O * C * KH * KW);
+    for (let o = 0; o < O; o++)
+      for (let c = 0; c < C; c++)
+        for (let kh = 0; kh < KH; kh++)
+          for (let kw = 0; kw < KW; kw++) {
+            let s = 0;
+            for (let n = 0; n < N; n++)
+              for (let oh = 0; oh < OH; oh++)
+                for (let ow = 0; ow < OW; ow++) s += dy[((n * O + o) * OH + oh) * OW + ow]! * x[((n * C + c) * H + oh + kh) * W + ow + kw]!;
+            dw[((o * C + c) * KH + kh) * KW + kw] = s;
+          }
+    return dw;
+  }
+
+  it('conv2dBackwardFilter over rows longer than the budget, and over many rows', async () => {
+    const rng = new Rng(14);
+    for (const [xs, ws] of [
+      [[1, 2, 3, 70_000], [2, 3, 3]], // OH = 1, OW = 69,998: chunks split a row
+      [[4, 1, 200, 200], [3, 3, 3]], // 156,816 output positions in rows of 198
+    ] as const) {
+      const [N, C, H, W] = xs;
+      const [O, KH, KW] = ws;
+      const x = randomData(N * C * H * W, rng, 0, 1);
+      const dy = randomData(N * O * (H - KH + 1) * (W - KW + 1), rng, 0, 1);
+      const dw = E.conv2dBackwardFilter(E.tensor(x, [...xs]), E.tensor(dy, [N, O, H - KH + 1, W - KW + 1]), [O, C, KH, KW]);
+      expectClose(await data(dw), filterGradRef(x, dy, [...xs], [...ws]), 1e-4, 0, `filter gradient for x [${xs.join(', ')}]`);
+    }
+  });
+
+  /** y[o, oh, ow] = bias[o] + sum over (c, kh, kw) of x[c, oh + kh, ow + kw] * w[o, c, kh, kw] (N = 1, stride 1, no padding). */
+  function convRef(x: Float32Array, w: Float32Array, bias: Float32Array, [C, H, W]: number[], [O, KH, KW]: number[]): Float64Array {
+    const [OH, OW] = [H - KH + 1, W - KW + 1];
+    const y = new Float64Array(O * OH * OW);
+    for (let o = 0; o < O; o++)
+      for (let oh = 0; oh < OH; oh++)
+        for (let ow = 0; ow < OW; ow++) {
+          let s = bias[o]!;
+          for (let c = 0; c < C; c++)
+            for (let kh = 0; kh < KH; kh++) for (let kw = 0; kw < KW; kw++) s += x[(c * H + oh + kh) * W + ow + kw]! * w[((o * C + c) * KH + kh) * KW + kw]!;
+          y[(o * OH + oh) * OW + ow] = s;
+        }
+    return y;
+  }
+
+  it('conv2d forward and input gradient over 8,000 channels (channel slices), both walks', async () => {
+    const rng = new Rng(16);
+    // 8,000 channels: the general walk would loop 72,012 times (past llvmpipe's cap), row strips 24,003 (past the budget).
+    const [C, H, W, O, K] = [8000, 3, 4, 2, 3];
+    const x = randomData(C * H * W, rng, 0, 1);
+    const w = randomData(O * C * K * K, rng, 0, 1);
+    const bias = Float32Array.from([0.5, -0.5]);
+    const dy = randomData(O * (H - K + 1) * (W - K + 1), rng, 0, 1);
+    // dx[c, ih, iw] = sum over (o, kh, kw) of dy[o, ih - kh, iw - kw] * w[o, c, kh, kw] where that lands in dy.
+    const dxRef = new Float64Array(C * H * W);
+    for (let o = 0; o < O; o++)
+      for (let oh = 0; oh < H - K + 1; oh++)
+        for (let ow = 0; ow < W - K + 1; ow++)
+          for (let c = 0; c < C; c++)
+            for (let kh = 0; kh < K; kh++)
+              for (let kw = 0; kw < K; kw++) dxRef[(c * H + oh + kh) * W + ow + kw]! += dy[(o * (H - K + 1) + oh) * (W - K + 1) + ow]! * w[((o * C + c) * K + kh) * K + kw]!;
+    const wT = E.tensor(w, [O, C, K, K]);
+    for (const walk of ['auto', 'general'] as const) {
+      E.setConvVariant(walk);
+      const y = E.conv2d(E.tensor(x, [1, C, H, W]), wT, { bias: E.tensor(bias) });
+      expectClose(await data(y), convRef(x, w, bias, [C, H, W], [O, K, K]), 1e-4, 0, `conv2d (${walk} walk)`);
+      // The input gradient of the same product (8,000 input channels, 2 output channels: one slice).
+      const dx = E.conv2dBackwardInput(E.tensor(dy, [1, O, H - K + 1, W - K + 1]), wT, [1, C, H, W]);
+      expectClose(await data(dx), dxRef, 1e-4, 1e-6, `conv2dBackwardInput (${walk} walk)`);
+    }
+    // The input gradient reduces over output channels: w [8000, 1, 3, 3], sliced.
+    const w2 = randomData(C * K * K, rng, 0, 1);
+    const dy2 = randomData(C * (H - K + 1) * (W - K + 1), rng, 0, 1);
+    const dx2Ref = new Float64Array(H * W);
+    for (let o = 0; o < C; o++)
+      for (let oh = 0; oh < H - K + 1; oh++)
+        for (let ow = 0; ow < W - K + 1; ow++)
+          for (let kh = 0; kh < K; kh++) for (let kw = 0; kw < K; kw++) dx2Ref[(oh + kh) * W + ow + kw]! += dy2[(o * (H - K + 1) + oh) * (W - K + 1) + ow]! * w2[(o * K + kh) * K + kw]!;
+    for (const walk of ['auto', 'general'] as const) {
+      E.setConvVariant(walk);
+      const dx2 = E.conv2dBackwardInput(E.tensor(dy2, [1, C, H - K + 1, W - K + 1]), E.tensor(w2, [C, 1, K, K]), [1, 1, H, W]);
+      expectClose(await data(dx2), dx2Ref, 1e-4, 0, `conv2dBackwardInput over 8,000 output channels (${walk} walk)`);
+    }
+    E.setConvVariant('auto');
+  });
+
+  it('the gradient of a gather with 200,000 indices into 7 rows', async () => {
+    const rng = new Rng(15);
+    const idx = Int32Array.from({ length: LONG }, () => Math.floor(rng.next() * 7));
+    const w = randomData(LONG * 2, rng, 0, 1);
+    const x = E.tensor(randomData(14, rng), [7, 2]);
+    x.requiresGrad = true;
+    E.sum(E.mul(E.gather(x, E.tensor(idx), 0), E.tensor(w, [LONG, 2]))).backward();
+    const want = new Float64Array(14);
+    for (let j = 0; j < LONG; j++) for (let k = 0; k < 2; k++) want[idx[j]! * 2 + k]! += w[j * 2 + k]!;
+    expectClose(await data(x.grad!), want, 1e-4, 0, 'gather gradient');
+  });
+});
