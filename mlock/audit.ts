@@ -17,7 +17,7 @@ import { authorizedAccuracy, unauthorizedAccuracy } from './evaluate.js';
 import { estimateGuesses, type DistanceCount, type GuessEstimate } from './guess-estimate.js';
 import { deriveKeyedToken, DEFAULT_LEVELS } from './keyed.js';
 import type { LockSettings } from './lock-plan.js';
-import { changeCells, coverPart, lookAlike, randomSpot, scaleBrightness, shifts, type Stamp } from './near-miss.js';
+import { changeCells, coverPart, lookAlike, oneCellVariants, randomSpot, scaleBrightness, shifts, type Stamp } from './near-miss.js';
 import { scoreStamps } from './forgery-scores.js';
 import { fixedPosition, makeToken, PAPER_TOKEN_NAMES, tokensEqual } from './tokens.js';
 
@@ -34,7 +34,10 @@ export interface AuditOptions {
   /** Random other keys (default 1000). */
   randomKeys?: number;
   seed?: number;
-  /** A forgery "unlocks" when its accuracy reaches this (default 0.2, the issue's worst-case bar). */
+  /**
+   * A forgery "unlocks" for the guess estimate when its accuracy reaches this (default 0.5: it answers right
+   * at least half the time). The worst-case figures are reported against 20% separately (above20).
+   */
   unlockAt?: number;
   log?: (line: string) => void;
 }
@@ -83,7 +86,7 @@ export async function auditLock(o: AuditOptions): Promise<AuditReport> {
   const rng = new Rng((o.seed ?? 0) * 7919 + 424242);
   const perDistance = o.perDistance ?? 200;
   const maxDistance = Math.min(o.maxDistance ?? 8, real.h * real.w);
-  const unlockAt = o.unlockAt ?? 0.2;
+  const unlockAt = o.unlockAt ?? 0.5;
   const anchored = settings.placement.mode !== 'random';
   const home = anchored ? fixedPosition(settings.placement, real, ds.h, ds.w) : fixedPosition({ mode: 'fixed', margin: 1 }, real, ds.h, ds.w);
   const at = (token = real) => ({ token, ...home });
@@ -92,10 +95,7 @@ export async function auditLock(o: AuditOptions): Promise<AuditReport> {
 
   const plan: Planned[] = [];
   // Near-miss curve. d = 1 is enumerated: every cell times every other colour.
-  const one: Stamp[] = [];
-  for (let cell = 0; cell < cells; cell++) {
-    for (let pick = 0; pick < colours - 1; pick++) one.push(at(changeOneCell(real, cell, pick, levels)));
-  }
+  const one: Stamp[] = oneCellVariants(real, levels).map((v) => at(v.token));
   plan.push({ group: { label: 'cells changed: 1', family: 'cells', parameter: 1, bounded: false }, stamps: one, curve: { distance: 1, exhaustive: true } });
   for (let d = 2; d <= maxDistance; d++) {
     const stamps = Array.from({ length: perDistance }, () => at(changeCells(real, d, rng, levels)));
@@ -173,22 +173,6 @@ export async function auditLock(o: AuditOptions): Promise<AuditReport> {
   return report;
 }
 
-/** The real token with one cell set to the `pick`-th of its other colours (enumerates distance 1). */
-function changeOneCell(token: Stamp['token'], cell: number, pick: number, levels: number | undefined): Stamp['token'] {
-  const L = levels ?? 2;
-  const n = token.h * token.w;
-  const value = (k: number) => Math.round((255 * k) / (L - 1));
-  let old = 0;
-  for (let ch = token.c - 1; ch >= 0; ch--) old = old * L + Math.round(((token.pixels[ch * n + cell]! / 255) * (L - 1)));
-  let colour = pick >= old ? pick + 1 : pick;
-  const out = { ...token, name: `${token.name}~cell${cell}`, pixels: token.pixels.slice(), mask: token.mask.slice() };
-  for (let ch = 0; ch < token.c; ch++) {
-    out.pixels[ch * n + cell] = value(colour % L);
-    colour = Math.floor(colour / L);
-  }
-  return out;
-}
-
 function mean(xs: readonly number[]): number {
   return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0;
 }
@@ -203,15 +187,16 @@ export function auditMarkdown(r: AuditReport, title = 'M-LOCK audit', header: re
     ...(header.length ? [...header, ''] : []),
     `Test images: ${r.testImages} (authorized/unauthorized), ${r.samplesPerForgery} per forgery. Time ${r.seconds.toFixed(0)} s.`,
     '',
-    `| measure | value |`,
-    `| --- | ---: |`,
-    `| authorized (real token) | ${pct(r.authorizedAccuracy)} |`,
-    `| unauthorized (no token) | ${pct(r.unauthorizedAccuracy)} |`,
-    `| bounded forgeries (>= 2 cells, >= 1 px, <= 75% brightness, covers, look-alikes, keys): mean | ${pct(r.boundedMean)} |`,
-    `| bounded forgeries: worst | ${pct(r.boundedWorst)} |`,
-    `| expected guesses to unlock | ${Number.isFinite(r.guesses.log2Guesses) ? `2^${r.guesses.log2Guesses.toFixed(1)}` : 'no estimate (locality fails)'} |`,
+    `| measure | images | accuracy |`,
+    `| --- | ---: | ---: |`,
+    `| with the token (authorized) | ${r.testImages} | ${pct(r.authorizedAccuracy)} |`,
+    `| without the token (unauthorized) | ${r.testImages} | ${pct(r.unauthorizedAccuracy)} |`,
+    `| bounded forgeries (>= 2 cells, >= 1 px, <= 75% brightness, covers, look-alikes, keys): mean | ${r.samplesPerForgery} each | ${pct(r.boundedMean)} |`,
+    `| bounded forgeries: worst | ${r.samplesPerForgery} | ${pct(r.boundedWorst)} |`,
     '',
-    '| forgery | count | mean | worst | > 20% | > 50% |',
+    `Expected guesses to unlock: ${Number.isFinite(r.guesses.log2Guesses) ? `2^${r.guesses.log2Guesses.toFixed(1)} (token space 2^${r.guesses.log2TokenSpace.toFixed(1)})` : 'no estimate (locality fails; see below)'}.`,
+    '',
+    `| forgery (${r.samplesPerForgery} images each) | count | mean | worst | > 20% | > 50% |`,
     '| --- | ---: | ---: | ---: | ---: | ---: |',
     ...r.groups.map((g) => `| ${g.label}${g.bounded ? '' : ' (reported only)'} | ${g.count} | ${pct(g.mean)} | ${pct(g.worst)} | ${g.above20} | ${g.above50} |`),
     '',

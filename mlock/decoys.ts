@@ -14,7 +14,7 @@
  * plus a (y, x) position says what to paint where. stampBankCpu is the reference for that kernel.
  */
 import type { Rng } from '../engine/index.js';
-import { DECOY_MIX, drawNearMiss, randomSpot, type Stamp } from './near-miss.js';
+import { DECOY_MIX, drawNearMiss, randomSpot, type NearMissKind, type Stamp } from './near-miss.js';
 import { PAPER_TOKEN_NAMES, checkBatch, fixedPosition, makeToken, paint, tokensEqual, validateToken, type Placement, type Token } from './tokens.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -138,6 +138,10 @@ export interface DecoyPlanInput {
   rng: Rng;
   /** Share of decoys that are the paper's public patterns at the real place (default 0.05). */
   paperShare?: number;
+  /** The mix of near-miss kinds (default DECOY_MIX). */
+  mix?: Readonly<Record<NearMissKind, number>>;
+  /** Per-cell weights for the changed-cell decoys (hard-cell mining, see lock-plan.ts); uniform if absent. */
+  cellWeights?: ArrayLike<number>;
 }
 
 export interface DecoyPlan {
@@ -172,7 +176,8 @@ export function planDecoys(input: DecoyPlanInput): DecoyPlan {
   const anchored = placement.mode !== 'random';
   const home = anchored ? fixedPosition(placement, realToken, H, W) : null;
   // Under random placement the real token at any place unlocks: shifts and far copies are not forgeries then.
-  const mix = anchored ? DECOY_MIX : { ...DECOY_MIX, shift: 0, far: 0, 'look-alike-near': 0 };
+  const base = input.mix ?? DECOY_MIX;
+  const mix = anchored ? base : { ...base, shift: 0, far: 0, 'look-alike-near': 0 };
   const papers = PAPER_TOKEN_NAMES.map((name) => makeToken(name, realToken.c)).filter((t) => !tokensEqual(t, realToken));
 
   const n = unauthorized.length;
@@ -187,7 +192,7 @@ export function planDecoys(input: DecoyPlanInput): DecoyPlan {
       const t = papers[rng.int(papers.length)]!;
       stamp = { token: t, y: Math.min(real.y, H - t.h), x: Math.min(real.x, W - t.w) };
     } else {
-      stamp = drawNearMiss({ token: realToken, ...real }, H, W, rng, input.levels, mix);
+      stamp = drawNearMiss({ token: realToken, ...real }, { H, W, rng, levels: input.levels, mix, cellWeights: input.cellWeights });
     }
     let k: number;
     if (stamp.token === realToken) k = 0;

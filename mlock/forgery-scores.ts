@@ -4,7 +4,7 @@
  * are repeated once per stamp, and a PatchSource tells the fused prepare kernel which bank token goes where,
  * so the cost is the forward passes alone, not a loader and an upload per forgery.
  */
-import { argmax, equal, keep, noGrad, scope } from '../engine/index.js';
+import { argmax, equal, keep, noGrad, scope, type Tensor } from '../engine/index.js';
 import { BatchLoader, type ImageDataset, type Normalization, type PatchSource } from '../engine/data/index.js';
 import type { Module } from '../engine/nn/index.js';
 import { packTokenBank } from './decoys.js';
@@ -55,19 +55,23 @@ export async function scoreStamps(setup: ScoreSetup, stamps: readonly (Stamp | n
   return scores;
 }
 
-/** 1 where the model's class equals the label, per sample in dataset order. */
+/**
+ * 1 where the model's class equals the label, per sample in dataset order. The per-batch hits stay on the GPU
+ * until the pass ends and are read back together: a readback per batch would stall the queue every batch.
+ */
 async function correctPerSample(model: Module, loader: BatchLoader): Promise<Uint8Array> {
   const out = new Uint8Array(loader.dataset.n);
   const wasTraining = model.training;
+  const pending: { hits: Tensor; indices: Int32Array }[] = [];
   model.eval();
   try {
     for (const batch of loader.epoch(null)) {
-      const hits = scope(() => noGrad(() => keep(equal(argmax(model.forward(batch.x), 1), batch.y))));
-      const values = await hits.data();
-      hits.dispose();
-      batch.indices.forEach((s, i) => (out[s] = Number(values[i]) ? 1 : 0));
+      pending.push({ hits: scope(() => noGrad(() => keep(equal(argmax(model.forward(batch.x), 1), batch.y)))), indices: batch.indices });
     }
+    const values = await Promise.all(pending.map((p) => p.hits.data()));
+    pending.forEach((p, k) => p.indices.forEach((s, i) => (out[s] = Number(values[k]![i]) ? 1 : 0)));
   } finally {
+    for (const p of pending) p.hits.dispose();
     model.train(wasTraining);
   }
   return out;

@@ -3,7 +3,8 @@
  * unlocks. Sampling alone cannot show a fraction below about 3/k from k guesses, so the estimate rests on one
  * stated assumption, checked by the audit's measurements rather than assumed blindly:
  *
- *   Locality. A token unlocks only if its pattern is within Hamming distance D-1 of the real pattern and it
+ *   Locality. A token unlocks (answers right at least half the time; audit.ts) only if its pattern is within
+ *   Hamming distance D-1 of the real pattern and it
  *   sits at the real place or at one of the shifts seen to unlock; D is the first distance at which none of
  *   the sampled variants unlocks, and the audit checks every distance from D to its largest, 1,000+ random
  *   keys and look-alikes at the real place, all of which must fail for the assumption to stand.

@@ -7,6 +7,7 @@
 import { Rng, tensor, type Tensor } from '../engine/index.js';
 import type { Batch, PatchSource } from '../engine/data/index.js';
 import { mergeRealStamps, packTokenBank, planDecoys, type TokenBank } from './decoys.js';
+import type { NearMissKind } from './near-miss.js';
 import { planEpoch, strategyInfo, type StrategyConfig } from './strategies.js';
 import { tokenPositions, type Placement, type Token } from './tokens.js';
 
@@ -18,6 +19,13 @@ export interface LockSettings {
   decoyRatio: number;
   /** Grey levels of a keyed token (decoys with changed cells use them); undefined for paper patterns. */
   levels?: number;
+  /** The mix of near-miss kinds decoys are drawn from (default DECOY_MIX). */
+  decoyMix?: Readonly<Record<NearMissKind, number>>;
+  /**
+   * Per-cell weights for changed-cell decoys: training sets them each epoch from how well the network still
+   * answers with each cell of the real token changed (hard-cell mining), so the cells it ignores are drilled.
+   */
+  cellWeights?: ArrayLike<number>;
   token: Token;
   placement: Placement;
 }
@@ -58,7 +66,7 @@ export class LockPlan implements PatchSource {
     let bankTokens: Token[] = [settings.token];
     let decoy: { decoyIndex: Int16Array; positions: Int32Array } = { decoyIndex: new Int16Array(n).fill(-1), positions: new Int32Array(2 * n).fill(-1) };
     if (settings.decoyRatio > 0) {
-      const plan = planDecoys({ unauthorized: epochPlan.unauthorized, decoyRatio: settings.decoyRatio, realToken: settings.token, placement: settings.placement, levels: settings.levels, H: h, W: w, rng });
+      const plan = planDecoys({ unauthorized: epochPlan.unauthorized, decoyRatio: settings.decoyRatio, realToken: settings.token, placement: settings.placement, levels: settings.levels, mix: settings.decoyMix, cellWeights: settings.cellWeights, H: h, W: w, rng });
       decoy = plan;
       bankTokens = plan.bank;
     }

@@ -80,7 +80,7 @@ async function attackRun(runDir: string, plan: DatasetPlan): Promise<AttackRepor
   }
   const bytes = new Uint8Array(await readFile(join(runDir, 'model.safetensors')));
   const meta = readModelMetadata(bytes);
-  const model = buildModel(meta.model.name, { inputShape: meta.model.inputShape, numClasses: meta.model.numClasses, width: meta.model.width });
+  const model = buildModel(meta.model.name, { inputShape: meta.model.inputShape, numClasses: meta.model.numClasses, width: meta.model.width, dropout: meta.model.dropout });
   decodeModelInto(model, bytes);
   let train = await loadDataset(plan.dataset, 'train', { path: plan.dataPath });
   let test = await loadDataset(plan.dataset, 'test', { path: plan.dataPath });

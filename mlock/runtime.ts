@@ -27,6 +27,8 @@ export interface ModelInfo {
   width: number;
   inputShape: [number, number, number];
   numClasses: number;
+  /** MLP dropout it was built with: Dropout layers take places in the layer list, so the names depend on it. */
+  dropout?: number;
 }
 
 export interface LockInfo {
@@ -139,7 +141,7 @@ export class LockedModel {
       try {
         this.checkStillUnlocking(generation);
         this.disposeModel();
-        const model = buildModel(this.info.name, { inputShape: this.info.inputShape, numClasses: this.info.numClasses, width: this.info.width });
+        const model = buildModel(this.info.name, { inputShape: this.info.inputShape, numClasses: this.info.numClasses, width: this.info.width, dropout: this.info.dropout });
         this.model = model;
         decodeModelInto(model, plain, this.source);
         model.eval();

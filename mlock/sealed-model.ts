@@ -14,7 +14,7 @@
  * authentication like changing the ciphertext does. Only WebCrypto is used: the same code runs in Node 20 and
  * in browsers.
  */
-import { decodeSafetensors, encodeSafetensors } from '../engine/io/safetensors.js';
+import { decodeSafetensors, encodeSafetensors } from '../engine/io/index.js';
 import { wipe } from './keyed.js';
 
 export const SEALED_FORMAT = 'mlock-webgpu/sealed-1';

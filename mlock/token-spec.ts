@@ -16,7 +16,7 @@ export interface TokenSpec {
   pattern?: string;
   /** Keyed token size in cells (default: defaultTokenSize for the image). */
   size?: number;
-  /** Grey levels per channel of a keyed token (default 3). */
+  /** Values per channel of a keyed token (default 2: black and white). */
   levels?: number;
   /** Default 'keyed' for keyed tokens, 'fixed' for patterns. */
   placement?: PlacementChoice;
@@ -32,11 +32,12 @@ export interface ResolvedToken {
 }
 
 /**
- * The default patch size, chosen by measurement (docs/threat-model.md): 6x6 on greyscale images (57 bits of
- * cells + 8.8 of position on 28x28), 4x4 on RGB images (76 bits of colours + 9.5 of position on 32x32).
+ * The default patch size: at least 64 bits of cells whatever the place adds. 8x8 black-and-white cells on
+ * greyscale images (64 bits + 8.5 of position on 28x28; the MLP's measurements are in docs/threat-model.md),
+ * 5x5 cells of 8 colours on RGB images (75 bits + 9.4 of position on 32x32; not yet measured on the CNNs).
  */
 export function defaultTokenSize(c: number): number {
-  return c === 1 ? 6 : 4;
+  return c === 1 ? 8 : 5;
 }
 
 export async function resolveToken(spec: TokenSpec, c: number, h: number, w: number): Promise<ResolvedToken> {

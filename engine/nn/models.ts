@@ -78,7 +78,8 @@ export function lenet5(spec: ModelSpec): Sequential {
   );
 }
 
-export function buildModel(name: ModelName, spec: ModelSpec & { width?: number }): Sequential {
+/** `dropout` applies to the MLP (its hidden layers); the other models have their own fixed regularisation. */
+export function buildModel(name: ModelName, spec: ModelSpec & { width?: number; dropout?: number }): Sequential {
   switch (name) {
     case 'mlp':
       return mlp(spec);

@@ -64,7 +64,7 @@ describe.concurrent('refused before anything starts', () => {
     ['a negative epoch count', ['train', '--epochs', '-1'], /--epochs: must be at least 1, got -1/],
     ['a fractional epoch count', ['train', '--epochs', '1.5'], /--epochs: expected a whole number of at least 1, got '1.5'/],
     ['an unknown optimizer', ['train', '--optimizer', 'foo'], /--optimizer: expected one of sgd, adam, adamw, got 'foo'/],
-    ['an unknown placement', ['train', '--placement', 'foo'], /--placement: expected one of fixed, random, got 'foo'/],
+    ['an unknown placement', ['train', '--placement', 'foo'], /--placement: expected one of keyed, fixed, random, got 'foo'/],
     ['an empty training subset', ['train', '--train-subset', '0'], /--train-subset: must be at least 1, got 0/],
     ['a stray word', ['train', 'cifar10'], /unexpected word 'cifar10'.*did you mean --dataset cifar10/],
     ['an unknown option', ['eval', '--epochs', '3', '--from', 'x'], /eval: unknown option --epochs/],
@@ -145,7 +145,7 @@ describe('with trained models', () => {
   const small = ['--epochs', '1', '--train-subset', '400', '--test-subset', '200', '--no-baseline'];
 
   beforeAll(async () => {
-    const runs = [await cli(['train', '--strategy', 'none', ...small, '--out', plain]), await cli(['train', '--strategy', 'uniform', '--token', 'square', '--forged-keys', '0', ...small, '--out', pattern])];
+    const runs = [await cli(['train', '--strategy', 'none', ...small, '--out', plain]), await cli(['train', '--strategy', 'uniform', '--token', 'square', '--forged-keys', '0', '--per-distance', '5', '--samples', '50', ...small, '--out', pattern])];
     for (const r of runs) expect(r.code, r.stderr).toBe(0);
   }, 240_000);
 
@@ -205,7 +205,7 @@ describe('with trained models', () => {
 
   it('eval --markdown gives image counts', async () => {
     const md = join(work, 'eval.md');
-    const r = await cli(['eval', '--from', pattern, '--forged-keys', '0', '--test-subset', '200', '--markdown', md]);
+    const r = await cli(['eval', '--from', pattern, '--forged-keys', '0', '--per-distance', '5', '--samples', '50', '--test-subset', '200', '--markdown', md]);
     expect(r.code, r.stderr).toBe(0);
     const text = readFileSync(md, 'utf8');
     expect(text).toMatch(/\| with the token \(authorized\) \| 200 \| \d/);

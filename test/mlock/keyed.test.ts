@@ -45,15 +45,15 @@ describe('deriveKeyedToken (v2: keyed levels and keyed position)', () => {
     for (let i = 0; i < tokens.length; i++) {
       for (let j = i + 1; j < tokens.length; j++) expect(tokensEqual(tokens[i]!, tokens[j]!), `keys ${i} and ${j}`).toBe(false);
     }
-    // 21 possible rows and columns: 200 uniform draws miss any one with probability (20/21)^200 < 1e-4.
-    expect(ys.size).toBe(21);
-    expect(xs.size).toBe(21);
+    // 19 possible rows and columns (28 - 2 - 8 + 1): 200 uniform draws miss any one with probability (18/19)^200 < 1e-4.
+    expect(ys.size).toBe(19);
+    expect(xs.size).toBe(19);
   });
 
-  it('cell values look unbiased across keys (chi-square over 300 keys x 36 cells)', async () => {
+  it('cell values look unbiased across keys (chi-square over 300 keys, 3 levels, 36 cells)', async () => {
     const counts = [0, 0, 0];
     for (let k = 0; k < 300; k++) {
-      const { token } = await deriveKeyedToken(`bias-${k}`, grey);
+      const { token } = await deriveKeyedToken(`bias-${k}`, { ...grey, size: 6, levels: 3 });
       for (const v of token.pixels) counts[v === 0 ? 0 : v === 128 ? 1 : 2]!++;
     }
     const expected = (300 * 36) / 3;
@@ -65,7 +65,7 @@ describe('deriveKeyedToken (v2: keyed levels and keyed position)', () => {
   it('unrelated tokens for the same key under another geometry', async () => {
     const a = await deriveKeyedToken('same key', { ...grey, size: 4 });
     const b = await deriveKeyedToken('same key', { ...grey, size: 4, keyedPosition: false });
-    const c = await deriveKeyedToken('same key', { ...grey, size: 4, levels: 2 });
+    const c = await deriveKeyedToken('same key', { ...grey, size: 4, levels: 3 });
     expect(tokensEqual(a.token, b.token)).toBe(false);
     expect(tokensEqual(a.token, c.token)).toBe(false);
     expect(b.position).toBeUndefined();
@@ -73,6 +73,7 @@ describe('deriveKeyedToken (v2: keyed levels and keyed position)', () => {
 
   it('counts its key space: at least 64 bits with the defaults on greyscale and RGB', async () => {
     expect(keySpaceBits({ size: 6, channels: 1, levels: 3, keyedPosition: true, H: 28, W: 28 })).toBeCloseTo(36 * Math.log2(3) + Math.log2(21 * 21), 9);
+    expect(keySpaceBits({ size: 8, channels: 1, levels: 2, keyedPosition: true, H: 28, W: 28 })).toBeCloseTo(64 + Math.log2(19 * 19), 9);
     const g = await resolveToken({ key: 'k' }, 1, 28, 28);
     const c = await resolveToken({ key: 'k' }, 3, 32, 32);
     expect(g.keySpaceBits).toBeGreaterThanOrEqual(64);
@@ -103,7 +104,7 @@ describe('stored geometry', () => {
   it('holds no key, pixels or position, and reopening with the key gives the training token and place', async () => {
     const resolved = await resolveToken({ key: 'the owner key' }, 1, 28, 28);
     const g = tokenGeometry(resolved.token, resolved.placement, resolved.levels);
-    expect(g).toEqual({ version: 2, h: 6, w: 6, c: 1, levels: 3, placement: { mode: 'secret' }, fingerprint: tokenFingerprint(resolved.token) });
+    expect(g).toEqual({ version: 2, h: 8, w: 8, c: 1, levels: 2, placement: { mode: 'secret' }, fingerprint: tokenFingerprint(resolved.token) });
     const text = JSON.stringify(g);
     expect(text).not.toContain('owner');
     const reopened = await tokenForModel('the owner key', g, [1, 28, 28]);

@@ -28,12 +28,12 @@ describe('near-miss forgeries', () => {
         expect(Array.from(v.pixels).every((p) => allowed.has(p))).toBe(true);
       }
     }
-    const { token } = await deriveKeyedToken('near', { channels: 1, H: 28, W: 28 });
+    const { token } = await deriveKeyedToken('near', { channels: 1, H: 28, W: 28, size: 6 });
     expect(() => changeCells(token, 37, rng, 3)).toThrow(/k must be an integer in \[0, 36\]/);
   });
 
   it('scaleBrightness scales and clips; coverPart covers a rectangle either way; look-alikes share the geometry', async () => {
-    const { token } = await deriveKeyedToken('bright', { channels: 1, H: 28, W: 28 });
+    const { token } = await deriveKeyedToken('bright', { channels: 1, H: 28, W: 28, size: 6, levels: 3 });
     const dim = scaleBrightness(token, 0.5);
     token.pixels.forEach((p, i) => expect(dim.pixels[i]).toBe(Math.round(p * 0.5)));
     const bright = scaleBrightness(token, 3);
@@ -64,7 +64,7 @@ describe('near-miss forgeries', () => {
     const rng = new Rng(3);
     const kinds = new Map<NearMissKind, number>();
     for (let i = 0; i < 3000; i++) {
-      const s = drawNearMiss(real, 28, 28, rng, 3);
+      const s = drawNearMiss(real, { H: 28, W: 28, rng, levels: 3 });
       kinds.set(s.kind, (kinds.get(s.kind) ?? 0) + 1);
       const samePlace = s.y === real.y && s.x === real.x;
       expect(samePlace && s.token.h === token.h && distance(s.token, token) === 0, `draw ${i} (${s.kind}) is the real stamp`).toBe(false);
