@@ -14,8 +14,9 @@ import { copyFile, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadDataset } from '../engine/data/node/index.js';
+// run.ts first: it loads the engine's Node entry, which registers the WebGPU globals the data modules read.
 import { run, sampleSubset } from '../mlock/run.js';
+import { loadDataset } from '../engine/data/node/index.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const ASSETS = join(ROOT, 'web/assets');

@@ -196,7 +196,7 @@ describe('with trained models', () => {
     expect(report.provenance).toHaveProperty('commit');
     expect(report.provenance.command).toContain('--token square');
     expect(report.config.token).toMatchObject({ kind: 'pattern', name: 'square', size: expect.stringMatching(/^\d+x\d+$/) });
-    expect(report.config.forgedSamples).toBe(200);
+    expect(report.config.forgedSamples).toBe(50);
     expect(report.seconds).toBeGreaterThan(0);
     const svg = readFileSync(join(pattern, 'curves.svg'), 'utf8');
     expect(svg).toContain('train loss (right axis)');
