@@ -19,7 +19,7 @@ import { deriveKeyedToken, DEFAULT_LEVELS } from './keyed.js';
 import type { LockSettings } from './lock-plan.js';
 import { changeCells, coverPart, lookAlike, oneCellVariants, randomSpot, scaleBrightness, shifts, type Stamp } from './near-miss.js';
 import { scoreStamps } from './forgery-scores.js';
-import { fixedPosition, makeToken, PAPER_TOKEN_NAMES, tokensEqual } from './tokens.js';
+import { fixedPosition, makeToken, PAPER_TOKEN_NAMES, stampPlacement, tokensEqual } from './tokens.js';
 
 export interface AuditOptions {
   model: Module;
@@ -88,7 +88,7 @@ export async function auditLock(o: AuditOptions): Promise<AuditReport> {
   const maxDistance = Math.min(o.maxDistance ?? 8, real.h * real.w);
   const unlockAt = o.unlockAt ?? 0.5;
   const anchored = settings.placement.mode !== 'random';
-  const home = anchored ? fixedPosition(settings.placement, real, ds.h, ds.w) : fixedPosition({ mode: 'fixed', margin: 1 }, real, ds.h, ds.w);
+  const home = fixedPosition(stampPlacement(settings.placement), real, ds.h, ds.w);
   const at = (token = real) => ({ token, ...home });
   const cells = real.h * real.w;
   const colours = (levels ?? 2) ** real.c;

@@ -20,7 +20,7 @@ import { checkRunFolder, clearFolder, keyFingerprint, priorSeconds, writeRunReco
 import { DEFAULT_DECOY_RATIO, effectiveRecipe, run, sampleSubset, type RunOptions, type RunReport } from './run.js';
 import { readModelMetadata, type LockInfo, type ModelInfo } from './runtime.js';
 import type { StrategyConfig } from './strategies.js';
-import { fixedPosition } from './tokens.js';
+import { fixedPosition, stampPlacement } from './tokens.js';
 import { resolveToken, tokenForModel } from './token-spec.js';
 import { isSealed, plainModelBytes } from './sealed-model.js';
 import { wipe } from './keyed.js';
@@ -426,8 +426,7 @@ async function classify(model: Module, m: SavedModel, images: Uint8Array, n: num
   const ds: ImageDataset = { name: 'predict', images, labels: new Int32Array(n), n, c, h, w, numClasses: m.info.numClasses };
   let patches: LockPlan | undefined;
   if (settings) {
-    // A randomly placed token unlocks anywhere: stamp it at the fixed corner.
-    const placement = settings.placement.mode === 'random' ? { mode: 'fixed' as const, margin: 1 } : settings.placement;
+    const placement = stampPlacement(settings.placement);
     const { y, x } = fixedPosition(placement, settings.token, h, w);
     const positions = Int32Array.from({ length: 2 * n }, (_, i) => (i % 2 === 0 ? y : x));
     patches = LockPlan.forEvaluation({ ...settings, placement }, m.info.numClasses, n, settings.token, positions);

@@ -2,12 +2,11 @@
  * M-LOCK's two basic measurements, against the true labels: authorized accuracy (the real token stamped at its
  * place) and unauthorized accuracy (clean inputs). Forged tokens are the audit's (audit.ts).
  */
-import { Rng } from '../engine/index.js';
 import { BatchLoader, type Normalization, type ImageDataset } from '../engine/data/index.js';
 import { evaluate } from '../engine/train/index.js';
 import type { Module } from '../engine/nn/index.js';
-import { LockPlan, type LockSettings } from './lock-plan.js';
-import { fixedPosition, type Token } from './tokens.js';
+import { evaluationPositions, LockPlan, type LockSettings } from './lock-plan.js';
+import type { Token } from './tokens.js';
 
 export interface EvalSetup {
   model: Module;
@@ -33,28 +32,11 @@ export async function accuracyWith(setup: EvalSetup, token: Token | null, positi
   }
 }
 
-function samePositionFor(setup: EvalSetup, token: Token, n: number): Int32Array {
-  const ds = setup.dataset;
-  const placement = setup.settings.placement;
-  const rng = new Rng((setup.seed ?? 0) + 17);
-  const out = new Int32Array(2 * n);
-  for (let i = 0; i < n; i++) {
-    if (placement.mode === 'random') {
-      out[2 * i] = rng.int(ds.h - token.h + 1);
-      out[2 * i + 1] = rng.int(ds.w - token.w + 1);
-    } else {
-      const p = fixedPosition(placement.mode === 'at' ? { mode: 'at', y: Math.min(placement.y, ds.h - token.h), x: Math.min(placement.x, ds.w - token.w) } : placement, token, ds.h, ds.w);
-      out[2 * i] = p.y;
-      out[2 * i + 1] = p.x;
-    }
-  }
-  return out;
-}
-
 /** Authorized accuracy only (the real token at its place). */
 export async function authorizedAccuracy(setup: EvalSetup): Promise<number> {
   const n = setup.dataset.n;
-  return accuracyWith(setup, setup.settings.token, samePositionFor(setup, setup.settings.token, n));
+  const { dataset: ds, settings } = setup;
+  return accuracyWith(setup, settings.token, evaluationPositions(settings, n, ds.h, ds.w, (setup.seed ?? 0) + 17));
 }
 
 /** Unauthorized accuracy only (clean inputs). */

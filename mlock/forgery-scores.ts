@@ -9,7 +9,7 @@ import { BatchLoader, type ImageDataset, type Normalization, type PatchSource } 
 import type { Module } from '../engine/nn/index.js';
 import { packTokenBank } from './decoys.js';
 import type { Stamp } from './near-miss.js';
-import type { Token } from './tokens.js';
+import { blankToken, type Token } from './tokens.js';
 
 export interface ScoreSetup {
   model: Module;
@@ -40,7 +40,7 @@ export async function scoreStamps(setup: ScoreSetup, stamps: readonly (Stamp | n
       labels.set(ds.labels.subarray(0, m), k * m);
     }
     const repeated: ImageDataset = { ...ds, name: `${ds.name}[${m} x ${v} stamps]`, images, labels, n: v * m };
-    const loader = new BatchLoader(repeated, { batchSize: setup.batchSize ?? 1000, normalization: setup.normalization, patches: new StampSource(part, m) });
+    const loader = new BatchLoader(repeated, { batchSize: setup.batchSize ?? 1000, normalization: setup.normalization, patches: new StampSource(part, m, ds.c) });
     try {
       const right = await correctPerSample(setup.model, loader);
       for (let k = 0; k < v; k++) {
@@ -88,6 +88,7 @@ class StampSource implements PatchSource {
   constructor(
     private readonly stamps: readonly (Stamp | null)[],
     private readonly m: number,
+    channels: number,
   ) {
     const tokens: Token[] = [];
     const ids = new Map<Token, number>();
@@ -98,15 +99,11 @@ class StampSource implements PatchSource {
       return id;
     });
     // An all-clean chunk still needs a bank entry; it is never painted.
-    const packed = packTokenBank(tokens.length ? tokens : [{ name: 'none', h: 1, w: 1, c: this.channels(), pixels: new Uint8Array(this.channels()), mask: new Uint8Array(1) }]);
+    const packed = packTokenBank(tokens.length ? tokens : [blankToken(channels)]);
     this.bank = packed.data;
     this.maxH = packed.maxH;
     this.maxW = packed.maxW;
     this.stride = packed.stride;
-  }
-
-  private channels(): number {
-    return this.stamps.find((s) => s)?.token.c ?? 1;
   }
 
   choose(indices: Int32Array): Int32Array {

@@ -10,7 +10,7 @@ import type { Module } from '../engine/nn/index.js';
 import { scoreStamps } from './forgery-scores.js';
 import type { LockSettings } from './lock-plan.js';
 import { oneCellVariants } from './near-miss.js';
-import { fixedPosition } from './tokens.js';
+import { fixedPosition, stampPlacement } from './tokens.js';
 
 export interface CellTolerance {
   /** Per cell: accuracy with that cell changed (mean over its other colours). */
@@ -27,8 +27,7 @@ const FLOOR = 0.02;
 // (~10%), at about a second per epoch for an 8x8 token.
 export async function cellTolerance(model: Module, dataset: ImageDataset, settings: LockSettings, normalization: Normalization, samples = 100): Promise<CellTolerance> {
   const real = settings.token;
-  const place = settings.placement.mode === 'random' ? { mode: 'fixed' as const, margin: 1 } : settings.placement;
-  const { y, x } = fixedPosition(place, real, dataset.h, dataset.w);
+  const { y, x } = fixedPosition(stampPlacement(settings.placement), real, dataset.h, dataset.w);
   const variants = oneCellVariants(real, settings.levels);
   const scores = await scoreStamps({ model, dataset, normalization, samples }, variants.map((v) => ({ token: v.token, y, x })));
   const cells = real.h * real.w;

@@ -4,7 +4,7 @@
  * locked model from the command line is the CLI's job (`mlock/cli.ts`), not the package's.
  */
 export { LockedModel, readModelMetadata, type ModelInfo, type LockInfo, type Prediction, type LockedModelOptions } from './runtime.js';
-export { makeToken, fromCells, validateToken, tokensEqual, fixedPosition, tokenPositions, stampCpu, PAPER_TOKEN_NAMES, DEFAULT_MARGIN, type Token, type PaperTokenName, type Placement } from './tokens.js';
+export { makeToken, fromCells, validateToken, tokensEqual, fixedPosition, tokenPositions, stampPlacement, stampCpu, PAPER_TOKEN_NAMES, DEFAULT_MARGIN, type Token, type PaperTokenName, type Placement } from './tokens.js';
 export { deriveKeyedToken, keySpaceBits, levelValue, tokenFingerprint, tokenGeometry, wipe, type KeyedToken, type KeyedTokenOptions, type TokenGeometry, type SavedPlacement } from './keyed.js';
 export { STRATEGIES, parseStrategy, strategyInfo, planEpoch, type StrategyName, type StrategyConfig, type StrategyInfo, type EpochPlan, type EpochPlanInput } from './strategies.js';
 export { LockPlan, type LockSettings } from './lock-plan.js';

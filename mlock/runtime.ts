@@ -20,7 +20,7 @@ import { isSealed, openSealed, type KdfOptions } from './sealed-model.js';
 import { tokenForModel } from './token-spec.js';
 import { LockPlan, type LockSettings } from './lock-plan.js';
 import type { StrategyName } from './strategies.js';
-import { fixedPosition, type Placement, type Token } from './tokens.js';
+import { blankToken, fixedPosition, stampPlacement, type Placement, type Token } from './tokens.js';
 
 export interface ModelInfo {
   name: ModelName;
@@ -215,10 +215,7 @@ export class LockedModel {
   }
 
   private placement(): Placement {
-    const p = this.tokenPlacement;
-    // A randomly placed token unlocks anywhere: use the bottom-right corner.
-    if (!p || p.mode === 'random') return { mode: 'fixed', margin: 1 };
-    return p;
+    return stampPlacement(this.tokenPlacement ?? { mode: 'random' });
   }
 
   /** Classify raw 8-bit NCHW images; the token is stamped only while unlocked. Throws while locked (weights wiped). */
@@ -230,7 +227,7 @@ export class LockedModel {
     const token = options.withToken === false ? null : this.token;
     if (this.token) this.touch();
     const ds: ImageDataset = { name: 'predict', images, labels: new Int32Array(n), n, c, h, w, numClasses: this.info.numClasses };
-    const settings: LockSettings = { strategy: { name: this.lockInfo.strategy }, poisonRatio: 0, decoyRatio: 0, token: token ?? placeholderToken(c), placement: this.placement() };
+    const settings: LockSettings = { strategy: { name: this.lockInfo.strategy }, poisonRatio: 0, decoyRatio: 0, token: token ?? blankToken(c), placement: this.placement() };
     const positions = new Int32Array(2 * n);
     if (token) {
       const { y, x } = fixedPosition(settings.placement, token, h, w);
@@ -267,10 +264,5 @@ function argmaxRows(p: Float32Array, C: number): Int32Array {
     out[i] = best;
   }
   return out;
-}
-
-/** A bank needs an entry even when nothing is stamped; this one is never painted. */
-function placeholderToken(c: number): Token {
-  return { name: 'none', h: 1, w: 1, c, pixels: new Uint8Array(c), mask: new Uint8Array(1) };
 }
 

@@ -137,6 +137,11 @@ export function fromCells(name: string, size: number, cells: ArrayLike<number>, 
   return { name, h: size, w: size, c: channels, pixels, mask: new Uint8Array(hw).fill(1) };
 }
 
+/** A 1x1 token that paints nothing: the entry a token bank needs when no sample is stamped. */
+export function blankToken(channels: number): Token {
+  return { name: 'none', h: 1, w: 1, c: channels, pixels: new Uint8Array(channels), mask: new Uint8Array(1) };
+}
+
 /** Throws if the token's arrays do not match its declared shape (guards hand-built tokens). */
 export function validateToken(token: Token, where = 'token'): void {
   const { h, w, c } = token;
@@ -163,6 +168,14 @@ export function tokensEqual(a: Token, b: Token): boolean {
     }
   }
   return true;
+}
+
+/**
+ * Where to stamp a token when one place is needed (prediction, evaluation, audits): its own fixed or explicit
+ * place; under random placement the token unlocks anywhere, so the bottom-right corner of the paper.
+ */
+export function stampPlacement(placement: Placement): Exclude<Placement, { mode: 'random' }> {
+  return placement.mode === 'random' ? { mode: 'fixed', margin: DEFAULT_MARGIN } : placement;
 }
 
 /** Top-left corner of a token under a fixed (or explicit) placement, validated to fit in H x W. */

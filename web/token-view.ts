@@ -3,7 +3,7 @@
  * its own copy private (it stamps it on the GPU); this copy follows the same derivation and placement as
  * `LockedModel.unlock` and `LockedModel.predict`, and is zero-filled whenever the model locks.
  */
-import { fixedPosition, stampCpu, tokenForModel, wipe, type LockedModel, type Token } from '../mlock/index.js';
+import { fixedPosition, stampCpu, stampPlacement, tokenForModel, wipe, type LockedModel, type Token } from '../mlock/index.js';
 
 export interface PlacedToken {
   token: Token;
@@ -14,8 +14,8 @@ export interface PlacedToken {
 export async function deriveDisplayToken(model: LockedModel, key: string): Promise<PlacedToken> {
   const [, h, w] = model.info.inputShape;
   const { token, placement } = await tokenForModel(key, model.lockInfo.geometry, model.info.inputShape);
-  // As in LockedModel: a randomly placed token unlocks anywhere, and the runtime puts it bottom-right.
-  const { y, x } = fixedPosition(placement.mode === 'random' ? { mode: 'fixed', margin: 1 } : placement, token, h, w);
+  // Where LockedModel stamps it.
+  const { y, x } = fixedPosition(stampPlacement(placement), token, h, w);
   return { token, y, x };
 }
 
