@@ -321,7 +321,7 @@ export async function run(o: RunOptions): Promise<RunReport> {
       token,
       placement,
     };
-    log(`lock: strategy ${o.strategy.name} (${strategyInfo(o.strategy.name).description}) poison ratio ${settings.poisonRatio}, decoy ratio ${settings.decoyRatio}, ${token.h}x${token.w} ${o.token?.key ? 'keyed' : 'pattern'} token, ${placement.mode} placement`);
+    log(`lock: strategy ${o.strategy.name} (${strategyInfo(o.strategy.name).description}) poison ratio ${settings.poisonRatio}, decoy ratio ${settings.decoyRatio}, ${token.h}x${token.w} ${o.token?.key ? 'keyed' : 'pattern'} token, ${placement.mode === 'at' ? 'secret key-derived' : placement.mode} placement`);
   }
 
   const tag = settings ? 'locked' : 'plain';
