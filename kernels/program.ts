@@ -6,6 +6,9 @@
  */
 export type WgslScalar = 'f32' | 'i32' | 'u32';
 
+/** What a storage binding holds an array of: scalars, or vec4s where a kernel loads four floats at a time. */
+export type StorageElement = WgslScalar | 'vec4<f32>';
+
 export type UniformType = 'u32' | 'i32' | 'f32' | 'vec4u' | 'vec4i' | 'vec4f';
 
 export interface UniformField {
@@ -22,8 +25,8 @@ export interface KernelProgram {
   key: string;
   workgroupSize: readonly [number, number?, number?];
   uniforms: readonly UniformField[];
-  inputs: readonly WgslScalar[];
-  outputs: readonly WgslScalar[];
+  inputs: readonly StorageElement[];
+  outputs: readonly StorageElement[];
   /** Generates the body (everything after the bindings): called only on a cache miss. */
   body(): string;
 }

@@ -25,7 +25,7 @@ import {
   type TuneProblem,
   type TuneResult,
 } from '../../kernels/matmul/autotune.js';
-import { configId, MATMUL_CONFIGS, type MatmulDims } from '../../kernels/matmul/configs.js';
+import { configId, MATMUL_CONFIGS, runnableConfig, type MatmulDims } from '../../kernels/matmul/configs.js';
 import { collapseBatch, matmulDispatches } from '../../kernels/matmul/dispatch.js';
 
 export interface MatmulOptions {
@@ -209,11 +209,11 @@ export function loadMatmulTuning(): Promise<void> {
   return prepare(runtime());
 }
 
-/** The configuration a matmul of these shapes would run with now, and why. */
+/** The configuration a matmul of these shapes would run with now (after any vector-to-register fallback), and why. */
 export function matmulConfigFor(s: MatmulShapes): { config: string; source: TuneResult['source'] } {
   const p = planProduct(s);
   const { config, source } = chooseConfig(runtime().info, { dims: p.dims, transposeA: p.transposeA, transposeB: p.transposeB });
-  return { config: configId(config), source };
+  return { config: configId(runnableConfig(config, p, p.dims)), source };
 }
 
 /** Turn measurement-based choices on or off (off: the heuristic only, reproducible everywhere). MLOCK_AUTOTUNE=0 starts it off. */

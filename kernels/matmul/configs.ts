@@ -4,15 +4,18 @@
  *
  * - 'shared': workgroup-shared tiling with register blocking (for real GPUs);
  * - 'register': barrier-free register tiling (fast on software adapters, and for small products);
+ * - 'vector': the register blocks with vec4 operand loads (fast on llvmpipe, where loads are per-lane loops);
+ *   products whose contiguous dimensions are not multiples of 4 run the 'register' kernel of the same block;
  * - 'naive': one output per invocation (the register kernel with a 1 x 1 block; for the tiniest products).
  */
 import type { KernelProgram } from '../program.js';
 import type { MatmulFlags } from './operands.js';
 import { registerTiledProgram } from './register-tiled.js';
 import { sharedTiledProgram } from './shared-tiled.js';
+import { vectorFits, vectorTiledProgram } from './vector-tiled.js';
 
-export type MatmulVariant = 'shared' | 'register' | 'naive';
-export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['shared', 'register', 'naive'];
+export type MatmulVariant = 'shared' | 'register' | 'vector' | 'naive';
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['shared', 'register', 'vector', 'naive'];
 
 export interface MatmulConfig {
   variant: MatmulVariant;
@@ -47,6 +50,9 @@ export const MATMUL_CONFIGS: readonly MatmulConfig[] = [
   config('shared', 4, 4, 16, 16, 16),
   config('shared', 4, 4, 8, 8, 16),
   config('shared', 8, 8, 16, 16, 8),
+  config('vector', 8, 8, 8, 8),
+  config('vector', 4, 8, 8, 8),
+  config('vector', 4, 4, 8, 8),
   config('register', 16, 8, 4, 4),
   config('register', 8, 8, 8, 8),
   config('register', 4, 4, 8, 8),
@@ -63,8 +69,18 @@ export function workgroupTile(c: MatmulConfig): { rows: number; cols: number } {
   return { rows: c.wgy * c.tm, cols: c.wgx * c.tn };
 }
 
+/**
+ * The configuration that actually runs a product: a 'vector' configuration whose product does not allow vec4
+ * loads (see vectorFits) runs as the 'register' configuration of the same block and workgroup.
+ */
+export function runnableConfig(c: MatmulConfig, layout: OperandLayout, d: MatmulDims): MatmulConfig {
+  return c.variant === 'vector' && !vectorFits(c, layout, d) ? { ...c, variant: 'register' } : c;
+}
+
+/** The kernel of a runnable configuration (see runnableConfig). */
 export function matmulProgram(c: MatmulConfig, f: MatmulFlags): KernelProgram {
-  return c.variant === 'shared' ? sharedTiledProgram(c, f) : registerTiledProgram(c, f);
+  if (c.variant === 'shared') return sharedTiledProgram(c, f);
+  return c.variant === 'vector' ? vectorTiledProgram(c, f) : registerTiledProgram(c, f);
 }
 
 /**
@@ -85,18 +101,30 @@ function sharedFor(outputs: number): string {
   return 'shared-8x8-wg16x16-k8';
 }
 
+/** The vector configuration for a product with this many outputs (the same steps as registerFor). */
+function vectorFor(outputs: number): string {
+  if (outputs <= 64 * 64) return 'vector-4x4-wg8x8';
+  if (outputs < 128 * 128) return 'vector-4x8-wg8x8';
+  return 'vector-8x8-wg8x8';
+}
+
+/** How a product reads its operands: enough to tell whether it can take vec4 loads. */
+export type OperandLayout = Pick<MatmulFlags, 'transposeA' | 'transposeB'>;
+
 /**
  * The configuration to use without a measurement (or within a forced variant). Vector-like and tiny products
  * get one output per invocation, since a block would only compute clamped duplicates. Software adapters, where
  * barriers are very slow and every storage load is a per-lane gather, get the barrier-free blocks, larger for
- * larger products; so do small products on real GPUs, which could not fill them with shared tiles. Larger
- * products on real GPUs get the shared tiling.
+ * larger products, with vec4 loads where the product allows them; so do small products on real GPUs, which
+ * could not fill them with shared tiles. Larger products on real GPUs get the shared tiling.
  */
-export function heuristicConfig(d: MatmulDims, fallbackAdapter: boolean, variant?: MatmulVariant): MatmulConfig {
+export function heuristicConfig(d: MatmulDims, layout: OperandLayout, fallbackAdapter: boolean, variant?: MatmulVariant): MatmulConfig {
   const outputs = d.m * d.n * d.batch;
+  const barrierFree = variant === undefined && (fallbackAdapter || outputs < 64 * 64);
   let id: string;
   if (variant === 'naive' || (variant === undefined && (d.m <= 2 || d.n <= 2 || outputs <= 16))) id = 'naive-wg8x8';
-  else if (variant === 'register' || (variant === undefined && (fallbackAdapter || outputs < 64 * 64))) id = registerFor(outputs);
+  else if (variant === 'vector' || (barrierFree && vectorFits(configById(vectorFor(outputs))!, layout, d))) id = vectorFor(outputs);
+  else if (variant === 'register' || barrierFree) id = registerFor(outputs);
   else id = sharedFor(outputs);
   return configById(id)!;
 }

@@ -7,7 +7,7 @@
 import type { Dispatch } from '../program.js';
 import { padDims } from '../wgsl.js';
 import { LOOP_BUDGET } from '../loop-budget.js';
-import { matmulProgram, workgroupTile, type MatmulConfig, type MatmulDims } from './configs.js';
+import { matmulProgram, runnableConfig, workgroupTile, type MatmulConfig, type MatmulDims } from './configs.js';
 import { UNROLL } from './register-tiled.js';
 import type { MatmulFlags } from './operands.js';
 
@@ -69,8 +69,9 @@ export function depthSlice(c: MatmulConfig): number {
   return c.variant === 'shared' ? Math.floor(LOOP_BUDGET / (c.tk + 1)) * c.tk : UNROLL * (LOOP_BUDGET - UNROLL);
 }
 
-export function matmulDispatches(c: MatmulConfig, f: MatmulFlags, d: MatmulDims, batch: BatchView): Dispatch[] {
+export function matmulDispatches(chosen: MatmulConfig, f: MatmulFlags, d: MatmulDims, batch: BatchView): Dispatch[] {
   if (d.m === 0 || d.n === 0 || d.batch === 0) return [];
+  const c = runnableConfig(chosen, f, d);
   const program = matmulProgram(c, f);
   const tile = workgroupTile(c);
   const x = Math.ceil(d.n / tile.cols);

@@ -128,7 +128,7 @@ for (const variant of E.MATMUL_VARIANTS) {
     const rng = new Rng(variant.length * 101);
 
     it('matches the float64 reference for odd sizes and every transpose', async () => {
-      expect(E.matmulConfigFor({ a: [7, 5], b: [5, 13] }).config.startsWith(variant)).toBe(true);
+      expect(E.matmulConfigFor({ a: [8, 4], b: [4, 12] }).config.startsWith(variant)).toBe(true);
       for (const [m, n, k] of SIZES) {
         for (const [ta, tb] of TRANSPOSES) {
           const a = hostTensor(matrixShape(m, k, ta), rng);
@@ -203,9 +203,59 @@ describe('matmul, every configuration', () => {
     const bias = randomData(29, rng);
     for (const id of E.MATMUL_CONFIG_IDS) {
       E.setMatmulVariant(id);
+      // Sizes that are not multiples of 4 run a vector configuration's block with scalar loads.
+      const runs = id.replace(/^vector/, 'register');
+      expect(E.matmulConfigFor({ a: a.shape, b: b.shape, transposeA: true, transposeB: true })).toEqual({ config: runs, source: 'forced' });
+      await expectMatchesReference(a, b, { transposeA: true, transposeB: true, bias, relu: true }, id);
+    }
+  });
+
+  it('matches the reference with sizes that allow vec4 loads (M = 36, N = 28, K = 20: partial blocks)', async () => {
+    const rng = new Rng(12);
+    const a = hostTensor([2, 1, 20, 36], rng);
+    const b = hostTensor([3, 28, 20], rng);
+    const bias = randomData(28, rng);
+    for (const id of E.MATMUL_CONFIG_IDS) {
+      E.setMatmulVariant(id);
       expect(E.matmulConfigFor({ a: a.shape, b: b.shape, transposeA: true, transposeB: true })).toEqual({ config: id, source: 'forced' });
       await expectMatchesReference(a, b, { transposeA: true, transposeB: true, bias, relu: true }, id);
     }
+  });
+});
+
+describe('matmul with vec4 loads', () => {
+  afterAll(() => E.setMatmulVariant(null));
+  const rng = new Rng(17);
+
+  it('reads every layout along its contiguous dimension, with partial blocks and a depth remainder', async () => {
+    // M and N are multiples of 4 but not of the 8 x 8 block; K = 44 (whole vec4s) for every transpose, and
+    // K = 6 where only A^T and B are read (both across the depth), whose last two steps run one at a time.
+    const cases: [number, number, number, boolean, boolean][] = [
+      ...TRANSPOSES.map(([ta, tb]) => [36, 20, 44, ta, tb] as [number, number, number, boolean, boolean]),
+      [12, 16, 6, true, false],
+      [4, 4, 4, false, false],
+    ];
+    for (const id of E.MATMUL_CONFIG_IDS.filter((c) => c.startsWith('vector'))) {
+      E.setMatmulVariant(id);
+      for (const [m, n, k, ta, tb] of cases) {
+        const shapes = { a: matrixShape(m, k, ta), b: matrixShape(k, n, tb), transposeA: ta, transposeB: tb };
+        expect(E.matmulConfigFor(shapes).config).toBe(id);
+        const bias = randomData(n, rng);
+        await expectMatchesReference(hostTensor(shapes.a, rng), hostTensor(shapes.b, rng), { transposeA: ta, transposeB: tb, bias, relu: true }, `${id} ${m}x${n}x${k} ${ta}/${tb}`);
+      }
+    }
+  });
+
+  it('falls back to scalar loads exactly when a contiguous dimension is not a multiple of 4', () => {
+    E.setMatmulVariant('vector-8x8-wg8x8');
+    const runs = (a: number[], b: number[], transposeA = false, transposeB = false) => E.matmulConfigFor({ a, b, transposeA, transposeB }).config;
+    expect(runs([8, 12], [12, 8])).toBe('vector-8x8-wg8x8');
+    expect(runs([8, 10], [10, 8])).toBe('register-8x8-wg8x8'); // K % 4 != 0, A is read along K
+    expect(runs([8, 12], [12, 6])).toBe('register-8x8-wg8x8'); // N % 4 != 0, B is read along N
+    expect(runs([10, 8], [10, 8], true)).toBe('vector-8x8-wg8x8'); // A^T and B: K = 10 is free
+    expect(runs([10, 6], [10, 8], true)).toBe('register-8x8-wg8x8'); // M = 6, A^T is read along M
+    expect(runs([8, 12], [6, 12], false, true)).toBe('vector-8x8-wg8x8'); // A and B^T are both read along K: N = 6 is free
+    expect(runs([8, 10], [6, 10], false, true)).toBe('register-8x8-wg8x8'); // ... but K = 10 is not
   });
 });
 
@@ -255,7 +305,7 @@ describe('matmul input errors', () => {
   });
 
   it('reject unknown variants', () => {
-    expect(() => E.setMatmulVariant('fastest')).toThrow(/setMatmulVariant: unknown variant 'fastest'.*shared, register, naive/);
+    expect(() => E.setMatmulVariant('fastest')).toThrow(/setMatmulVariant: unknown variant 'fastest'.*shared, register, vector, naive/);
   });
 });
 
