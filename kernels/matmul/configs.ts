@@ -111,19 +111,28 @@ function vectorFor(outputs: number): string {
 /** How a product reads its operands: enough to tell whether it can take vec4 loads. */
 export type OperandLayout = Pick<MatmulFlags, 'transposeA' | 'transposeB'>;
 
+/** What the heuristic knows of the adapter (a subset of engine/gpu's AdapterDescription). */
+export interface AdapterTraits {
+  isFallbackAdapter: boolean;
+  backend: string;
+}
+
 /**
  * The configuration to use without a measurement (or within a forced variant). Vector-like and tiny products
  * get one output per invocation, since a block would only compute clamped duplicates. Software adapters, where
  * barriers are very slow and every storage load is a per-lane gather, get the barrier-free blocks, larger for
- * larger products, with vec4 loads where the product allows them; so do small products on real GPUs, which
- * could not fill them with shared tiles. Larger products on real GPUs get the shared tiling.
+ * larger products; so do small products on real GPUs, which could not fill them with shared tiles. Larger
+ * products on real GPUs get the shared tiling. On llvmpipe (the software adapter behind OpenGL ES) the blocks
+ * take vec4 loads where the product allows them; SwiftShader keeps scalar loads unless the autotuner measures
+ * otherwise (it gathers each component of a vec4 on its own, so the gain there is unproven).
  */
-export function heuristicConfig(d: MatmulDims, layout: OperandLayout, fallbackAdapter: boolean, variant?: MatmulVariant): MatmulConfig {
+export function heuristicConfig(d: MatmulDims, layout: OperandLayout, adapter: AdapterTraits, variant?: MatmulVariant): MatmulConfig {
   const outputs = d.m * d.n * d.batch;
-  const barrierFree = variant === undefined && (fallbackAdapter || outputs < 64 * 64);
+  const barrierFree = variant === undefined && (adapter.isFallbackAdapter || outputs < 64 * 64);
+  const vectorLoads = barrierFree && adapter.isFallbackAdapter && adapter.backend === 'opengles';
   let id: string;
   if (variant === 'naive' || (variant === undefined && (d.m <= 2 || d.n <= 2 || outputs <= 16))) id = 'naive-wg8x8';
-  else if (variant === 'vector' || (barrierFree && vectorFits(configById(vectorFor(outputs))!, layout, d))) id = vectorFor(outputs);
+  else if (variant === 'vector' || (vectorLoads && vectorFits(configById(vectorFor(outputs))!, layout, d))) id = vectorFor(outputs);
   else if (variant === 'register' || barrierFree) id = registerFor(outputs);
   else id = sharedFor(outputs);
   return configById(id)!;
