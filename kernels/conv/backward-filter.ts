@@ -10,7 +10,8 @@
  * chunk axis, in a fixed order) finishes the reduction deterministically.
  */
 import type { KernelProgram } from '../program.js';
-import { CONV_GEOMETRY_UNIFORMS, convMainWgsl, unroll } from './geometry.js';
+import { registerBlock, unroll } from '../gemm/register-block.js';
+import { CONV_GEOMETRY_UNIFORMS, convMainWgsl, decodeThreadWgsl } from './geometry.js';
 import { CONV_WORKGROUP } from './forward.js';
 
 export interface BackwardFilterTile {
@@ -28,7 +29,8 @@ export function conv2dBackwardFilterProgram(tile: BackwardFilterTile): KernelPro
   const { to, te } = tile;
   const I = (f: (i: number) => string, sep?: string) => unroll(to, f, sep);
   const J = (f: (j: number) => string, sep?: string) => unroll(te, f, sep);
-  const IJ = (f: (i: number, j: number) => string) => I((i) => J((j) => f(i, j)));
+  // The block: rows are the tile's output channels (i), columns its weight entries (j).
+  const block = registerBlock(to, te);
   return {
     name: 'conv2dBackwardFilter',
     key: `conv2d|dw|reg|${to}x${te}`,
@@ -43,13 +45,14 @@ export function conv2dBackwardFilterProgram(tile: BackwardFilterTile): KernelPro
     inputs: ['f32', 'f32'],
     outputs: ['f32'],
     body: () => `${convMainWgsl(CONV_WORKGROUP)}
-  var r = t;
-  let e0 = (r % u.eTiles) * ${te};
-  r = r / u.eTiles;
-  let o0 = (r % u.oTiles) * ${to};
-  r = r / u.oTiles;
-  let g = r % u.G;
-  let chunk = r / u.G;
+  ${decodeThreadWgsl(
+    [
+      ['e0', 'u.eTiles', te],
+      ['o0', 'u.oTiles', to],
+      ['g', 'u.G'],
+    ],
+    'chunk',
+  )}
   let HW = u.H * u.W;
   let KHW = u.KH * u.KW;
   let E = u.Cg * KHW;
@@ -59,7 +62,7 @@ export function conv2dBackwardFilterProgram(tile: BackwardFilterTile): KernelPro
   let ty${j} = ((ec${j} % KHW) / u.KW) * u.dh - u.ph;
   let tx${j} = (ec${j} % u.KW) * u.dw - u.pw;`)}
   ${I((i) => `let oc${i} = g * u.Og + min(o0 + ${i}, u.Og - 1);`)}
-  ${IJ((i, j) => `var acc${i}_${j} = 0.0;`)}
+  ${block.declare()}
   // Output positions [pStart, pEnd) of this chunk, walked row by row (the first and last rows may be partial).
   let pStart = chunk * u.chunkLen;
   let pEnd = min(pStart + u.chunkLen, u.N * u.OH * u.OW);
@@ -79,11 +82,11 @@ export function conv2dBackwardFilterProgram(tile: BackwardFilterTile): KernelPro
       x${j} = x${j} + u.sw;`, '\n      ')}
       ${I((i) => `let a${i} = in1[pd${i}];
       pd${i} = pd${i} + 1;`, '\n      ')}
-      ${IJ((i, j) => `acc${i}_${j} = acc${i}_${j} + a${i} * b${j};`)}
+      ${block.step((i) => `a${i}`, (j) => `b${j}`, '\n      ')}
     }
   }
-  ${IJ((i, j) => `if (o0 + ${i} < u.Og && e0 + ${j} < E) {
-    out0[(chunk * u.O + g * u.Og + o0 + ${i}) * E + e0 + ${j}] = acc${i}_${j};
+  ${block.write((i, j, acc) => `if (o0 + ${i} < u.Og && e0 + ${j} < E) {
+    out0[(chunk * u.O + g * u.Og + o0 + ${i}) * E + e0 + ${j}] = ${acc};
   }`)}
 }`,
   };

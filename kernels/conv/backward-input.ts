@@ -14,7 +14,8 @@
  * as in the forward's row-strip walk.
  */
 import type { KernelProgram } from '../program.js';
-import { CHANNEL_SLICE_UNIFORMS, CONV_GEOMETRY_UNIFORMS, convMainWgsl, sliceStoreWgsl, unroll } from './geometry.js';
+import { registerBlock, unroll } from '../gemm/register-block.js';
+import { CHANNEL_SLICE_UNIFORMS, CONV_GEOMETRY_UNIFORMS, convMainWgsl, decodeThreadWgsl, sliceStoreWgsl } from './geometry.js';
 import { CONV_WORKGROUP } from './forward.js';
 
 export interface BackwardInputTile {
@@ -35,8 +36,9 @@ export function conv2dBackwardInputProgram(tile: BackwardInputTile): KernelProgr
   const { tm, tn, rowTaps } = tile;
   const J = (f: (j: number) => string, sep?: string) => unroll(tm, f, sep);
   const I = (f: (i: number) => string, sep?: string) => unroll(tn, f, sep);
-  const JI = (f: (j: number, i: number) => string) => J((j) => I((i) => f(j, i)));
-  const accumulate = (a: (j: number) => string) => JI((j, i) => `acc${j}_${i} = acc${j}_${i} + ${a(j)} * b${i};`);
+  // The block: rows are the tile's input pixels (j), columns its input channels (i).
+  const block = registerBlock(tm, tn);
+  const accumulate = (a: (j: number) => string) => block.step(a, (i) => `b${i}`, '\n        ');
   const taps =
     rowTaps === 0
       ? `for (var kw = 0; kw < u.KW; kw = kw + 1) {
@@ -83,19 +85,17 @@ export function conv2dBackwardInputProgram(tile: BackwardInputTile): KernelProgr
     inputs: ['f32', 'f32'],
     outputs: ['f32'],
     body: () => `${convMainWgsl(CONV_WORKGROUP)}
-  var r = t;
-  let b = (r % u.colTiles) * ${tm};
-  r = r / u.colTiles;
-  let a = r % u.rowsPerResidue;
-  r = r / u.rowsPerResidue;
-  let n = r % u.N;
-  r = r / u.N;
-  let rw = r % u.sw;
-  r = r / u.sw;
-  let rh = r % u.sh;
-  r = r / u.sh;
-  let c0 = (r % u.cTiles) * ${tn};
-  let g = r / u.cTiles;
+  ${decodeThreadWgsl(
+    [
+      ['b', 'u.colTiles', tm],
+      ['a', 'u.rowsPerResidue'],
+      ['n', 'u.N'],
+      ['rw', 'u.sw'],
+      ['rh', 'u.sh'],
+      ['c0', 'u.cTiles', tn],
+    ],
+    'g',
+  )}
   let ih = rh + a * u.sh;
   if (ih >= u.H) { return; }
   let OHW = u.OH * u.OW;
@@ -105,15 +105,15 @@ export function conv2dBackwardInputProgram(tile: BackwardInputTile): KernelProgr
   ${I((i) => `let wb${i} = ((g * u.Og + u.kStart) * u.Cg + min(c0 + ${i}, u.Cg - 1)) * KHW;`)}
   let wStep = u.Cg * KHW;
   let dyb = (n * u.O + g * u.Og + u.kStart) * OHW;
-  ${JI((j, i) => `var acc${j}_${i} = 0.0;`)}
+  ${block.declare()}
   for (var kh = 0; kh < u.KH; kh = kh + 1) {
     let nh = ih + u.ph - kh * u.dh;
     if (nh < 0 || nh % u.sh != 0 || nh / u.sh >= u.OH) { continue; }
     let oh = nh / u.sh;
     ${taps}
   }
-  ${JI((j, i) => `if (iw${j} < u.W && c0 + ${i} < u.Cg) {
-    ${sliceStoreWgsl(`((n * u.C + g * u.Cg + c0 + ${i}) * u.H + ih) * u.W + iw${j}`, `acc${j}_${i}`, 'u.Og')}
+  ${block.write((j, i, acc) => `if (iw${j} < u.W && c0 + ${i} < u.Cg) {
+    ${sliceStoreWgsl(`((n * u.C + g * u.Cg + c0 + ${i}) * u.H + ih) * u.W + iw${j}`, acc, 'u.Og')}
   }`)}
 }`,
   };

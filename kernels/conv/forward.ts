@@ -15,7 +15,8 @@
  *   cuts the input loads per multiply-add by about KW.
  */
 import type { KernelProgram } from '../program.js';
-import { CHANNEL_SLICE_UNIFORMS, CONV_GEOMETRY_UNIFORMS, convMainWgsl, sliceStoreWgsl, unroll } from './geometry.js';
+import { registerBlock, unroll } from '../gemm/register-block.js';
+import { CHANNEL_SLICE_UNIFORMS, CONV_GEOMETRY_UNIFORMS, convMainWgsl, decodeThreadWgsl, sliceStoreWgsl } from './geometry.js';
 
 export const CONV_WORKGROUP = 64;
 
@@ -40,8 +41,9 @@ export function conv2dForwardProgram(tile: ForwardTile, hasBias: boolean): Kerne
   const { tm, tn, rowTaps } = tile;
   const J = (f: (j: number) => string, sep?: string) => unroll(tm, f, sep);
   const I = (f: (i: number) => string, sep?: string) => unroll(tn, f, sep);
-  const JI = (f: (j: number, i: number) => string) => J((j) => I((i) => f(j, i)));
-  const accumulate = (a: (j: number) => string) => JI((j, i) => `acc${j}_${i} = acc${j}_${i} + ${a(j)} * b${i};`);
+  // The block: rows are the tile's pixels (j), columns its output channels (i).
+  const block = registerBlock(tm, tn);
+  const accumulate = (a: (j: number) => string) => block.step(a, (i) => `b${i}`, '\n        ');
 
   // Per pixel j of the tile: n{j} (image), s{j} (offset in the output plane), valid{j} (inside the output).
   const pixels =
@@ -107,21 +109,24 @@ export function conv2dForwardProgram(tile: ForwardTile, hasBias: boolean): Kerne
     inputs: hasBias ? ['f32', 'f32', 'f32'] : ['f32', 'f32'],
     outputs: ['f32'],
     body: () => `${convMainWgsl(CONV_WORKGROUP)}
-  let pt = t % u.pixelTiles;
-  let rest = t / u.pixelTiles;
-  let o0 = (rest % u.oTiles) * ${tn};
-  let g = rest / u.oTiles;
+  ${decodeThreadWgsl(
+    [
+      ['pt', 'u.pixelTiles'],
+      ['o0', 'u.oTiles', tn],
+    ],
+    'g',
+  )}
   let OHW = u.OH * u.OW;
   let HW = u.H * u.W;
   let KHW = u.KH * u.KW;
   ${pixels}
   // Weight rows of the tile's channels (a channel past the group's end repeats the last one; it is not stored).
   ${I((i) => `let wb${i} = ((g * u.Og + min(o0 + ${i}, u.Og - 1)) * u.Cg + u.kStart) * KHW;`)}
-  ${JI((j, i) => `var acc${j}_${i} = 0.0;`)}
+  ${block.declare()}
   ${reduction}
-  ${JI((j, i) => `if (valid${j} && o0 + ${i} < u.Og) {
+  ${block.write((j, i, acc) => `if (valid${j} && o0 + ${i} < u.Og) {
     let o = g * u.Og + o0 + ${i};
-    ${sliceStoreWgsl(`(n${j} * u.O + o) * OHW + s${j}`, `acc${j}_${i}`, 'u.Cg', hasBias ? 'in2[o]' : '')}
+    ${sliceStoreWgsl(`(n${j} * u.O + o) * OHW + s${j}`, acc, 'u.Cg', hasBias ? 'in2[o]' : '')}
   }`)}
 }`,
   };

@@ -54,9 +54,20 @@ export function convGeometryUniforms(g: ConvGeometry): UniformValues {
   };
 }
 
-/** `n` lines (or terms) generated from an index: the register tiles are unrolled into named scalars. */
-export function unroll(n: number, line: (k: number) => string, separator = '\n  '): string {
-  return Array.from({ length: n }, (_, k) => line(k)).join(separator);
+/** One digit of a thread index: its name, its extent (a WGSL expression) and the tile size it counts in. */
+export type ThreadDigit = [name: string, extent: string, scale?: number];
+
+/**
+ * Splits the linear thread index `t` into digits, fastest first (t = d0 + extent0 * (d1 + extent1 * ...)); each
+ * digit is multiplied by its scale (a tile's first row or channel), and what remains after the last is `rest`.
+ */
+export function decodeThreadWgsl(digits: readonly ThreadDigit[], rest: string): string {
+  const lines = ['var r = t;'];
+  for (const [name, extent, scale] of digits) {
+    lines.push(`let ${name} = ${scale === undefined ? `r % ${extent}` : `(r % ${extent}) * ${scale}`};`, `r = r / ${extent};`);
+  }
+  lines.push(`let ${rest} = r;`);
+  return lines.join('\n  ');
 }
 
 /** Entry point of the conv kernels: a linear i32 thread index `t` over a grid1d dispatch, and an early exit. */

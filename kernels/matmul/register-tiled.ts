@@ -16,6 +16,7 @@
  * row or column reads that row or column again (clamped indices) and drops those results at the store.
  */
 import type { KernelProgram } from '../program.js';
+import { range, registerBlock } from '../gemm/register-block.js';
 import { batchOffsetsWgsl, epilogueWgsl, flagsKey, matmulInputs, matmulUniforms, operandStrides, type MatmulFlags } from './operands.js';
 
 export interface RegisterTiling {
@@ -30,10 +31,9 @@ export interface RegisterTiling {
 /** Depth steps unrolled per loop iteration (the remainder runs one step at a time). */
 export const UNROLL = 4;
 
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-
 export function registerTiledProgram(t: RegisterTiling, f: MatmulFlags): KernelProgram {
   const { tm, tn } = t;
+  const block = registerBlock(tm, tn);
   return {
     name: 'matmul',
     key: `matmul|register|${tm}x${tn}|${t.wgx}x${t.wgy}|${flagsKey(f)}`,
@@ -45,7 +45,6 @@ export function registerTiledProgram(t: RegisterTiling, f: MatmulFlags): KernelP
       const s = operandStrides(f);
       const row = (i: number) => (i === 0 ? 'row0' : `(row0 + ${i}u)`);
       const col = (j: number) => (j === 0 ? 'col0' : `(col0 + ${j * t.wgx}u)`);
-      const eachOutput = (line: (i: number, j: number) => string) => range(tm).flatMap((i) => range(tn).map((j) => line(i, j)));
       // Depth step kk: load a column of the A' block and a row of the B' block, accumulate their outer product.
       // Every sum runs over k in increasing order.
       const step = (kk: number) => {
@@ -54,13 +53,13 @@ export function registerTiledProgram(t: RegisterTiling, f: MatmulFlags): KernelP
           `{ let ka = ${depth} * ${s.aDepth}; let kb = ${depth} * ${s.bDepth};`,
           ...range(tm).map((i) => `  let a${i} = in0[aRow${i} + ka];`),
           ...range(tn).map((j) => `  let b${j} = in1[bCol${j} + kb];`),
-          ...eachOutput((i, j) => `  c${i}_${j} = c${i}_${j} + a${i} * b${j};`),
+          `  ${block.step((i) => `a${i}`, (j) => `b${j}`, '\n      ')}`,
           '}',
         ].join('\n    ');
       };
       const stores = range(tm).map(
         (i) => `if (${row(i)} < u.M) {
-    ${range(tn).map((j) => `if (${col(j)} < u.N) { store(cBase + ${row(i)} * u.N + ${col(j)}, c${i}_${j}, ${col(j)}); }`).join('\n    ')}
+    ${range(tn).map((j) => `if (${col(j)} < u.N) { store(cBase + ${row(i)} * u.N + ${col(j)}, ${block.at(i, j)}, ${col(j)}); }`).join('\n    ')}
   }`,
       );
       return `${epilogueWgsl(f)}
@@ -73,7 +72,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation
   ${batchOffsetsWgsl(f, 'wid.z + u.batchBase')}
   ${range(tm).map((i) => `let aRow${i} = aBase + min(${row(i)}, u.M - 1u) * ${s.aRow};`).join('\n  ')}
   ${range(tn).map((j) => `let bCol${j} = bBase + min(${col(j)}, u.N - 1u) * ${s.bCol};`).join('\n  ')}
-  ${eachOutput((i, j) => `var c${i}_${j} = 0.0;`).join('\n  ')}
+  ${block.declare()}
   var k = u.kStart;
   for (; k + ${UNROLL}u <= u.kEnd; k = k + ${UNROLL}u) {
     ${range(UNROLL).map(step).join('\n    ')}

@@ -11,6 +11,7 @@
  * zero-filled past the matrix edges, so partial tiles need checks only at the loads and the store.
  */
 import type { KernelProgram } from '../program.js';
+import { range, registerBlock } from '../gemm/register-block.js';
 import { batchOffsetsWgsl, epilogueWgsl, flagsKey, matmulInputs, matmulUniforms, operandStrides, type MatmulFlags } from './operands.js';
 
 export interface SharedTiling {
@@ -24,12 +25,11 @@ export interface SharedTiling {
   tk: number;
 }
 
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-
 export function sharedTiledProgram(t: SharedTiling, f: MatmulFlags): KernelProgram {
   const bm = t.wgy * t.tm;
   const bn = t.wgx * t.tn;
   const threads = t.wgx * t.wgy;
+  const block = registerBlock(t.tm, t.tn);
   return {
     name: 'matmul',
     key: `matmul|shared|${t.tm}x${t.tn}|${t.wgx}x${t.wgy}|k${t.tk}|${flagsKey(f)}`,
@@ -67,7 +67,7 @@ export function sharedTiledProgram(t: SharedTiling, f: MatmulFlags): KernelProgr
       const stores = range(t.tm).map(
         (i) => `{ let row = tileRow + ly + ${i * t.wgy}u;
     if (row < u.M) {
-      ${range(t.tn).map((j) => `{ let col = tileCol + lx + ${j * t.wgx}u; if (col < u.N) { store(cBase + row * u.N + col, c${i}_${j}, col); } }`).join('\n      ')}
+      ${range(t.tn).map((j) => `{ let col = tileCol + lx + ${j * t.wgx}u; if (col < u.N) { store(cBase + row * u.N + col, ${block.at(i, j)}, col); } }`).join('\n      ')}
     } }`,
       );
       return `const BM = ${bm}u;
@@ -87,7 +87,7 @@ fn main(@builtin(local_invocation_id) local: vec3<u32>, @builtin(local_invocatio
   let tileRow = wid.y * BM;
   let tileCol = wid.x * BN;
   ${batchOffsetsWgsl(f, 'wid.z + u.batchBase')}
-  ${range(t.tm).flatMap((i) => range(t.tn).map((j) => `var c${i}_${j} = 0.0;`)).join('\n  ')}
+  ${block.declare()}
   for (var k0 = u.kStart; k0 < u.kEnd; k0 = k0 + TK) {
     ${loadA}
     ${loadB}
@@ -95,7 +95,7 @@ fn main(@builtin(local_invocation_id) local: vec3<u32>, @builtin(local_invocatio
     for (var kk = 0u; kk < TK; kk = kk + 1u) {
       ${range(t.tm).map((i) => `let a${i} = As[kk * BM_PAD + ly + ${i * t.wgy}u];`).join('\n      ')}
       ${range(t.tn).map((j) => `let b${j} = Bs[kk * BN_PAD + lx + ${j * t.wgx}u];`).join('\n      ')}
-      ${range(t.tm).flatMap((i) => range(t.tn).map((j) => `c${i}_${j} = c${i}_${j} + a${i} * b${j};`)).join('\n      ')}
+      ${block.step((i) => `a${i}`, (j) => `b${j}`, '\n      ')}
     }
     workgroupBarrier();
   }

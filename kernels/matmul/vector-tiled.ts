@@ -21,11 +21,10 @@
  * runs the register kernel of the same block size otherwise.
  */
 import type { KernelProgram } from '../program.js';
+import { range, registerBlock } from '../gemm/register-block.js';
 import type { MatmulDims } from './configs.js';
 import { batchOffsetsWgsl, epilogueWgsl, flagsKey, matmulUniforms, type MatmulFlags } from './operands.js';
 import { UNROLL, type RegisterTiling } from './register-tiled.js';
-
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 /** Whether A' (resp. B') is read four depth steps at a time (true) or four rows (columns) at a time. */
 const alongDepth = (f: Pick<MatmulFlags, 'transposeA' | 'transposeB'>) => ({ a: !f.transposeA, b: f.transposeB });
@@ -44,6 +43,7 @@ export const needsRemainder = (f: MatmulFlags) => !alongDepth(f).a && !alongDept
 export function vectorTiledProgram(t: RegisterTiling, f: MatmulFlags): KernelProgram {
   const { tm, tn } = t;
   const along = alongDepth(f);
+  const block = registerBlock(tm, tn);
   return {
     name: 'matmul',
     key: `matmul|vector|${tm}x${tn}|${t.wgx}x${t.wgy}|${flagsKey(f)}`,
@@ -72,14 +72,14 @@ export function vectorTiledProgram(t: RegisterTiling, f: MatmulFlags): KernelPro
           if (!along.b) lines.push(...range(tn / 4).map((g) => `let bq${q}_${g} = in1[(bCols${g} + ${depth} * u.N) / 4u];`));
           const a = (i: number) => (along.a ? `av${i}[${q}]` : `aq${q}_${i >> 2}[${i & 3}]`);
           const b = (j: number) => (along.b ? `bv${j}[${q}]` : `bq${q}_${j >> 2}[${j & 3}]`);
-          lines.push(...range(tm).flatMap((i) => range(tn).map((j) => `c${i}_${j} = c${i}_${j} + ${a(i)} * ${b(j)};`)));
+          lines.push(block.step(a, b));
         }
         return `{\n    ${lines.join('\n    ')}\n  }`;
       };
 
       const stores = range(tm).map(
         (i) => `if (row0 + ${i}u < u.M) {
-    ${range(tn).map((j) => `if (col0 + ${j}u < u.N) { store(cBase + (row0 + ${i}u) * u.N + col0 + ${j}u, c${i}_${j}, col0 + ${j}u); }`).join('\n    ')}
+    ${range(tn).map((j) => `if (col0 + ${j}u < u.N) { store(cBase + (row0 + ${i}u) * u.N + col0 + ${j}u, ${block.at(i, j)}, col0 + ${j}u); }`).join('\n    ')}
   }`,
       );
       const remainder = needsRemainder(f)
@@ -94,7 +94,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
   if (row0 >= u.M || col0 >= u.N) { return; }
   ${batchOffsetsWgsl(f, 'wid.z + u.batchBase')}
   ${[...aStarts, ...bStarts].join('\n  ')}
-  ${range(tm).flatMap((i) => range(tn).map((j) => `var c${i}_${j} = 0.0;`)).join('\n  ')}
+  ${block.declare()}
   var k = u.kStart;
   for (; k + ${UNROLL}u <= u.kEnd; k = k + ${UNROLL}u) ${steps(UNROLL)}
   ${remainder}
