@@ -1,7 +1,8 @@
 /**
  * 2-D convolution over NCHW tensors with OIHW weights: conv2d and its two adjoints, conv2dBackwardInput and
- * conv2dBackwardFilter, each one register-tiled GEMM-style kernel (see kernels/conv/). Shapes, dtypes and
- * options are checked here before any GPU work; the geometry then travels to the kernels as uniforms.
+ * conv2dBackwardFilter, each one register-tiled implicit GEMM on the shared core (kernels/gemm/). Shapes, dtypes
+ * and options are checked here before any GPU work; kernels/conv/dispatch.ts plans the tiles and dispatches from
+ * the geometry, which travels to the kernels as uniforms.
  */
 import { record } from '../autograd.js';
 import { runtime } from '../context.js';
@@ -9,12 +10,10 @@ import { defineGrad } from '../gradients.js';
 import { fmt, sameShape, type Shape } from '../shape.js';
 import { emptyTensor, viewTensor, type Tensor } from '../tensor.js';
 import { sum } from './reduce.js';
-import { grid1d } from '../../kernels/program.js';
-import { LOOP_BUDGET } from '../../kernels/loop-budget.js';
-import { convGeometryUniforms, type ConvGeometry } from '../../kernels/conv/geometry.js';
-import { conv2dForwardProgram, CONV_WORKGROUP, MAX_ROW_TAPS } from '../../kernels/conv/forward.js';
-import { conv2dBackwardInputProgram } from '../../kernels/conv/backward-input.js';
-import { conv2dBackwardFilterProgram } from '../../kernels/conv/backward-filter.js';
+import type { ConvGeometry } from '../../kernels/conv/geometry.js';
+import { backwardFilterPlan, backwardInputDispatches, forwardDispatches, type ConvVariant } from '../../kernels/conv/dispatch.js';
+
+export type { ConvVariant } from '../../kernels/conv/dispatch.js';
 
 export type Conv2dPadding = number | readonly [number, number] | 'same' | 'valid';
 
@@ -108,68 +107,11 @@ function checkF32(op: string, what: string, t: Tensor): void {
   if (t.dtype !== 'f32') throw new Error(`${op}: ${what} must be f32, got ${t.dtype} ${fmt(t.shape)}`);
 }
 
-/**
- * Register tile sides. Channel sides: the largest of 8, 4, 2, 1 not above the channel count, so small groups
- * (depthwise) waste little. Row sides: 4, 8 or 16 pixels, the smallest that covers short rows. Tiles of 8x8 to
- * 16x8 outputs per thread measured fastest on SwiftShader, where loads cost far more than multiply-adds and
- * bigger tiles load less per multiply-add; beyond that the unrolled kernels spill and compile slowly (SwiftShader
- * takes seconds to compile a 16x8 tile with a 5- or 7-wide strip, so wide kernels get 8-pixel rows).
- */
-function channelSide(n: number): number {
-  return n >= 8 ? 8 : n >= 4 ? 4 : n >= 2 ? 2 : 1;
-}
-
-function rowSide(len: number, max: number): number {
-  return Math.min(max, len > 8 ? 16 : len > 4 ? 8 : 4);
-}
-
-/**
- * How the forward and backward-input kernels walk the reduction: 'auto' takes row strips wherever they apply
- * and the general walk elsewhere; 'general' forces the general walk everywhere (so tests can check it on every
- * shape).
- */
-export type ConvVariant = 'auto' | 'general';
-
 let variant: ConvVariant = 'auto';
 
+/** Force the general walk of the reduction everywhere ('general'), or let each shape take its fastest ('auto'). */
 export function setConvVariant(v: ConvVariant): void {
   variant = v;
-}
-
-/** KW when the row-strip walk applies (horizontal stride and dilation 1, a kernel wider than 1), else 0. */
-function rowTapsOf(geo: ConvGeometry): number {
-  const applies = geo.strideW === 1 && geo.dilationW === 1 && geo.KW >= 2 && geo.KW <= MAX_ROW_TAPS;
-  return variant === 'auto' && applies ? geo.KW : 0;
-}
-
-/** The longest row side for a walk: 16 pixels for strips of kernels up to 3 wide, else 8. */
-function maxRowSide(rowTaps: number): number {
-  return rowTaps !== 0 && rowTaps <= 3 ? 16 : 8;
-}
-
-const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
-
-/**
- * Loop iterations per invocation of the forward and backward-input walks over `channels` channels of the
- * reduction: over kh, then kw (unless row strips unroll it), then the channels.
- */
-function reductionTrips(geo: ConvGeometry, rowTaps: number, channels: number): number {
-  return rowTaps ? geo.KH * (1 + channels) : geo.KH * (1 + geo.KW * (1 + channels));
-}
-
-/**
- * Dispatch a forward or backward-input kernel once per slice of the reduction's `channels`, each slice as long
- * as the loop budget allows (one slice for all but very wide groups; each later slice adds to the output).
- */
-function runChannelSlices(geo: ConvGeometry, rowTaps: number, channels: number, dispatch: (slice: { kStart: number; kEnd: number }, trips: number) => void): void {
-  let longest = channels;
-  while (longest > 1 && reductionTrips(geo, rowTaps, longest) > LOOP_BUDGET) longest = Math.ceil(longest / 2);
-  const slices = Math.ceil(channels / longest);
-  const len = Math.ceil(channels / slices);
-  for (let kStart = 0; kStart < channels; kStart += len) {
-    const kEnd = Math.min(channels, kStart + len);
-    dispatch({ kStart, kEnd }, reductionTrips(geo, rowTaps, kEnd - kStart));
-  }
 }
 
 /** y = conv2d(x, w) (+ bias). x [N, C, H, W], w [O, C/groups, KH, KW] -> y [N, O, OH, OW]. */
@@ -185,19 +127,8 @@ export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tenso
   }
   const y = emptyTensor([geo.N, geo.O, geo.OH, geo.OW], 'f32', op);
   if (y.size > 0) {
-    const rowTaps = rowTapsOf(geo);
-    const tile = { tm: rowTaps ? rowSide(geo.OW, maxRowSide(rowTaps)) : 8, tn: channelSide(geo.O / geo.groups), rowTaps };
-    const pixelTiles = rowTaps ? geo.N * geo.OH * ceilDiv(geo.OW, tile.tm) : ceilDiv(geo.N * geo.OH * geo.OW, tile.tm);
-    const oTiles = ceilDiv(geo.O / geo.groups, tile.tn);
-    const threads = geo.groups * oTiles * pixelTiles;
-    const program = conv2dForwardProgram(tile, bias !== undefined);
-    runChannelSlices(geo, rowTaps, geo.C / geo.groups, (slice, trips) =>
-      runtime().run(
-        { program, workgroups: grid1d(threads, CONV_WORKGROUP), trips, uniforms: { ...convGeometryUniforms(geo), ...slice, threads, pixelTiles, oTiles } },
-        bias ? [x.buffer(), w.buffer(), bias.buffer()] : [x.buffer(), w.buffer()],
-        [y.buffer()],
-      ),
-    );
+    const inputs = bias ? [x.buffer(), w.buffer(), bias.buffer()] : [x.buffer(), w.buffer()];
+    for (const d of forwardDispatches(geo, bias !== undefined, variant)) runtime().run(d, inputs, [y.buffer()]);
   }
   const { stride, padding, dilation, groups } = options;
   return record(y, op, bias ? [x, w, bias] : [x, w], { options: { stride, padding, dilation, groups } });
@@ -217,31 +148,10 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: Shape, option
   checkGradShape(op, dy, geo);
   const dx = emptyTensor(xShape, 'f32', op);
   if (dx.size > 0) {
-    const Cg = geo.C / geo.groups;
-    const rowTaps = rowTapsOf(geo);
-    const tile = { tm: rowSide(ceilDiv(geo.W, geo.strideW), maxRowSide(rowTaps)), tn: channelSide(Cg), rowTaps };
-    const colTiles = ceilDiv(ceilDiv(geo.W, geo.strideW), tile.tm);
-    const rowsPerResidue = ceilDiv(geo.H, geo.strideH);
-    const cTiles = ceilDiv(Cg, tile.tn);
-    const threads = geo.groups * cTiles * geo.strideH * geo.strideW * geo.N * rowsPerResidue * colTiles;
-    const program = conv2dBackwardInputProgram(tile);
-    runChannelSlices(geo, rowTaps, geo.O / geo.groups, (slice, trips) =>
-      runtime().run(
-        { program, workgroups: grid1d(threads, CONV_WORKGROUP), trips, uniforms: { ...convGeometryUniforms(geo), ...slice, threads, colTiles, rowsPerResidue, cTiles } },
-        [dy.buffer(), w.buffer()],
-        [dx.buffer()],
-      ),
-    );
+    for (const d of backwardInputDispatches(geo, variant)) runtime().run(d, [dy.buffer(), w.buffer()], [dx.buffer()]);
   }
   return dx;
 }
-
-/**
- * The filter gradient's reduction (over N*OH*OW) is split into chunks of whole output rows when there are too
- * few output tiles to keep the device busy; a chunk is never shorter than MIN_CHUNK_STEPS positions.
- */
-const TARGET_THREADS = 4096;
-const MIN_CHUNK_STEPS = 256;
 
 /** dL/dw of y = conv2d(x, w, options), given x, dy = dL/dy and w's shape. */
 export function conv2dBackwardFilter(x: Tensor, dy: Tensor, wShape: Shape, options: Conv2dGeometryOptions = {}): Tensor {
@@ -250,32 +160,9 @@ export function conv2dBackwardFilter(x: Tensor, dy: Tensor, wShape: Shape, optio
   checkF32(op, 'the output gradient', dy);
   const geo = conv2dGeometry(op, x.shape, wShape, options);
   checkGradShape(op, dy, geo);
-  const Og = geo.O / geo.groups;
-  const entries = (geo.C / geo.groups) * geo.KH * geo.KW;
-  const tile = { to: channelSide(Og), te: channelSide(entries) };
-  const oTiles = ceilDiv(Og, tile.to);
-  const eTiles = ceilDiv(entries, tile.te);
-  const tiles = geo.groups * oTiles * eTiles;
-  const rows = geo.N * geo.OH;
-  const positions = rows * geo.OW;
-  const wantedChunks = Math.max(1, Math.min(ceilDiv(TARGET_THREADS, tiles), Math.floor(positions / MIN_CHUNK_STEPS)));
-  // Chunks of whole rows, unless that is over the loop budget: a chunk of L positions loops L times inside
-  // rows and at most ceil(L / OW) + 1 times over them.
-  const maxLen = Math.floor(((LOOP_BUDGET - 2) * geo.OW) / (geo.OW + 1));
-  const chunkLen = Math.min(maxLen, Math.max(1, ceilDiv(rows, wantedChunks)) * geo.OW);
-  const chunks = Math.max(1, ceilDiv(positions, chunkLen));
+  const { dispatch, chunks } = backwardFilterPlan(geo);
   const partial = emptyTensor([chunks, ...wShape], 'f32', op);
-  const threads = chunks * tiles;
-  runtime().run(
-    {
-      program: conv2dBackwardFilterProgram(tile),
-      workgroups: grid1d(threads, CONV_WORKGROUP),
-      trips: chunkLen + ceilDiv(chunkLen, geo.OW) + 1,
-      uniforms: { ...convGeometryUniforms(geo), threads, eTiles, oTiles, chunkLen },
-    },
-    [x.buffer(), dy.buffer()],
-    [partial.buffer()],
-  );
+  runtime().run(dispatch, [x.buffer(), dy.buffer()], [partial.buffer()]);
   if (chunks === 1) {
     const dw = viewTensor(partial, wShape);
     partial.dispose();

@@ -24,7 +24,7 @@ import {
   tune,
   type TuneProblem,
   type TuneResult,
-} from '../../kernels/matmul/autotune.js';
+} from '../tuning/matmul-autotune.js';
 import { configId, MATMUL_CONFIGS, runnableConfig, type MatmulDims } from '../../kernels/matmul/configs.js';
 import { collapseBatch, matmulDispatches } from '../../kernels/matmul/dispatch.js';
 
@@ -239,4 +239,4 @@ export function resetMatmulTuning(): void {
 export const MATMUL_CONFIG_IDS: readonly string[] = MATMUL_CONFIGS.map(configId);
 
 export { MATMUL_VARIANTS, type MatmulVariant } from '../../kernels/matmul/configs.js';
-export type { TuneResult as MatmulTuneResult } from '../../kernels/matmul/autotune.js';
+export type { TuneResult as MatmulTuneResult } from '../tuning/matmul-autotune.js';

@@ -6,7 +6,7 @@
  * Node modules are loaded with dynamic imports of non-literal specifiers, only when `process` says this is Node,
  * so browser bundlers neither resolve nor include them.
  */
-import type { AdapterDescription } from '../../engine/gpu/adapter.js';
+import type { AdapterDescription } from '../gpu/adapter.js';
 
 /** The result of tuning one shape bucket: the chosen configuration and every candidate's time per product. */
 export interface TuningEntry {

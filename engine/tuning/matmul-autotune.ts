@@ -8,10 +8,10 @@
  * off (`setAutotuneEnabled(false)` or MLOCK_AUTOTUNE=0) only the heuristic is used, so runs are reproducible
  * across machines and cache states.
  */
-import type { AdapterDescription } from '../../engine/gpu/adapter.js';
-import type { Runtime } from '../../engine/runtime/runtime.js';
-import { configById, configId, heuristicConfig, MATMUL_CONFIGS, MATMUL_VARIANTS, type MatmulConfig, type MatmulDims, type MatmulVariant } from './configs.js';
-import { matmulDispatches } from './dispatch.js';
+import type { AdapterDescription } from '../gpu/adapter.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { configById, configId, heuristicConfig, MATMUL_CONFIGS, MATMUL_VARIANTS, type MatmulConfig, type MatmulDims, type MatmulVariant } from '../../kernels/matmul/configs.js';
+import { matmulDispatches } from '../../kernels/matmul/dispatch.js';
 import { adapterKey, readTuning, writeTuning, type TuningEntry } from './tuning-store.js';
 
 /** A product to tune for: its sizes and which operands are read transposed. */

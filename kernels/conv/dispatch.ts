@@ -1,0 +1,144 @@
+/**
+ * From a convolution's geometry to dispatches, for each of the three passes: the tile policy (register tile
+ * sides, which walk), the thread grid, and the loop-budget splits (channel slices for the forward and the input
+ * gradient, reduction chunks for the filter gradient). Pure planning, like kernels/matmul/dispatch.ts: the op
+ * layer checks shapes, allocates and binds the buffers, and runs what is planned here.
+ */
+import { grid1d, type Dispatch } from '../program.js';
+import { LOOP_BUDGET } from '../loop-budget.js';
+import { convGeometryUniforms, type ConvGeometry } from './geometry.js';
+import { conv2dForwardProgram, CONV_WORKGROUP, MAX_ROW_TAPS } from './forward.js';
+import { conv2dBackwardInputProgram } from './backward-input.js';
+import { conv2dBackwardFilterProgram } from './backward-filter.js';
+
+/**
+ * How the forward and backward-input kernels walk the reduction: 'auto' takes row strips wherever they apply
+ * and the general walk elsewhere; 'general' forces the general walk everywhere (so tests can check it on every
+ * shape).
+ */
+export type ConvVariant = 'auto' | 'general';
+
+/**
+ * Register tile sides. Channel sides: the largest of 8, 4, 2, 1 not above the channel count, so small groups
+ * (depthwise) waste little. Row sides: 4, 8 or 16 pixels, the smallest that covers short rows. Tiles of 8x8 to
+ * 16x8 outputs per thread measured fastest on SwiftShader, where loads cost far more than multiply-adds and
+ * bigger tiles load less per multiply-add; beyond that the unrolled kernels spill and compile slowly (SwiftShader
+ * takes seconds to compile a 16x8 tile with a 5- or 7-wide strip, so wide kernels get 8-pixel rows).
+ */
+function channelSide(n: number): number {
+  return n >= 8 ? 8 : n >= 4 ? 4 : n >= 2 ? 2 : 1;
+}
+
+function rowSide(len: number, max: number): number {
+  return Math.min(max, len > 8 ? 16 : len > 4 ? 8 : 4);
+}
+
+/** KW when the row-strip walk applies (horizontal stride and dilation 1, a kernel wider than 1), else 0. */
+function rowTapsOf(geo: ConvGeometry, variant: ConvVariant): number {
+  const applies = geo.strideW === 1 && geo.dilationW === 1 && geo.KW >= 2 && geo.KW <= MAX_ROW_TAPS;
+  return variant === 'auto' && applies ? geo.KW : 0;
+}
+
+/** The longest row side for a walk: 16 pixels for strips of kernels up to 3 wide, else 8. */
+function maxRowSide(rowTaps: number): number {
+  return rowTaps !== 0 && rowTaps <= 3 ? 16 : 8;
+}
+
+const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
+
+/**
+ * Loop iterations per invocation of the forward and backward-input walks over `channels` channels of the
+ * reduction: over kh, then kw (unless row strips unroll it), then the channels.
+ */
+function reductionTrips(geo: ConvGeometry, rowTaps: number, channels: number): number {
+  return rowTaps ? geo.KH * (1 + channels) : geo.KH * (1 + geo.KW * (1 + channels));
+}
+
+/**
+ * One dispatch per slice of the reduction's `channels`, each slice as long as the loop budget allows (one slice
+ * for all but very wide groups; each later slice adds to the output).
+ */
+function channelSlices(geo: ConvGeometry, rowTaps: number, channels: number, dispatch: (slice: { kStart: number; kEnd: number }, trips: number) => Dispatch): Dispatch[] {
+  let longest = channels;
+  while (longest > 1 && reductionTrips(geo, rowTaps, longest) > LOOP_BUDGET) longest = Math.ceil(longest / 2);
+  const slices = Math.ceil(channels / longest);
+  const len = Math.ceil(channels / slices);
+  const out: Dispatch[] = [];
+  for (let kStart = 0; kStart < channels; kStart += len) {
+    const kEnd = Math.min(channels, kStart + len);
+    out.push(dispatch({ kStart, kEnd }, reductionTrips(geo, rowTaps, kEnd - kStart)));
+  }
+  return out;
+}
+
+/** The forward pass: inputs x, w (and bias), output y [N, O, OH, OW]. */
+export function forwardDispatches(geo: ConvGeometry, hasBias: boolean, variant: ConvVariant): Dispatch[] {
+  const rowTaps = rowTapsOf(geo, variant);
+  const tile = { tm: rowTaps ? rowSide(geo.OW, maxRowSide(rowTaps)) : 8, tn: channelSide(geo.O / geo.groups), rowTaps };
+  const pixelTiles = rowTaps ? geo.N * geo.OH * ceilDiv(geo.OW, tile.tm) : ceilDiv(geo.N * geo.OH * geo.OW, tile.tm);
+  const oTiles = ceilDiv(geo.O / geo.groups, tile.tn);
+  const threads = geo.groups * oTiles * pixelTiles;
+  const program = conv2dForwardProgram(tile, hasBias);
+  return channelSlices(geo, rowTaps, geo.C / geo.groups, (slice, trips) => ({
+    program,
+    workgroups: grid1d(threads, CONV_WORKGROUP),
+    trips,
+    uniforms: { ...convGeometryUniforms(geo), ...slice, threads, pixelTiles, oTiles },
+  }));
+}
+
+/** The input gradient: inputs dy, w, output dx [N, C, H, W]. */
+export function backwardInputDispatches(geo: ConvGeometry, variant: ConvVariant): Dispatch[] {
+  const Cg = geo.C / geo.groups;
+  const rowTaps = rowTapsOf(geo, variant);
+  const tile = { tm: rowSide(ceilDiv(geo.W, geo.strideW), maxRowSide(rowTaps)), tn: channelSide(Cg), rowTaps };
+  const colTiles = ceilDiv(ceilDiv(geo.W, geo.strideW), tile.tm);
+  const rowsPerResidue = ceilDiv(geo.H, geo.strideH);
+  const cTiles = ceilDiv(Cg, tile.tn);
+  const threads = geo.groups * cTiles * geo.strideH * geo.strideW * geo.N * rowsPerResidue * colTiles;
+  const program = conv2dBackwardInputProgram(tile);
+  return channelSlices(geo, rowTaps, geo.O / geo.groups, (slice, trips) => ({
+    program,
+    workgroups: grid1d(threads, CONV_WORKGROUP),
+    trips,
+    uniforms: { ...convGeometryUniforms(geo), ...slice, threads, colTiles, rowsPerResidue, cTiles },
+  }));
+}
+
+/**
+ * The filter gradient's reduction (over N*OH*OW) is split into chunks of whole output rows when there are too
+ * few output tiles to keep the device busy; a chunk is never shorter than MIN_CHUNK_STEPS positions.
+ */
+const TARGET_THREADS = 4096;
+const MIN_CHUNK_STEPS = 256;
+
+/**
+ * The filter gradient: inputs x, dy, output the partial sums [chunks, O, C/groups, KH, KW], which the op sums
+ * over the chunk axis (in a fixed order) unless there is one chunk.
+ */
+export function backwardFilterPlan(geo: ConvGeometry): { dispatch: Dispatch; chunks: number } {
+  const Og = geo.O / geo.groups;
+  const entries = (geo.C / geo.groups) * geo.KH * geo.KW;
+  const tile = { to: channelSide(Og), te: channelSide(entries) };
+  const oTiles = ceilDiv(Og, tile.to);
+  const eTiles = ceilDiv(entries, tile.te);
+  const tiles = geo.groups * oTiles * eTiles;
+  const rows = geo.N * geo.OH;
+  const positions = rows * geo.OW;
+  const wantedChunks = Math.max(1, Math.min(ceilDiv(TARGET_THREADS, tiles), Math.floor(positions / MIN_CHUNK_STEPS)));
+  // Chunks of whole rows, unless that is over the loop budget: a chunk of L positions loops L times inside
+  // rows and at most ceil(L / OW) + 1 times over them.
+  const maxLen = Math.floor(((LOOP_BUDGET - 2) * geo.OW) / (geo.OW + 1));
+  const chunkLen = Math.min(maxLen, Math.max(1, ceilDiv(rows, wantedChunks)) * geo.OW);
+  const chunks = Math.max(1, ceilDiv(positions, chunkLen));
+  const threads = chunks * tiles;
+  return {
+    chunks,
+    dispatch: {
+      program: conv2dBackwardFilterProgram(tile),
+      workgroups: grid1d(threads, CONV_WORKGROUP),
+      trips: chunkLen + ceilDiv(chunkLen, geo.OW) + 1,
+      uniforms: { ...convGeometryUniforms(geo), threads, eTiles, oTiles, chunkLen },
+    },
+  };
+}
