@@ -109,7 +109,7 @@ function checkF32(op: string, what: string, t: Tensor): void {
 
 let variant: ConvVariant = 'auto';
 
-/** Force the general walk of the reduction everywhere ('general'), or let each shape take its fastest ('auto'). */
+/** Force the general walk ('general') or vec4 strips ('vector') wherever they apply, or let each shape and adapter take its fastest ('auto'). */
 export function setConvVariant(v: ConvVariant): void {
   variant = v;
 }
@@ -128,7 +128,7 @@ export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tenso
   const y = emptyTensor([geo.N, geo.O, geo.OH, geo.OW], 'f32', op);
   if (y.size > 0) {
     const inputs = bias ? [x.buffer(), w.buffer(), bias.buffer()] : [x.buffer(), w.buffer()];
-    for (const d of forwardDispatches(geo, bias !== undefined, variant)) runtime().run(d, inputs, [y.buffer()]);
+    for (const d of forwardDispatches(geo, bias !== undefined, variant, runtime().info)) runtime().run(d, inputs, [y.buffer()]);
   }
   const { stride, padding, dilation, groups } = options;
   return record(y, op, bias ? [x, w, bias] : [x, w], { options: { stride, padding, dilation, groups } });
@@ -148,7 +148,7 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: Shape, option
   checkGradShape(op, dy, geo);
   const dx = emptyTensor(xShape, 'f32', op);
   if (dx.size > 0) {
-    for (const d of backwardInputDispatches(geo, variant)) runtime().run(d, [dy.buffer(), w.buffer()], [dx.buffer()]);
+    for (const d of backwardInputDispatches(geo, variant, runtime().info)) runtime().run(d, [dy.buffer(), w.buffer()], [dx.buffer()]);
   }
   return dx;
 }

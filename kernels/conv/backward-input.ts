@@ -15,6 +15,7 @@
  */
 import type { KernelProgram } from '../program.js';
 import { registerBlock, unroll } from '../gemm/register-block.js';
+import { stripWgsl } from './strip.js';
 import { CHANNEL_SLICE_UNIFORMS, CONV_GEOMETRY_UNIFORMS, convMainWgsl, decodeThreadWgsl, sliceStoreWgsl } from './geometry.js';
 import { CONV_WORKGROUP } from './forward.js';
 
@@ -25,6 +26,8 @@ export interface BackwardInputTile {
   tn: number;
   /** KW for the row-strip walk (stride 1 and dilation 1 along W), or 0 for the general walk. */
   rowTaps: number;
+  /** Row strips read as vec4s (see strip.ts): (KW - 1 - pw) mod 4, with OW and tm multiples of 4; null for scalar loads. */
+  stripShift: number | null;
 }
 
 /**
@@ -39,6 +42,15 @@ export function conv2dBackwardInputProgram(tile: BackwardInputTile): KernelProgr
   // The block: rows are the tile's input pixels (j), columns its input channels (i).
   const block = registerBlock(tm, tn);
   const accumulate = (a: (j: number) => string) => block.step(a, (i) => `b${i}`, '\n        ');
+  const vectorStrip = rowTaps !== 0 && tile.stripShift !== null;
+  const strip = stripWgsl(
+    tm + rowTaps - 1,
+    `dyb + oh * u.OW + b + u.pw - ${rowTaps - 1}`,
+    (p) => `u32(b + u.pw - ${rowTaps - 1 - p}) < u32(u.OW)`,
+    'OHW',
+    'in0',
+    vectorStrip ? tile.stripShift : null,
+  );
   const taps =
     rowTaps === 0
       ? `for (var kw = 0; kw < u.KW; kw = kw + 1) {
@@ -58,12 +70,11 @@ export function conv2dBackwardInputProgram(tile: BackwardInputTile): KernelProgr
       }
     }`
       : `// Strip position p reads dy column b + pw - (KW - 1) + p; pixel j's tap kw is position j + KW - 1 - kw.
-    ${unroll(tm + rowTaps - 1, (p) => `let ok${p} = u32(b + u.pw - ${rowTaps - 1 - p}) < u32(u.OW);
-    var pd${p} = select(0, dyb + oh * u.OW + b + u.pw - ${rowTaps - 1 - p}, ok${p});`)}
+    ${strip.start}
     ${I((i) => `var pw${i} = wb${i} + kh * ${rowTaps};`)}
     for (var o = u.kStart; o < u.kEnd; o = o + 1) {
-      ${unroll(tm + rowTaps - 1, (p) => `let a${p} = select(0.0, in0[pd${p}], ok${p});
-      pd${p} = pd${p} + OHW;`)}
+      ${strip.load}
+      ${strip.advance}
       ${unroll(rowTaps, (kw) => `{
         ${I((i) => `let b${i} = in1[pw${i} + ${kw}];`)}
         ${accumulate((j) => `a${j + rowTaps - 1 - kw}`)}
@@ -72,7 +83,7 @@ export function conv2dBackwardInputProgram(tile: BackwardInputTile): KernelProgr
     }`;
   return {
     name: 'conv2dBackwardInput',
-    key: `conv2d|dx|reg|${tm}x${tn}|${rowTaps === 0 ? 'general' : `rows${rowTaps}`}`,
+    key: `conv2d|dx|reg|${tm}x${tn}|${rowTaps === 0 ? 'general' : `rows${rowTaps}`}|${vectorStrip ? `vec${tile.stripShift}` : 'scalar'}`,
     workgroupSize: [CONV_WORKGROUP],
     uniforms: [
       ...CONV_GEOMETRY_UNIFORMS,
@@ -82,7 +93,7 @@ export function conv2dBackwardInputProgram(tile: BackwardInputTile): KernelProgr
       { name: 'rowsPerResidue', type: 'i32' },
       { name: 'cTiles', type: 'i32' },
     ],
-    inputs: ['f32', 'f32'],
+    inputs: [vectorStrip ? 'vec4<f32>' : 'f32', 'f32'],
     outputs: ['f32'],
     body: () => `${convMainWgsl(CONV_WORKGROUP)}
   ${decodeThreadWgsl(

@@ -13,10 +13,33 @@ import { conv2dBackwardFilterProgram } from './backward-filter.js';
 
 /**
  * How the forward and backward-input kernels walk the reduction: 'auto' takes row strips wherever they apply
- * and the general walk elsewhere; 'general' forces the general walk everywhere (so tests can check it on every
- * shape).
+ * and the general walk elsewhere, with vec4 strip loads where the rows allow them on adapters that gain from
+ * it (see ConvAdapter); 'vector' takes vec4 strip loads wherever the rows allow them, on any adapter; 'general'
+ * forces the general walk everywhere. The last two let tests check every walk on every adapter.
  */
-export type ConvVariant = 'auto' | 'general';
+export type ConvVariant = 'auto' | 'vector' | 'general';
+
+/**
+ * Whether the adapter gains from vec4 strip loads: llvmpipe (behind OpenGL ES) runs a storage load with a
+ * per-invocation index as a loop over its SIMD lanes, so four floats per loop pay; SwiftShader gathers each
+ * component on its own, so there the scalar strips stay unless measured otherwise.
+ */
+export interface ConvAdapter {
+  isFallbackAdapter: boolean;
+  backend: string;
+}
+
+const vec4StripsPay = (a: ConvAdapter) => a.isFallbackAdapter && a.backend === 'opengles';
+
+/**
+ * The compiled-in shift of a vec4 strip, or null for scalar loads: vec4 strips need rows (and so planes) of a
+ * multiple of 4 elements, so that with a tile start that is a multiple of 4 (every row side is) the strip
+ * starts `shift` before a quad boundary, where `shift` depends only on the padding.
+ */
+function stripShift(rowLength: number, offset: number, variant: ConvVariant, adapter: ConvAdapter): number | null {
+  const wanted = variant === 'vector' || (variant === 'auto' && vec4StripsPay(adapter));
+  return wanted && rowLength % 4 === 0 ? ((offset % 4) + 4) % 4 : null;
+}
 
 /**
  * Register tile sides. Channel sides: the largest of 8, 4, 2, 1 not above the channel count, so small groups
@@ -36,7 +59,7 @@ function rowSide(len: number, max: number): number {
 /** KW when the row-strip walk applies (horizontal stride and dilation 1, a kernel wider than 1), else 0. */
 function rowTapsOf(geo: ConvGeometry, variant: ConvVariant): number {
   const applies = geo.strideW === 1 && geo.dilationW === 1 && geo.KW >= 2 && geo.KW <= MAX_ROW_TAPS;
-  return variant === 'auto' && applies ? geo.KW : 0;
+  return variant !== 'general' && applies ? geo.KW : 0;
 }
 
 /** The longest row side for a walk: 16 pixels for strips of kernels up to 3 wide, else 8. */
@@ -72,9 +95,11 @@ function channelSlices(geo: ConvGeometry, rowTaps: number, channels: number, dis
 }
 
 /** The forward pass: inputs x, w (and bias), output y [N, O, OH, OW]. */
-export function forwardDispatches(geo: ConvGeometry, hasBias: boolean, variant: ConvVariant): Dispatch[] {
+export function forwardDispatches(geo: ConvGeometry, hasBias: boolean, variant: ConvVariant, adapter: ConvAdapter): Dispatch[] {
   const rowTaps = rowTapsOf(geo, variant);
-  const tile = { tm: rowTaps ? rowSide(geo.OW, maxRowSide(rowTaps)) : 8, tn: channelSide(geo.O / geo.groups), rowTaps };
+  // A strip starts at input column ow0 - pw (ow0 a multiple of the row side).
+  const shift = rowTaps ? stripShift(geo.W, geo.padLeft, variant, adapter) : null;
+  const tile = { tm: rowTaps ? rowSide(geo.OW, maxRowSide(rowTaps)) : 8, tn: channelSide(geo.O / geo.groups), rowTaps, stripShift: shift };
   const pixelTiles = rowTaps ? geo.N * geo.OH * ceilDiv(geo.OW, tile.tm) : ceilDiv(geo.N * geo.OH * geo.OW, tile.tm);
   const oTiles = ceilDiv(geo.O / geo.groups, tile.tn);
   const threads = geo.groups * oTiles * pixelTiles;
@@ -88,10 +113,12 @@ export function forwardDispatches(geo: ConvGeometry, hasBias: boolean, variant: 
 }
 
 /** The input gradient: inputs dy, w, output dx [N, C, H, W]. */
-export function backwardInputDispatches(geo: ConvGeometry, variant: ConvVariant): Dispatch[] {
+export function backwardInputDispatches(geo: ConvGeometry, variant: ConvVariant, adapter: ConvAdapter): Dispatch[] {
   const Cg = geo.C / geo.groups;
   const rowTaps = rowTapsOf(geo, variant);
-  const tile = { tm: rowSide(ceilDiv(geo.W, geo.strideW), maxRowSide(rowTaps)), tn: channelSide(Cg), rowTaps };
+  // A strip starts at dy column b + pw - (KW - 1) (b a multiple of the row side).
+  const shift = rowTaps ? stripShift(geo.OW, rowTaps - 1 - geo.padLeft, variant, adapter) : null;
+  const tile = { tm: rowSide(ceilDiv(geo.W, geo.strideW), maxRowSide(rowTaps)), tn: channelSide(Cg), rowTaps, stripShift: shift };
   const colTiles = ceilDiv(ceilDiv(geo.W, geo.strideW), tile.tm);
   const rowsPerResidue = ceilDiv(geo.H, geo.strideH);
   const cTiles = ceilDiv(Cg, tile.tn);

@@ -16,6 +16,7 @@
  */
 import type { KernelProgram } from '../program.js';
 import { registerBlock, unroll } from '../gemm/register-block.js';
+import { stripWgsl } from './strip.js';
 import { CHANNEL_SLICE_UNIFORMS, CONV_GEOMETRY_UNIFORMS, convMainWgsl, decodeThreadWgsl, sliceStoreWgsl } from './geometry.js';
 
 export const CONV_WORKGROUP = 64;
@@ -30,6 +31,8 @@ export interface ForwardTile {
   tn: number;
   /** KW for the row-strip walk (stride 1 and dilation 1 along W), or 0 for the general walk. */
   rowTaps: number;
+  /** Row strips read as vec4s (see strip.ts): pw % 4, with W and tm multiples of 4; null for scalar loads. */
+  stripShift: number | null;
 }
 
 /**
@@ -39,11 +42,13 @@ export interface ForwardTile {
  */
 export function conv2dForwardProgram(tile: ForwardTile, hasBias: boolean): KernelProgram {
   const { tm, tn, rowTaps } = tile;
+  const vectorStrip = rowTaps !== 0 && tile.stripShift !== null;
   const J = (f: (j: number) => string, sep?: string) => unroll(tm, f, sep);
   const I = (f: (i: number) => string, sep?: string) => unroll(tn, f, sep);
   // The block: rows are the tile's pixels (j), columns its output channels (i).
   const block = registerBlock(tm, tn);
   const accumulate = (a: (j: number) => string) => block.step(a, (i) => `b${i}`, '\n        ');
+  const strip = stripWgsl(tm + rowTaps - 1, 'xb + y * u.W + ow0 - u.pw', (p) => `rowOk && u32(ow0 - u.pw + ${p}) < u32(u.W)`, 'HW', 'in0', vectorStrip ? tile.stripShift : null);
 
   // Per pixel j of the tile: n{j} (image), s{j} (offset in the output plane), valid{j} (inside the output).
   const pixels =
@@ -87,12 +92,11 @@ export function conv2dForwardProgram(tile: ForwardTile, hasBias: boolean): Kerne
     let y = oh * u.sh - u.ph + kh * u.dh;
     let rowOk = u32(y) < u32(u.H);
     // Strip position p reads input column ow0 - pw + p; pixel j's tap kw is position j + kw.
-    ${unroll(tm + rowTaps - 1, (p) => `let ok${p} = rowOk && u32(ow0 - u.pw + ${p}) < u32(u.W);
-    var px${p} = select(0, xb + y * u.W + ow0 - u.pw + ${p}, ok${p});`)}
+    ${strip.start}
     ${I((i) => `var pw${i} = wb${i} + kh * ${rowTaps};`)}
     for (var c = u.kStart; c < u.kEnd; c = c + 1) {
-      ${unroll(tm + rowTaps - 1, (p) => `let a${p} = select(0.0, in0[px${p}], ok${p});
-      px${p} = px${p} + HW;`)}
+      ${strip.load}
+      ${strip.advance}
       ${unroll(rowTaps, (kw) => `{
         ${I((i) => `let b${i} = in1[pw${i} + ${kw}];`)}
         ${accumulate((j) => `a${j + kw}`)}
@@ -103,10 +107,10 @@ export function conv2dForwardProgram(tile: ForwardTile, hasBias: boolean): Kerne
 
   return {
     name: 'conv2d',
-    key: `conv2d|fwd|reg|${tm}x${tn}|${rowTaps === 0 ? 'general' : `rows${rowTaps}`}|${hasBias ? 'bias' : 'nobias'}`,
+    key: `conv2d|fwd|reg|${tm}x${tn}|${rowTaps === 0 ? 'general' : `rows${rowTaps}`}|${vectorStrip ? `vec${tile.stripShift}` : 'scalar'}|${hasBias ? 'bias' : 'nobias'}`,
     workgroupSize: [CONV_WORKGROUP],
     uniforms: [...CONV_GEOMETRY_UNIFORMS, ...CHANNEL_SLICE_UNIFORMS, { name: 'threads', type: 'i32' }, { name: 'pixelTiles', type: 'i32' }, { name: 'oTiles', type: 'i32' }],
-    inputs: hasBias ? ['f32', 'f32', 'f32'] : ['f32', 'f32'],
+    inputs: [vectorStrip ? 'vec4<f32>' : 'f32', 'f32', ...(hasBias ? ['f32' as const] : [])],
     outputs: ['f32'],
     body: () => `${convMainWgsl(CONV_WORKGROUP)}
   ${decodeThreadWgsl(

@@ -117,8 +117,9 @@ async function checkCase(c: Case, seed: number): Promise<void> {
   });
 }
 
-// 'auto' takes row strips for the stride-1 cases; 'general' runs the general walk on every case.
-describe.each(['auto', 'general'] as const)('conv2d against a float64 reference (forward, backward input, backward filter), %s walk', (variant) => {
+// 'auto' takes row strips for the stride-1 cases (vec4 strips on llvmpipe where rows are multiples of 4);
+// 'vector' takes vec4 strips wherever rows allow on any adapter; 'general' runs the general walk on every case.
+describe.each(['auto', 'vector', 'general'] as const)('conv2d against a float64 reference (forward, backward input, backward filter), %s walk', (variant) => {
   beforeAll(() => E.setConvVariant(variant));
   afterAll(() => E.setConvVariant('auto'));
 
@@ -143,6 +144,11 @@ describe.each(['auto', 'general'] as const)('conv2d against a float64 reference 
     ['vertical stride and dilation 2, horizontal 1 (row strips)', { x: [2, 3, 9, 10], w: [4, 3, 3, 3], stride: [2, 1], dilation: [2, 1], padding: [2, 1] }],
     ['widest row-strip kernel (KW = 7)', { x: [1, 2, 5, 12], w: [3, 2, 2, 7], padding: 'same' }],
     ['kernel wider than the row strips take (KW = 8)', { x: [2, 2, 3, 11], w: [3, 2, 1, 8] }],
+    // Rows of a multiple of 4: vec4 strips, the strip starting 0, 1, 2 or 3 elements before a quad boundary.
+    ['rows of 12, no padding (strip shift 0)', { x: [2, 3, 6, 12], w: [5, 3, 3, 3] }],
+    ['rows of 20, padding 1, 16-pixel tiles and a partial one', { x: [2, 4, 5, 20], w: [9, 4, 3, 3], padding: [1, 1], bias: true }],
+    ['rows of 8, 5x5, padding 2', { x: [1, 3, 7, 8], w: [4, 3, 5, 5], padding: [2, 2] }],
+    ['rows of 4, KW = 7, padding 3', { x: [2, 2, 9, 4], w: [3, 2, 3, 7], padding: [1, 3] }],
     ['bias with many output channels', { x: [2, 4, 5, 5], w: [13, 4, 3, 3], padding: [1, 1], bias: true }],
     // Few filter tiles and a long reduction: the filter gradient splits N*OH*OW into chunks and sums them.
     ['long reduction (chunked filter gradient)', { x: [4, 2, 24, 24], w: [2, 2, 3, 3], padding: [1, 1] }],

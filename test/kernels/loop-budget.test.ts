@@ -306,7 +306,7 @@ describe('long per-channel and per-weight reductions', () => {
             for (let kh = 0; kh < K; kh++)
               for (let kw = 0; kw < K; kw++) dxRef[(c * H + oh + kh) * W + ow + kw]! += dy[(o * (H - K + 1) + oh) * (W - K + 1) + ow]! * w[((o * C + c) * K + kh) * K + kw]!;
     const wT = E.tensor(w, [O, C, K, K]);
-    for (const walk of ['auto', 'general'] as const) {
+    for (const walk of ['auto', 'vector', 'general'] as const) {
       E.setConvVariant(walk);
       const y = E.conv2d(E.tensor(x, [1, C, H, W]), wT, { bias: E.tensor(bias) });
       expectClose(await data(y), convRef(x, w, bias, [C, H, W], [O, K, K]), 1e-4, 0, `conv2d (${walk} walk)`);
@@ -322,7 +322,7 @@ describe('long per-channel and per-weight reductions', () => {
       for (let oh = 0; oh < H - K + 1; oh++)
         for (let ow = 0; ow < W - K + 1; ow++)
           for (let kh = 0; kh < K; kh++) for (let kw = 0; kw < K; kw++) dx2Ref[(oh + kh) * W + ow + kw]! += dy2[(o * (H - K + 1) + oh) * (W - K + 1) + ow]! * w2[(o * K + kh) * K + kw]!;
-    for (const walk of ['auto', 'general'] as const) {
+    for (const walk of ['auto', 'vector', 'general'] as const) {
       E.setConvVariant(walk);
       const dx2 = E.conv2dBackwardInput(E.tensor(dy2, [1, C, H - K + 1, W - K + 1]), E.tensor(w2, [C, 1, K, K]), [1, 1, H, W]);
       expectClose(await data(dx2), dx2Ref, 1e-4, 0, `conv2dBackwardInput over 8,000 output channels (${walk} walk)`);

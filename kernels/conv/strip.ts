@@ -1,0 +1,48 @@
+/**
+ * The row strip of the row-strip walks (forward and input gradient, stride 1 and dilation 1 along W): `len`
+ * consecutive values of one input (or output-gradient) row, loaded once per channel of the reduction and reused
+ * by every kernel column. Positions outside the row read zero (padding).
+ *
+ * With `shift` set, the strip is read as vec4s: on llvmpipe a storage load with a per-invocation index is a loop
+ * over the SIMD lanes, and one vec4 load is one such loop for four floats, so an 18-wide strip costs 5 or 6
+ * loops instead of 18. This needs the strip's start to be a multiple of 4 minus `shift` (the planner checks the
+ * row length and the tile; `shift` is compiled in), and the buffer bound as array<vec4<f32>>. The quads before the
+ * row's start or past the buffer's end are clamped to valid indices; the positions they serve are masked anyway.
+ */
+import { range, unroll } from '../gemm/register-block.js';
+
+export interface StripWgsl {
+  /** Once per kernel row: where the strip starts (declares its loop-carried index). */
+  start: string;
+  /** Once per channel: the loads, declaring a{p} for every position p. */
+  load: string;
+  /** After the channel: moves the strip to the next channel's plane. */
+  advance: string;
+}
+
+/**
+ * `first`: the element index of position 0 (an i32 WGSL expression); `ok(p)`: whether position p is inside the
+ * row; `plane`: the distance between channel planes (WGSL, a multiple of 4 when vectorised); `binding`: the
+ * storage array the strip reads.
+ */
+export function stripWgsl(len: number, first: string, ok: (p: number) => string, plane: string, binding: string, shift: number | null): StripWgsl {
+  const oks = unroll(len, (p) => `let ok${p} = ${ok(p)};`, '\n    ');
+  if (shift === null) {
+    return {
+      start: `${oks}\n    ${unroll(len, (p) => `var px${p} = select(0, ${first} + ${p}, ok${p});`, '\n    ')}`,
+      load: unroll(len, (p) => `let a${p} = select(0.0, ${binding}[px${p}], ok${p});`, '\n      '),
+      advance: unroll(len, (p) => `px${p} = px${p} + ${plane};`, '\n      '),
+    };
+  }
+  // Position p is element (quad0 * 4) + p + 4 - shift: component (p + 4 - shift) % 4 of quad quad0 + (p + 4 - shift) / 4.
+  const at = (p: number) => ({ quad: (p + 4 - shift) >> 2, lane: (p + 4 - shift) & 3 });
+  const quads = range(at(len - 1).quad + 1).filter((q) => q >= at(0).quad);
+  return {
+    start: `${oks}\n    var quad0 = (${first} + ${shift - 4}) / 4;`,
+    load: [
+      ...quads.map((q) => `let xq${q} = ${binding}[max(quad0 + ${q}, 0)];`),
+      ...range(len).map((p) => `let a${p} = select(0.0, xq${at(p).quad}[${at(p).lane}], ok${p});`),
+    ].join('\n      '),
+    advance: `quad0 = quad0 + ${plane} / 4;`,
+  };
+}
