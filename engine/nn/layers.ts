@@ -35,10 +35,15 @@ export class Linear extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    return this.forwardThen(x, 'none');
+  }
+
+  /** x W^T + b, then the activation, in one kernel (Sequential fuses a following ReLU this way). */
+  forwardThen(x: Tensor, activation: 'none' | 'relu'): Tensor {
     if (x.rank !== 2 || x.shape[1] !== this.inFeatures) {
       throw new Error(`Linear(${this.inFeatures}, ${this.outFeatures}): expected input [batch, ${this.inFeatures}], got [${x.shape.join(', ')}]`);
     }
-    return matmul(x, this.weight, { transposeB: true, bias: this.bias ?? undefined });
+    return matmul(x, this.weight, { transposeB: true, bias: this.bias ?? undefined, activation });
   }
 
 }
@@ -153,9 +158,18 @@ export class Sequential extends Module {
     this.layers = layers;
     layers.forEach((m, i) => this.addModule(String(i), m));
   }
+  /** Runs the layers in order; a Linear followed by a ReLU runs as one matmul with the relu epilogue (one pass less). */
   forward(x: Tensor): Tensor {
     let h = x;
-    for (const m of this.layers) h = m.forward(h);
+    for (let i = 0; i < this.layers.length; i++) {
+      const m = this.layers[i]!;
+      if (m instanceof Linear && this.layers[i + 1] instanceof ReLU) {
+        h = m.forwardThen(h, 'relu');
+        i++;
+      } else {
+        h = m.forward(h);
+      }
+    }
     return h;
   }
 }
