@@ -243,7 +243,7 @@ describe('long per-channel and per-weight reductions', () => {
   });
 
   /** dw[o, c, kh, kw] = sum over (n, oh, ow) of dy[n, o, oh, ow] * x[n, c, oh + kh, ow + kw] (stride 1, no padding). */
-  function filterGradRef(x: Float32Array, dy: Float32Array, [N, C, H, W]: number[], [O, KH, KW]: number[]): Float64Array {
+  function filterGradRef(x: Float32Array, dy: Float32Array, [N, C, H, W]: readonly [number, number, number, number], [O, KH, KW]: readonly [number, number, number]): Float64Array {
     const [OH, OW] = [H - KH + 1, W - KW + 1];
     const dw = new Float64Array(O * C * KH * KW);
     for (let o = 0; o < O; o++)
@@ -270,12 +270,12 @@ describe('long per-channel and per-weight reductions', () => {
       const x = randomData(N * C * H * W, rng, 0, 1);
       const dy = randomData(N * O * (H - KH + 1) * (W - KW + 1), rng, 0, 1);
       const dw = E.conv2dBackwardFilter(E.tensor(x, [...xs]), E.tensor(dy, [N, O, H - KH + 1, W - KW + 1]), [O, C, KH, KW]);
-      expectClose(await data(dw), filterGradRef(x, dy, [...xs], [...ws]), 1e-4, 0, `filter gradient for x [${xs.join(', ')}]`);
+      expectClose(await data(dw), filterGradRef(x, dy, xs, ws), 1e-4, 0, `filter gradient for x [${xs.join(', ')}]`);
     }
   });
 
   /** y[o, oh, ow] = bias[o] + sum over (c, kh, kw) of x[c, oh + kh, ow + kw] * w[o, c, kh, kw] (N = 1, stride 1, no padding). */
-  function convRef(x: Float32Array, w: Float32Array, bias: Float32Array, [C, H, W]: number[], [O, KH, KW]: number[]): Float64Array {
+  function convRef(x: Float32Array, w: Float32Array, bias: Float32Array, [C, H, W]: readonly [number, number, number], [O, KH, KW]: readonly [number, number, number]): Float64Array {
     const [OH, OW] = [H - KH + 1, W - KW + 1];
     const y = new Float64Array(O * OH * OW);
     for (let o = 0; o < O; o++)
