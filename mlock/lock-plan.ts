@@ -59,7 +59,7 @@ export class LockPlan implements PatchSource {
   }
 
   /** Plan one epoch of locked training over a dataset with these labels. */
-  static async forEpoch(settings: LockSettings, labels: Int32Array, numClasses: number, h: number, w: number, rng: Rng): Promise<LockPlan> {
+  static forEpoch(settings: LockSettings, labels: Int32Array, numClasses: number, h: number, w: number, rng: Rng): LockPlan {
     const epochPlan = planEpoch({ labels, numClasses, poisonRatio: settings.poisonRatio, strategy: settings.strategy, rng });
     const n = labels.length;
     const realPositions = tokenPositions(settings.placement, settings.token, n, h, w, rng);

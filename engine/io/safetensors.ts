@@ -120,7 +120,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
     const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLength));
     header = JSON.parse(text);
   } catch (err) {
-    throw new Error(`${source}: header is not valid UTF-8 JSON (${(err as Error).message})`);
+    throw new Error(`${source}: header is not valid UTF-8 JSON (${(err as Error).message})`, { cause: err });
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) {
     throw new Error(`${source}: header must be a JSON object`);
