@@ -158,6 +158,7 @@ describe('binary ops broadcast like NumPy', () => {
     { name: 'maximum', op: E.maximum, ref: Math.max },
     { name: 'minimum', op: E.minimum, ref: Math.min },
   ];
+  // prettier-ignore
   const pairs: [number[], number[]][] = [
     [[3, 1], [1, 4]],
     [[2, 3, 4], [4]],

@@ -48,6 +48,7 @@ describe('reshape, expandDims, squeeze', () => {
   it('reshape keeps row-major order and infers one -1', async () => {
     const x = host([2, 3, 4]);
     const t = upload(x);
+    // prettier-ignore
     for (const [target, shape] of [
       [[-1, 4], [6, 4]],
       [[4, -1], [4, 6]],
@@ -109,6 +110,7 @@ describe('slice and pad', () => {
     const shape = [4, 5, 3];
     const x = host(shape);
     const t = upload(x);
+    // prettier-ignore
     const cases: [number[], number[] | undefined][] = [
       [[1, 2, 0], [2, 3, 3]],
       [[0, 0, 0], undefined],
@@ -126,6 +128,7 @@ describe('slice and pad', () => {
     const shape = [2, 3, 2];
     const x = host(shape);
     const t = upload(x);
+    // prettier-ignore
     for (const pads of [
       [[1, 0], [0, 2], [1, 1]],
       [[0, 0], [0, 0], [0, 0]],
@@ -144,6 +147,7 @@ describe('slice and pad', () => {
 
 describe('broadcastTo', () => {
   it('materialises broadcasts over leading, size-1 and shape-[] dimensions', async () => {
+    // prettier-ignore
     for (const [from, to] of [
       [[3, 1], [2, 3, 4]],
       [[], [2, 2]],
