@@ -8,11 +8,11 @@ import * as E from '../../engine/node.js';
 import { Rng } from '../../engine/random.js';
 import { expectClose, gradCheck, randomData } from '../helpers/gradcheck.js';
 import { useEngine } from '../helpers/setup.js';
+import { size } from '../helpers/arrays.js';
 
 useEngine();
 
 const rng = new Rng(31337);
-const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 const input = (shape: number[], low = -1, high = 1) => ({ data: randomData(size(shape), rng, low, high), shape });
 /** Values at least `margin` away from each point in `kinks`, so central differences never straddle a kink. */
 const awayFrom = (shape: number[], kinks: number[], margin = 0.05) => {

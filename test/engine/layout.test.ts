@@ -7,10 +7,9 @@ import * as E from '../../engine/node.js';
 import { Rng } from '../../engine/random.js';
 import { randomData } from '../helpers/gradcheck.js';
 import { useEngine } from '../helpers/setup.js';
+import { size } from '../helpers/arrays.js';
 
 useEngine();
-
-const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 /** A host array with coordinate access. */
 class Host {
