@@ -9,7 +9,8 @@
  * every test of its suite; `expect(value, message)` prefixes failures with the message; toEqual ignores
  * properties that are undefined and compares typed arrays element by element.
  */
-/* eslint-disable @typescript-eslint/no-explicit-any -- callback and matcher arguments are as loosely typed as vitest's own signatures, which this stands in for */
+/* eslint-disable @typescript-eslint/no-explicit-any --
+   callback and matcher arguments are as loosely typed as vitest's own signatures, which this stands in for */
 
 type HookFn = () => unknown;
 type TestFn = () => unknown;
