@@ -108,16 +108,11 @@ export function packUniforms(fields: readonly UniformField[], values: UniformVal
 
 /**
  * Spread `n` workgroups over x and y so no dimension exceeds WebGPU's 65535 limit. Kernels recover the
- * linear workgroup id with `wgLinear()` from `snippets`.
+ * linear invocation index with the entry point header `linearMainWgsl` (kernels/wgsl.ts).
  */
 export function grid1d(totalThreads: number, workgroupSize: number): [number, number] {
   const groups = Math.max(1, Math.ceil(totalThreads / workgroupSize));
   if (groups <= 65535) return [groups, 1];
   const y = Math.ceil(groups / 65535);
   return [Math.ceil(groups / y), y];
-}
-
-/** The linear global invocation index for kernels dispatched with `grid1d` (needs `@builtin(num_workgroups) nwg`). */
-export function linearIndexWgsl(workgroupSize: number): string {
-  return `(gid.x + gid.y * nwg.x * ${workgroupSize}u)`;
 }

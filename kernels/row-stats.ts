@@ -10,7 +10,7 @@
  * for labels, T ls - sum t (x - m) (+ sum t log t for KL) for targets. Rows follow PyTorch: a NaN, a +inf or
  * only -inf values make ls (and the loss) NaN.
  */
-import type { KernelProgram, WgslScalar } from './program.js';
+import type { KernelProgram } from './program.js';
 import { IEEE_WGSL } from './ieee.js';
 import { linearMainWgsl } from './wgsl.js';
 import { onlineLogSumExpWgsl, ROW_STATS, ROW_WORKGROUP } from './softmax.js';
@@ -94,7 +94,7 @@ export function rowStatsCombineProgram(spec: RowStatsSpec): KernelProgram {
     key: `rowStatsCombine|${specKey(spec)}`,
     workgroupSize: [ROW_WORKGROUP],
     uniforms: UNIFORMS,
-    inputs: spec === null ? ['f32'] : ['f32', spec.targetDtype as WgslScalar, 'f32'],
+    inputs: spec === null ? ['f32'] : ['f32', spec.targetDtype, 'f32'],
     outputs: spec === null ? ['f32'] : ['f32', 'f32'],
     body: () => `${IEEE_WGSL}
 ${linearMainWgsl(ROW_WORKGROUP)}

@@ -26,7 +26,7 @@ describe('Sequential fuses Linear + ReLU', () => {
       for (let k = 0; k < O; k++) ref[n * O + k] = b2![k]! + h.reduce((a, v, j) => a + v * w2![k * H + j]!, 0);
     }
     const fused = model.forward(x);
-    expectClose((await fused.data()) as Float32Array, ref, 1e-5, 1e-5, 'fused forward');
+    expectClose((await fused.data()), ref, 1e-5, 1e-5, 'fused forward');
 
     const grads = async (run: () => E.Tensor) => {
       for (const p of model.parameters()) p.grad?.dispose();
@@ -37,6 +37,6 @@ describe('Sequential fuses Linear + ReLU', () => {
     const fusedGrads = await grads(() => model.forward(x));
     const unfusedGrads = await grads(() => model.layers.reduce((h, m) => m.forward(h), x));
     expect(fusedGrads.length).toBe(4);
-    fusedGrads.forEach((g, i) => expectClose(g as Float32Array, Float64Array.from(unfusedGrads[i] as Float32Array), 1e-6, 1e-6, `gradient ${i}`));
+    fusedGrads.forEach((g, i) => expectClose(g, Float64Array.from(unfusedGrads[i] as Float32Array), 1e-6, 1e-6, `gradient ${i}`));
   });
 });
