@@ -36,6 +36,20 @@ function niceTicks(lo: number, hi: number, count = 5): number[] {
   return ticks;
 }
 
+/** The opening of a chart: the canvas, its title, and the left axis's grid lines with their labels. */
+function frame(W: number, H: number, titleX: number, title: string, m: { l: number; r: number }, ticks: readonly number[], py: (v: number) => number): string[] {
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${titleX}" y="20" text-anchor="middle" font-size="14" font-weight="bold">${esc(title)}</text>`,
+  ];
+  for (const t of ticks) {
+    parts.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${py(t)}" y2="${py(t)}" stroke="#e5e5e5"/>`);
+    parts.push(`<text x="${m.l - 6}" y="${py(t) + 4}" text-anchor="end">${t}</text>`);
+  }
+  return parts;
+}
+
 /** A line chart of several series over x = 1..n (epochs). */
 export function lineChartSvg(series: readonly Series[], o: ChartOptions): string {
   const right = series.filter((s) => s.axis === 'right');
@@ -58,15 +72,7 @@ export function lineChartSvg(series: readonly Series[], o: ChartOptions): string
   const scale = (v: number, lo: number, hi: number) => m.t + (1 - (v - lo) / (hi - lo || 1)) * (H - m.t - m.b);
   const py = (v: number) => scale(v, yMin, yMax);
   const pyOf = (s: Series) => (s.axis === 'right' ? (v: number) => scale(v, 0, rMax) : py);
-  const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
-    `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${W / 2 - m.r / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">${esc(o.title)}</text>`,
-  ];
-  for (const t of niceTicks(yMin, yMax)) {
-    parts.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${py(t)}" y2="${py(t)}" stroke="#e5e5e5"/>`);
-    parts.push(`<text x="${m.l - 6}" y="${py(t) + 4}" text-anchor="end">${t}</text>`);
-  }
+  const parts = frame(W, H, W / 2 - m.r / 2, o.title, m, niceTicks(yMin, yMax), py);
   const xStep = Math.max(1, Math.ceil(n / 10));
   for (let i = 0; i < n; i += xStep) parts.push(`<text x="${px(i)}" y="${H - m.b + 16}" text-anchor="middle">${i + 1}</text>`);
   parts.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${H - m.b}" y2="${H - m.b}" stroke="#333"/>`);
@@ -134,15 +140,7 @@ export function groupedBarChartSvg(groups: readonly BarGroup[], series: readonly
   });
   const unit = (W - m.l - m.r) / Math.max(1, x + 1);
   const left = (i: number) => m.l + (slots[i]! + 0.5) * unit;
-  const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
-    `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${(m.l + W - m.r) / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">${esc(o.title)}</text>`,
-  ];
-  for (const t of niceTicks(yMin, yMax)) {
-    parts.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${py(t)}" y2="${py(t)}" stroke="#e5e5e5"/>`);
-    parts.push(`<text x="${m.l - 6}" y="${py(t) + 4}" text-anchor="end">${t}</text>`);
-  }
+  const parts = frame(W, H, (m.l + W - m.r) / 2, o.title, m, niceTicks(yMin, yMax), py);
   groups.forEach((g, i) => {
     g.values.forEach((v, k) => {
       if (v === null || !Number.isFinite(v)) return;
