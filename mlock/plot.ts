@@ -182,3 +182,8 @@ export function groupedBarChartSvg(groups: readonly BarGroup[], series: readonly
   parts.push('</svg>');
   return parts.join('\n');
 }
+
+/** A chart's place while it has nothing to show yet: its title and a line saying why. */
+export function emptyChartSvg(title: string, message: string, width = 640, height = 120): string {
+  return [...frame(width, height, width / 2, title, { l: 0, r: 0 }, [], (v) => v), `<text x="${width / 2}" y="${height / 2 + 10}" text-anchor="middle" fill="#666">${esc(message)}</text>`, '</svg>'].join('\n');
+}

@@ -95,3 +95,18 @@ export function estimatePlan(plan: readonly DatasetPlan[], speeds: MeasuredSpeed
     return { dataset: p.dataset, rows: ROW_KINDS.length * p.seeds, seconds: s.loadSeconds + p.seeds * perSeed, scaled: p.width !== s.width };
   });
 }
+
+const total = (estimates: readonly (DatasetEstimate | null)[]) => estimates.reduce((s, e) => s + (e?.seconds ?? 0), 0);
+
+/**
+ * The most epochs the CNN rows (CIFAR-10 and GTSRB alike) can have with the plan's other settings unchanged
+ * so that the whole plan fits `hours` at these speeds: what to write into the budget when speeds change.
+ * 0 when even the MLP rows and the CNN audits alone do not fit; null without speeds for every dataset.
+ */
+export function largestCnnEpochs(plan: readonly DatasetPlan[], speeds: MeasuredSpeeds | null, hours: number): number | null {
+  if (estimatePlan(plan, speeds).some((e) => e === null)) return null;
+  const at = (epochs: number) => total(estimatePlan(plan.map((p) => (p.width === null ? p : { ...p, epochs })), speeds));
+  let epochs = 0;
+  while (epochs < 1000 && at(epochs + 1) <= hours * 3600) epochs++;
+  return epochs;
+}

@@ -3,13 +3,17 @@
  * and strategy (bars, with the spread over seeds and chance marked), and the near-miss curve (accuracy with
  * d cells of the real token changed, d = 1..8, one line per dataset and strategy, the 20% bound dashed).
  */
-import { groupedBarChartSvg, lineChartSvg, type BarGroup, type Series } from './plot.js';
+import { emptyChartSvg, groupedBarChartSvg, lineChartSvg, type BarGroup, type Series } from './plot.js';
 import type { Summary } from './report-summary.js';
 
 const DATASET_NAMES: Record<string, string> = { mnist: 'MNIST', 'fashion-mnist': 'Fashion-MNIST', cifar10: 'CIFAR-10', gtsrb: 'GTSRB' };
 const STRATEGY_SHORT: Record<string, string> = { 'fixed-target': 'fixed target', 'random-label': 'random label', uniform: 'uniform' };
 
+const NOTHING_YET = 'no locked row has finished yet (npm run report)';
+
 export function accuracyFigureSvg(s: Summary): string {
+  const title = 'M-LOCK: test accuracy with and without the token';
+  if (!s.strategies.length) return emptyChartSvg(title, NOTHING_YET);
   const groups: BarGroup[] = s.strategies.map((x) => {
     const base = s.baselines.find((b) => b.dataset === x.dataset)?.accuracy;
     return {
@@ -27,7 +31,7 @@ export function accuracyFigureSvg(s: Summary): string {
       { name: 'authorized (token)', color: '#1f77b4' },
       { name: 'unauthorized (none)', color: '#d62728' },
     ],
-    { title: 'M-LOCK: test accuracy with and without the token', yLabel: 'test accuracy (mean ± sd over seeds)', yMin: 0, yMax: 1, referenceLabel: 'chance (1/C)' },
+    { title, yLabel: 'test accuracy (mean ± sd over seeds)', yMin: 0, yMax: 1, referenceLabel: 'chance (1/C)' },
   );
 }
 
@@ -41,6 +45,8 @@ function shade(hex: string, f: number): string {
 }
 
 export function nearMissFigureSvg(s: Summary): string {
+  const title = 'Near-miss tokens: accuracy by cells changed';
+  if (!s.strategies.length) return emptyChartSvg(title, NOTHING_YET);
   const series: Series[] = s.strategies.map((x) => ({
     name: `${DATASET_NAMES[x.dataset] ?? x.dataset}, ${STRATEGY_SHORT[x.strategy] ?? x.strategy}`,
     values: x.curve.map((c) => c.mean.mean),
@@ -49,5 +55,5 @@ export function nearMissFigureSvg(s: Summary): string {
   }));
   const distances = Math.max(1, ...s.strategies.map((x) => x.curve.length));
   series.push({ name: 'worst-case bound 20%', values: Array(distances).fill(0.2), color: '#999999', dashed: true });
-  return lineChartSvg(series, { title: 'Near-miss tokens: accuracy by cells changed', xLabel: 'cells of the real token changed', yLabel: 'test accuracy (mean over variants and seeds)', yMin: 0, yMax: 1, width: 820, height: 400, legendWidth: 230 });
+  return lineChartSvg(series, { title, xLabel: 'cells of the real token changed', yLabel: 'test accuracy (mean over variants and seeds)', yMin: 0, yMax: 1, width: 820, height: 400, legendWidth: 230 });
 }

@@ -4,7 +4,7 @@
  * figure. Pure: everything it shows comes in through `ReportPage`.
  */
 import type { CodeVersion } from './report-cache.js';
-import type { DatasetEstimate, MeasuredSpeeds } from './report-budget.js';
+import { largestCnnEpochs, type DatasetEstimate, type MeasuredSpeeds } from './report-budget.js';
 import type { DatasetPlan, ReportScale } from './report-plan.js';
 import { baselineMisses, formatStat, pct, strategyMisses, TARGETS, type Summary } from './report-summary.js';
 import { recipeFor } from './recipes.js';
@@ -85,8 +85,10 @@ export function renderReport(page: ReportPage): string {
   if (page.speeds) {
     const total = page.estimate.reduce((a, e) => a + (e?.seconds ?? 0), 0);
     const missing = page.estimate.filter((e) => e === null).length;
+    const fit = largestCnnEpochs(plan, page.speeds, TARGETS.hours);
+    const cnn = plan.find((p) => p.width !== null);
     out.push(
-      `Estimated total: **${(total / 3600).toFixed(1)} h** for ${page.totalRows} rows${missing ? ` (${missing} datasets not measured)` : ''}, against the budget of ${TARGETS.hours} h: ${total / 3600 <= TARGETS.hours ? 'fits' : '**over budget**'}.`,
+      `Estimated total: **${(total / 3600).toFixed(1)} h** for ${page.totalRows} rows${missing ? ` (${missing} datasets not measured)` : ''}, against the budget of ${TARGETS.hours} h: ${total / 3600 <= TARGETS.hours ? 'fits' : '**over budget**'}.${fit !== null && cnn ? ` At these speeds the CNN rows fit ${fit} epochs each (VGG w=${cnn.width}, ${cnn.seeds} seed${cnn.seeds === 1 ? '' : 's'}, the other rows as planned).` : ''}`,
       `The estimate scales per-epoch training and audit scoring speeds that \`report --quick\` measured on ${page.speeds.date.slice(0, 10)} (${shortAdapter(page.speeds.adapter)}, mlock/report-speeds.json: ${page.speeds.datasets.map((d) => `${name(d.dataset)} ${d.trainImagesPerSecond.toFixed(0)} training img/s, ${d.scoreImagesPerSecond.toFixed(0)} scored img/s`).join('; ')}). The 2 cores were shared with other developers (load average ${page.speeds.loadAverage.map((l) => l.toFixed(1)).join(', ')} at the start), so these speeds are disturbed and the estimate is likely pessimistic. The budget lives in \`CPU_BUDGET\` (mlock/report-plan.ts); after the kernels get faster, measure again with \`npm run report -- --quick\` and re-estimate with \`npm run report -- --render\`.`,
       '',
     );
@@ -96,17 +98,19 @@ export function renderReport(page: ReportPage): string {
   out.push(`Test accuracy against the true labels, mean ± standard deviation over seeds. Authorized: the keyed token stamped at its key-derived place; unauthorized: clean inputs. Models were selected on the validation split. Targets: authorized within ${(100 * TARGETS.authorizedDrop).toFixed(0)} point of the baseline, unauthorized at most 1/C + ${(100 * TARGETS.unauthorizedAboveChance).toFixed(0)} point; baselines: CIFAR-10 >= 80%, GTSRB >= 95%.`, '');
   out.push('| dataset | strategy | model | training images | epochs | seeds | baseline | authorized | unauthorized | adapter | time | verdict |');
   out.push('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |');
-  for (const b of s.baselines) {
-    const p = plan.find((x) => x.dataset === b.dataset)!;
-    const misses = baselineMisses(b);
-    out.push(`| ${name(b.dataset)} | baseline (unlocked) | ${model(p)} | ${b.trainSamples} | ${p.epochs} | ${b.seeds.length} | ${formatStat(b.accuracy)} | | | ${b.adapters.map(shortAdapter).join(', ')} | ${minutes(b.seconds)} | ${misses.length ? `**miss**: ${misses.join('; ')}` : 'met'} |`);
-  }
-  for (const x of s.strategies) {
-    const b = s.baselines.find((y) => y.dataset === x.dataset);
-    const misses = strategyMisses(x, b).filter((m) => m.startsWith('authorized') || m.startsWith('unauthorized'));
-    out.push(
-      `| ${name(x.dataset)} | ${x.strategy} | ${model(x)} | ${x.trainSamples} | ${x.epochs} | ${x.seeds.length} | ${b ? formatStat(b.accuracy) : 'pending'} | ${formatStat(x.authorized)} | ${formatStat(x.unauthorized)} | ${x.adapters.map(shortAdapter).join(', ')} | ${minutes(x.seconds)} | ${misses.length ? `**miss**: ${misses.join('; ')}` : b ? 'met' : 'baseline pending'} |`,
-    );
+  // Each dataset's baseline first, then its strategies.
+  for (const p of plan) {
+    const b = s.baselines.find((y) => y.dataset === p.dataset);
+    if (b) {
+      const misses = baselineMisses(b);
+      out.push(`| ${name(b.dataset)} | baseline (unlocked) | ${model(p)} | ${b.trainSamples} | ${p.epochs} | ${b.seeds.length} | ${formatStat(b.accuracy)} | | | ${b.adapters.map(shortAdapter).join(', ')} | ${minutes(b.seconds)} | ${misses.length ? `**miss**: ${misses.join('; ')}` : 'met'} |`);
+    }
+    for (const x of s.strategies.filter((y) => y.dataset === p.dataset)) {
+      const misses = strategyMisses(x, b).filter((m) => m.startsWith('authorized') || m.startsWith('unauthorized'));
+      out.push(
+        `| ${name(x.dataset)} | ${x.strategy} | ${model(x)} | ${x.trainSamples} | ${x.epochs} | ${x.seeds.length} | ${b ? formatStat(b.accuracy) : 'pending'} | ${formatStat(x.authorized)} | ${formatStat(x.unauthorized)} | ${x.adapters.map(shortAdapter).join(', ')} | ${minutes(x.seconds)} | ${misses.length ? `**miss**: ${misses.join('; ')}` : b ? 'met' : 'baseline pending'} |`,
+      );
+    }
   }
   out.push('', `![Authorized, unauthorized and baseline accuracy](${page.figures.accuracy})`, '');
 

@@ -118,7 +118,7 @@ async function attackRow(dir: string, o: RunOptions, steps: number): Promise<{ r
 }
 
 /** The dataset's full splits, loaded once for all its rows (one dataset held at a time). */
-class DatasetCache {
+export class DatasetCache {
   private held: { dataset: string; splits: { train: ImageDataset; test: ImageDataset } } | null = null;
   readonly loadSeconds = new Map<string, number>();
 
@@ -135,7 +135,8 @@ class DatasetCache {
   }
 }
 
-async function runRow(runs: string, p: DatasetPlan, row: RowId, code: CodeVersion, adapter: string, data: DatasetCache, log: (s: string) => void): Promise<RowRecord<RowResult>> {
+/** One row: its cached result when nothing about it changed, else the run (resumed when it was interrupted). */
+export async function runRow(runs: string, p: DatasetPlan, row: RowId, code: CodeVersion, adapter: string, data: DatasetCache, log: (s: string) => void): Promise<RowRecord<RowResult>> {
   const dir = join(runs, rowPath(row));
   const settings = rowSettings(p, row.kind, row.seed);
   const cached = await readFinishedRow<RowResult>(dir, settings, code.hash, adapter);

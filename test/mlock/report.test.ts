@@ -9,13 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { AuditReport, ForgeryGroup } from '../../mlock/audit.js';
-import { rowSeconds, estimatePlan, type MeasuredSpeeds } from '../../mlock/report-budget.js';
+import { rowSeconds, estimatePlan, largestCnnEpochs, type MeasuredSpeeds } from '../../mlock/report-budget.js';
 import { canonicalJson, claimRowFolder, readFinishedRow, rowKey, writeFinishedRow } from '../../mlock/report-cache.js';
 import { accuracyFigureSvg, nearMissFigureSvg } from '../../mlock/report-figures.js';
 import { renderReport, type ReportPage } from '../../mlock/report-markdown.js';
 import { CPU_BUDGET, planRows, reportPlan, type DatasetPlan } from '../../mlock/report-plan.js';
 import { formatStat, stat, strategyMisses, summarize, baselineMisses, type RowResult } from '../../mlock/report-summary.js';
 import type { RunReport } from '../../mlock/run.js';
+import { DatasetCache, runRow } from '../../mlock/report.js';
+import { useEngine } from '../helpers/setup.js';
 
 describe('report cache', () => {
   const settings = { dataset: 'mnist', kind: 'uniform', seed: 0, recipe: { lr: 0.001, epochs: 5 } };
@@ -204,6 +206,7 @@ describe('summaries and targets', () => {
     expect(bars).toContain('MNIST uniform, authorized (token): 97.0%');
     const curve = nearMissFigureSvg(s);
     expect([...curve.matchAll(/<polyline /g)]).toHaveLength(s.strategies.length + 1); // + the 20% bound
+    expect(accuracyFigureSvg({ baselines: [], strategies: [] })).toContain('no locked row has finished yet');
   });
 });
 
@@ -228,4 +231,40 @@ describe('time estimate', () => {
     const at8 = { dataset: 'cifar10' as const, width: 8, trainImagesPerSecond: 400, scoreImagesPerSecond: 1200, loadSeconds: 30 };
     expect(rowSeconds(cifar, 'uniform', at8)).toBeCloseTo(4 * rowSeconds({ ...cifar, width: 8 }, 'uniform', at8), 6);
   });
+
+  it('finds the most CNN epochs that fit the budget', () => {
+    const plan = [mnist, { ...reportPlan('cpu')[2]!, width: 8 }];
+    const speeds: MeasuredSpeeds = { date: '', adapter: '', code: '', loadAverage: [], datasets: [speed, { dataset: 'cifar10', width: 8, trainImagesPerSecond: 400, scoreImagesPerSecond: 1200, loadSeconds: 30 }] };
+    const hours = 2;
+    const e = largestCnnEpochs(plan, speeds, hours)!;
+    const secondsAt = (epochs: number) => estimatePlan([mnist, { ...plan[1]!, epochs }], speeds).reduce((s, x) => s + x!.seconds, 0);
+    expect(e).toBeGreaterThan(0);
+    expect(secondsAt(e)).toBeLessThanOrEqual(hours * 3600);
+    expect(secondsAt(e + 1)).toBeGreaterThan(hours * 3600);
+    expect(largestCnnEpochs(plan, { ...speeds, datasets: [speed] }, hours)).toBeNull();
+  });
+});
+
+describe('a report row, end to end (MNIST, 400 images, 1 epoch)', () => {
+  useEngine();
+
+  it('runs a locked row with its audit and white-box attacks once, then reuses it', async () => {
+    const runs = await mkdtemp(join(tmpdir(), 'report-e2e-'));
+    const p: DatasetPlan = { ...reportPlan('quick')[0]!, trainSubset: 400, testSubset: 100, audit: { randomKeys: 5, samples: 20, perDistance: 2 }, whiteBoxSteps: 5 };
+    const code = { hash: 'code-a', files: 1, webgpu: 'test' };
+    const data = new DatasetCache();
+    const id = { dataset: 'mnist' as const, kind: 'uniform' as const, seed: 0 };
+    const first = await runRow(runs, p, id, code, 'this adapter', data, () => {});
+    const r = first.result;
+    expect(r.run.trainSamples).toBe(360);
+    expect(r.run.audit!.groups.find((g) => g.family === 'random-key')!.count).toBe(5);
+    expect(r.run.audit!.groups.find((g) => g.label === 'cells changed: 2')!.count).toBe(2);
+    expect(r.whiteBox!.triggerSearch.steps).toBe(5);
+    expect(r.trainSeconds).toBeGreaterThan(0);
+    const again = await runRow(runs, p, id, code, 'this adapter', data, () => {
+      throw new Error('a cached row must not run again');
+    });
+    expect(again.finished).toBe(first.finished);
+    expect(again.result.run.authorizedAccuracy).toBe(r.run.authorizedAccuracy);
+  }, 300_000);
 });
