@@ -22,6 +22,8 @@ import { clearFolder } from './run-folder.js';
  * settings) and how it is drawn, never what a run computes.
  */
 const CODE_DIRS = ['engine', 'kernels', 'mlock'];
+// Source only: the report writes its own outputs into mlock/ (REPORT.md, report.json, figures, speeds).
+const SOURCE = /\.(ts|wgsl)$/;
 const PRESENTATION_ONLY = /^mlock\/(report[\w-]*|plot|cli|cli-schema|commands|progress)\.ts$/;
 
 export interface CodeVersion {
@@ -41,7 +43,7 @@ export function codeVersion(root: string): CodeVersion {
     }
   };
   for (const d of CODE_DIRS) walk(join(root, d));
-  const counted = files.filter((f) => !PRESENTATION_ONLY.test(f)).sort();
+  const counted = files.filter((f) => SOURCE.test(f) && !PRESENTATION_ONLY.test(f)).sort();
   const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as { packages?: Record<string, { version?: string }> };
   const webgpu = lock.packages?.['node_modules/webgpu']?.version ?? 'unknown';
   const h = createHash('sha256').update(`webgpu ${webgpu}\n`);

@@ -4,13 +4,13 @@
  * values are computed by hand in the test.
  */
 import '../helpers/setup.js';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { AuditReport, ForgeryGroup } from '../../mlock/audit.js';
 import { rowSeconds, estimatePlan, largestCnnEpochs, type MeasuredSpeeds } from '../../mlock/report-budget.js';
-import { canonicalJson, claimRowFolder, readFinishedRow, rowKey, writeFinishedRow } from '../../mlock/report-cache.js';
+import { canonicalJson, claimRowFolder, codeVersion, readFinishedRow, rowKey, writeFinishedRow } from '../../mlock/report-cache.js';
 import { accuracyFigureSvg, nearMissFigureSvg } from '../../mlock/report-figures.js';
 import { renderReport, type ReportPage } from '../../mlock/report-markdown.js';
 import { CPU_BUDGET, planRows, reportPlan, type DatasetPlan } from '../../mlock/report-plan.js';
@@ -45,6 +45,23 @@ describe('report cache', () => {
     expect(await readFinishedRow(dir, settings, 'code-b', 'llvmpipe')).toBeNull();
     await writeFile(join(dir, 'row.json'), '{"key": "');
     expect(await readFinishedRow(dir, settings, 'code-a', 'llvmpipe')).toBeNull();
+  });
+
+  it('versions the code by the content of its sources, not by the report\'s own outputs or files', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'report-code-'));
+    await mkdir(join(root, 'engine'));
+    await mkdir(join(root, 'kernels'));
+    await mkdir(join(root, 'mlock'));
+    await writeFile(join(root, 'package-lock.json'), JSON.stringify({ packages: { 'node_modules/webgpu': { version: '0.6.2' } } }));
+    await writeFile(join(root, 'engine', 'a.ts'), 'export const a = 1;');
+    await writeFile(join(root, 'mlock', 'run.ts'), 'export const r = 1;');
+    const v1 = codeVersion(root);
+    expect(v1).toMatchObject({ files: 2, webgpu: '0.6.2' });
+    await writeFile(join(root, 'mlock', 'REPORT.md'), '# written by the report');
+    await writeFile(join(root, 'mlock', 'report-plan.ts'), 'export const plan = 1;');
+    expect(codeVersion(root).hash).toBe(v1.hash);
+    await writeFile(join(root, 'engine', 'a.ts'), 'export const a = 2;');
+    expect(codeVersion(root).hash).not.toBe(v1.hash);
   });
 
   it('resumes a row in progress only when nothing about it changed, else starts it from an empty folder', async () => {
