@@ -6,7 +6,7 @@
  * where it stopped and a changed row is run again. After every row the report and its figures are written
  * again from the finished rows (report-summary.ts, report-markdown.ts, report-figures.ts).
  *
- *   npm run report                    the CPU plan: mlock/REPORT.md and its figures
+ *   npm run report                    the CPU plan: mlock/REPORT.md, report.json and the figures
  *   npm run report -- --quick         tiny subsets, 1 epoch: runs/report-quick/, and mlock/report-speeds.json
  *   npm run report -- --scale paper   the GPU plan (width 128): mlock/REPORT-paper.md
  *   npm run report -- --render        only write the report again from the cached rows (no engine, no training)
@@ -28,7 +28,7 @@ import { claimRowFolder, codeVersion, readFinishedRow, writeFinishedRow, type Co
 import { accuracyFigureSvg, nearMissFigureSvg } from './report-figures.js';
 import { renderReport } from './report-markdown.js';
 import { planRows, reportPlan, rowPath, type DatasetPlan, type ReportScale, type RowId, type RowKind } from './report-plan.js';
-import { summarize, type RowResult } from './report-summary.js';
+import { baselineMisses, strategyMisses, summarize, type RowResult } from './report-summary.js';
 import { keyFingerprint } from './run-folder.js';
 import { effectiveRecipe, loadRunData, run, type EpochLog, type RunOptions } from './run.js';
 import { readModelMetadata } from './runtime.js';
@@ -40,6 +40,8 @@ const KEY = 'mlock report key';
 interface Outputs {
   runs: string;
   markdown: string;
+  /** The summaries as JSON, next to the Markdown. */
+  json: string;
   accuracySvg: string;
   nearMissSvg: string;
 }
@@ -47,12 +49,13 @@ interface Outputs {
 function outputsFor(scale: ReportScale, root: string): Outputs {
   if (scale === 'quick') {
     const dir = join(root, 'runs', 'report-quick');
-    return { runs: dir, markdown: join(dir, 'REPORT.md'), accuracySvg: join(dir, 'report-accuracy.svg'), nearMissSvg: join(dir, 'report-near-miss.svg') };
+    return { runs: dir, markdown: join(dir, 'REPORT.md'), json: join(dir, 'report.json'), accuracySvg: join(dir, 'report-accuracy.svg'), nearMissSvg: join(dir, 'report-near-miss.svg') };
   }
   const tag = scale === 'paper' ? '-paper' : '';
   return {
     runs: join(root, 'runs', `report-${scale}`),
     markdown: join(root, 'mlock', `REPORT${tag}.md`),
+    json: join(root, 'mlock', `report${tag}.json`),
     accuracySvg: join(root, 'mlock', `report${tag}-accuracy.svg`),
     nearMissSvg: join(root, 'mlock', `report${tag}-near-miss.svg`),
   };
@@ -206,6 +209,11 @@ async function writeOutputs(scale: ReportScale, plan: readonly DatasetPlan[], ou
     figures: { accuracy: basename(out.accuracySvg), nearMiss: basename(out.nearMissSvg) },
   });
   await writeFileAtomic(out.markdown, markdown);
+  const misses = {
+    baselines: summary.baselines.map((b) => ({ dataset: b.dataset, misses: baselineMisses(b) })),
+    strategies: summary.strategies.map((x) => ({ dataset: x.dataset, strategy: x.strategy, misses: strategyMisses(x, summary.baselines.find((b) => b.dataset === x.dataset)) })),
+  };
+  await writeFileAtomic(out.json, JSON.stringify({ scale, code, provenance: p, plan, rows: { total: all.length, finished: rows.size }, summary, misses }, null, 2) + '\n');
   await writeFileAtomic(out.accuracySvg, accuracyFigureSvg(summary) + '\n');
   await writeFileAtomic(out.nearMissSvg, nearMissFigureSvg(summary) + '\n');
   return rows.size;
