@@ -126,7 +126,7 @@ export interface BarChartOptions {
 export function groupedBarChartSvg(groups: readonly BarGroup[], series: readonly { name: string; color: string }[], o: BarChartOptions): string {
   const W = o.width ?? Math.max(640, 60 * groups.length + 220);
   const H = o.height ?? 400;
-  const m = { l: 56, r: 170, t: 36, b: 64 };
+  const m = { l: 56, r: 170, t: 36, b: 72 };
   const yMin = o.yMin ?? 0;
   const yMax = o.yMax ?? Math.max(1e-9, ...groups.flatMap((g) => g.values.map((v, i) => (v ?? 0) + (g.errors?.[i] ?? 0))));
   const py = (v: number) => m.t + (1 - (Math.min(Math.max(v, yMin), yMax) - yMin) / (yMax - yMin || 1)) * (H - m.t - m.b);
@@ -155,14 +155,17 @@ export function groupedBarChartSvg(groups: readonly BarGroup[], series: readonly
     if (g.reference !== undefined) {
       parts.push(`<line x1="${(left(i) - 0.25 * unit).toFixed(1)}" x2="${(left(i) + (series.length + 0.15) * unit).toFixed(1)}" y1="${py(g.reference).toFixed(1)}" y2="${py(g.reference).toFixed(1)}" stroke="#555" stroke-dasharray="4 3"/>`);
     }
-    parts.push(`<text x="${(left(i) + (series.length * unit) / 2).toFixed(1)}" y="${H - m.b + 16}" text-anchor="middle">${esc(g.label)}</text>`);
+    // One word per line: a group is only a few bars wide.
+    const cx = (left(i) + (series.length * unit) / 2).toFixed(1);
+    const words = g.label.split(' ').map((w, k) => `<tspan x="${cx}" dy="${k === 0 ? 0 : 13}">${esc(w)}</tspan>`);
+    parts.push(`<text x="${cx}" y="${H - m.b + 16}" text-anchor="middle">${words.join('')}</text>`);
   });
   // Section names under their groups.
   for (let i = 0; i < groups.length; ) {
     let j = i;
     while (j + 1 < groups.length && groups[j + 1]!.section === groups[i]!.section) j++;
     const name = groups[i]!.section;
-    if (name) parts.push(`<text x="${((left(i) + left(j) + series.length * unit) / 2).toFixed(1)}" y="${H - m.b + 36}" text-anchor="middle" font-weight="bold">${esc(name)}</text>`);
+    if (name) parts.push(`<text x="${((left(i) + left(j) + series.length * unit) / 2).toFixed(1)}" y="${H - m.b + 46}" text-anchor="middle" font-weight="bold">${esc(name)}</text>`);
     i = j + 1;
   }
   parts.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${py(yMin)}" y2="${py(yMin)}" stroke="#333"/>`);
