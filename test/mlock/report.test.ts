@@ -121,7 +121,7 @@ function auditOf(o: { authorized: number; unauthorized: number; twoCells: [numbe
     ],
     boundedMean: 0,
     boundedWorst: 0,
-    guesses: { log2Guesses: o.log2, log2TokenSpace: 72.5, firstSafeDistance: 3, localityHolds: true, explanation: [] } as AuditReport['guesses'],
+    guesses: { log2Guesses: o.log2, log2TokenSpace: 72.5, firstSafeDistance: 3, localityHolds: true, explanation: [] },
     seconds: 10,
   };
 }
