@@ -182,3 +182,19 @@ export async function reverseEngineerAttack(ctx: AttackContext, options: { steps
   for (const t of [meanT, stdT, invStdT, maskLogit, patternLogit]) t.dispose();
   return { steps, maskL1: maskL1 * h * w, recoveredAccuracy: right / ctx.test.n, cleanAccuracy: await cleanAccuracy(ctx.model, ctx.test, ctx.normalization) };
 }
+
+export interface WhiteBoxResult {
+  /** All layers fine-tuned for 5 epochs on 1% of the clean training images. */
+  fineTune: FineTuneResult;
+  triggerSearch: ReverseEngineerResult;
+}
+
+/**
+ * The file holder's attacks once the weights are decrypted, as the CLI's `audit` and the report run them:
+ * all-layer fine-tuning on 1% of clean data, and the trigger search. What sealing and wiping protect against.
+ */
+export async function whiteBoxAttacks(ctx: AttackContext, steps = 200): Promise<WhiteBoxResult> {
+  const fineTune = (await fineTuneAttack(ctx, [1], 5)).find((r) => r.scope === 'all-layers')!;
+  const triggerSearch = await reverseEngineerAttack(ctx, { steps });
+  return { fineTune, triggerSearch };
+}

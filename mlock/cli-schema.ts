@@ -116,6 +116,9 @@ export const OPTIONS = {
   markdown: option(words('FILE'), 'also write a Markdown table to FILE'),
   steps: option(wholeNumber(1), 'trigger-search steps of the reverse-engineering attack (default 200)'),
   quick: flag('the short configuration'),
+  scale: option(oneOf(['cpu', 'paper'] as const), "report plan: cpu (default: this machine's 6-hour budget) or paper (the paper's VGG width 128, for a GPU)"),
+  render: flag('only write the report and its figures again from the cached rows (nothing is trained)'),
+  seeds: option(wholeNumber(1), 'seeds of the CNN rows (the MLP rows always have 3)'),
   verbose: flag("also show Dawn's messages while it probes GPU drivers"),
   help: flag('this help'),
 } as const;
@@ -203,8 +206,11 @@ export const COMMANDS: Record<string, CommandSpec> = {
     run: async (v) => (await commands()).exportCommand(v),
   },
   report: {
-    summary: 'the reproduction report (mlock/REPORT.md): 4 datasets x 3 strategies, decoys, attacks',
-    options: ['quick'],
+    summary: 'the reproduction report (mlock/REPORT.md): 4 datasets x (3 strategies + baseline) x seeds, the audit in every row, white-box attacks',
+    options: ['quick', 'scale', 'render', 'width', 'seeds'],
+    check(v) {
+      if (v.quick && v.scale !== undefined) throw new Error('--quick is its own plan (tiny subsets, 1 epoch): it takes no --scale');
+    },
     run: async (v) => (await import('./report.js')).reportCommand(v),
   },
 };

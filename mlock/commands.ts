@@ -11,7 +11,7 @@ import { decodeModelInto, decodeSafetensors, writeFileAtomic } from '../engine/i
 import { buildModel, type Module } from '../engine/nn/index.js';
 import { predictClasses } from '../engine/train/index.js';
 import type { Values } from './cli-schema.js';
-import { fineTuneAttack, pruneAttack, reverseEngineerAttack } from './attacks.js';
+import { fineTuneAttack, pruneAttack, reverseEngineerAttack, whiteBoxAttacks, type WhiteBoxResult } from './attacks.js';
 import { auditLock, auditMarkdown, type AuditReport } from './audit.js';
 import { authorizedAccuracy, type EvalSetup } from './evaluate.js';
 import { LockPlan, type LockSettings } from './lock-plan.js';
@@ -327,7 +327,7 @@ export async function evalCommand(v: Values, command: 'eval' | 'audit' = 'eval')
     log: (line) => console.error(line),
   });
   const baseline = (await runReportNextTo(m))?.baselineAccuracy ?? null;
-  const whiteBox = command === 'audit' ? await whiteBoxAttacks(model, m, v, test, settings) : undefined;
+  const whiteBox = command === 'audit' ? await whiteBoxAttacksOn(model, m, v, test, settings) : undefined;
   const report = { model: m.path, dataset: m.dataset, strategy: m.lock.strategy, baselineAccuracy: baseline, ...audit, whiteBox, provenance: { ...provenance(), adapter: adapterLabel(runtime().info), seed: v.seed ?? 0 } };
   console.log(`${command} ${m.path} on ${test.name} (${test.n} images; forged tokens on ${audit.samplesPerForgery} each)`);
   if (baseline !== null) console.log(`  baseline (unlocked)    ${pct(baseline)}  (the same run's unlocked model)`);
@@ -342,21 +342,17 @@ export async function evalCommand(v: Values, command: 'eval' | 'audit' = 'eval')
   if (v.markdown) await writeFileAtomic(v.markdown, evalMarkdown(report));
 }
 
-/** The file holder's attacks, once the weights are decrypted: all-layer fine-tuning on 1% of clean data, and the trigger search. */
-async function whiteBoxAttacks(model: Module, m: SavedModel, v: Values, test: ImageDataset, settings: LockSettings) {
+/** The file holder's attacks (attacks.ts) on the test set and the training images the command names. */
+async function whiteBoxAttacksOn(model: Module, m: SavedModel, v: Values, test: ImageDataset, settings: LockSettings): Promise<WhiteBoxResult> {
   let train = await loadDataset(m.dataset, 'train', { path: v.data });
   if (v['train-subset']) train = sampleSubset(train, v['train-subset'], v.seed ?? 0);
   const ctx = { model, train, test, normalization: m.normalization, seed: v.seed ?? 0, authorized: (net: Module) => authorizedAccuracy({ model: net, dataset: test, settings, normalization: m.normalization }) };
   console.error('audit: white-box attacks (fine-tuning, trigger search)');
-  const fineTune = (await fineTuneAttack(ctx, [1], 5)).find((r) => r.scope === 'all-layers')!;
-  const triggerSearch = await reverseEngineerAttack(ctx, { steps: v.steps ?? 200 });
-  return { fineTune, triggerSearch };
+  return whiteBoxAttacks(ctx, v.steps ?? 200);
 }
 
 /** The audit's Markdown under a header that says what, where and when. */
-type WhiteBox = Awaited<ReturnType<typeof whiteBoxAttacks>>;
-
-export function evalMarkdown(r: AuditReport & { model: string; dataset: string; strategy: string; baselineAccuracy: number | null; whiteBox?: WhiteBox; provenance: Provenance & { adapter: string } }): string {
+export function evalMarkdown(r: AuditReport & { model: string; dataset: string; strategy: string; baselineAccuracy: number | null; whiteBox?: WhiteBoxResult; provenance: Provenance & { adapter: string } }): string {
   const p = r.provenance;
   const wb = r.whiteBox;
   const head = [

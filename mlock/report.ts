@@ -1,201 +1,273 @@
 /**
- * The reproduction report: the paper's datasets x its three strategies, each with the unlocked baseline,
- * authorized / unauthorized / forged accuracy, epochs, time and adapter; forged-token accuracy with and
- * without decoy training; attacks on MNIST and CIFAR-10. Every run writes its own folder under runs/report/,
- * and a finished run is reused, so an interrupted report continues where it stopped.
- * Writes mlock/REPORT.md and mlock/report.json.
+ * The reproduction report (`npm run report`): the paper's datasets x its three strategies, each with the
+ * unlocked baseline, over several seeds, with the lock's audit in every locked row and the white-box attacks
+ * on MNIST and CIFAR-10. What runs is report-plan.ts's; every row is one training run in its own folder,
+ * cached with its settings, code version and adapter (report-cache.ts), so an interrupted report continues
+ * where it stopped and a changed row is run again. After every row the report and its figures are written
+ * again from the finished rows (report-summary.ts, report-markdown.ts, report-figures.ts).
+ *
+ *   npm run report                    the CPU plan: mlock/REPORT.md, report.json and the figures
+ *   npm run report -- --quick         tiny subsets, 1 epoch: runs/report-quick/, and mlock/report-speeds.json
+ *   npm run report -- --scale paper   the GPU plan (width 128): mlock/REPORT-paper.md
+ *   npm run report -- --render        only write the report again from the cached rows (no engine, no training)
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { loadavg } from 'node:os';
+import { basename, join } from 'node:path';
 import { adapterLabel, initEngine, runtime } from '../engine/node.js';
 import { writeFileAtomic, decodeModelInto } from '../engine/io/node/index.js';
-import { loadDataset, projectRoot, sharedDataPath } from '../engine/data/node/index.js';
-import { buildModel, type Module } from '../engine/nn/index.js';
-import { fineTuneAttack, pruneAttack, reverseEngineerAttack, type FineTuneResult, type PruneResult, type ReverseEngineerResult } from './attacks.js';
-import { authorizedAccuracy } from './evaluate.js';
-import { readModelMetadata } from './runtime.js';
-import { run, sampleSubset, type RunOptions, type RunReport } from './run.js';
+import { loadDataset, projectRoot, sharedDataPath, type ImageDataset } from '../engine/data/node/index.js';
+import { buildModel } from '../engine/nn/index.js';
+import { whiteBoxAttacks, type WhiteBoxResult } from './attacks.js';
+import type { Values } from './cli-schema.js';
+import { wipe } from './keyed.js';
 import { provenance } from './provenance.js';
-import { resolveToken } from './token-spec.js';
-import type { StrategyName } from './strategies.js';
+import { estimatePlan, speedsFromRows, type DatasetSpeed, type MeasuredSpeeds } from './report-budget.js';
+import { claimRowFolder, codeVersion, readFinishedRow, writeFinishedRow, type CodeVersion, type RowRecord } from './report-cache.js';
+import { accuracyFigureSvg, nearMissFigureSvg } from './report-figures.js';
+import { renderReport } from './report-markdown.js';
+import { planRows, reportPlan, rowPath, type DatasetPlan, type ReportScale, type RowId, type RowKind } from './report-plan.js';
+import { baselineMisses, strategyMisses, summarize, type RowResult } from './report-summary.js';
+import { keyFingerprint } from './run-folder.js';
+import { effectiveRecipe, loadRunData, run, type EpochLog, type RunOptions } from './run.js';
+import { readModelMetadata } from './runtime.js';
+import { plainModelBytes } from './sealed-model.js';
 
-interface DatasetPlan {
-  dataset: string;
-  dataPath?: string;
-  /** What differs from the paper on this adapter, said in the table. */
-  note: string;
-  options: Partial<RunOptions>;
-}
-
-const STRATEGIES: StrategyName[] = ['fixed-target', 'random-label', 'uniform'];
+/** The report's key. Not a secret: the report publishes figures, not models to serve. */
 const KEY = 'mlock report key';
 
-function plans(quick: boolean, gpu: boolean): DatasetPlan[] {
-  if (gpu) {
-    return [
-      { dataset: 'mnist', note: 'paper recipe', options: { epochs: 10 } },
-      { dataset: 'fashion-mnist', note: 'paper recipe', options: { epochs: 10 } },
-      { dataset: 'cifar10', dataPath: sharedDataPath('cifar10-jpeg.tar.gz'), note: 'VGG w=128, JPEG copy of CIFAR-10', options: { epochs: 30, width: 128 } },
-      { dataset: 'gtsrb', note: 'VGG w=128', options: { epochs: 20, width: 128 } },
-    ];
-  }
-  // Sized for a 2-core machine on a software adapter: the MLP rows use the demo's faster learning rate, the CNN
-  // rows a narrow VGG on a sample of the training set; each row states what it ran.
-  const grey = quick ? 8000 : 16000;
-  const cnn = quick ? 1000 : 3000;
-  const cnnEval = { testSubset: 1000, forgedKeys: 4, forgedSamples: 500 };
-  return [
-    { dataset: 'mnist', note: `MLP, ${grey} training images, lr 0.05, 5 epochs`, options: { epochs: 5, lr: 0.05, trainSubset: grey, testSubset: 5000 } },
-    { dataset: 'fashion-mnist', note: `MLP, ${grey} training images, lr 0.05, 5 epochs`, options: { epochs: 5, lr: 0.05, trainSubset: grey, testSubset: 5000 } },
-    {
-      dataset: 'cifar10',
-      note: `VGG w=8 (paper: 128), ${cnn} images of the lossless CIFAR-10 subset, 4 epochs; forged: 4 keys, 500 images`,
-      options: { epochs: 4, width: 8, trainSubset: cnn, ...cnnEval },
-    },
-    { dataset: 'gtsrb', note: `VGG w=8 (paper: 128), ${cnn} training images, 4 epochs; forged: 4 keys, 500 images`, options: { epochs: 4, width: 8, trainSubset: cnn, ...cnnEval } },
-  ];
+interface Outputs {
+  runs: string;
+  markdown: string;
+  /** The summaries as JSON, next to the Markdown. */
+  json: string;
+  accuracySvg: string;
+  nearMissSvg: string;
 }
 
-async function cachedRun(dir: string, options: RunOptions): Promise<RunReport> {
-  try {
-    return JSON.parse(await readFile(join(dir, 'report.json'), 'utf8')) as RunReport;
-  } catch {
-    return run({ ...options, out: dir, resume: true, progress: false, provenance: { ...provenance() } });
+function outputsFor(scale: ReportScale, root: string): Outputs {
+  if (scale === 'quick') {
+    const dir = join(root, 'runs', 'report-quick');
+    return { runs: dir, markdown: join(dir, 'REPORT.md'), json: join(dir, 'report.json'), accuracySvg: join(dir, 'report-accuracy.svg'), nearMissSvg: join(dir, 'report-near-miss.svg') };
   }
-}
-
-interface AttackReport {
-  dataset: string;
-  fineTune: FineTuneResult[];
-  prune: PruneResult[];
-  reverseEngineer: ReverseEngineerResult;
-}
-
-async function attackRun(runDir: string, plan: DatasetPlan): Promise<AttackReport> {
-  const cache = join(runDir, 'attacks.json');
-  try {
-    return JSON.parse(await readFile(cache, 'utf8')) as AttackReport;
-  } catch {
-    // not cached yet
-  }
-  const bytes = new Uint8Array(await readFile(join(runDir, 'model.safetensors')));
-  const meta = readModelMetadata(bytes);
-  const model = buildModel(meta.model.name, { inputShape: meta.model.inputShape, numClasses: meta.model.numClasses, width: meta.model.width, dropout: meta.model.dropout });
-  decodeModelInto(model, bytes);
-  let train = await loadDataset(plan.dataset, 'train', { path: plan.dataPath });
-  let test = await loadDataset(plan.dataset, 'test', { path: plan.dataPath });
-  if (plan.options.trainSubset) train = sampleSubset(train, plan.options.trainSubset, 0);
-  if (plan.options.testSubset) test = sampleSubset(test, plan.options.testSubset, 1);
-  const [c, h, w] = meta.model.inputShape;
-  const { token, placement } = await resolveToken({ key: KEY }, c, h, w);
-  const settings = { strategy: { name: meta.lock!.strategy }, poisonRatio: 0.5, decoyRatio: 0, token, placement };
-  const ctx = { model, train, test, normalization: meta.normalization, seed: 0, authorized: (m: Module) => authorizedAccuracy({ model: m, dataset: test, settings, normalization: meta.normalization }) };
-  const result: AttackReport = {
-    dataset: plan.dataset,
-    fineTune: await fineTuneAttack(ctx, [1, 5, 10], 3),
-    prune: await pruneAttack(ctx, [0, 0.3, 0.5, 0.7, 0.9]),
-    reverseEngineer: await reverseEngineerAttack(ctx, { steps: plan.dataset === 'mnist' ? 150 : 60 }),
+  const tag = scale === 'paper' ? '-paper' : '';
+  return {
+    runs: join(root, 'runs', `report-${scale}`),
+    markdown: join(root, 'mlock', `REPORT${tag}.md`),
+    json: join(root, 'mlock', `report${tag}.json`),
+    accuracySvg: join(root, 'mlock', `report${tag}-accuracy.svg`),
+    nearMissSvg: join(root, 'mlock', `report${tag}-near-miss.svg`),
   };
-  model.dispose();
-  await writeFileAtomic(cache, JSON.stringify(result, null, 2) + '\n');
-  return result;
 }
 
-const pct = (x: number | null | undefined) => (x === null || x === undefined ? 'n/a' : `${(100 * x).toFixed(1)}%`);
+const speedsPath = (root: string) => join(root, 'mlock', 'report-speeds.json');
 
-export async function reportCommand(values: Record<string, unknown>): Promise<void> {
+/** The run a row is, as options of run(). */
+function runOptions(p: DatasetPlan, kind: RowKind, seed: number): RunOptions {
+  return {
+    dataset: p.dataset,
+    dataPath: p.dataFile ? sharedDataPath(p.dataFile) : undefined,
+    width: p.width ?? undefined,
+    strategy: kind === 'baseline' ? null : { name: kind },
+    token: { key: KEY },
+    epochs: p.epochs,
+    seed,
+    trainSubset: p.trainSubset,
+    testSubset: p.testSubset,
+    forgedKeys: p.audit.randomKeys,
+    forgedSamples: p.audit.samples,
+    auditPerDistance: p.audit.perDistance,
+    baseline: false,
+    out: '',
+    progress: false,
+  };
+}
+
+/** Everything that decides a row's figures besides the code: what its cache entry is compared on. */
+function rowSettings(p: DatasetPlan, kind: RowKind, seed: number): Record<string, unknown> {
+  const o = runOptions(p, kind, seed);
+  return {
+    dataset: p.dataset,
+    data: p.dataFile ?? 'default',
+    kind,
+    seed,
+    recipe: effectiveRecipe(o),
+    trainSubset: p.trainSubset ?? null,
+    testSubset: p.testSubset ?? null,
+    key: keyFingerprint(KEY),
+    audit: kind === 'baseline' ? null : p.audit,
+    whiteBoxSteps: kind === 'baseline' ? null : p.whiteBoxSteps,
+  };
+}
+
+/** The file holder's attacks on a finished locked row: its sealed model opened with the key, its own data. */
+async function attackRow(dir: string, o: RunOptions, steps: number): Promise<{ result: WhiteBoxResult; seconds: number }> {
+  const start = performance.now();
+  const path = join(dir, 'model.safetensors');
+  const { plain } = await plainModelBytes(new Uint8Array(await readFile(path)), KEY, { source: path });
+  const meta = readModelMetadata(plain, path);
+  const model = buildModel(meta.model.name, { inputShape: meta.model.inputShape, numClasses: meta.model.numClasses, width: meta.model.width, dropout: meta.model.dropout });
+  try {
+    decodeModelInto(model, plain, path);
+    model.eval();
+    const data = await loadRunData(o);
+    const result = await whiteBoxAttacks({ model, train: data.train, test: data.test, normalization: meta.normalization, seed: o.seed }, steps);
+    return { result, seconds: (performance.now() - start) / 1000 };
+  } finally {
+    wipe(plain);
+    model.dispose();
+  }
+}
+
+/** The dataset's full splits, loaded once for all its rows (one dataset held at a time). */
+export class DatasetCache {
+  private held: { dataset: string; splits: { train: ImageDataset; test: ImageDataset } } | null = null;
+  readonly loadSeconds = new Map<string, number>();
+
+  async get(p: DatasetPlan): Promise<{ train: ImageDataset; test: ImageDataset }> {
+    if (this.held?.dataset !== p.dataset) {
+      this.held = null;
+      const start = performance.now();
+      const path = p.dataFile ? sharedDataPath(p.dataFile) : undefined;
+      const splits = { train: await loadDataset(p.dataset, 'train', { path }), test: await loadDataset(p.dataset, 'test', { path }) };
+      this.loadSeconds.set(p.dataset, (performance.now() - start) / 1000);
+      this.held = { dataset: p.dataset, splits };
+    }
+    return this.held.splits;
+  }
+}
+
+/** One row: its cached result when nothing about it changed, else the run (resumed when it was interrupted). */
+export async function runRow(runs: string, p: DatasetPlan, row: RowId, code: CodeVersion, adapter: string, data: DatasetCache, log: (s: string) => void): Promise<RowRecord<RowResult>> {
+  const dir = join(runs, rowPath(row));
+  const settings = rowSettings(p, row.kind, row.seed);
+  const cached = await readFinishedRow<RowResult>(dir, settings, code.hash, adapter);
+  if (cached) return cached;
+  const id = { settings, code: code.hash, adapter };
+  const resume = await claimRowFolder(dir, id);
+  log(`== ${rowPath(row)}${resume ? ' (resuming)' : ''}`);
+  const o: RunOptions = { ...runOptions(p, row.kind, row.seed), out: dir, resume, loaded: await data.get(p), log: (s) => log(`  ${s}`), provenance: { ...provenance() } };
+  const report = await run(o);
+  const history = JSON.parse(await readFile(join(dir, 'history.json'), 'utf8')) as EpochLog[];
+  const trainSeconds = history.reduce((s, h) => s + h.seconds, 0);
+  const images = history.reduce((s, h) => s + h.imagesPerSecond * h.seconds, 0);
+  let whiteBox: WhiteBoxResult | null = null;
+  let whiteBoxSeconds = 0;
+  if (row.kind !== 'baseline' && p.whiteBoxSteps !== null) {
+    log('  white-box attacks (fine-tuning on 1% of clean data, trigger search)');
+    ({ result: whiteBox, seconds: whiteBoxSeconds } = await attackRow(dir, o, p.whiteBoxSteps));
+  }
+  return writeFinishedRow<RowResult>(dir, id, { run: report, whiteBox, whiteBoxSeconds, imagesPerSecond: images / trainSeconds, trainSeconds });
+}
+
+/**
+ * The finished rows of the plan with this code: with `adapter` given, those run on it; without (rendering
+ * only), those of the adapter most rows ran on, so that adapters are never mixed in one figure either.
+ */
+async function collectRows(runs: string, plan: readonly DatasetPlan[], code: CodeVersion, adapter: string | null): Promise<Map<string, RowRecord<RowResult>>> {
+  const found: [string, RowRecord<RowResult>][] = [];
+  for (const row of planRows(plan)) {
+    const p = plan.find((x) => x.dataset === row.dataset)!;
+    const r = await readFinishedRow<RowResult>(join(runs, rowPath(row)), rowSettings(p, row.kind, row.seed), code.hash, adapter);
+    if (r) found.push([rowPath(row), r]);
+  }
+  const counts = new Map<string, number>();
+  for (const [, r] of found) counts.set(r.adapter, (counts.get(r.adapter) ?? 0) + 1);
+  const main = adapter ?? [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+  return new Map(found.filter(([, r]) => r.adapter === main));
+}
+
+async function readSpeeds(root: string): Promise<MeasuredSpeeds | null> {
+  const text = await readFile(speedsPath(root), 'utf8').catch(() => null);
+  return text === null ? null : (JSON.parse(text) as MeasuredSpeeds);
+}
+
+async function writeOutputs(scale: ReportScale, plan: readonly DatasetPlan[], out: Outputs, code: CodeVersion, adapter: string | null, command: string): Promise<number> {
+  const root = projectRoot();
+  const records = await collectRows(out.runs, plan, code, adapter);
+  const rows = new Map([...records].map(([k, r]) => [k, r.result]));
+  const summary = summarize(plan, rows);
+  const all = planRows(plan).map(rowPath);
+  const speeds = await readSpeeds(root);
+  const p = provenance();
+  const markdown = renderReport({
+    scale,
+    command,
+    date: new Date().toISOString(),
+    code,
+    commit: p.commit,
+    uncommittedChanges: p.uncommittedChanges,
+    plan,
+    summary,
+    totalRows: all.length,
+    pending: all.filter((r) => !rows.has(r)),
+    speeds,
+    estimate: estimatePlan(plan, speeds),
+    paperPlan: scale === 'cpu' && !existsSync(outputsFor('paper', root).markdown) ? reportPlan('paper') : null,
+    // The figures sit next to the Markdown file.
+    figures: { accuracy: basename(out.accuracySvg), nearMiss: basename(out.nearMissSvg) },
+  });
+  await writeFileAtomic(out.markdown, markdown);
+  const misses = {
+    baselines: summary.baselines.map((b) => ({ dataset: b.dataset, misses: baselineMisses(b) })),
+    strategies: summary.strategies.map((x) => ({ dataset: x.dataset, strategy: x.strategy, misses: strategyMisses(x, summary.baselines.find((b) => b.dataset === x.dataset)) })),
+  };
+  await writeFileAtomic(out.json, JSON.stringify({ scale, code, provenance: p, plan, rows: { total: all.length, finished: rows.size }, summary, misses }, null, 2) + '\n');
+  await writeFileAtomic(out.accuracySvg, accuracyFigureSvg(summary) + '\n');
+  await writeFileAtomic(out.nearMissSvg, nearMissFigureSvg(summary) + '\n');
+  return rows.size;
+}
+
+/** The quick report's rows as the speeds the estimate scales (datasets loaded in this session only). */
+async function saveSpeeds(root: string, plan: readonly DatasetPlan[], runs: string, code: CodeVersion, adapter: string, data: DatasetCache, load: number[]): Promise<MeasuredSpeeds> {
+  const records = await collectRows(runs, plan, code, adapter);
+  const previous = await readSpeeds(root);
+  const datasets: DatasetSpeed[] = [];
+  for (const p of plan) {
+    const loadSeconds = data.loadSeconds.get(p.dataset);
+    const mine = [...records].filter(([k]) => k.startsWith(`${p.dataset}/`)).map(([, r]) => r.result);
+    const measured = loadSeconds === undefined ? null : speedsFromRows(p.dataset, p.width, mine, loadSeconds);
+    const kept = previous?.datasets.find((d) => d.dataset === p.dataset);
+    if (measured ?? kept) datasets.push(measured ?? kept!);
+  }
+  const speeds: MeasuredSpeeds = { date: new Date().toISOString(), adapter, code: code.hash, loadAverage: load, datasets };
+  await writeFileAtomic(speedsPath(root), JSON.stringify(speeds, null, 2) + '\n');
+  return speeds;
+}
+
+export async function reportCommand(values: Values): Promise<void> {
+  const scale: ReportScale = values.quick ? 'quick' : (values.scale ?? 'cpu');
+  const plan = reportPlan(scale, { width: values.width, cnnSeeds: values.seeds });
+  const root = projectRoot();
+  const out = outputsFor(scale, root);
+  const code = codeVersion(root);
+  const flags = [values.quick ? '--quick' : '', values.scale ? `--scale ${values.scale}` : '', values.width ? `--width ${values.width}` : '', values.seeds ? `--seeds ${values.seeds}` : ''].filter(Boolean);
+  const command = `npm run report${flags.length ? ` -- ${flags.join(' ')}` : ''}`;
+  const log = (s: string) => console.log(s);
+  if (values.render) {
+    const n = await writeOutputs(scale, plan, out, code, null, command);
+    log(`wrote ${out.markdown} and its figures from ${n} cached rows (code version ${code.hash})`);
+    return;
+  }
+  const load = loadavg();
   await initEngine();
   const adapter = adapterLabel(runtime().info);
-  const gpu = !runtime().info.isFallbackAdapter;
-  const quick = Boolean(values.quick);
-  const root = join(projectRoot(), 'runs', quick ? 'report-quick' : 'report');
-  const rows: { plan: DatasetPlan; strategy: string; report: RunReport; baseline: RunReport }[] = [];
-  const decoyRows: { strategy: string; withDecoys: RunReport; withoutDecoys: RunReport }[] = [];
-  const attacks: AttackReport[] = [];
-  const log = (s: string) => console.log(s);
-  log(`report on ${adapter}${quick ? ' (quick)' : ''}; runs under ${root}`);
-  for (const plan of plans(quick, gpu)) {
-    const common: RunOptions = { dataset: plan.dataset, dataPath: plan.dataPath, strategy: null, out: '', seed: 0, baseline: false, token: { key: KEY }, log, ...plan.options };
-    log(`== ${plan.dataset}: baseline`);
-    const baseline = await cachedRun(join(root, plan.dataset, 'baseline'), { ...common, strategy: null });
-    for (const s of STRATEGIES) {
-      log(`== ${plan.dataset}: ${s}`);
-      const report = await cachedRun(join(root, plan.dataset, s), { ...common, strategy: { name: s } });
-      rows.push({ plan, strategy: s, report, baseline });
-    }
-    if (plan.dataset === 'mnist') {
-      log('== mnist: random-label without decoys (the paper scheme alone)');
-      const withoutDecoys = await cachedRun(join(root, plan.dataset, 'random-label-no-decoys'), { ...common, strategy: { name: 'random-label' }, decoyRatio: 0 });
-      decoyRows.push({ strategy: 'random-label', withDecoys: rows.find((r) => r.plan === plan && r.strategy === 'random-label')!.report, withoutDecoys });
-    }
-    if (plan.dataset === 'mnist' || plan.dataset === 'cifar10') {
-      log(`== ${plan.dataset}: attacks on the random-label model`);
-      attacks.push(await attackRun(join(root, plan.dataset, 'random-label'), plan));
-    }
-    // Written after every dataset, so a long report is readable (and committed) while it grows.
-    await writeFileAtomic(join(projectRoot(), 'mlock', 'REPORT.md'), renderMarkdown(adapter, quick, rows, decoyRows, attacks));
-    await writeFileAtomic(
-      join(projectRoot(), 'mlock', 'report.json'),
-      JSON.stringify({ provenance: provenance(), adapter, quick, rows: rows.map((r) => ({ ...r.report, baselineAccuracy: r.baseline.testAccuracy, note: r.plan.note })), decoys: decoyRows, attacks }, null, 2) + '\n',
-    );
-    log(`wrote mlock/REPORT.md and mlock/report.json (${rows.length} rows so far)`);
+  if (scale === 'paper' && runtime().info.isFallbackAdapter) {
+    throw new Error(`report --scale paper is the GPU plan (VGG width 128, 3 seeds): this machine has only the software adapter ${adapter}, where it would take days; run it on a GPU machine`);
   }
-}
-
-function renderMarkdown(
-  adapter: string,
-  quick: boolean,
-  rows: { plan: DatasetPlan; strategy: string; report: RunReport; baseline: RunReport }[],
-  decoyRows: { strategy: string; withDecoys: RunReport; withoutDecoys: RunReport }[],
-  attacks: AttackReport[],
-): string {
-  const out: string[] = [];
-  out.push('# M-LOCK reproduction report', '');
-  out.push(`Generated by \`npx tsx mlock/cli.ts report${quick ? ' --quick' : ''}\`, ${new Date().toISOString().slice(0, 10)}; finished on **${adapter}** (each row names the adapter it ran on; rows are cached and reused across invocations).`);
-  out.push('Accuracies are on each dataset\'s test split, against the true labels. Authorized: the keyed token stamped; unauthorized: clean inputs; forged: tokens of 10 random other keys, the paper\'s other patterns, and the real token at other positions (mean / worst). Models were selected on a validation split carved from the training data.', '');
-  out.push('Targets: authorized within 1 point of the baseline; unauthorized at most 1/C + 1 point; forged-key tokens at most 15% (10 classes).', '');
-  out.push('| dataset | setup | strategy | baseline | authorized | unauthorized | forged mean / worst | epochs | time | adapter | verdict |');
-  out.push('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |');
-  for (const { plan, strategy, report, baseline } of rows) {
-    const C = plan.dataset === 'gtsrb' ? 43 : 10;
-    const base = baseline.testAccuracy ?? 0;
-    const misses: string[] = [];
-    if ((report.authorizedAccuracy ?? 0) < base - 0.01) misses.push(`authorized ${((base - report.authorizedAccuracy!) * 100).toFixed(1)} pt below baseline`);
-    if ((report.unauthorizedAccuracy ?? 1) > 1 / C + 0.01) misses.push(`unauthorized ${pct(report.unauthorizedAccuracy)} > ${pct(1 / C + 0.01)}`);
-    const maxKey = report.audit?.groups.find((g) => g.family === 'random-key')?.worst ?? 0;
-    if (C === 10 && maxKey > 0.15) misses.push(`forged key ${pct(maxKey)} > 15%`);
-    out.push(
-      `| ${plan.dataset} | ${plan.note} | ${strategy} | ${pct(base)} | ${pct(report.authorizedAccuracy)} | ${pct(report.unauthorizedAccuracy)} | ${pct(report.forgedAccuracy)} / ${pct(report.forgedMaxAccuracy)} | ${report.epochs} | ${(report.seconds / 60).toFixed(1)} min | ${report.adapter} | ${misses.length ? `miss: ${misses.join('; ')}` : 'met'} |`,
-    );
+  log(`report (${scale}) on ${adapter}, code version ${code.hash}; rows under ${out.runs}`);
+  const data = new DatasetCache();
+  const rows = planRows(plan);
+  for (const row of rows) {
+    const p = plan.find((x) => x.dataset === row.dataset)!;
+    await runRow(out.runs, p, row, code, adapter, data, log);
+    const n = await writeOutputs(scale, plan, out, code, adapter, command);
+    log(`wrote ${out.markdown} (${n} of ${rows.length} rows finished)`);
   }
-  if (decoyRows.length) {
-    out.push('', '## Forgery resistance: decoy training', '');
-    out.push('The paper\'s scheme alone teaches the model that any bright patch at the token\'s place unlocks it. Decoy training stamps other patterns, other keys\' tokens and the real token at wrong places on a share of the token-free samples.', '');
-    out.push('| strategy | training | authorized | unauthorized | forged by kind (worst) | forged worst |');
-    out.push('| --- | --- | ---: | ---: | --- | ---: |');
-    for (const d of decoyRows) {
-      for (const [label, r] of [['with decoys', d.withDecoys], ['without decoys (paper)', d.withoutDecoys]] as const) {
-        const kinds = (['random-key', 'paper-pattern', 'shift', 'cells'] as const).map((k) => {
-          const g = (r.audit?.groups ?? []).filter((x) => x.family === k && x.bounded);
-          return `${k} ${g.length ? pct(Math.max(...g.map((x) => x.worst))) : 'n/a'}`;
-        });
-        out.push(`| ${d.strategy} | ${label} | ${pct(r.authorizedAccuracy)} | ${pct(r.unauthorizedAccuracy)} | ${kinds.join(', ')} | ${pct(r.forgedMaxAccuracy)} |`);
-      }
-    }
+  if (scale === 'quick') {
+    const speeds = await saveSpeeds(root, plan, out.runs, code, adapter, data, load);
+    const cpu = estimatePlan(reportPlan('cpu'), speeds);
+    log(`measured speeds in mlock/report-speeds.json; the CPU plan would take ${(cpu.reduce((s, e) => s + (e?.seconds ?? 0), 0) / 3600).toFixed(1)} h at them`);
   }
-  for (const a of attacks) {
-    out.push('', `## Attacks on the ${a.dataset} random-label model`, '');
-    out.push('Accuracy on clean test inputs the attacker reaches (no key). Fine-tuning: 3 epochs of Adam (lr 1e-3) on k% of the clean training images the run used.', '');
-    out.push('| fine-tuning | 1% | 5% | 10% |', '| --- | ---: | ---: | ---: |');
-    for (const s of ['last-layer', 'all-layers'] as const) {
-      const cells = [1, 5, 10].map((k) => pct(a.fineTune.find((r) => r.scope === s && r.budgetPercent === k)?.cleanAccuracy));
-      out.push(`| ${s} | ${cells.join(' | ')} |`);
-    }
-    out.push('', '| pruned | clean accuracy | authorized accuracy |', '| ---: | ---: | ---: |');
-    for (const p of a.prune) out.push(`| ${(p.sparsity * 100).toFixed(0)}% | ${pct(p.cleanAccuracy)} | ${pct(p.authorizedAccuracy)} |`);
-    const r = a.reverseEngineer;
-    out.push('', `Token reverse-engineering (${r.steps} Adam steps on 10% of the clean training data): the recovered trigger (mask L1 ${r.maskL1.toFixed(1)} pixels) gives ${pct(r.recoveredAccuracy)} on clean test inputs (${pct(r.cleanAccuracy)} without it).`);
-  }
-  out.push('');
-  return out.join('\n');
 }

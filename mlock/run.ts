@@ -34,6 +34,11 @@ export const DEFAULT_DECOY_RATIO = 0.9;
 export interface RunOptions {
   dataset: string;
   dataPath?: string;
+  /**
+   * The dataset's full train and test splits when the caller already holds them (the report loads each
+   * dataset once for all its rows); subsets and the validation split are still drawn here, from the seed.
+   */
+  loaded?: { train: ImageDataset; test: ImageDataset };
   model?: ModelName;
   width?: number;
   /** null: plain (unlocked) training. */
@@ -123,9 +128,9 @@ interface Data {
   normalization: Normalization;
 }
 
-export async function loadRunData(o: Pick<RunOptions, 'dataset' | 'dataPath' | 'trainSubset' | 'testSubset' | 'valFraction' | 'seed'>): Promise<Data> {
-  let full = await loadDataset(o.dataset, 'train', { path: o.dataPath });
-  let test = await loadDataset(o.dataset, 'test', { path: o.dataPath });
+export async function loadRunData(o: Pick<RunOptions, 'dataset' | 'dataPath' | 'loaded' | 'trainSubset' | 'testSubset' | 'valFraction' | 'seed'>): Promise<Data> {
+  let full = o.loaded?.train ?? (await loadDataset(o.dataset, 'train', { path: o.dataPath }));
+  let test = o.loaded?.test ?? (await loadDataset(o.dataset, 'test', { path: o.dataPath }));
   if (o.trainSubset) full = sampleSubset(full, o.trainSubset, o.seed ?? 0);
   if (o.testSubset) test = sampleSubset(test, o.testSubset, (o.seed ?? 0) + 1);
   const { train, validation } = splitValidation(full, o.valFraction ?? 0.1, o.seed ?? 0);

@@ -75,6 +75,8 @@ describe.concurrent('refused before anything starts', () => {
     ['--key with --token', ['train', '--key', 'k', '--token', 'square'], /--key and --token both choose the token/],
     ['--resume with --force', ['train', '--out', 'x', '--resume', '--force'], /--resume .* --force .*pass one/],
     ['--resume without --out', ['train', '--resume'], /--resume needs --out/],
+    ['report --quick with --scale', ['report', '--quick', '--scale', 'paper'], /--quick is its own plan .* no --scale/],
+    ['report with an unknown scale', ['report', '--scale', 'huge'], /expected one of cpu, paper/],
   ];
   for (const [what, args, pattern] of cases) {
     it(what, async () => expectRefused(await cli(args), pattern));

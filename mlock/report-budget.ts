@@ -1,0 +1,112 @@
+/**
+ * How long a report plan takes, from measured speeds. `report --quick` trains the CPU plan's models for one
+ * epoch on small subsets and audits them lightly; its rows give, per dataset, the training speed (images per
+ * second through forward, backward and update, with the lock's stamping) and the audit's scoring speed
+ * (forward passes per second), and it writes them to mlock/report-speeds.json. The estimate scales them to
+ * a plan's full datasets, epochs, validation passes, audit and white-box attacks. A plan whose width differs
+ * from the measured one is scaled by (width ratio)^2, the VGG's FLOPs: rough, and the header says so.
+ */
+import type { AuditReport } from './audit.js';
+import type { DatasetPlan, ReportDataset, RowKind } from './report-plan.js';
+import { ROW_KINDS } from './report-plan.js';
+import type { RowResult } from './report-summary.js';
+
+export interface DatasetSpeed {
+  dataset: ReportDataset;
+  /** The VGG width measured (null: the MLP). */
+  width: number | null;
+  trainImagesPerSecond: number;
+  scoreImagesPerSecond: number;
+  /** Loading the full train and test splits once (decompressing, decoding). */
+  loadSeconds: number;
+}
+
+export interface MeasuredSpeeds {
+  date: string;
+  adapter: string;
+  /** The code version (report-cache.ts) the speeds were measured with. */
+  code: string;
+  /** The machine's load average when the measurement started: others share its 2 cores. */
+  loadAverage: number[];
+  datasets: DatasetSpeed[];
+}
+
+/** Forward passes the audit made: every forgery on its images, and authorized plus unauthorized accuracy. */
+export function auditForwards(a: AuditReport): number {
+  return a.groups.reduce((s, g) => s + g.count, 0) * a.samplesPerForgery + 2 * a.testImages;
+}
+
+/** A dataset's speeds from its finished rows (the quick report's). */
+export function speedsFromRows(dataset: ReportDataset, width: number | null, rows: readonly RowResult[], loadSeconds: number): DatasetSpeed | null {
+  const audited = rows.filter((r) => r.run.audit);
+  if (!rows.length || !audited.length) return null;
+  const train = rows.reduce((s, r) => s + r.trainSeconds, 0);
+  const images = rows.reduce((s, r) => s + r.imagesPerSecond * r.trainSeconds, 0);
+  const forwards = audited.reduce((s, r) => s + auditForwards(r.run.audit!), 0);
+  const scoring = audited.reduce((s, r) => s + r.run.audit!.seconds, 0);
+  return { dataset, width, trainImagesPerSecond: images / train, scoreImagesPerSecond: forwards / scoring, loadSeconds };
+}
+
+// The lock's defaults (keyed.ts): an 8x8 black-and-white token on greyscale images, 5x5 cells of 8 colours on
+// RGB ones; the audit tries every one-cell variant, and hard-cell mining scores them after every epoch.
+const oneCellVariants = (p: DatasetPlan) => (p.width === null ? 64 : 25 * 7);
+// The audit's fixed groups (audit.ts): shifts by 1-2 px, 11 brightness levels, 100 covers, 200 look-alikes,
+// the paper's 7 patterns.
+const FIXED_FORGERIES = 24 + 11 + 100 + 200 + 7;
+const VALIDATION = 0.1;
+
+/** Seconds one row of the plan takes at these speeds (its dataset already loaded). */
+export function rowSeconds(p: DatasetPlan, kind: RowKind, s: DatasetSpeed): number {
+  const slower = p.width !== null && s.width !== null ? (p.width / s.width) ** 2 : 1;
+  const train = s.trainImagesPerSecond / slower;
+  const score = s.scoreImagesPerSecond / slower;
+  const n = p.trainSubset ?? p.trainImages;
+  const test = p.testSubset ?? p.testImages;
+  const val = Math.round(VALIDATION * n);
+  const fit = n - val;
+  const variants = oneCellVariants(p);
+  // Per epoch: training, then validation (locked: with and without the token, and hard-cell mining's
+  // one-cell variants on 100 images).
+  const perEpoch = fit / train + (kind === 'baseline' ? val : 2 * val + variants * Math.min(100, val)) / score;
+  let seconds = p.epochs * perEpoch;
+  if (kind !== 'baseline') {
+    const forgeries = variants + 7 * p.audit.perDistance + FIXED_FORGERIES + p.audit.randomKeys;
+    seconds += (forgeries * Math.min(p.audit.samples, test) + 2 * test) / score;
+    // Fine-tuning 5 epochs on 1% (last layer, then all layers), the trigger search's batches of 64.
+    if (p.whiteBoxSteps !== null) seconds += (2 * 5 * 0.01 * fit + p.whiteBoxSteps * 64) / train + 4 * test / score;
+  }
+  return seconds;
+}
+
+export interface DatasetEstimate {
+  dataset: ReportDataset;
+  rows: number;
+  seconds: number;
+  /** Whether the speeds are measured at another width (scaled by the width ratio squared). */
+  scaled: boolean;
+}
+
+/** Per dataset: its rows (every kind, every seed) and their seconds, the load included; null: not measured. */
+export function estimatePlan(plan: readonly DatasetPlan[], speeds: MeasuredSpeeds | null): (DatasetEstimate | null)[] {
+  return plan.map((p) => {
+    const s = speeds?.datasets.find((d) => d.dataset === p.dataset);
+    if (!s) return null;
+    const perSeed = ROW_KINDS.reduce((sum, kind) => sum + rowSeconds(p, kind, s), 0);
+    return { dataset: p.dataset, rows: ROW_KINDS.length * p.seeds, seconds: s.loadSeconds + p.seeds * perSeed, scaled: p.width !== s.width };
+  });
+}
+
+const total = (estimates: readonly (DatasetEstimate | null)[]) => estimates.reduce((s, e) => s + (e?.seconds ?? 0), 0);
+
+/**
+ * The most epochs the CNN rows (CIFAR-10 and GTSRB alike) can have with the plan's other settings unchanged
+ * so that the whole plan fits `hours` at these speeds: what to write into the budget when speeds change.
+ * 0 when even the MLP rows and the CNN audits alone do not fit; null without speeds for every dataset.
+ */
+export function largestCnnEpochs(plan: readonly DatasetPlan[], speeds: MeasuredSpeeds | null, hours: number): number | null {
+  if (estimatePlan(plan, speeds).some((e) => e === null)) return null;
+  const at = (epochs: number) => total(estimatePlan(plan.map((p) => (p.width === null ? p : { ...p, epochs })), speeds));
+  let epochs = 0;
+  while (epochs < 1000 && at(epochs + 1) <= hours * 3600) epochs++;
+  return epochs;
+}
