@@ -3,12 +3,11 @@
  * gives the same mask on every adapter and the backward pass regenerates it rather than storing it.
  */
 import { record } from '../autograd.js';
-import { runtime } from '../context.js';
 import { defineGrad } from '../gradients.js';
 import { fmt } from '../shape.js';
-import { emptyTensor, type Tensor } from '../tensor.js';
-import { dropoutProgram, DROPOUT_LEVELS, DROPOUT_WORKGROUP } from '../../kernels/dropout.js';
-import { grid1d } from '../../kernels/program.js';
+import type { Tensor } from '../tensor.js';
+import { runProgram } from '../run-program.js';
+import { dropoutProgram, DROPOUT_LEVELS } from '../../kernels/dropout.js';
 import { reshape } from './layout.js';
 
 export interface DropoutOptions {
@@ -20,19 +19,11 @@ export interface DropoutOptions {
 
 /** Zero each element with probability p (mask from `seed`), scale the rest by 1 / (1 - p). */
 function applyMask(x: Tensor, p: number, seed: number): Tensor {
-  const out = emptyTensor(x.shape, 'f32', 'dropout');
-  if (out.size > 0) {
-    runtime().run(
-      {
-        program: dropoutProgram(),
-        workgroups: grid1d(out.size, DROPOUT_WORKGROUP),
-        uniforms: { n: out.size, seed, threshold: Math.round(p * DROPOUT_LEVELS), scale: p < 1 ? 1 / (1 - p) : 0 },
-      },
-      [x.buffer('dropout')],
-      [out.buffer()],
-    );
-  }
-  return out;
+  return runProgram(dropoutProgram(), {
+    inputs: { x },
+    outputs: { y: x.shape },
+    uniforms: { n: x.size, seed, threshold: Math.round(p * DROPOUT_LEVELS), scale: p < 1 ? 1 / (1 - p) : 0 },
+  }).y;
 }
 
 /** Inverted dropout of `x` with drop probability `p` in [0, 1]. */

@@ -3,12 +3,11 @@
  * becomes one `mapProgram` dispatch. A plain number operand travels in the uniform block (no upload).
  */
 import { record } from '../autograd.js';
-import { runtime } from '../context.js';
 import type { DType } from '../dtype.js';
-import { broadcastShapes, broadcastStrides, sameShape, type Shape } from '../shape.js';
-import { emptyTensor, Tensor } from '../tensor.js';
-import { mapProgram, MAP_WORKGROUP, type OperandMode } from '../../kernels/elementwise.js';
-import { grid1d } from '../../kernels/program.js';
+import { broadcastShapes, broadcastStrides, sameShape, sizeOf, type Shape } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { runProgram } from '../run-program.js';
+import { mapProgram, type OperandMode } from '../../kernels/elementwise.js';
 import { padDims, vec4Count } from '../../kernels/wgsl.js';
 
 export type Operand = Tensor | number;
@@ -53,25 +52,24 @@ export function runMap(call: MapCall): Tensor {
   checkNumberOperands(call.op, call.operands, dtype);
   let outShape: number[] = [];
   for (const t of tensors) outShape = broadcastShapes(call.op, outShape, t.shape);
-  const out = emptyTensor(outShape, call.outDtype ?? dtype, call.op);
-  if (out.size === 0) return out;
   const modes: OperandMode[] = call.operands.map((x) => (typeof x === 'number' ? 'scalar' : sameShape(x.shape, outShape) ? 'same' : 'strided'));
   const rank = outShape.length;
   const program = mapProgram({
     op: call.op,
     expr: call.expr,
     operands: call.operands.map((x, i) => ({ dtype: typeof x === 'number' ? dtype : x.dtype, mode: modes[i]! })),
-    outDtype: out.dtype,
+    outDtype: call.outDtype ?? dtype,
     rank,
   });
-  const uniforms: Record<string, number | number[]> = { n: out.size, s: call.scalarParam ?? 0 };
+  const uniforms: Record<string, number | number[]> = { n: sizeOf(outShape), s: call.scalarParam ?? 0 };
+  const inputs: Record<string, Tensor> = {};
   call.operands.forEach((x, i) => {
     if (typeof x === 'number') uniforms[`c${i}`] = x;
-    else if (modes[i] === 'strided') uniforms[`st${i}`] = padDims(broadcastStrides(x.shape, outShape), rank);
+    else inputs[`x${i}`] = x;
+    if (typeof x !== 'number' && modes[i] === 'strided') uniforms[`st${i}`] = padDims(broadcastStrides(x.shape, outShape), rank);
   });
   if (modes.includes('strided')) uniforms.shape = padDims(outShape, Math.max(rank, 1)).slice(0, vec4Count(rank) * 4);
-  runtime().run({ program, workgroups: grid1d(out.size, MAP_WORKGROUP), uniforms }, tensors.map((t) => t.buffer()), [out.buffer()]);
-  return out;
+  return runProgram(program, { inputs, outputs: { out: outShape }, uniforms }).out;
 }
 
 // ---- unary -------------------------------------------------------------------------------------------

@@ -1,10 +1,9 @@
 /** Shape and layout ops: reshape (a view), transpose, slice, pad, broadcastTo, concat. */
 import { record } from '../autograd.js';
-import { runtime } from '../context.js';
 import { broadcastShapes, checkShape, fmt, normalizeAxis, sameShape, sizeOf, stridesOf, type Shape } from '../shape.js';
 import { emptyTensor, viewTensor, type Tensor } from '../tensor.js';
-import { copyIntoAxisProgram, stridedCopyProgram, STRIDED_WORKGROUP } from '../../kernels/strided-copy.js';
-import { grid1d } from '../../kernels/program.js';
+import { runProgram } from '../run-program.js';
+import { copyIntoAxisProgram, stridedCopyProgram } from '../../kernels/strided-copy.js';
 import { padDims } from '../../kernels/wgsl.js';
 
 /** Reshape without copying; one dimension may be -1. */
@@ -38,27 +37,19 @@ interface StridedView {
 }
 
 function stridedCopy(op: string, x: Tensor, v: StridedView): Tensor {
-  const out = emptyTensor(v.shape, x.dtype, op);
-  if (out.size === 0) return out;
   const rank = v.shape.length;
-  const bounded = v.lim !== undefined;
-  runtime().run(
-    {
-      program: stridedCopyProgram(op, x.dtype, rank, bounded),
-      workgroups: grid1d(out.size, STRIDED_WORKGROUP),
-      uniforms: {
-        n: out.size,
-        base: v.base,
-        shape: padDims(v.shape, rank),
-        off: padDims(v.off, rank),
-        stride: padDims(v.stride, rank),
-        lim: padDims(v.lim ?? [], rank),
-      },
+  return runProgram(stridedCopyProgram(op, x.dtype, rank, v.lim !== undefined), {
+    inputs: { x },
+    outputs: { y: v.shape },
+    uniforms: {
+      n: sizeOf(v.shape),
+      base: v.base,
+      shape: padDims(v.shape, rank),
+      off: padDims(v.off, rank),
+      stride: padDims(v.stride, rank),
+      lim: padDims(v.lim ?? [], rank),
     },
-    [x.buffer(op)],
-    [out.buffer()],
-  );
-  return out;
+  }).y;
 }
 
 /** Permute axes (default: reverse them). */
@@ -134,17 +125,11 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   const inner = sizeOf(shape.slice(a + 1));
   let offset = 0;
   for (const x of xs) {
-    if (x.size > 0) {
-      runtime().run(
-        {
-          program: copyIntoAxisProgram(x.dtype),
-          workgroups: grid1d(x.size, STRIDED_WORKGROUP),
-          uniforms: { n: x.size, inner: Math.max(inner, 1), axisIn: x.shape[a]!, axisOut: shape[a]!, offset },
-        },
-        [x.buffer()],
-        [out.buffer()],
-      );
-    }
+    runProgram(copyIntoAxisProgram(x.dtype), {
+      inputs: { x },
+      outputs: { y: out },
+      uniforms: { n: x.size, inner: Math.max(inner, 1), axisIn: x.shape[a]!, axisOut: shape[a]!, offset },
+    });
     offset += x.shape[a]!;
   }
   return record(out, 'concat', xs, { axis: a, sizes: xs.map((x) => x.shape[a]!) });

@@ -12,6 +12,7 @@ import { runtime } from '../context.js';
 import { defineGrad, sumToShape } from '../gradients.js';
 import { fmt, sizeOf, type Shape } from '../shape.js';
 import { emptyTensor, type Tensor } from '../tensor.js';
+import { runProgram } from '../run-program.js';
 import { greater, mul } from './elementwise.js';
 import { reshape } from './layout.js';
 import {
@@ -112,8 +113,7 @@ function product(a: Tensor, b: Tensor, plan: ProductPlan, bias: Tensor | undefin
     const batch = collapseBatch(plan.outBatch, plan.aMatrix.slice(0, -2), plan.bMatrix.slice(0, -2), dims.m * dims.k, dims.k * dims.n);
     const flags = { transposeA, transposeB, batchRank: batch.shape.length, bias: bias !== undefined, relu };
     const { config } = chooseConfig(runtime().info, { dims, transposeA, transposeB });
-    const inputs = [a.buffer(), b.buffer(), ...(bias ? [bias.buffer()] : [])];
-    for (const d of matmulDispatches(config, flags, dims, batch)) runtime().run(d, inputs, [out.buffer()]);
+    for (const d of matmulDispatches(config, flags, dims, batch)) runProgram(d.program, { ...d, inputs: { a, b, ...(bias ? { bias } : {}) }, outputs: { c: out } });
   }
   return record(out, 'matmul', bias ? [a, b, bias] : [a, b], { transposeA, transposeB, relu });
 }

@@ -1,10 +1,9 @@
 /** Max and average 2-D pooling (NCHW) with their gradients, and global average pooling. */
 import { isGradEnabled, record } from '../autograd.js';
-import { runtime } from '../context.js';
 import { defineGrad } from '../gradients.js';
 import { fmt } from '../shape.js';
-import { emptyTensor, type Tensor } from '../tensor.js';
-import { grid1d } from '../../kernels/program.js';
+import type { Tensor } from '../tensor.js';
+import { runProgram } from '../run-program.js';
 import { poolBackwardProgram, poolForwardProgram, poolTrips, type PoolKind } from '../../kernels/pool.js';
 import { mean } from './reduce.js';
 
@@ -53,11 +52,12 @@ function forward(kind: PoolKind, x: Tensor, o: Pool2dOptions): Tensor {
   const op = `${kind}Pool2d`;
   x.buffer(op);
   const { g, outShape } = geometry(op, x, o);
-  const out = emptyTensor(outShape, 'f32', op);
-  const argmax = kind === 'max' ? emptyTensor(outShape, 'i32', 'maxPool2d argmax') : null;
-  if (out.size > 0) {
-    runtime().run({ program: poolForwardProgram(kind), workgroups: grid1d(g.n, 256), uniforms: { ...g }, trips: poolTrips(g, false) }, [x.buffer()], argmax ? [out.buffer(), argmax.buffer()] : [out.buffer()]);
-  }
+  const { y: out, argmax = null } = runProgram(poolForwardProgram(kind), {
+    inputs: { x },
+    outputs: { y: outShape, ...(kind === 'max' ? { argmax: outShape } : {}) },
+    uniforms: { ...g },
+    trips: poolTrips(g, false),
+  });
   // The argmax is kept only for a recorded backward; the pool reuses its buffer after the submit otherwise.
   const keepArgmax = x.requiresGrad && isGradEnabled();
   if (argmax && !keepArgmax) argmax.dispose();
@@ -79,10 +79,12 @@ export function globalAvgPool(x: Tensor): Tensor {
 }
 
 function backward(kind: PoolKind, dy: Tensor, x: Tensor, g: PoolGeometry, argmax: Tensor | null): Tensor {
-  const dx = emptyTensor(x.shape, 'f32', `${kind}Pool2dBackward`);
-  const inputs = argmax ? [dy.buffer(), argmax.buffer()] : [dy.buffer()];
-  if (dx.size > 0) runtime().run({ program: poolBackwardProgram(kind), workgroups: grid1d(dx.size, 256), uniforms: { ...g, n: dx.size }, trips: poolTrips(g, true) }, inputs, [dx.buffer()]);
-  return dx;
+  return runProgram(poolBackwardProgram(kind), {
+    inputs: { dy, ...(argmax ? { argmax } : {}) },
+    outputs: { dx: x.shape },
+    uniforms: { ...g, n: x.size },
+    trips: poolTrips(g, true),
+  }).dx;
 }
 
 defineGrad('maxPool2d', (dy, node) => [backward('max', dy, node.inputs[0]!, node.attrs.g as PoolGeometry, node.attrs.argmax as Tensor)]);

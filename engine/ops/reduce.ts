@@ -1,10 +1,9 @@
 /** Reductions over any axes, with keepdims: sum, mean, max, min, argmax, argmin. */
 import { record } from '../autograd.js';
-import { runtime } from '../context.js';
 import { normalizeAxes, stridesOf, type Shape } from '../shape.js';
-import { emptyTensor, viewTensor, type Tensor } from '../tensor.js';
-import { isArgReduce, reduceProgram, REDUCE_WORKGROUP, type ReduceOp } from '../../kernels/reduce.js';
-import { grid1d } from '../../kernels/program.js';
+import { viewTensor, type Tensor } from '../tensor.js';
+import { runProgram } from '../run-program.js';
+import { isArgReduce, reduceProgram, type ReduceOp } from '../../kernels/reduce.js';
 import { padDims } from '../../kernels/wgsl.js';
 import { mul } from './elementwise.js';
 
@@ -42,29 +41,23 @@ function reducePass(op: ReduceOp, x: Tensor, axes: number[], index: Tensor | nul
   const innerContiguous = axes.every((a, k) => a === x.rank - axes.length + k);
   const chunks = count > 2 * CHUNK && (nOut < 16384 || count > MAX_UNCHUNKED) ? Math.ceil(count / CHUNK) : 1;
   const chunkLen = Math.ceil(count / chunks);
-  const out = emptyTensor([nOut * chunks], x.dtype, op);
-  const outIndex = isArgReduce(op) ? emptyTensor([nOut * chunks], 'i32', op) : null;
   const program = reduceProgram(op, x.dtype, keptShape.length, redShape.length, innerContiguous, index !== null);
-  runtime().run(
-    {
-      program,
-      workgroups: grid1d(nOut * chunks, REDUCE_WORKGROUP),
-      trips: chunkLen,
-      uniforms: {
-        nOut,
-        count,
-        chunks,
-        chunkLen,
-        keptShape: padDims(keptShape, keptShape.length),
-        keptStride: padDims(kept.map((i) => strides[i]!), keptShape.length),
-        redShape: padDims(redShape, redShape.length),
-        redStride: padDims(axes.map((i) => strides[i]!), redShape.length),
-      },
+  const { values, indices = null } = runProgram(program, {
+    inputs: { x, ...(index ? { index } : {}) },
+    outputs: { values: [nOut * chunks], ...(isArgReduce(op) ? { indices: [nOut * chunks] } : {}) },
+    trips: chunkLen,
+    uniforms: {
+      nOut,
+      count,
+      chunks,
+      chunkLen,
+      keptShape: padDims(keptShape, keptShape.length),
+      keptStride: padDims(kept.map((i) => strides[i]!), keptShape.length),
+      redShape: padDims(redShape, redShape.length),
+      redStride: padDims(axes.map((i) => strides[i]!), redShape.length),
     },
-    index ? [x.buffer(op), index.buffer(op)] : [x.buffer(op)],
-    outIndex ? [out.buffer(), outIndex.buffer()] : [out.buffer()],
-  );
-  return { out, index: outIndex, chunks };
+  });
+  return { out: values, index: indices, chunks };
 }
 
 /** A flat pass result seen as [outputs, chunks], for the next pass over its last axis. */
