@@ -3,8 +3,7 @@
  * conv2dBackwardFilter, each one register-tiled GEMM-style kernel (see kernels/conv/). Shapes, dtypes and
  * options are checked here before any GPU work; the geometry then travels to the kernels as uniforms.
  */
-import { record } from '../autograd.js';
-import { defineGrad } from '../gradients.js';
+import { defineOp } from '../graph.js';
 import { fmt, sameShape, type Shape } from '../shape.js';
 import { emptyTensor, viewTensor, type Tensor } from '../tensor.js';
 import { sum } from './reduce.js';
@@ -200,7 +199,7 @@ export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tenso
     );
   }
   const { stride, padding, dilation, groups } = options;
-  return record(y, op, bias ? [x, w, bias] : [x, w], { options: { stride, padding, dilation, groups } });
+  return conv2dOp.record(y, bias ? [x, w, bias] : [x, w], { options: { stride, padding, dilation, groups } }, {});
 }
 
 function checkGradShape(op: string, dy: Tensor, geo: ConvGeometry): void {
@@ -282,13 +281,14 @@ export function conv2dBackwardFilter(x: Tensor, dy: Tensor, wShape: Shape, optio
   return dw;
 }
 
-defineGrad('conv2d', (g, node) => {
-  const [x, w, bias] = node.inputs as [Tensor, Tensor, Tensor | undefined];
-  const options = node.attrs.options as Conv2dGeometryOptions;
+const conv2dOp = defineOp<{ options: Conv2dGeometryOptions }>({ name: 'conv2d', grad: (g, node) => conv2dGrad(g, node.inputs, node.attrs.options) });
+
+function conv2dGrad(g: Tensor, inputs: readonly Tensor[], options: Conv2dGeometryOptions): (Tensor | null)[] {
+  const [x, w, bias] = inputs as [Tensor, Tensor, Tensor | undefined];
   const grads = [
     x.requiresGrad ? conv2dBackwardInput(g, w, x.shape, options) : null,
     w.requiresGrad ? conv2dBackwardFilter(x, g, w.shape, options) : null,
   ];
   if (bias) grads.push(bias.requiresGrad ? sum(g, [0, 2, 3]) : null);
   return grads;
-});
+}

@@ -2,8 +2,7 @@
  * Dropout with an explicit seed: the mask is a hash of (seed, element index) computed on the GPU, so a seed
  * gives the same mask on every adapter and the backward pass regenerates it rather than storing it.
  */
-import { record } from '../autograd.js';
-import { defineGrad } from '../gradients.js';
+import { defineOp } from '../graph.js';
 import { fmt } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { runProgram } from '../run-program.js';
@@ -26,6 +25,9 @@ function applyMask(x: Tensor, p: number, seed: number): Tensor {
   }).y;
 }
 
+/** The mask is regenerated from the seed, so backward needs no saved tensor. */
+const dropoutOp = defineOp<{ p: number; seed: number }>({ name: 'dropout', grad: (g, { attrs: { p, seed } }) => [applyMask(g, p, seed)] });
+
 /** Inverted dropout of `x` with drop probability `p` in [0, 1]. */
 export function dropout(x: Tensor, p: number, options: DropoutOptions = {}): Tensor {
   x.buffer('dropout');
@@ -36,7 +38,5 @@ export function dropout(x: Tensor, p: number, options: DropoutOptions = {}): Ten
   if (seed === undefined || !Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) {
     throw new Error(`dropout: training mode needs options.seed, an integer in [0, 2^32), got ${seed}`);
   }
-  return record(applyMask(x, p, seed), 'dropout', [x], { p, seed });
+  return dropoutOp.record(applyMask(x, p, seed), [x], { p, seed }, {});
 }
-
-defineGrad('dropout', (g, node) => [applyMask(g, node.attrs.p as number, node.attrs.seed as number)]);

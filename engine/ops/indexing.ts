@@ -1,7 +1,7 @@
 /** Index-driven ops: gather along an axis, take-along-axis, one-hot. Indices are i32 or u32 tensors. */
-import { record } from '../autograd.js';
+import { defineOp } from '../graph.js';
 import { fmt, normalizeAxis, sizeOf } from '../shape.js';
-import { emptyTensor, type Tensor } from '../tensor.js';
+import { emptyTensor, viewTensor, type Tensor } from '../tensor.js';
 import { runProgram } from '../run-program.js';
 import { indexReadBackwardProgram, indexReadProgram, oneHotProgram, type IndexMode } from '../../kernels/gather.js';
 import { LOOP_BUDGET } from '../../kernels/loop-budget.js';
@@ -23,6 +23,17 @@ function checkIndices(op: string, indices: Tensor): void {
   if (indices.dtype === 'f32') throw new Error(`${op}: indices must be an i32 or u32 tensor, got f32 ${fmt(indices.shape)}`);
 }
 
+/** The axis is an attribute; the indices are saved (a view, owned by the node). */
+const gatherOp = defineOp<{ axis: number }, { indices: Tensor }>({
+  name: 'gather',
+  grad: (g, { inputs: [x], attrs: { axis }, saved: { indices } }) => [gatherBackward(g, indices, x!.shape, axis)],
+});
+
+const takeAlongAxisOp = defineOp<{ axis: number }, { indices: Tensor }>({
+  name: 'takeAlongAxis',
+  grad: (g, { inputs: [x], attrs: { axis }, saved: { indices } }) => [takeAlongAxisBackward(g, indices, x!.shape, axis)],
+});
+
 /** Select slices of `x` along `axis` (like tf.gather): out shape = x[:axis] + indices.shape + x[axis+1:]. Out-of-range indices give 0. */
 export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
   x.buffer('gather');
@@ -34,10 +45,10 @@ export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
     outputs: { y: outShape },
     uniforms: { n: sizeOf(outShape), inner: sizeOf(x.shape.slice(a + 1)), m: indices.size, axisLen: x.shape[a]! },
   });
-  return record(out, 'gather', [x], { indices, axis: a });
+  return gatherOp.record(out, [x], { axis: a }, { indices: viewTensor(indices, indices.shape) });
 }
 
-export function gatherBackward(g: Tensor, indices: Tensor, xShape: readonly number[], axis: number): Tensor {
+function gatherBackward(g: Tensor, indices: Tensor, xShape: readonly number[], axis: number): Tensor {
   const dx = emptyTensor(xShape, 'f32', 'gatherBackward');
   const inner = sizeOf(xShape.slice(axis + 1));
   if (dx.size > 0) indexReadBackward('axis', g, indices, dx, { n: dx.size, inner, m: indices.size, axisLen: xShape[axis]! });
@@ -57,10 +68,10 @@ export function takeAlongAxis(x: Tensor, indices: Tensor, axis = -1): Tensor {
     outputs: { y: indices.shape },
     uniforms: { n: indices.size, inner: sizeOf(x.shape.slice(a + 1)), m: indices.shape[a]!, axisLen: x.shape[a]! },
   });
-  return record(out, 'takeAlongAxis', [x], { indices, axis: a });
+  return takeAlongAxisOp.record(out, [x], { axis: a }, { indices: viewTensor(indices, indices.shape) });
 }
 
-export function takeAlongAxisBackward(g: Tensor, indices: Tensor, xShape: readonly number[], axis: number): Tensor {
+function takeAlongAxisBackward(g: Tensor, indices: Tensor, xShape: readonly number[], axis: number): Tensor {
   const dx = emptyTensor(xShape, 'f32', 'takeAlongAxisBackward');
   if (dx.size > 0) {
     const uniforms = { n: dx.size, inner: sizeOf(xShape.slice(axis + 1)), m: indices.shape[axis]!, axisLen: xShape[axis]! };

@@ -4,9 +4,8 @@
  * (unbiased variance, exponential moving average with `momentum`); eval mode normalises with the running
  * statistics. gamma (scale) and beta (shift) are optional and independent.
  */
-import { isGradEnabled, record } from '../autograd.js';
+import { defineOp, isGradEnabled, type GradNode } from '../graph.js';
 import { runtime } from '../context.js';
-import { defineGrad } from '../gradients.js';
 import { fmt } from '../shape.js';
 import { emptyTensor, type Tensor } from '../tensor.js';
 import { runProgram } from '../run-program.js';
@@ -130,23 +129,24 @@ export function batchNorm2d(x: Tensor, options: BatchNormOptions): Tensor {
     outputs: { y: x.shape },
     uniforms: { n: x.size, c: layout.c, hw: layout.hw, eps, count: layout.count },
   });
-  record(out, 'batchNorm2d', params, { ...stats, eps, training, hasGamma: !!gamma, hasBeta: !!beta });
-  if (!recording && training) {
-    stats.mean.dispose();
-    stats.variance.dispose();
-  }
-  return out;
+  // In eval mode without a graph the statistics are the caller's running tensors, not ours to save or free.
+  if (!training && !recording) return out;
+  return batchNormOp.record(out, params, { eps, training, hasGamma: !!gamma, hasBeta: !!beta }, stats);
 }
 
-defineGrad('batchNorm2d', (g, node) => {
-  const { mean, variance, eps, training, hasGamma, hasBeta } = node.attrs as {
-    mean: Tensor;
-    variance: Tensor;
-    eps: number;
-    training: boolean;
-    hasGamma: boolean;
-    hasBeta: boolean;
-  };
+interface BatchNormAttrs {
+  eps: number;
+  training: boolean;
+  hasGamma: boolean;
+  hasBeta: boolean;
+}
+
+/** The node saves the statistics the output was normalised with (the batch's, or a snapshot of the running ones). */
+const batchNormOp = defineOp<BatchNormAttrs, { mean: Tensor; variance: Tensor }>({ name: 'batchNorm2d', grad: (g, node) => batchNormGrad(g, node) });
+
+function batchNormGrad(g: Tensor, node: GradNode<BatchNormAttrs, { mean: Tensor; variance: Tensor }>): (Tensor | null)[] {
+  const { eps, training, hasGamma, hasBeta } = node.attrs;
+  const { mean, variance } = node.saved;
   const [x, ...params] = node.inputs as [Tensor, ...Tensor[]];
   const gamma = hasGamma ? params[0]! : null;
   const layout = chunkLayout(x);
@@ -171,4 +171,4 @@ defineGrad('batchNorm2d', (g, node) => {
     }).dx;
   }
   return [dx, ...(hasGamma ? [sums?.gXhat ?? null] : []), ...(hasBeta ? [sums?.g ?? null] : [])];
-});
+}

@@ -1,6 +1,5 @@
 /** Max and average 2-D pooling (NCHW) with their gradients, and global average pooling. */
-import { isGradEnabled, record } from '../autograd.js';
-import { defineGrad } from '../gradients.js';
+import { defineOp } from '../graph.js';
 import { fmt } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { runProgram } from '../run-program.js';
@@ -48,6 +47,16 @@ function geometry(op: string, x: Tensor, o: Pool2dOptions): { g: PoolGeometry; o
   return { g: { n: N * C * oh * ow, h: H, w: W, oh, ow, kh, kw, sh, sw, ph, pw }, outShape: [N, C, oh, ow] };
 }
 
+/** Max pooling saves the index of each window's maximum; average pooling needs only the geometry. */
+const maxPoolOp = defineOp<{ g: PoolGeometry }, { argmax: Tensor | null }>({
+  name: 'maxPool2d',
+  grad: (dy, { inputs: [x], attrs: { g }, saved: { argmax } }) => [backward('max', dy, x!, g, argmax)],
+});
+const avgPoolOp = defineOp<{ g: PoolGeometry }, { argmax: Tensor | null }>({
+  name: 'avgPool2d',
+  grad: (dy, { inputs: [x], attrs: { g } }) => [backward('avg', dy, x!, g, null)],
+});
+
 function forward(kind: PoolKind, x: Tensor, o: Pool2dOptions): Tensor {
   const op = `${kind}Pool2d`;
   x.buffer(op);
@@ -58,10 +67,8 @@ function forward(kind: PoolKind, x: Tensor, o: Pool2dOptions): Tensor {
     uniforms: { ...g },
     trips: poolTrips(g, false),
   });
-  // The argmax is kept only for a recorded backward; the pool reuses its buffer after the submit otherwise.
-  const keepArgmax = x.requiresGrad && isGradEnabled();
-  if (argmax && !keepArgmax) argmax.dispose();
-  return record(out, op, [x], { g, argmax: keepArgmax ? argmax : null });
+  // The argmax belongs to the node (freed with it), or is freed at once when nothing is recorded.
+  return (kind === 'max' ? maxPoolOp : avgPoolOp).record(out, [x], { g }, { argmax });
 }
 
 export function maxPool2d(x: Tensor, options: Pool2dOptions): Tensor {
@@ -86,6 +93,3 @@ function backward(kind: PoolKind, dy: Tensor, x: Tensor, g: PoolGeometry, argmax
     trips: poolTrips(g, true),
   }).dx;
 }
-
-defineGrad('maxPool2d', (dy, node) => [backward('max', dy, node.inputs[0]!, node.attrs.g as PoolGeometry, node.attrs.argmax as Tensor)]);
-defineGrad('avgPool2d', (dy, node) => [backward('avg', dy, node.inputs[0]!, node.attrs.g as PoolGeometry, null)]);

@@ -3,10 +3,9 @@
  * labels or target distributions), KL divergence, and their gradient rules. Inputs are checked here, before
  * any GPU work. The losses' gradients w.r.t. their input come from one fused kernel; targets get none.
  */
-import { record, type GradRule } from '../autograd.js';
-import { defineGrad } from '../gradients.js';
+import { defineOp, type GradRule } from '../graph.js';
 import { fmt, normalizeAxis, sameShape } from '../shape.js';
-import type { Tensor } from '../tensor.js';
+import { viewTensor, type Tensor } from '../tensor.js';
 import { runProgram } from '../run-program.js';
 import { softmaxBackwardProgram, softmaxFromStatsProgram, softmaxProgram, ROW_STATS, type SoftmaxKind } from '../../kernels/softmax.js';
 import { rowLossBackwardProgram, rowLossProgram, type RowLossSpec } from '../../kernels/cross-entropy.js';
@@ -69,7 +68,7 @@ function softmaxLastAxis(kind: SoftmaxKind, x: Tensor): Tensor {
     out = runProgram(softmaxFromStatsProgram(kind), { inputs: { x, stats }, outputs: { y: x.shape }, uniforms: { rows, cols } }).y;
     stats.dispose();
   }
-  return record(out, kind, [x]);
+  return softmaxOps[kind].record(out, [x], {}, {});
 }
 
 function softmaxAlong(kind: SoftmaxKind, x: Tensor, axis: number): Tensor {
@@ -101,7 +100,7 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
   return softmaxAlong('logSoftmax', x, axis);
 }
 
-function softmaxRule(kind: SoftmaxKind): GradRule {
+function softmaxRule(kind: SoftmaxKind): GradRule<Record<string, never>, Record<string, never>> {
   return (g, _node, out) => {
     const { rows, cols } = rowsOf(out);
     if (isLong(cols)) {
@@ -113,8 +112,10 @@ function softmaxRule(kind: SoftmaxKind): GradRule {
     return [runProgram(softmaxBackwardProgram(kind), { inputs: { dy: g, y: out }, outputs: { dx: out.shape }, uniforms: { rows, cols }, trips: 2 * cols }).dx];
   };
 }
-defineGrad('softmax', softmaxRule('softmax'));
-defineGrad('logSoftmax', softmaxRule('logSoftmax'));
+const softmaxOps = {
+  softmax: defineOp({ name: 'softmax', grad: softmaxRule('softmax') }),
+  logSoftmax: defineOp({ name: 'logSoftmax', grad: softmaxRule('logSoftmax') }),
+};
 
 // ---- losses ------------------------------------------------------------------------------------------
 
@@ -191,9 +192,7 @@ function rowLoss(call: RowLossCall): Tensor {
     out = reduction === 'sum' ? sum(loss) : mean(loss);
     loss.dispose();
   }
-  record(out, op, [input], { target, stats, reduction, logits });
-  if (!out.requiresGrad) stats.dispose();
-  return out;
+  return rowLossOps[op].record(out, [input], { reduction, logits }, { target: viewTensor(target, target.shape), stats });
 }
 
 /**
@@ -218,19 +217,22 @@ export function klDivergence(input: Tensor, target: Tensor, options: KlDivergenc
   return rowLoss(call);
 }
 
-const rowLossRule: GradRule = (g, node) => {
-  const input = node.inputs[0]!;
-  const { target, stats, reduction, logits } = node.attrs as { target: Tensor; stats: Tensor; reduction: LossReduction; logits: boolean };
-  const [rows, cols] = input.shape as [number, number];
+/** How the loss was reduced and whether the input holds logits; the node saves the targets and the row statistics. */
+type RowLossRule = GradRule<{ reduction: LossReduction; logits: boolean }, { target: Tensor; stats: Tensor }>;
+
+const rowLossRule: RowLossRule = (g, { inputs: [input], attrs: { reduction, logits }, saved: { target, stats } }) => {
+  const [rows, cols] = input!.shape as [number, number];
   const perElement = isLong(cols);
   const { dx } = runProgram(rowLossBackwardProgram(target.dtype, logits, perElement), {
-    inputs: { targets: target, dy: g, ...(logits ? { x: input, stats } : {}) },
-    outputs: { dx: input.shape },
+    inputs: { targets: target, dy: g, ...(logits ? { x: input!, stats } : {}) },
+    outputs: { dx: input!.shape },
     trips: perElement ? 0 : cols,
     // 'none' has one upstream gradient per row; the reduced forms broadcast one scalar.
     uniforms: { rows, cols, gStride: reduction === 'none' ? 1 : 0, scale: reduction === 'mean' ? 1 / rows : 1 },
   });
   return [dx];
 };
-defineGrad('crossEntropy', rowLossRule);
-defineGrad('klDivergence', rowLossRule);
+const rowLossOps = {
+  crossEntropy: defineOp({ name: 'crossEntropy', grad: rowLossRule }),
+  klDivergence: defineOp({ name: 'klDivergence', grad: rowLossRule }),
+};
