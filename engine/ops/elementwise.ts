@@ -94,8 +94,11 @@ export const exp = unaryOp('exp', 'expF(v0)', (g, _x, y) => mul(g, y));
 export const log = unaryOp('log', 'logF(v0)', (g, x) => div(g, x));
 export const sqrt = unaryOp('sqrt', 'sqrt(v0)', (g, _x, y) => div(mul(g, 0.5), y));
 export const abs = unaryOp('abs', 'abs(v0)', (g, x) => mul(g, sub(greater(x, 0), less(x, 0))), SIGNED);
-/** relu(NaN) is NaN, as in PyTorch (WGSL's max may drop a NaN). */
-export const relu = unaryOp('relu', (x) => (x.dtype === 'f32' ? 'reluF(v0)' : 'max(v0, 0)'), (g, x) => mul(g, greater(x, 0)), SIGNED);
+/**
+ * relu(NaN) is NaN, as in PyTorch (WGSL's max may drop a NaN); so is its gradient rule: the upstream gradient
+ * passes wherever x <= 0 does not hold, NaN included.
+ */
+export const relu = unaryOp('relu', (x) => (x.dtype === 'f32' ? 'reluF(v0)' : 'max(v0, 0)'), (g, x) => where(lessEqual(x, 0), 0, g), SIGNED);
 /** Logistic sigmoid, written so that neither branch overflows for large |x|. */
 export const sigmoid = unaryOp('sigmoid', 'select(exp(v0) / (1.0 + exp(v0)), 1.0 / (1.0 + exp(-v0)), v0 >= 0.0)', (g, _x, y) => mul(g, mul(y, sub(1, y))));
 /** tanh saturates to +-1 long before |x| = 15; clamping keeps implementations that use exp(2x) finite. */
