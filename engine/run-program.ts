@@ -33,7 +33,7 @@ export function runProgram<In extends Bindings, Out extends Bindings>(program: K
     buffers[name] = t.buffer(op);
   }
   try {
-    runtime().run({ program: program as unknown as KernelProgram, uniforms: run.uniforms, trips: run.trips }, buffers);
+    runtime().run({ program, uniforms: run.uniforms, trips: run.trips }, buffers);
   } catch (e) {
     for (const t of allocated) t.dispose();
     throw e;
