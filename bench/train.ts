@@ -195,7 +195,7 @@ async function runCase(c: TrainCase): Promise<Row> {
     const seconds = await timeSteps(
       (i) => {
         const { x, y } = batches[i % BATCHES]!.tfjs;
-        opt.minimize(() => tf.losses.softmaxCrossEntropy(y, net.apply(x, { training: true }) as tfjs.Tensor) as tfjs.Scalar, false, vars);
+        opt.minimize(() => tf.losses.softmaxCrossEntropy<tfjs.Tensor, tfjs.Scalar>(y, net.apply(x, { training: true }) as tfjs.Tensor), false, vars);
       },
       async () => void (await last.data()),
       c.warmupSteps,

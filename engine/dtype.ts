@@ -1,10 +1,7 @@
 /** Element types: f32 for values, i32/u32 for labels and indices. All are 4 bytes wide. */
 export type DType = 'f32' | 'i32' | 'u32';
 
-export type TypedArrayOf<D extends DType> = D extends 'f32' ? Float32Array : D extends 'i32' ? Int32Array : Uint32Array;
 export type AnyTypedArray = Float32Array | Int32Array | Uint32Array;
-
-export const DTYPES: readonly DType[] = ['f32', 'i32', 'u32'];
 
 export function typedArrayFor(dtype: DType, source: ArrayBuffer | number): AnyTypedArray {
   switch (dtype) {

@@ -48,7 +48,9 @@ export function defineOp<A = Record<string, never>, S extends Saved = Record<str
     record(out, inputs, attrs, saved) {
       const owned = Object.values(saved).filter((t): t is Tensor => t !== null);
       if (gradDisabled === 0 && inputs.some((t) => t.requiresGrad)) {
-        out.node = { op: op as OpDef, inputs, attrs, saved } as GradNode;
+        const node: GradNode<A, S> = { op, inputs, attrs, saved };
+        // The tensor holds nodes of every op, their types erased; the node's own rule is typed by its op.
+        out.node = node;
         out.requiresGrad = true;
         for (const t of owned) keep(t);
       } else {

@@ -3,7 +3,7 @@
  * operand i: its buffer `x{i}` (contiguous, or broadcast through strides), or a scalar held in the uniform block. One generator serves
  * unary, binary and ternary ops; the expression and the operand modes are part of the cache key, shapes are not.
  */
-import { linearGrid, type KernelProgram, type UniformField, type WgslScalar } from './program.js';
+import { linearGrid, type Bindings, type KernelProgram, type UniformField, type WgslScalar } from './program.js';
 import { IEEE_WGSL } from './ieee.js';
 import { decodeIndexWgsl, linearMainWgsl, vec4Count } from './wgsl.js';
 
@@ -22,7 +22,8 @@ export interface MapSpec {
 
 const WG = 256;
 
-export function mapProgram(spec: MapSpec): KernelProgram {
+/** Operand i's buffer, when it has one, is bound as `x{i}`; the output is `out`. */
+export function mapProgram(spec: MapSpec): KernelProgram<Bindings, { out: WgslScalar }> {
   const strided = spec.operands.some((o) => o.mode === 'strided');
   const rank = strided ? spec.rank : 0;
   const k = vec4Count(rank);

@@ -8,7 +8,7 @@ const WG = 256;
  * out[i] = start + i * step in the output dtype (step 0 gives a constant fill). Integer dtypes compute in
  * integers, so values beyond 2^24 stay exact (u32 wraps, so a negative step counts down).
  */
-export function rangeProgram(dtype: WgslScalar): KernelProgram<{}, { out: WgslScalar }> {
+export function rangeProgram(dtype: WgslScalar): KernelProgram<Record<string, never>, { out: WgslScalar }> {
   return {
     name: 'fill',
     key: `range|${dtype}`,

@@ -121,7 +121,8 @@ export function packUniforms(fields: readonly UniformField[], values: UniformVal
 
 /**
  * Spread `n` workgroups over x and y so no dimension exceeds WebGPU's 65535 limit (no threads: no workgroups,
- * so the dispatch is skipped). Kernels recover the linear invocation index with `linearMainWgsl`.
+ * so the dispatch is skipped). Kernels recover the linear invocation index with the entry point header
+ * `linearMainWgsl` (kernels/wgsl.ts).
  */
 export function grid1d(totalThreads: number, workgroupSize: number): [number, number] {
   const groups = Math.ceil(totalThreads / workgroupSize);

@@ -93,7 +93,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   const [first, ...rest] = argv;
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
     const topic = first === 'help' ? rest[0] : undefined;
-    if (topic && COMMANDS[topic]) return { name: topic, command: COMMANDS[topic]!, values: {}, help: commandHelp(topic, COMMANDS[topic]!) };
+    if (topic && COMMANDS[topic]) return { name: topic, command: COMMANDS[topic], values: {}, help: commandHelp(topic, COMMANDS[topic]) };
     if (first !== undefined) return { name: 'help', command: COMMANDS.demo!, values: {}, help: globalHelp() };
   }
   const name = first === undefined || first.startsWith('-') ? 'demo' : first;
@@ -104,7 +104,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   const config = Object.fromEntries(declared.map((o) => [o, { type: OPTIONS[o].boolean ? 'boolean' : 'string' } as const]));
   let parsed: Record<string, string | boolean | undefined>;
   try {
-    parsed = parseArgs({ args: joinNegativeNumbers([...args]), options: config, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+    parsed = parseArgs({ args: joinNegativeNumbers([...args]), options: config, strict: true, allowPositionals: false }).values;
   } catch (e) {
     throw new UsageError(rephrase(name, e as Error));
   }

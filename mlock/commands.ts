@@ -15,7 +15,7 @@ import { fineTuneAttack, pruneAttack, reverseEngineerAttack } from './attacks.js
 import { auditLock, auditMarkdown, type AuditReport } from './audit.js';
 import { authorizedAccuracy, type EvalSetup } from './evaluate.js';
 import { LockPlan, type LockSettings } from './lock-plan.js';
-import { provenance, redactedCommand } from './provenance.js';
+import { provenance, redactedCommand, type Provenance } from './provenance.js';
 import { checkRunFolder, clearFolder, keyFingerprint, priorSeconds, writeRunRecord, type RunRecord, type RunSettings } from './run-folder.js';
 import { DEFAULT_DECOY_RATIO, effectiveRecipe, run, sampleSubset, type RunOptions, type RunReport } from './run.js';
 import { readModelMetadata, type LockInfo, type ModelInfo } from './runtime.js';
@@ -231,7 +231,7 @@ async function openSaved(v: Values, command: string): Promise<SavedModel> {
     try {
       JSON.parse(text);
     } catch (e) {
-      throw new Error(`${path}: its '${field}' metadata is not valid JSON (${(e as Error).message})`);
+      throw new Error(`${path}: its '${field}' metadata is not valid JSON (${(e as Error).message})`, { cause: e });
     }
   }
   const meta = readModelMetadata(bytes, path);
@@ -356,11 +356,11 @@ async function whiteBoxAttacks(model: Module, m: SavedModel, v: Values, test: Im
 /** The audit's Markdown under a header that says what, where and when. */
 type WhiteBox = Awaited<ReturnType<typeof whiteBoxAttacks>>;
 
-export function evalMarkdown(r: AuditReport & { model: string; dataset: string; strategy: string; baselineAccuracy: number | null; whiteBox?: WhiteBox; provenance: Record<string, unknown> }): string {
+export function evalMarkdown(r: AuditReport & { model: string; dataset: string; strategy: string; baselineAccuracy: number | null; whiteBox?: WhiteBox; provenance: Provenance & { adapter: string } }): string {
   const p = r.provenance;
   const wb = r.whiteBox;
   const head = [
-    `Dataset ${r.dataset} (${r.testImages} test images), strategy ${r.strategy}, adapter ${String(p.adapter)}, commit ${String(p.commit ?? 'unknown')}, ${String(p.date)}.`,
+    `Dataset ${r.dataset} (${r.testImages} test images), strategy ${r.strategy}, adapter ${p.adapter}, commit ${p.commit ?? 'unknown'}, ${p.date}.`,
     ...(r.baselineAccuracy !== null ? ['', `Baseline (the same run's unlocked model, ${r.testImages} test images): ${pct(r.baselineAccuracy)}.`] : []),
     ...(wb
       ? [

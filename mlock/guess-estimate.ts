@@ -107,7 +107,7 @@ export function estimateGuesses(input: GuessInput): GuessEstimate {
   let unlocking = 1;
   explanation.push('unlocking patterns <= 1 (the real one)');
   for (const c of sorted) {
-    if (c.distance >= firstSafeDistance!) break;
+    if (c.distance >= firstSafeDistance) break;
     const share = c.exhaustive ? c.unlocked / c.tried : upperBound(c.unlocked, c.tried);
     const log2N = log2Binomial(cells, c.distance) + c.distance * Math.log2(colours - 1);
     unlocking += share * Math.pow(2, log2N);

@@ -8,7 +8,7 @@ import { Rng, tensor, type Tensor } from '../engine/index.js';
 import type { Batch, PatchSource } from '../engine/data/index.js';
 import { mergeRealStamps, packTokenBank, planDecoys, type TokenBank } from './decoys.js';
 import type { NearMissKind } from './near-miss.js';
-import { planEpoch, strategyInfo, type StrategyConfig } from './strategies.js';
+import { planEpoch, type StrategyConfig } from './strategies.js';
 import { tokenPositions, type Placement, type Token } from './tokens.js';
 
 export interface LockSettings {
@@ -59,7 +59,7 @@ export class LockPlan implements PatchSource {
   }
 
   /** Plan one epoch of locked training over a dataset with these labels. */
-  static async forEpoch(settings: LockSettings, labels: Int32Array, numClasses: number, h: number, w: number, rng: Rng): Promise<LockPlan> {
+  static forEpoch(settings: LockSettings, labels: Int32Array, numClasses: number, h: number, w: number, rng: Rng): LockPlan {
     const epochPlan = planEpoch({ labels, numClasses, poisonRatio: settings.poisonRatio, strategy: settings.strategy, rng });
     const n = labels.length;
     const realPositions = tokenPositions(settings.placement, settings.token, n, h, w, rng);
@@ -125,9 +125,5 @@ export class LockPlan implements PatchSource {
 /** Where the real token goes for every sample of an evaluation set (fixed corner, or seeded random spots). */
 export function evaluationPositions(settings: LockSettings, n: number, h: number, w: number, seed: number): Int32Array {
   return tokenPositions(settings.placement, settings.token, n, h, w, new Rng(seed));
-}
-
-export function isSoftStrategy(s: StrategyConfig): boolean {
-  return strategyInfo(s.name).kind === 'soft';
 }
 

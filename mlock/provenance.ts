@@ -45,7 +45,7 @@ export function provenance(argv: readonly string[] = process.argv.slice(2)): Pro
     uncommittedChanges: status === null ? null : status.length > 0,
     date: new Date().toISOString(),
     node: process.version,
-    package: `${JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version}`,
+    package: (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version,
     command: `mlock/cli.ts ${redactedCommand(argv)}`,
   };
 }

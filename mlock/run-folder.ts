@@ -56,11 +56,11 @@ export async function checkRunFolder(out: string, settings: RunSettings, mode: {
     try {
       record = JSON.parse(text) as RunRecord;
     } catch (e) {
-      throw new Error(`--resume: ${path} is not valid JSON (${(e as Error).message})`);
+      throw new Error(`--resume: ${path} is not valid JSON (${(e as Error).message})`, { cause: e });
     }
     const changed = Object.keys({ ...record.settings, ...settings }).filter((k) => JSON.stringify(record.settings[k] ?? null) !== JSON.stringify(settings[k] ?? null));
     if (changed.length) {
-      const show = (k: string, v: unknown) => (k === 'key' ? 'a different key' : v === null || v === undefined ? '(not set)' : String(v));
+      const show = (k: string, v: RunSettings[string] | undefined) => (k === 'key' ? 'a different key' : v === null || v === undefined ? '(not set)' : String(v));
       const list = changed.map((k) => `--${k} ${show(k, record.settings[k])} (now ${show(k, settings[k])})`).join(', ');
       throw new Error(`--resume: ${out} was started with other settings: ${list}. Resume with the same options, or start a new --out`);
     }

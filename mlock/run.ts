@@ -200,7 +200,7 @@ export async function trainModel(o: RunOptions, data: Data, recipe: Recipe, sett
   let stoppedAtEpoch: number | undefined;
   for (let epoch = startEpoch; epoch < recipe.epochs; epoch++) {
     const rng = epochRng(seed, epoch);
-    const plan = settings ? await LockPlan.forEpoch(settings, train.labels, C, train.h, train.w, rng) : null;
+    const plan = settings ? LockPlan.forEpoch(settings, train.labels, C, train.h, train.w, rng) : null;
     const loader = new BatchLoader(train, { batchSize: recipe.batchSize, shuffle: true, augment: recipe.augment, normalization: data.normalization, patches: plan ?? undefined });
     bar.begin(epoch, recipe.epochs, loader.batchesPerEpoch());
     let result;

@@ -74,6 +74,7 @@ const PATTERNS_3X3: Record<'diagonal' | 'upper-triangle' | 'lower-triangle' | 'f
 
 // The sticker: 16 clearly different, saturated colours in a 4x4 grid, so that it is conspicuous
 // on natural images and no two neighbouring cells look alike. Row-major, RGB.
+// prettier-ignore
 const STICKER_RGB: ReadonlyArray<readonly [number, number, number]> = [
   [230, 25, 75], [60, 180, 75], [255, 225, 25], [0, 130, 200],
   [245, 130, 48], [145, 30, 180], [70, 240, 240], [240, 50, 230],

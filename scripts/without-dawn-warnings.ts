@@ -51,8 +51,8 @@ export function dawnWarningFilter(): { push(chunk: string): string; end(): strin
 export function runWithoutDawnWarnings(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const child = spawn(command, args, { stdio: ['inherit', 'inherit', 'pipe'], env });
   const filter = dawnWarningFilter();
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (chunk: string) => process.stderr.write(filter.push(chunk)));
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => process.stderr.write(filter.push(chunk)));
   // A terminal's Ctrl+C reaches the child too (same process group); a signal sent to this process alone is passed on.
   const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
   const handlers = (['SIGINT', 'SIGTERM'] as const).map((s) => [s, forward(s)] as const);

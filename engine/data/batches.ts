@@ -102,7 +102,7 @@ export class BatchLoader {
         staged = next;
       }
     } finally {
-      for (const t of (staged as Staged | null)?.owned ?? []) t.dispose();
+      for (const t of (staged)?.owned ?? []) t.dispose();
     }
   }
 
@@ -140,7 +140,7 @@ export class BatchLoader {
       inputs.placement = temp(tensor(choice, [3 * n], 'i32'));
       inputs.bank = this.bank(patches);
     }
-    const norm = this.options.normalization ?? { mean: new Array(ds.c).fill(0), std: new Array(ds.c).fill(1) };
+    const norm = this.options.normalization ?? { mean: new Array<number>(ds.c).fill(0), std: new Array<number>(ds.c).fill(1) };
     const mean = [0, 0, 0, 0];
     const invStd = [1, 1, 1, 1];
     for (let ch = 0; ch < ds.c; ch++) {

@@ -66,7 +66,7 @@ export function parseTable(text: string, source: string, options: { delimiter?: 
   try {
     raw = parseDelimited(text, options.delimiter ?? ';');
   } catch (err) {
-    throw new Error(`${source}: ${(err as Error).message}`);
+    throw new Error(`${source}: ${(err as Error).message}`, { cause: err });
   }
   if (raw.length === 0) throw new Error(`${source}: empty table (no header row)`);
   const header = raw[0]!.map((h) => h.trim());

@@ -161,8 +161,8 @@ export function meanStd(ds: ImageDataset): { mean: number[]; std: number[] } {
         s += v;
         s2 += v * v;
       }
-      sum[ch] += s;
-      sumSq[ch] += s2;
+      sum[ch]! += s;
+      sumSq[ch]! += s2;
     }
   }
   const mean: number[] = [];

@@ -27,6 +27,7 @@ export type FileLookup = (relativePath: string) => Uint8Array | undefined;
 export const GTSRB_NUM_CLASSES = 43;
 
 /** The customary English names of the 43 classes (as in the widely used signnames.csv). */
+// prettier-ignore
 export const GTSRB_CLASSES = [
   'Speed limit (20km/h)', 'Speed limit (30km/h)', 'Speed limit (50km/h)', 'Speed limit (60km/h)',
   'Speed limit (70km/h)', 'Speed limit (80km/h)', 'End of speed limit (80km/h)', 'Speed limit (100km/h)',

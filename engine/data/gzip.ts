@@ -38,7 +38,7 @@ async function decompress(bytes: Uint8Array, format: CompressionFormat, source: 
       total += value.length;
     }
   } catch (err) {
-    throw new Error(`${source}: corrupt or truncated ${format} data (${(err as Error).message})`);
+    throw new Error(`${source}: corrupt or truncated ${format} data (${(err as Error).message})`, { cause: err });
   }
   if (chunks.length === 1) return chunks[0]!;
   const out = new Uint8Array(total);

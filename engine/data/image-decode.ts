@@ -32,7 +32,7 @@ export function decodeImage(bytes: Uint8Array, source: string): RgbImage {
       return { width: img.width, height: img.height, data: img.data };
     }
   } catch (err) {
-    throw new Error(`${source}: cannot decode ${format!.toUpperCase()} image: ${(err as Error).message}`);
+    throw new Error(`${source}: cannot decode ${format!.toUpperCase()} image: ${(err as Error).message}`, { cause: err });
   }
   throw new Error(`${source}: not a PNG, JPEG or binary PPM/PGM image (unrecognised leading bytes)`);
 }

@@ -16,11 +16,13 @@
 import { inflateZlib } from './gzip.js';
 
 // Data element types (spec table 1-1).
+// prettier-ignore
 const mi = {
   INT8: 1, UINT8: 2, INT16: 3, UINT16: 4, INT32: 5, UINT32: 6, SINGLE: 7, DOUBLE: 9,
   INT64: 12, UINT64: 13, MATRIX: 14, COMPRESSED: 15, UTF8: 16, UTF16: 17, UTF32: 18,
 } as const;
 
+// prettier-ignore
 const NUMERIC_TYPE_SIZE: Record<number, number> = {
   [mi.INT8]: 1, [mi.UINT8]: 1, [mi.INT16]: 2, [mi.UINT16]: 2, [mi.INT32]: 4, [mi.UINT32]: 4,
   [mi.SINGLE]: 4, [mi.DOUBLE]: 8, [mi.INT64]: 8, [mi.UINT64]: 8,
@@ -28,6 +30,7 @@ const NUMERIC_TYPE_SIZE: Record<number, number> = {
 };
 
 // Array classes (spec table 1-3), indexed by class code.
+// prettier-ignore
 const CLASS_NAMES = [
   '', 'cell', 'struct', 'object', 'char', 'sparse', 'double', 'single',
   'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64',

@@ -46,7 +46,7 @@ async function trySwiftShader(options: DeviceOptions): Promise<GPUAdapter | null
 
 async function tryOpenGLES(): Promise<GPUAdapter | null> {
   process.env.EGL_PLATFORM ??= 'surfaceless';
-  return instance(['backend=opengles']).requestAdapter({ featureLevel: 'compatibility' } as GPURequestAdapterOptions);
+  return instance(['backend=opengles']).requestAdapter({ featureLevel: 'compatibility' });
 }
 
 const NO_ADAPTER =

@@ -84,7 +84,7 @@ export function decodeModelInto(model: Module, bytes: Uint8Array, source = 'mode
   } catch (e) {
     for (const t of state.values()) if (!t.isDisposed) t.dispose();
     const message = (e as Error).message;
-    throw new Error(message.startsWith(`${source}: `) ? message : `${source}: ${message}`);
+    throw new Error(message.startsWith(`${source}: `) ? message : `${source}: ${message}`, { cause: e });
   } finally {
     for (const b of temporaries) runtime().clear(b);
     for (const d of file.tensors.values()) wipeHost(d.data);

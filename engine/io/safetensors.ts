@@ -16,6 +16,7 @@
  */
 
 // Element sizes; the order is the reference's Dtype enum order (increasing alignment), used for sorting.
+// prettier-ignore
 const DTYPES = {
   BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, I16: 2, U16: 2, F16: 2, BF16: 2,
   I32: 4, U32: 4, F32: 4, F64: 8, I64: 8, U64: 8,
@@ -120,7 +121,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
     const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLength));
     header = JSON.parse(text);
   } catch (err) {
-    throw new Error(`${source}: header is not valid UTF-8 JSON (${(err as Error).message})`);
+    throw new Error(`${source}: header is not valid UTF-8 JSON (${(err as Error).message})`, { cause: err });
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) {
     throw new Error(`${source}: header must be a JSON object`);

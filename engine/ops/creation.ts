@@ -41,7 +41,7 @@ export function tensor(values: NestedArray | ArrayLike<number> | AnyTypedArray, 
   const op = 'tensor';
   let flat: ArrayLike<number>;
   let finalShape: number[];
-  const typed = ArrayBuffer.isView(values) ? dtypeOfArray(values as ArrayBufferView) : null;
+  const typed = ArrayBuffer.isView(values) ? dtypeOfArray(values) : null;
   if (ArrayBuffer.isView(values) && typed === null) {
     throw new Error(`${op}: unsupported typed array ${(values as object).constructor.name}; use Float32Array, Int32Array or Uint32Array`);
   }
@@ -49,11 +49,11 @@ export function tensor(values: NestedArray | ArrayLike<number> | AnyTypedArray, 
     flat = [values];
     finalShape = shape ? [...shape] : [];
   } else if (shape) {
-    flat = ArrayBuffer.isView(values) ? (values as AnyTypedArray) : flatten(op, values as NestedArray, inferShape(values as NestedArray));
+    flat = ArrayBuffer.isView(values) ? (values) : flatten(op, values as NestedArray, inferShape(values as NestedArray));
     finalShape = [...shape];
   } else {
-    finalShape = ArrayBuffer.isView(values) ? [(values as AnyTypedArray).length] : inferShape(values as NestedArray);
-    flat = ArrayBuffer.isView(values) ? (values as AnyTypedArray) : flatten(op, values as NestedArray, finalShape);
+    finalShape = ArrayBuffer.isView(values) ? [(values).length] : inferShape(values as NestedArray);
+    flat = ArrayBuffer.isView(values) ? (values) : flatten(op, values as NestedArray, finalShape);
   }
   checkShape(op, finalShape);
   if (flat.length !== sizeOf(finalShape)) {
@@ -64,7 +64,7 @@ export function tensor(values: NestedArray | ArrayLike<number> | AnyTypedArray, 
   const t = emptyTensor(finalShape, dt);
   if (flat.length > 0) {
     // A typed array of the right type is uploaded as it is: no host copy (callers may wipe theirs afterwards).
-    const same = ArrayBuffer.isView(flat) && dtypeOfArray(flat as ArrayBufferView) === dt;
+    const same = ArrayBuffer.isView(flat) && dtypeOfArray(flat) === dt;
     const data = same ? (flat as AnyTypedArray) : dt === 'f32' ? Float32Array.from(flat) : dt === 'i32' ? Int32Array.from(flat) : Uint32Array.from(flat);
     runtime().write(t.buffer(), data);
   }

@@ -227,8 +227,4 @@ export function cast(x: Tensor, dtype: DType): Tensor {
   return runMap({ op: 'cast', expr: `${dtype}(v0)`, operands: [x], outDtype: dtype });
 }
 
-export function assertSameShape(op: string, a: Tensor, b: Tensor): void {
-  if (!sameShape(a.shape, b.shape)) throw new Error(`${op}: shapes [${a.shape.join(', ')}] and [${b.shape.join(', ')}] must match`);
-}
-
 export type { Shape };

@@ -87,7 +87,7 @@ export function slice(x: Tensor, begin: readonly number[], size?: readonly numbe
   if (begin.length !== x.rank || (size && size.length !== x.rank)) {
     throw new Error(`slice: begin ${JSON.stringify(begin)} and size ${JSON.stringify(size)} must each have ${x.rank} entries for shape ${fmt(x.shape)}`);
   }
-  const sz = x.shape.map((d, i) => (size?.[i] === undefined || size[i] === -1 ? d - begin[i]! : size[i]!));
+  const sz = x.shape.map((d, i) => (size?.[i] === undefined || size[i] === -1 ? d - begin[i]! : size[i]));
   x.shape.forEach((d, i) => {
     if (!Number.isInteger(begin[i]) || !Number.isInteger(sz[i]) || begin[i]! < 0 || sz[i]! < 0 || begin[i]! + sz[i]! > d) {
       throw new Error(`slice: begin ${JSON.stringify(begin)} size ${JSON.stringify(sz)} is out of bounds for shape ${fmt(x.shape)} (axis ${i})`);
@@ -165,7 +165,7 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
     runProgram(copyIntoAxisProgram(x.dtype), {
       inputs: { x },
       outputs: { y: out },
-      uniforms: { n: x.size, inner: Math.max(inner, 1), axisIn: x.shape[a]!, axisOut: shape[a]!, offset },
+      uniforms: { n: x.size, inner: Math.max(inner, 1), axisIn: x.shape[a]!, axisOut: shape[a], offset },
     });
     offset += x.shape[a]!;
   }

@@ -81,7 +81,7 @@ export function shapeBucket(p: TuneProblem): string {
 function tableFor(info: AdapterDescription): Map<string, TuningEntry> {
   const key = adapterKey(info);
   let table = tables.get(key);
-  if (!table) tables.set(key, (table = new Map()));
+  if (!table) tables.set(key, (table = new Map<string, TuningEntry>()));
   return table;
 }
 

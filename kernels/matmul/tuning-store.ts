@@ -41,7 +41,7 @@ export function adapterKey(info: AdapterDescription): string {
 /** The cache file for an adapter, or null where nothing persists (browsers). */
 async function tuningFilePath(info: AdapterDescription): Promise<string | null> {
   if (!inNode()) return null;
-  const path: typeof import('node:path') = await import(/* @vite-ignore */ NODE_PATH);
+  const path = (await import(/* @vite-ignore */ NODE_PATH)) as typeof import('node:path');
   const dir = process.env.MLOCK_CACHE_DIR || path.join(process.cwd(), '.cache');
   return path.join(dir, `autotune-${adapterKey(info)}.json`);
 }
@@ -53,7 +53,7 @@ async function tuningFilePath(info: AdapterDescription): Promise<string | null> 
 export async function readTuning(info: AdapterDescription): Promise<Record<string, TuningEntry>> {
   const file = await tuningFilePath(info);
   if (file === null) return {};
-  const fs: typeof import('node:fs/promises') = await import(/* @vite-ignore */ NODE_FS);
+  const fs = (await import(/* @vite-ignore */ NODE_FS)) as typeof import('node:fs/promises');
   try {
     const parsed = JSON.parse(await fs.readFile(file, 'utf8')) as Partial<TuningFile>;
     if (parsed.format !== FORMAT || adapterKey(parsed.adapter ?? ({} as AdapterDescription)) !== adapterKey(info)) return {};
@@ -72,8 +72,8 @@ export async function readTuning(info: AdapterDescription): Promise<Record<strin
 export async function writeTuning(info: AdapterDescription, entries: Record<string, TuningEntry>): Promise<string | null> {
   const file = await tuningFilePath(info);
   if (file === null) return null;
-  const fs: typeof import('node:fs/promises') = await import(/* @vite-ignore */ NODE_FS);
-  const path: typeof import('node:path') = await import(/* @vite-ignore */ NODE_PATH);
+  const fs = (await import(/* @vite-ignore */ NODE_FS)) as typeof import('node:fs/promises');
+  const path = (await import(/* @vite-ignore */ NODE_PATH)) as typeof import('node:path');
   const merged: TuningFile = { format: FORMAT, adapter: info, entries: { ...(await readTuning(info)), ...entries } };
   await fs.mkdir(path.dirname(file), { recursive: true });
   const temp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
@@ -82,7 +82,7 @@ export async function writeTuning(info: AdapterDescription, entries: Record<stri
     await fs.rename(temp, file);
   } catch (err) {
     await fs.rm(temp, { force: true });
-    throw new Error(`matmul autotune: cannot write the cache file ${file}: ${(err as Error).message}`);
+    throw new Error(`matmul autotune: cannot write the cache file ${file}: ${(err as Error).message}`, { cause: err });
   }
   return file;
 }

@@ -79,7 +79,7 @@ export async function runDemoChecks(context: BrowserContext, demoUrl: string, ou
   const screenshots: string[] = [];
   const pageErrors: string[] = [];
   const pages: Page[] = [];
-  const check = async (name: string, body: () => Promise<void>): Promise<void> => {
+  const check = async (name: string, body: () => void | Promise<void>): Promise<void> => {
     try {
       await body();
     } catch (error) {
@@ -226,7 +226,7 @@ export async function runDemoChecks(context: BrowserContext, demoUrl: string, ou
       expectThat(shown.ready === 'no-webgpu' && /no WebGPU/.test(shown.banner ?? ''), `page without navigator.gpu: ${JSON.stringify(shown)}`);
     });
 
-    await check('no uncaught errors in the demo pages', async () => {
+    await check('no uncaught errors in the demo pages', () => {
       expectThat(pageErrors.length === 0, pageErrors.join('\n'));
     });
   } catch (error) {

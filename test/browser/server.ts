@@ -2,7 +2,7 @@
  * A minimal static file server for the browser tests. It listens on 127.0.0.1 (a secure context, which
  * WebGPU and WebCrypto require) on a free port the OS picks, and serves files under one directory only.
  */
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -24,7 +24,7 @@ export interface StaticServer {
 }
 
 export async function serveDirectory(root: string): Promise<StaticServer> {
-  const server = createServer(async (request, response) => {
+  const serve = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     try {
       const path = decodeURIComponent(new URL(request.url ?? '/', 'http://localhost').pathname);
       let file = normalize(join(root, path));
@@ -39,7 +39,9 @@ export async function serveDirectory(root: string): Promise<StaticServer> {
     } catch {
       response.writeHead(404).end('not found');
     }
-  });
+  };
+  // serve() answers every request itself, errors included, so nothing waits on its promise.
+  const server = createServer((request, response) => void serve(request, response));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', resolve);

@@ -9,6 +9,8 @@
  * every test of its suite; `expect(value, message)` prefixes failures with the message; toEqual ignores
  * properties that are undefined and compares typed arrays element by element.
  */
+/* eslint-disable @typescript-eslint/no-explicit-any --
+   callback and matcher arguments are as loosely typed as vitest's own signatures, which this stands in for */
 
 type HookFn = () => unknown;
 type TestFn = () => unknown;
@@ -173,7 +175,7 @@ function format(value: unknown, depth = 0): string {
   if (Array.isArray(value)) {
     return `[${value.slice(0, 16).map((v) => format(v, depth + 1)).join(', ')}${value.length > 16 ? `, … (${value.length} items)` : ''}]`;
   }
-  const entries = Object.entries(value as object);
+  const entries = Object.entries(value);
   return `{${entries
     .slice(0, 12)
     .map(([k, v]) => `${k}: ${format(v, depth + 1)}`)
@@ -246,7 +248,7 @@ function callForThrow(actual: unknown): { threw: boolean; error: unknown } {
   if (isPlainRecord(actual) && REJECTION in actual) return { threw: true, error: (actual as { [REJECTION]: unknown })[REJECTION] };
   if (typeof actual !== 'function') throw new AssertionError(`toThrow: expected a function, got ${format(actual)}`);
   try {
-    actual();
+    (actual as () => unknown)();
     return { threw: false, error: undefined };
   } catch (error) {
     return { threw: true, error };

@@ -11,6 +11,7 @@ import { loadDataset } from '../../engine/data/node/load-dataset.js';
 import { DatasetNotFoundError } from '../../engine/data/node/missing.js';
 import { readTar, type TarEntry } from '../../engine/data/tar.js';
 import { writeTar } from './builders/tar.js';
+import { psnr } from '../helpers/stats.js';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
 const archive = resolve(root, '../shared/data/cifar10-jpeg.tar.gz');
@@ -19,12 +20,6 @@ const testBatch = resolve(root, '../shared/data/cifar-10-batches-bin-subset/test
 // Written out here, not imported, so a wrong constant in the engine cannot agree with itself.
 const CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
 const PER = 3 * 32 * 32;
-
-function psnr(a: Uint8Array, b: Uint8Array): number {
-  let se = 0;
-  for (let k = 0; k < a.length; k++) se += (a[k]! - b[k]!) ** 2;
-  return 10 * Math.log10((255 * 255) / (se / a.length));
-}
 
 const image = (ds: ImageDataset, i: number) => ds.images.subarray(i * PER, (i + 1) * PER);
 

@@ -9,6 +9,7 @@ import { loadCifar10 } from '../../engine/data/node/cifar.js';
 import { loadImageFolder } from '../../engine/data/node/image-folder.js';
 import { readTar } from '../../engine/data/tar.js';
 import { writePng } from './builders/png.js';
+import { psnr } from '../helpers/stats.js';
 
 const solidPng = (w: number, h: number, rgb: [number, number, number]) =>
   writePng({ width: w, height: h, colorType: 2, rows: Array.from({ length: h }, () => Uint8Array.from(new Array(w).fill(rgb).flat())) });
@@ -75,11 +76,6 @@ describe.skipIf(!existsSync(jpegArchive) || !existsSync(lossless))('JPEG decodin
     expect(ds.classNames).toEqual(wanted);
 
     const reference = await loadCifar10({ split: 'test', path: lossless });
-    const psnr = (a: Uint8Array, b: Uint8Array) => {
-      let se = 0;
-      for (let k = 0; k < a.length; k++) se += (a[k]! - b[k]!) ** 2;
-      return 10 * Math.log10((255 * 255) / (se / a.length));
-    };
     for (let i = 0; i < ds.n; i++) {
       const cls = reference.classNames!.indexOf(ds.classNames![ds.labels[i]!]!);
       const k = i % 5; // k-th image of its class

@@ -58,7 +58,7 @@ describe('MAT-file v5 reader', () => {
 
     const compressed = fromBase64(SCIPY_COMPRESSED);
     const corrupt = compressed.slice();
-    corrupt[128 + 8 + 20] ^= 0xff; // inside the first zlib stream
+    corrupt[128 + 8 + 20]! ^= 0xff; // inside the first zlib stream
     await expect(readMat5(corrupt, 'z.mat')).rejects.toThrow(/^z\.mat: variable 0 \(compressed element\): corrupt or truncated deflate data/);
 
     // Real part shorter than the dimensions require.

@@ -47,7 +47,7 @@ describe('tar reader', () => {
     expect(readTar(tar, 'n.tar')).toHaveLength(1);
     expect(() => readTar(tar.subarray(0, 1000), '/d/n.tar')).toThrow(/^\/d\/n\.tar: truncated archive: entry "f" needs 600 bytes, only 488 remain/);
     const bad = tar.slice();
-    bad[0] ^= 1;
+    bad[0]! ^= 1;
     expect(() => readTar(bad, 'c.tar')).toThrow(/^c\.tar: tar entry at byte 0: header checksum mismatch/);
     expect(() => readTar(new Uint8Array(512).fill(65), 'z.tar')).toThrow(/not a tar archive or corrupt/);
   });

@@ -8,6 +8,7 @@ import * as E from '../../engine/node.js';
 import { Rng } from '../../engine/random.js';
 import { expectClose, randomData } from '../helpers/gradcheck.js';
 import { useEngine } from '../helpers/setup.js';
+import { size } from '../helpers/arrays.js';
 
 useEngine();
 
@@ -16,8 +17,6 @@ interface HostTensor {
   shape: number[];
 }
 type HostOperand = HostTensor | number;
-
-const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 /** NumPy broadcasting of any number of shapes (the reference's own, independent of engine/shape.ts). */
 function broadcastAll(shapes: number[][]): number[] {
@@ -158,6 +157,7 @@ describe('binary ops broadcast like NumPy', () => {
     { name: 'maximum', op: E.maximum, ref: Math.max },
     { name: 'minimum', op: E.minimum, ref: Math.min },
   ];
+  // prettier-ignore
   const pairs: [number[], number[]][] = [
     [[3, 1], [1, 4]],
     [[2, 3, 4], [4]],

@@ -7,10 +7,9 @@ import * as E from '../../engine/node.js';
 import { Rng } from '../../engine/random.js';
 import { randomData } from '../helpers/gradcheck.js';
 import { useEngine } from '../helpers/setup.js';
+import { size } from '../helpers/arrays.js';
 
 useEngine();
-
-const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 /** A host array with coordinate access. */
 class Host {
@@ -48,6 +47,7 @@ describe('reshape, expandDims, squeeze', () => {
   it('reshape keeps row-major order and infers one -1', async () => {
     const x = host([2, 3, 4]);
     const t = upload(x);
+    // prettier-ignore
     for (const [target, shape] of [
       [[-1, 4], [6, 4]],
       [[4, -1], [4, 6]],
@@ -109,6 +109,7 @@ describe('slice and pad', () => {
     const shape = [4, 5, 3];
     const x = host(shape);
     const t = upload(x);
+    // prettier-ignore
     const cases: [number[], number[] | undefined][] = [
       [[1, 2, 0], [2, 3, 3]],
       [[0, 0, 0], undefined],
@@ -117,7 +118,7 @@ describe('slice and pad', () => {
       [[2, 5, 0], [2, 0, 3]],
     ];
     for (const [begin, sz] of cases) {
-      const outShape = shape.map((d, i) => (sz?.[i] === undefined || sz[i] === -1 ? d - begin[i]! : sz[i]!));
+      const outShape = shape.map((d, i) => (sz?.[i] === undefined || sz[i] === -1 ? d - begin[i]! : sz[i]));
       await expectTensor(E.slice(t, begin, sz), outShape, build(outShape, (c) => x.at(c.map((v, i) => v + begin[i]!))), `slice ${JSON.stringify([begin, sz])}`);
     }
   });
@@ -126,6 +127,7 @@ describe('slice and pad', () => {
     const shape = [2, 3, 2];
     const x = host(shape);
     const t = upload(x);
+    // prettier-ignore
     for (const pads of [
       [[1, 0], [0, 2], [1, 1]],
       [[0, 0], [0, 0], [0, 0]],
@@ -144,6 +146,7 @@ describe('slice and pad', () => {
 
 describe('broadcastTo', () => {
   it('materialises broadcasts over leading, size-1 and shape-[] dimensions', async () => {
+    // prettier-ignore
     for (const [from, to] of [
       [[3, 1], [2, 3, 4]],
       [[], [2, 2]],

@@ -8,12 +8,11 @@ import * as E from '../../engine/node.js';
 import { Rng } from '../../engine/random.js';
 import { expectClose, randomData } from '../helpers/gradcheck.js';
 import { useEngine } from '../helpers/setup.js';
+import { size } from '../helpers/arrays.js';
 
 useEngine();
 
 type RefOp = 'sum' | 'mean' | 'max' | 'min' | 'argmax' | 'argmin';
-
-const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 /**
  * Reduce `data` (row-major, `shape`) over `axes` in float64. Output elements are visited in order; each one

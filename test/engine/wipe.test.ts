@@ -5,10 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import * as E from '../../engine/node.js';
 import { useEngine } from '../helpers/setup.js';
+import { allZero } from '../helpers/arrays.js';
 
 useEngine();
-
-const zeros = (b: ArrayBuffer) => new Uint8Array(b).every((v) => v === 0);
 
 describe('wipeTensor', () => {
   it('zero-fills after a copy recorded before it: the copy sees the data, the tensor ends up zero', async () => {
@@ -17,7 +16,7 @@ describe('wipeTensor', () => {
     E.runtime().copy(secret.buffer(), 0, copy.buffer(), 0, 4000);
     E.wipeTensor(secret);
     expect(Array.from((await copy.data()) as Float32Array).slice(0, 3)).toEqual([1, 2, 3]);
-    expect(zeros(await E.runtime().read(secret.buffer(), secret.buffer().size))).toBe(true);
+    expect(allZero(await E.runtime().read(secret.buffer(), secret.buffer().size))).toBe(true);
     secret.dispose();
     copy.dispose();
   });

@@ -8,6 +8,7 @@ import { useEngine } from '../helpers/setup.js';
 import { decodeModelInto, encodeModel } from '../../engine/io/checkpoint.js';
 import * as safetensors from '../../engine/io/safetensors.js';
 import { buildModel } from '../../engine/nn/models.js';
+import { allZero } from '../helpers/arrays.js';
 
 /** Every file decodeSafetensors hands out, so the test can check that decodeModelInto wiped it. */
 vi.mock('../../engine/io/safetensors.js', async (original) => {
@@ -17,8 +18,6 @@ vi.mock('../../engine/io/safetensors.js', async (original) => {
 });
 
 useEngine();
-
-const zeros = (b: ArrayBuffer) => new Uint8Array(b).every((v) => v === 0);
 
 describe('decodeModelInto', () => {
   it('zero-fills the temporaries it uploads through and the host copies it decodes', async () => {
@@ -40,9 +39,9 @@ describe('decodeModelInto', () => {
       pool.release = release;
     }
     expect(released.length).toBe(source.stateDict().size);
-    for (const b of released) expect(zeros(await E.runtime().read(b, b.size))).toBe(true);
+    for (const b of released) expect(allZero(await E.runtime().read(b, b.size))).toBe(true);
     expect(decoded).toHaveLength(1);
-    for (const t of decoded[0]!.tensors.values()) expect(zeros(t.data.buffer as ArrayBuffer)).toBe(true);
+    for (const t of decoded[0]!.tensors.values()) expect(allZero(t.data.buffer as ArrayBuffer)).toBe(true);
     // The model itself got the weights.
     const [name, w] = [...source.stateDict()][1]!;
     expect(Array.from(await target.stateDict().get(name)!.data())).toEqual(Array.from(await w.data()));

@@ -14,6 +14,7 @@ describe('safetensors encoding', () => {
     // The JSON is 32 + 53 + 52 = 137 bytes (metadata part, "a" entry with its comma, "b" entry with
     // the closing brace); 7 spaces of padding give 144, a multiple of 8.
     expect(json.length).toBe(137);
+    // prettier-ignore
     const expected = Uint8Array.from([
       144, 0, 0, 0, 0, 0, 0, 0, // header length, u64 little-endian
       ...ascii(json),

@@ -10,6 +10,7 @@ import * as E from '../../engine/node.js';
 import { Rng } from '../../engine/random.js';
 import { expectClose, gradCheck, randomData } from '../helpers/gradcheck.js';
 import { useEngine } from '../helpers/setup.js';
+import { size } from '../helpers/arrays.js';
 
 useEngine();
 
@@ -72,7 +73,6 @@ function numericGradRef(v: Float64Array, loss: () => number, h = 1e-6): Float64A
 }
 
 const data = async (t: E.Tensor) => (await t.data()) as Float32Array;
-const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 interface Case {
   shape: Shape4;

@@ -1,5 +1,5 @@
 /**
- * conv2d forward and both adjoints against a float64 CPU reference written here, on fresh seeded random data;
+ * conv2d forward and both adjoints against the float64 CPU reference (helpers/conv-reference.ts), on fresh seeded random data;
  * finite-difference checks of the gradient rule for x, w and bias; and the shape errors.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,84 +7,16 @@ import * as E from '../../engine/node.js';
 import { Rng } from '../../engine/random.js';
 import { expectClose, gradCheck, randomData } from '../helpers/gradcheck.js';
 import { useEngine } from '../helpers/setup.js';
+import { size } from '../helpers/arrays.js';
+import { convBackwardFilterRef, convBackwardInputRef, convForwardRef, convOutShape, type ConvGeometry } from '../helpers/conv-reference.js';
 
 useEngine();
 
-interface Case {
+/** A test case: the geometry, mutable for building cases, and whether the convolution has a bias. */
+interface Case extends ConvGeometry {
   x: [number, number, number, number];
   w: [number, number, number, number];
-  stride?: [number, number];
-  padding?: [number, number] | 'same' | 'valid';
-  dilation?: [number, number];
-  groups?: number;
   bias?: boolean;
-}
-
-/** Output size and top/left padding of one axis, written from the definitions (TF's 'same': out = ceil(in/stride)). */
-function axis(size: number, k: number, s: number, d: number, padding: Case['padding'], a: 0 | 1): { out: number; before: number } {
-  const span = (k - 1) * d + 1;
-  if (padding === 'same') {
-    const out = Math.ceil(size / s);
-    const total = Math.max(0, (out - 1) * s + span - size);
-    return { out, before: Math.floor(total / 2) };
-  }
-  const p = padding === undefined || padding === 'valid' ? 0 : padding[a];
-  return { out: Math.floor((size + 2 * p - span) / s) + 1, before: p };
-}
-
-/** The convolution as index bookkeeping shared by the three references: calls visit(xi, wi, yi) for each term. */
-function forEachTerm(c: Case, visit: (xi: number, wi: number, yi: number) => void): { OH: number; OW: number } {
-  const [N, C, H, W] = c.x;
-  const [O, Cg, KH, KW] = c.w;
-  const [sh, sw] = c.stride ?? [1, 1];
-  const [dh, dw] = c.dilation ?? [1, 1];
-  const G = c.groups ?? 1;
-  const Og = O / G;
-  const { out: OH, before: ph } = axis(H, KH, sh, dh, c.padding, 0);
-  const { out: OW, before: pw } = axis(W, KW, sw, dw, c.padding, 1);
-  for (let n = 0; n < N; n++)
-    for (let o = 0; o < O; o++)
-      for (let oh = 0; oh < OH; oh++)
-        for (let ow = 0; ow < OW; ow++)
-          for (let ci = 0; ci < Cg; ci++)
-            for (let kh = 0; kh < KH; kh++)
-              for (let kw = 0; kw < KW; kw++) {
-                const ih = oh * sh - ph + kh * dh;
-                const iw = ow * sw - pw + kw * dw;
-                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-                const cIn = Math.floor(o / Og) * Cg + ci;
-                visit(((n * C + cIn) * H + ih) * W + iw, ((o * Cg + ci) * KH + kh) * KW + kw, ((n * O + o) * OH + oh) * OW + ow);
-              }
-  return { OH, OW };
-}
-
-function refForward(c: Case, x: Float32Array, w: Float32Array, b: Float32Array | null): Float64Array {
-  const [N] = c.x;
-  const O = c.w[0];
-  const { out: OH } = axis(c.x[2], c.w[2], c.stride?.[0] ?? 1, c.dilation?.[0] ?? 1, c.padding, 0);
-  const { out: OW } = axis(c.x[3], c.w[3], c.stride?.[1] ?? 1, c.dilation?.[1] ?? 1, c.padding, 1);
-  const y = new Float64Array(N * O * OH * OW);
-  if (b) for (let i = 0; i < y.length; i++) y[i] = b[Math.floor(i / (OH * OW)) % O]!;
-  forEachTerm(c, (xi, wi, yi) => (y[yi]! += x[xi]! * w[wi]!));
-  return y;
-}
-
-function refBackwardInput(c: Case, dy: Float32Array, w: Float32Array): Float64Array {
-  const dx = new Float64Array(c.x.reduce((a, b) => a * b));
-  forEachTerm(c, (xi, wi, yi) => (dx[xi]! += dy[yi]! * w[wi]!));
-  return dx;
-}
-
-function refBackwardFilter(c: Case, x: Float32Array, dy: Float32Array): Float64Array {
-  const dw = new Float64Array(c.w.reduce((a, b) => a * b));
-  forEachTerm(c, (xi, wi, yi) => (dw[wi]! += dy[yi]! * x[xi]!));
-  return dw;
-}
-
-function outShape(c: Case): number[] {
-  const { out: OH } = axis(c.x[2], c.w[2], c.stride?.[0] ?? 1, c.dilation?.[0] ?? 1, c.padding, 0);
-  const { out: OW } = axis(c.x[3], c.w[3], c.stride?.[1] ?? 1, c.dilation?.[1] ?? 1, c.padding, 1);
-  return [c.x[0], c.w[0], OH, OW];
 }
 
 function options(c: Case): E.Conv2dGeometryOptions {
@@ -94,8 +26,7 @@ function options(c: Case): E.Conv2dGeometryOptions {
 /** Forward, backward-input and backward-filter of one case against the references. */
 async function checkCase(c: Case, seed: number): Promise<void> {
   const rng = new Rng(seed);
-  const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
-  const yShape = outShape(c);
+  const yShape = convOutShape(c);
   const xd = randomData(size(c.x), rng);
   const wd = randomData(size(c.w), rng);
   const bd = c.bias ? randomData(c.w[0], rng) : null;
@@ -108,12 +39,12 @@ async function checkCase(c: Case, seed: number): Promise<void> {
     const y = E.conv2d(x, w, { ...options(c), bias: bd ? E.tensor(bd, [c.w[0]]) : undefined });
     expect(y.shape).toEqual(yShape);
     // Sums of up to a few hundred products of values in [-1, 1], accumulated in f32.
-    expectClose(await y.data(), refForward(c, xd, wd, bd), 1e-4, 1e-4, `forward ${what}`);
+    expectClose(await y.data(), convForwardRef(c, xd, wd, bd), 1e-4, 1e-4, `forward ${what}`);
     const dx = E.conv2dBackwardInput(dy, w, c.x, options(c));
-    expectClose(await dx.data(), refBackwardInput(c, dyd, wd), 1e-4, 1e-4, `backward input ${what}`);
+    expectClose(await dx.data(), convBackwardInputRef(c, dyd, wd), 1e-4, 1e-4, `backward input ${what}`);
     const dw = E.conv2dBackwardFilter(x, dy, c.w, options(c));
     expect(dw.shape).toEqual(c.w);
-    expectClose(await dw.data(), refBackwardFilter(c, xd, dyd), 1e-4, 2e-4, `backward filter ${what}`);
+    expectClose(await dw.data(), convBackwardFilterRef(c, xd, dyd), 1e-4, 2e-4, `backward filter ${what}`);
   });
 }
 
@@ -218,8 +149,8 @@ describe('conv2d gradients (finite differences)', () => {
     );
   });
 
-  it('only the inputs that require gradients get one', async () => {
-    await E.scope(async () => {
+  it('only the inputs that require gradients get one', () => {
+    E.scope(() => {
       const x = E.tensor(randomData(2 * 2 * 4 * 4, new Rng(8)), [2, 2, 4, 4]);
       const w = E.tensor(randomData(3 * 2 * 3 * 3, new Rng(9)), [3, 2, 3, 3]);
       w.requiresGrad = true;

@@ -12,6 +12,7 @@ import { checkTrips, LOOP_BUDGET } from '../../kernels/loop-budget.js';
 import type { KernelProgram } from '../../kernels/program.js';
 import { expectClose, randomData } from '../helpers/gradcheck.js';
 import { useEngine } from '../helpers/setup.js';
+import { convBackwardFilterRef, convBackwardInputRef, convForwardRef } from '../helpers/conv-reference.js';
 
 useEngine();
 
@@ -242,23 +243,6 @@ describe('long per-channel and per-weight reductions', () => {
     expectClose(y, yRef, 1e-3, 1e-3, 'normalised output');
   });
 
-  /** dw[o, c, kh, kw] = sum over (n, oh, ow) of dy[n, o, oh, ow] * x[n, c, oh + kh, ow + kw] (stride 1, no padding). */
-  function filterGradRef(x: Float32Array, dy: Float32Array, [N, C, H, W]: number[], [O, KH, KW]: number[]): Float64Array {
-    const [OH, OW] = [H - KH + 1, W - KW + 1];
-    const dw = new Float64Array(O * C * KH * KW);
-    for (let o = 0; o < O; o++)
-      for (let c = 0; c < C; c++)
-        for (let kh = 0; kh < KH; kh++)
-          for (let kw = 0; kw < KW; kw++) {
-            let s = 0;
-            for (let n = 0; n < N; n++)
-              for (let oh = 0; oh < OH; oh++)
-                for (let ow = 0; ow < OW; ow++) s += dy[((n * O + o) * OH + oh) * OW + ow]! * x[((n * C + c) * H + oh + kh) * W + ow + kw]!;
-            dw[((o * C + c) * KH + kh) * KW + kw] = s;
-          }
-    return dw;
-  }
-
   it('conv2dBackwardFilter over rows longer than the budget, and over many rows', async () => {
     const rng = new Rng(14);
     for (const [xs, ws] of [
@@ -270,24 +254,9 @@ describe('long per-channel and per-weight reductions', () => {
       const x = randomData(N * C * H * W, rng, 0, 1);
       const dy = randomData(N * O * (H - KH + 1) * (W - KW + 1), rng, 0, 1);
       const dw = E.conv2dBackwardFilter(E.tensor(x, [...xs]), E.tensor(dy, [N, O, H - KH + 1, W - KW + 1]), [O, C, KH, KW]);
-      expectClose(await data(dw), filterGradRef(x, dy, [...xs], [...ws]), 1e-4, 0, `filter gradient for x [${xs.join(', ')}]`);
+      expectClose(await data(dw), convBackwardFilterRef({ x: xs, w: [O, C, KH, KW] }, x, dy), 1e-4, 0, `filter gradient for x [${xs.join(', ')}]`);
     }
   });
-
-  /** y[o, oh, ow] = bias[o] + sum over (c, kh, kw) of x[c, oh + kh, ow + kw] * w[o, c, kh, kw] (N = 1, stride 1, no padding). */
-  function convRef(x: Float32Array, w: Float32Array, bias: Float32Array, [C, H, W]: number[], [O, KH, KW]: number[]): Float64Array {
-    const [OH, OW] = [H - KH + 1, W - KW + 1];
-    const y = new Float64Array(O * OH * OW);
-    for (let o = 0; o < O; o++)
-      for (let oh = 0; oh < OH; oh++)
-        for (let ow = 0; ow < OW; ow++) {
-          let s = bias[o]!;
-          for (let c = 0; c < C; c++)
-            for (let kh = 0; kh < KH; kh++) for (let kw = 0; kw < KW; kw++) s += x[(c * H + oh + kh) * W + ow + kw]! * w[((o * C + c) * KH + kh) * KW + kw]!;
-          y[(o * OH + oh) * OW + ow] = s;
-        }
-    return y;
-  }
 
   it('conv2d forward and input gradient over 8,000 channels (channel slices), both walks', async () => {
     const rng = new Rng(16);
@@ -297,19 +266,13 @@ describe('long per-channel and per-weight reductions', () => {
     const w = randomData(O * C * K * K, rng, 0, 1);
     const bias = Float32Array.from([0.5, -0.5]);
     const dy = randomData(O * (H - K + 1) * (W - K + 1), rng, 0, 1);
-    // dx[c, ih, iw] = sum over (o, kh, kw) of dy[o, ih - kh, iw - kw] * w[o, c, kh, kw] where that lands in dy.
-    const dxRef = new Float64Array(C * H * W);
-    for (let o = 0; o < O; o++)
-      for (let oh = 0; oh < H - K + 1; oh++)
-        for (let ow = 0; ow < W - K + 1; ow++)
-          for (let c = 0; c < C; c++)
-            for (let kh = 0; kh < K; kh++)
-              for (let kw = 0; kw < K; kw++) dxRef[(c * H + oh + kh) * W + ow + kw]! += dy[(o * (H - K + 1) + oh) * (W - K + 1) + ow]! * w[((o * C + c) * K + kh) * K + kw]!;
+    const geometry = { x: [1, C, H, W], w: [O, C, K, K] } as const;
+    const dxRef = convBackwardInputRef(geometry, dy, w);
     const wT = E.tensor(w, [O, C, K, K]);
     for (const walk of ['auto', 'general'] as const) {
       E.setConvVariant(walk);
       const y = E.conv2d(E.tensor(x, [1, C, H, W]), wT, { bias: E.tensor(bias) });
-      expectClose(await data(y), convRef(x, w, bias, [C, H, W], [O, K, K]), 1e-4, 0, `conv2d (${walk} walk)`);
+      expectClose(await data(y), convForwardRef(geometry, x, w, bias), 1e-4, 0, `conv2d (${walk} walk)`);
       // The input gradient of the same product (8,000 input channels, 2 output channels: one slice).
       const dx = E.conv2dBackwardInput(E.tensor(dy, [1, O, H - K + 1, W - K + 1]), wT, [1, C, H, W]);
       expectClose(await data(dx), dxRef, 1e-4, 1e-6, `conv2dBackwardInput (${walk} walk)`);
@@ -317,11 +280,7 @@ describe('long per-channel and per-weight reductions', () => {
     // The input gradient reduces over output channels: w [8000, 1, 3, 3], sliced.
     const w2 = randomData(C * K * K, rng, 0, 1);
     const dy2 = randomData(C * (H - K + 1) * (W - K + 1), rng, 0, 1);
-    const dx2Ref = new Float64Array(H * W);
-    for (let o = 0; o < C; o++)
-      for (let oh = 0; oh < H - K + 1; oh++)
-        for (let ow = 0; ow < W - K + 1; ow++)
-          for (let kh = 0; kh < K; kh++) for (let kw = 0; kw < K; kw++) dx2Ref[(oh + kh) * W + ow + kw]! += dy2[(o * (H - K + 1) + oh) * (W - K + 1) + ow]! * w2[(o * K + kh) * K + kw]!;
+    const dx2Ref = convBackwardInputRef({ x: [1, 1, H, W], w: [C, 1, K, K] }, dy2, w2);
     for (const walk of ['auto', 'general'] as const) {
       E.setConvVariant(walk);
       const dx2 = E.conv2dBackwardInput(E.tensor(dy2, [1, C, H - K + 1, W - K + 1]), E.tensor(w2, [C, 1, K, K]), [1, 1, H, W]);

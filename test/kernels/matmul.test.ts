@@ -186,7 +186,7 @@ for (const variant of E.MATMUL_VARIANTS) {
       for (const [ta, tb] of TRANSPOSES) {
         const a = hostTensor(matrixShape(3, 4, ta), rng);
         const b = hostTensor(matrixShape(4, 5, tb), rng);
-        await gradCheck((x, y) => E.matmul(x!, y!, { transposeA: ta, transposeB: tb }), [a, b], { seed: 3 });
+        await gradCheck((x, y) => E.matmul(x, y, { transposeA: ta, transposeB: tb }), [a, b], { seed: 3 });
       }
     });
   });
@@ -225,18 +225,18 @@ describe('matmul gradients', () => {
     const a = hostTensor([4, 3], rng, -0.3, 0.3);
     const b = hostTensor([5, 3], rng, -0.3, 0.3);
     const bias = { data: Float32Array.from({ length: 5 }, (_, j) => (j % 2 === 0 ? 1 : -1) * (0.5 + 0.5 * rng.next())), shape: [5] };
-    await gradCheck((x, y, z) => E.matmul(x!, y!, { transposeB: true, bias: z, activation: 'relu' }), [a, b, bias]);
-    await gradCheck((x, y, z) => E.matmul(x!, y!, { transposeB: true, bias: z }), [a, b, bias]);
+    await gradCheck((x, y, z) => E.matmul(x, y, { transposeB: true, bias: z, activation: 'relu' }), [a, b, bias]);
+    await gradCheck((x, y, z) => E.matmul(x, y, { transposeB: true, bias: z }), [a, b, bias]);
   });
 
   it('sum over broadcast batch dims back to each operand', async () => {
-    await gradCheck((x, y) => E.matmul(x!, y!), [hostTensor([2, 1, 3, 4], rng), hostTensor([3, 4, 2], rng)]);
-    await gradCheck((x, y) => E.matmul(x!, y!, { transposeA: true }), [hostTensor([3, 4, 2], rng), hostTensor([4, 5], rng)]);
+    await gradCheck((x, y) => E.matmul(x, y), [hostTensor([2, 1, 3, 4], rng), hostTensor([3, 4, 2], rng)]);
+    await gradCheck((x, y) => E.matmul(x, y, { transposeA: true }), [hostTensor([3, 4, 2], rng), hostTensor([4, 5], rng)]);
   });
 
   it('flow through 1-D operands', async () => {
-    await gradCheck((x, y) => E.matmul(x!, y!), [hostTensor([4], rng), hostTensor([2, 4, 3], rng)]);
-    await gradCheck((x, y) => E.matmul(x!, y!), [hostTensor([3, 4], rng), hostTensor([4], rng)]);
+    await gradCheck((x, y) => E.matmul(x, y), [hostTensor([4], rng), hostTensor([2, 4, 3], rng)]);
+    await gradCheck((x, y) => E.matmul(x, y), [hostTensor([3, 4], rng), hostTensor([4], rng)]);
   });
 });
 

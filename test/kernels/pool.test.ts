@@ -7,7 +7,7 @@ import { useEngine } from '../helpers/setup.js';
 useEngine();
 
 /** float64 reference; padded cells never win a max and count in the average's divisor. */
-function poolRef(kind: 'max' | 'avg', x: Float32Array, [N, C, H, W]: number[], o: Required<{ k: [number, number]; s: [number, number]; p: [number, number] }>): Float64Array {
+function poolRef(kind: 'max' | 'avg', x: Float32Array, [N, C, H, W]: readonly [number, number, number, number], o: Required<{ k: [number, number]; s: [number, number]; p: [number, number] }>): Float64Array {
   const oh = Math.floor((H + 2 * o.p[0] - o.k[0]) / o.s[0]) + 1;
   const ow = Math.floor((W + 2 * o.p[1] - o.k[1]) / o.s[1]) + 1;
   const out = new Float64Array(N * C * oh * ow);
@@ -33,7 +33,7 @@ function poolRef(kind: 'max' | 'avg', x: Float32Array, [N, C, H, W]: number[], o
   return out;
 }
 
-const CASES: { shape: number[]; k: [number, number]; s: [number, number]; p: [number, number] }[] = [
+const CASES: { shape: [number, number, number, number]; k: [number, number]; s: [number, number]; p: [number, number] }[] = [
   { shape: [2, 3, 8, 8], k: [2, 2], s: [2, 2], p: [0, 0] },
   { shape: [1, 5, 7, 9], k: [3, 3], s: [2, 2], p: [1, 1] },
   { shape: [3, 2, 5, 6], k: [3, 2], s: [1, 2], p: [1, 0] },
@@ -50,7 +50,7 @@ describe('pooling', () => {
         const o: Pool2dOptions = { kernelSize: c.k, stride: c.s, padding: c.p };
         const t = E.tensor(x, c.shape);
         const y = (kind === 'max' ? maxPool2d : avgPool2d)(t, o);
-        expectClose((await y.data()) as Float32Array, poolRef(kind, x, c.shape, c), 1e-5, 1e-6, `${kind}Pool2d`);
+        expectClose((await y.data()), poolRef(kind, x, c.shape, c), 1e-5, 1e-6, `${kind}Pool2d`);
         t.dispose();
         y.dispose();
       });
@@ -75,7 +75,7 @@ describe('pooling', () => {
     const data = randomData(2 * 3 * 5 * 4, rng);
     const y = globalAvgPool(E.tensor(data, [2, 3, 5, 4]));
     const ref = Array.from({ length: 6 }, (_, p) => data.slice(p * 20, p * 20 + 20).reduce((a, b) => a + b, 0) / 20);
-    expectClose((await y.data()) as Float32Array, ref, 1e-5, 1e-6, 'globalAvgPool');
+    expectClose((await y.data()), ref, 1e-5, 1e-6, 'globalAvgPool');
   });
 
   it('rejects bad input before any GPU work', () => {

@@ -73,7 +73,7 @@ function rowLossRef(x: Float32Array, t: Float64Array, rows: number, cols: number
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       const tv = t[r * cols + c]!;
-      if (tv !== 0) perRow[r] += -tv * logq[r * cols + c]! + (o.kl ? tv * Math.log(tv) : 0);
+      if (tv !== 0) perRow[r]! += -tv * logq[r * cols + c]! + (o.kl ? tv * Math.log(tv) : 0);
     }
   }
   return reduceRef(perRow, o.reduction);

@@ -11,22 +11,15 @@ import {
 import { deriveKeyedToken } from '../../mlock/keyed.js';
 import { planEpoch } from '../../mlock/strategies.js';
 import { PAPER_TOKEN_NAMES, makeToken, stampCpu, tokenPositions, tokensEqual, type Token } from '../../mlock/tokens.js';
+import { randomBytes } from '../helpers/arrays.js';
+import { expectBinomial } from '../helpers/stats.js';
 
 const H = 28;
 const W = 28;
 
-function randomImages(rng: Rng, len: number): Uint8Array {
-  return Uint8Array.from({ length: len }, () => rng.int(256));
-}
-
 function unauthorizedMask(n: number, p: number, seed: number): Uint8Array {
   const rng = new Rng(seed);
   return Uint8Array.from({ length: n }, () => (rng.next() < p ? 1 : 0));
-}
-
-function expectBinomial(count: number, n: number, p: number): void {
-  const sd = Math.sqrt(n * p * (1 - p));
-  expect(Math.abs(count - n * p), `count ${count} vs ${n * p} (sd ${sd.toFixed(1)})`).toBeLessThan(4 * sd);
 }
 
 describe('TokenBank', () => {
@@ -67,7 +60,7 @@ describe('TokenBank', () => {
     const bank = packTokenBank(tokens);
     const n = 40;
     const c = 3;
-    const images = randomImages(rng, n * c * H * W);
+    const images = randomBytes(rng, n * c * H * W);
     const index = new Int16Array(n);
     const positions = new Int32Array(2 * n);
     for (let i = 0; i < n; i++) {
@@ -178,7 +171,7 @@ describe('one bank pass for an epoch', () => {
     const plan = planDecoys({ unauthorized: epoch.unauthorized, realToken: real, placement, H, W, rng });
     const realPositions = tokenPositions(placement, real, n, H, W);
     const merged = mergeRealStamps(plan, epoch.stamp, plan.realIndex, realPositions);
-    const images = randomImages(rng, n * c * H * W);
+    const images = randomBytes(rng, n * c * H * W);
     const onePass = stampBankCpu(images, n, c, H, W, packTokenBank(plan.bank), merged.tokenIndex, merged.positions);
 
     let twoPass = stampCpu(images, n, c, H, W, real, realPositions, epoch.stamp);

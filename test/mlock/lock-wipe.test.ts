@@ -36,7 +36,7 @@ async function open(options: LockedModelOptions = {}) {
 }
 
 /** The key, token and weight buffers an unlocked model holds, and the bytes each buffer holds now. */
-async function heldSecrets(model: LockedModel) {
+function heldSecrets(model: LockedModel) {
   const held = model as unknown as Internals;
   const weights = [...held.model!.stateDict().values()].map((t) => ({ buffer: t.buffer(), bytes: t.size * 4 }));
   return { key: held.keyBytes!, pixels: held.token!.pixels, mask: held.token!.mask, weights };
@@ -68,7 +68,7 @@ describe('LockedModel with a sealed file', () => {
     expect(opened[0]!.every((b) => b === 0)).toBe(true);
     const first = await model.predict(IMAGES, N);
     expect(first.unlocked).toBe(true);
-    const secrets = await heldSecrets(model);
+    const secrets = heldSecrets(model);
     expect(secrets.key.some((b) => b !== 0) && secrets.pixels.some((b) => b !== 0)).toBe(true);
     expect(await allZero(secrets.weights)).toBe(false);
 
@@ -89,7 +89,7 @@ describe('LockedModel with a sealed file', () => {
   it('the idle timeout wipes the same way', async () => {
     const model = await open({ idleMs: 100 });
     await model.unlock(KEY);
-    const secrets = await heldSecrets(model);
+    const secrets = heldSecrets(model);
     await new Promise((r) => setTimeout(r, 250));
     expect(model.isUnlocked || model.holdsWeights()).toBe(false);
     expect(secrets.key.every((b) => b === 0) && secrets.pixels.every((b) => b === 0)).toBe(true);
@@ -109,7 +109,7 @@ describe('LockedModel with a sealed file', () => {
   it('keepServingWhenLocked (the paper\'s behaviour) wipes key and token but keeps the weights and answers token-free', async () => {
     const model = await open({ keepServingWhenLocked: true });
     await model.unlock(KEY);
-    const secrets = await heldSecrets(model);
+    const secrets = heldSecrets(model);
     model.lock();
     expect(model.holdsKeyMaterial()).toBe(false);
     expect(secrets.key.every((b) => b === 0)).toBe(true);

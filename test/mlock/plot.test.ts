@@ -10,7 +10,10 @@ describe('curvesSvg', () => {
     const height = Number(/height="(\d+)"/.exec(svg)![1]);
     const ys = [...svg.matchAll(/<circle cx="[\d.]+" cy="([-\d.]+)"/g)].map((m) => Number(m[1]));
     expect(ys.length).toBeGreaterThan(0);
-    for (const y of ys) expect(y).toBeGreaterThanOrEqual(0), expect(y).toBeLessThanOrEqual(height);
+    for (const y of ys) {
+      expect(y).toBeGreaterThanOrEqual(0);
+      expect(y).toBeLessThanOrEqual(height);
+    }
     expect(svg).toContain('train loss (right axis)');
     expect(svg).toContain('baseline test 90.0%');
     expect(svg).toMatch(/rotate\(90\)" text-anchor="middle">train loss</);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../engine/random.js';
 import { STRATEGIES, parseStrategy, planEpoch, type StrategyName } from '../../mlock/strategies.js';
+import { expectBinomial } from '../helpers/stats.js';
 
 const N = 20000;
 const C = 10;
@@ -11,12 +12,6 @@ function makeLabels(n: number, classes: number, seed: number): Int32Array {
 }
 
 const labels = makeLabels(N, C, 7);
-
-/** |observed - expected| within 4 binomial standard deviations. */
-function expectBinomial(count: number, n: number, p: number): void {
-  const sd = Math.sqrt(n * p * (1 - p));
-  expect(Math.abs(count - n * p), `count ${count} vs ${n * p} (sd ${sd.toFixed(1)})`).toBeLessThan(4 * sd);
-}
 
 function sum(a: ArrayLike<number>): number {
   let s = 0;

@@ -9,16 +9,11 @@ import {
   tokensEqual,
   type Token,
 } from '../../mlock/tokens.js';
+import { randomBytes } from '../helpers/arrays.js';
 
 /** The on/off cells of a white-on-black token, read from its first channel. */
 function cells(t: Token): number[] {
   return Array.from(t.pixels.subarray(0, t.h * t.w), (v) => (v === 255 ? 1 : v === 0 ? 0 : -1));
-}
-
-function randomImages(rng: Rng, len: number): Uint8Array {
-  const a = new Uint8Array(len);
-  for (let i = 0; i < len; i++) a[i] = rng.int(256);
-  return a;
 }
 
 describe('paper tokens', () => {
@@ -140,7 +135,7 @@ describe('stampCpu', () => {
   /** Checks every pixel of every sample: inside a stamped token's mask it is the token, else the input. */
   function checkStamp(token: Token, n: number, c: number, h: number, w: number, seed: number): void {
     const rng = new Rng(seed);
-    const images = randomImages(rng, n * c * h * w);
+    const images = randomBytes(rng, n * c * h * w);
     const before = images.slice();
     const positions = tokenPositions({ mode: 'random' }, token, n, h, w, rng);
     const which = new Uint8Array(n);

@@ -55,7 +55,7 @@ describe('batch preparation on the GPU', () => {
     const loader = new BatchLoader(ds, { batchSize: 4, normalization: norm });
     const seen: number[] = [];
     for (const batch of loader.epoch(null)) {
-      expectClose((await batch.x.data()) as Float32Array, reference(ds, batch.indices, null, null), 1e-5, 1e-5, 'normalised batch');
+      expectClose((await batch.x.data()), reference(ds, batch.indices, null, null), 1e-5, 1e-5, 'normalised batch');
       expect(Array.from((await batch.y.data()) as Int32Array)).toEqual(Array.from(batch.indices, (s) => ds.labels[s]!));
       seen.push(...batch.indices);
     }
@@ -80,7 +80,7 @@ describe('batch preparation on the GPU', () => {
       const coeffs = new Float32Array(6 * 11);
       for (let i = 0; i < 11; i++) coeffs.set(sampleAffine(augment, 7, 9, coeffRng), 6 * i);
       const batch = loader.prepare(Int32Array.from({ length: 11 }, (_, i) => i), new E.Rng(9));
-      expectClose((await batch.x.data()) as Float32Array, reference(ds, batch.indices, coeffs, null), 1e-4, 1e-3, 'augmented batch');
+      expectClose((await batch.x.data()), reference(ds, batch.indices, coeffs, null), 1e-4, 1e-3, 'augmented batch');
       batch.x.dispose();
       batch.y.dispose();
     }
@@ -129,7 +129,7 @@ describe('batch preparation on the GPU', () => {
       if (!bank[entry + 3 * plane + ty * maxW + tx]) return null;
       return bank[entry + ch * plane + ty * maxW + tx]!;
     };
-    expectClose((await batch.x.data()) as Float32Array, reference(ds, indices, null, painted), 1e-5, 1e-5, 'stamped batch');
+    expectClose((await batch.x.data()), reference(ds, indices, null, painted), 1e-5, 1e-5, 'stamped batch');
     batch.x.dispose();
     batch.y.dispose();
     loader.dispose();

@@ -16,8 +16,8 @@ function sgdRef(p: Float64Array, grads: Float64Array[], o: { lr: number; momentu
       if (o.momentum > 0) {
         v[i] = step === 0 ? gi : o.momentum * v[i]! + gi;
         const d = o.nesterov ? gi + o.momentum * v[i]! : v[i]!;
-        p[i] -= o.lr * d;
-      } else p[i] -= o.lr * gi;
+        p[i]! -= o.lr * d;
+      } else p[i]! -= o.lr * gi;
     }
   });
   return p;
@@ -30,13 +30,13 @@ function adamRef(p: Float64Array, grads: Float64Array[], o: { lr: number; b1: nu
     const t = k + 1;
     for (let i = 0; i < p.length; i++) {
       let gi = g[i]!;
-      if (o.decoupled) p[i] *= 1 - o.lr * o.wd;
+      if (o.decoupled) p[i]! *= 1 - o.lr * o.wd;
       else gi += o.wd * p[i]!;
       m[i] = o.b1 * m[i]! + (1 - o.b1) * gi;
       v[i] = o.b2 * v[i]! + (1 - o.b2) * gi * gi;
       const mh = m[i]! / (1 - o.b1 ** t);
       const vh = v[i]! / (1 - o.b2 ** t);
-      p[i] -= (o.lr * mh) / (Math.sqrt(vh) + o.eps);
+      p[i]! -= (o.lr * mh) / (Math.sqrt(vh) + o.eps);
     }
   });
   return p;

@@ -26,7 +26,7 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array | string):
   } catch (err) {
     await handle?.close().catch(() => {});
     await unlink(temp).catch(() => {});
-    throw new Error(`cannot write ${path}: ${(err as Error).message}`);
+    throw new Error(`cannot write ${path}: ${(err as Error).message}`, { cause: err });
   }
   await syncDirectory(dir);
 }
@@ -57,8 +57,8 @@ export async function readFileChecked(path: string, options: { what?: string; hi
     return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new Error(`${what} not found: ${path}${options.hint ? `\n${options.hint}` : ''}`);
-    if (code === 'EISDIR') throw new Error(`${what} ${path} is a directory, expected a file`);
-    throw new Error(`cannot read ${what} ${path}: ${(err as Error).message}`);
+    if (code === 'ENOENT') throw new Error(`${what} not found: ${path}${options.hint ? `\n${options.hint}` : ''}`, { cause: err });
+    if (code === 'EISDIR') throw new Error(`${what} ${path} is a directory, expected a file`, { cause: err });
+    throw new Error(`cannot read ${what} ${path}: ${(err as Error).message}`, { cause: err });
   }
 }
