@@ -3,16 +3,14 @@
  * conv2dBackwardFilter, each one register-tiled GEMM-style kernel (see kernels/conv/). Shapes, dtypes and
  * options are checked here before any GPU work; the geometry then travels to the kernels as uniforms.
  */
-import { record } from '../autograd.js';
-import { runtime } from '../context.js';
-import { defineGrad } from '../gradients.js';
+import { defineOp } from '../graph.js';
 import { fmt, sameShape, type Shape } from '../shape.js';
 import { emptyTensor, viewTensor, type Tensor } from '../tensor.js';
 import { sum } from './reduce.js';
-import { grid1d } from '../../kernels/program.js';
+import { runProgram } from '../run-program.js';
 import { LOOP_BUDGET } from '../../kernels/loop-budget.js';
 import { convGeometryUniforms, type ConvGeometry } from '../../kernels/conv/geometry.js';
-import { conv2dForwardProgram, CONV_WORKGROUP, MAX_ROW_TAPS } from '../../kernels/conv/forward.js';
+import { conv2dForwardProgram, MAX_ROW_TAPS } from '../../kernels/conv/forward.js';
 import { conv2dBackwardInputProgram } from '../../kernels/conv/backward-input.js';
 import { conv2dBackwardFilterProgram } from '../../kernels/conv/backward-filter.js';
 
@@ -192,15 +190,16 @@ export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tenso
     const threads = geo.groups * oTiles * pixelTiles;
     const program = conv2dForwardProgram(tile, bias !== undefined);
     runChannelSlices(geo, rowTaps, geo.C / geo.groups, (slice, trips) =>
-      runtime().run(
-        { program, workgroups: grid1d(threads, CONV_WORKGROUP), trips, uniforms: { ...convGeometryUniforms(geo), ...slice, threads, pixelTiles, oTiles } },
-        bias ? [x.buffer(), w.buffer(), bias.buffer()] : [x.buffer(), w.buffer()],
-        [y.buffer()],
-      ),
+      runProgram(program, {
+        inputs: { input: x, weights: w, ...(bias ? { bias } : {}) },
+        outputs: { output: y },
+        trips,
+        uniforms: { ...convGeometryUniforms(geo), ...slice, threads, pixelTiles, oTiles },
+      }),
     );
   }
   const { stride, padding, dilation, groups } = options;
-  return record(y, op, bias ? [x, w, bias] : [x, w], { options: { stride, padding, dilation, groups } });
+  return conv2dOp.record(y, bias ? [x, w, bias] : [x, w], { options: { stride, padding, dilation, groups } }, {});
 }
 
 function checkGradShape(op: string, dy: Tensor, geo: ConvGeometry): void {
@@ -226,11 +225,12 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: Shape, option
     const threads = geo.groups * cTiles * geo.strideH * geo.strideW * geo.N * rowsPerResidue * colTiles;
     const program = conv2dBackwardInputProgram(tile);
     runChannelSlices(geo, rowTaps, geo.O / geo.groups, (slice, trips) =>
-      runtime().run(
-        { program, workgroups: grid1d(threads, CONV_WORKGROUP), trips, uniforms: { ...convGeometryUniforms(geo), ...slice, threads, colTiles, rowsPerResidue, cTiles } },
-        [dy.buffer(), w.buffer()],
-        [dx.buffer()],
-      ),
+      runProgram(program, {
+        inputs: { dy, weights: w },
+        outputs: { dx },
+        trips,
+        uniforms: { ...convGeometryUniforms(geo), ...slice, threads, colTiles, rowsPerResidue, cTiles },
+      }),
     );
   }
   return dx;
@@ -264,18 +264,13 @@ export function conv2dBackwardFilter(x: Tensor, dy: Tensor, wShape: Shape, optio
   const maxLen = Math.floor(((LOOP_BUDGET - 2) * geo.OW) / (geo.OW + 1));
   const chunkLen = Math.min(maxLen, Math.max(1, ceilDiv(rows, wantedChunks)) * geo.OW);
   const chunks = Math.max(1, ceilDiv(positions, chunkLen));
-  const partial = emptyTensor([chunks, ...wShape], 'f32', op);
   const threads = chunks * tiles;
-  runtime().run(
-    {
-      program: conv2dBackwardFilterProgram(tile),
-      workgroups: grid1d(threads, CONV_WORKGROUP),
-      trips: chunkLen + ceilDiv(chunkLen, geo.OW) + 1,
-      uniforms: { ...convGeometryUniforms(geo), threads, eTiles, oTiles, chunkLen },
-    },
-    [x.buffer(), dy.buffer()],
-    [partial.buffer()],
-  );
+  const { partial } = runProgram(conv2dBackwardFilterProgram(tile), {
+    inputs: { input: x, dy },
+    outputs: { partial: [chunks, ...wShape] },
+    trips: chunkLen + ceilDiv(chunkLen, geo.OW) + 1,
+    uniforms: { ...convGeometryUniforms(geo), threads, eTiles, oTiles, chunkLen },
+  });
   if (chunks === 1) {
     const dw = viewTensor(partial, wShape);
     partial.dispose();
@@ -286,13 +281,14 @@ export function conv2dBackwardFilter(x: Tensor, dy: Tensor, wShape: Shape, optio
   return dw;
 }
 
-defineGrad('conv2d', (g, node) => {
-  const [x, w, bias] = node.inputs as [Tensor, Tensor, Tensor | undefined];
-  const options = node.attrs.options as Conv2dGeometryOptions;
+const conv2dOp = defineOp<{ options: Conv2dGeometryOptions }>({ name: 'conv2d', grad: (g, node) => conv2dGrad(g, node.inputs, node.attrs.options) });
+
+function conv2dGrad(g: Tensor, inputs: readonly Tensor[], options: Conv2dGeometryOptions): (Tensor | null)[] {
+  const [x, w, bias] = inputs as [Tensor, Tensor, Tensor | undefined];
   const grads = [
     x.requiresGrad ? conv2dBackwardInput(g, w, x.shape, options) : null,
     w.requiresGrad ? conv2dBackwardFilter(x, g, w.shape, options) : null,
   ];
   if (bias) grads.push(bias.requiresGrad ? sum(g, [0, 2, 3]) : null);
   return grads;
-});
+}

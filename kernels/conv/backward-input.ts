@@ -13,8 +13,8 @@
  * each (kh, o) the tile's pixels read one strip of TM + KW - 1 dy values, loaded once and reused by every kw,
  * as in the forward's row-strip walk.
  */
-import type { KernelProgram } from '../program.js';
-import { CHANNEL_SLICE_UNIFORMS, CONV_GEOMETRY_UNIFORMS, convMainWgsl, sliceStoreWgsl, unroll } from './geometry.js';
+import { kernel } from '../program.js';
+import { CHANNEL_SLICE_UNIFORMS, CONV_GEOMETRY_UNIFORMS, convGrid, convMainWgsl, sliceStoreWgsl, unroll } from './geometry.js';
 import { CONV_WORKGROUP } from './forward.js';
 
 export interface BackwardInputTile {
@@ -28,10 +28,10 @@ export interface BackwardInputTile {
 
 /**
  * Threads: groups * cTiles * sh * sw * N * rowsPerResidue * colTiles, where rowsPerResidue = ceil(H / sh),
- * colTiles = ceil(ceil(W / sw) / tm), cTiles = ceil(Cg / tn). Inputs dy, w; output dx. The output channels of a
+ * colTiles = ceil(ceil(W / sw) / tm), cTiles = ceil(Cg / tn). Inputs `dy`, `weights`; output `dx`. The output channels of a
  * group may run as several dispatches of [kStart, kEnd) (see CHANNEL_SLICE_UNIFORMS).
  */
-export function conv2dBackwardInputProgram(tile: BackwardInputTile): KernelProgram {
+export function conv2dBackwardInputProgram(tile: BackwardInputTile) {
   const { tm, tn, rowTaps } = tile;
   const J = (f: (j: number) => string, sep?: string) => unroll(tm, f, sep);
   const I = (f: (i: number) => string, sep?: string) => unroll(tn, f, sep);
@@ -48,9 +48,9 @@ export function conv2dBackwardInputProgram(tile: BackwardInputTile): KernelProgr
       var pd${j} = select(0, dyb + oh * u.OW + q + ${j}, ok${j});`)}
       ${I((i) => `var pw${i} = wb${i} + kh * u.KW + kw;`)}
       for (var o = u.kStart; o < u.kEnd; o = o + 1) {
-        ${J((j) => `let a${j} = select(0.0, in0[pd${j}], ok${j});
+        ${J((j) => `let a${j} = select(0.0, dy[pd${j}], ok${j});
         pd${j} = pd${j} + OHW;`)}
-        ${I((i) => `let b${i} = in1[pw${i}];
+        ${I((i) => `let b${i} = weights[pw${i}];
         pw${i} = pw${i} + wStep;`)}
         ${accumulate((j) => `a${j}`)}
       }
@@ -60,15 +60,15 @@ export function conv2dBackwardInputProgram(tile: BackwardInputTile): KernelProgr
     var pd${p} = select(0, dyb + oh * u.OW + b + u.pw - ${rowTaps - 1 - p}, ok${p});`)}
     ${I((i) => `var pw${i} = wb${i} + kh * ${rowTaps};`)}
     for (var o = u.kStart; o < u.kEnd; o = o + 1) {
-      ${unroll(tm + rowTaps - 1, (p) => `let a${p} = select(0.0, in0[pd${p}], ok${p});
+      ${unroll(tm + rowTaps - 1, (p) => `let a${p} = select(0.0, dy[pd${p}], ok${p});
       pd${p} = pd${p} + OHW;`)}
       ${unroll(rowTaps, (kw) => `{
-        ${I((i) => `let b${i} = in1[pw${i} + ${kw}];`)}
+        ${I((i) => `let b${i} = weights[pw${i} + ${kw}];`)}
         ${accumulate((j) => `a${j + rowTaps - 1 - kw}`)}
       }`)}
       ${I((i) => `pw${i} = pw${i} + wStep;`)}
     }`;
-  return {
+  return kernel({
     name: 'conv2dBackwardInput',
     key: `conv2d|dx|reg|${tm}x${tn}|${rowTaps === 0 ? 'general' : `rows${rowTaps}`}`,
     workgroupSize: [CONV_WORKGROUP],
@@ -80,8 +80,9 @@ export function conv2dBackwardInputProgram(tile: BackwardInputTile): KernelProgr
       { name: 'rowsPerResidue', type: 'i32' },
       { name: 'cTiles', type: 'i32' },
     ],
-    inputs: ['f32', 'f32'],
-    outputs: ['f32'],
+    inputs: { dy: 'f32', weights: 'f32' },
+    outputs: { dx: 'f32' },
+    grid: convGrid(CONV_WORKGROUP),
     body: () => `${convMainWgsl(CONV_WORKGROUP)}
   var r = t;
   let b = (r % u.colTiles) * ${tm};
@@ -113,8 +114,8 @@ export function conv2dBackwardInputProgram(tile: BackwardInputTile): KernelProgr
     ${taps}
   }
   ${JI((j, i) => `if (iw${j} < u.W && c0 + ${i} < u.Cg) {
-    ${sliceStoreWgsl(`((n * u.C + g * u.Cg + c0 + ${i}) * u.H + ih) * u.W + iw${j}`, `acc${j}_${i}`, 'u.Og')}
+    ${sliceStoreWgsl('dx', `((n * u.C + g * u.Cg + c0 + ${i}) * u.H + ih) * u.W + iw${j}`, `acc${j}_${i}`, 'u.Og')}
   }`)}
 }`,
-  };
+  });
 }

@@ -14,8 +14,8 @@
  *   once and reused by every kw (unrolled; KW is compiled in). Loads dominate on software adapters, and this
  *   cuts the input loads per multiply-add by about KW.
  */
-import type { KernelProgram } from '../program.js';
-import { CHANNEL_SLICE_UNIFORMS, CONV_GEOMETRY_UNIFORMS, convMainWgsl, sliceStoreWgsl, unroll } from './geometry.js';
+import { kernel } from '../program.js';
+import { CHANNEL_SLICE_UNIFORMS, CONV_GEOMETRY_UNIFORMS, convGrid, convMainWgsl, sliceStoreWgsl, unroll } from './geometry.js';
 
 export const CONV_WORKGROUP = 64;
 
@@ -33,10 +33,10 @@ export interface ForwardTile {
 
 /**
  * Threads: groups * ceil(Og / tn) * pixelTiles, where pixelTiles = ceil(N*OH*OW / tm) for the general walk and
- * N*OH*ceil(OW / tm) for row strips. Inputs x, w (and bias when `hasBias`); output y. The input channels of a
+ * N*OH*ceil(OW / tm) for row strips. Inputs `input` (x), `weights` (and `bias` when `hasBias`); output `output` (y). The input channels of a
  * group may run as several dispatches of [kStart, kEnd) (see CHANNEL_SLICE_UNIFORMS).
  */
-export function conv2dForwardProgram(tile: ForwardTile, hasBias: boolean): KernelProgram {
+export function conv2dForwardProgram(tile: ForwardTile, hasBias: boolean) {
   const { tm, tn, rowTaps } = tile;
   const J = (f: (j: number) => string, sep?: string) => unroll(tm, f, sep);
   const I = (f: (i: number) => string, sep?: string) => unroll(tn, f, sep);
@@ -73,9 +73,9 @@ export function conv2dForwardProgram(tile: ForwardTile, hasBias: boolean): Kerne
       var px${j} = select(0, xb${j} + y${j} * u.W + x${j}, ok${j});`)}
       ${I((i) => `var pw${i} = wb${i} + kh * u.KW + kw;`)}
       for (var c = u.kStart; c < u.kEnd; c = c + 1) {
-        ${J((j) => `let a${j} = select(0.0, in0[px${j}], ok${j});
+        ${J((j) => `let a${j} = select(0.0, input[px${j}], ok${j});
         px${j} = px${j} + HW;`)}
-        ${I((i) => `let b${i} = in1[pw${i}];
+        ${I((i) => `let b${i} = weights[pw${i}];
         pw${i} = pw${i} + KHW;`)}
         ${accumulate((j) => `a${j}`)}
       }
@@ -89,23 +89,24 @@ export function conv2dForwardProgram(tile: ForwardTile, hasBias: boolean): Kerne
     var px${p} = select(0, xb + y * u.W + ow0 - u.pw + ${p}, ok${p});`)}
     ${I((i) => `var pw${i} = wb${i} + kh * ${rowTaps};`)}
     for (var c = u.kStart; c < u.kEnd; c = c + 1) {
-      ${unroll(tm + rowTaps - 1, (p) => `let a${p} = select(0.0, in0[px${p}], ok${p});
+      ${unroll(tm + rowTaps - 1, (p) => `let a${p} = select(0.0, input[px${p}], ok${p});
       px${p} = px${p} + HW;`)}
       ${unroll(rowTaps, (kw) => `{
-        ${I((i) => `let b${i} = in1[pw${i} + ${kw}];`)}
+        ${I((i) => `let b${i} = weights[pw${i} + ${kw}];`)}
         ${accumulate((j) => `a${j + kw}`)}
       }`)}
       ${I((i) => `pw${i} = pw${i} + KHW;`)}
     }
   }`;
 
-  return {
+  return kernel({
     name: 'conv2d',
     key: `conv2d|fwd|reg|${tm}x${tn}|${rowTaps === 0 ? 'general' : `rows${rowTaps}`}|${hasBias ? 'bias' : 'nobias'}`,
     workgroupSize: [CONV_WORKGROUP],
     uniforms: [...CONV_GEOMETRY_UNIFORMS, ...CHANNEL_SLICE_UNIFORMS, { name: 'threads', type: 'i32' }, { name: 'pixelTiles', type: 'i32' }, { name: 'oTiles', type: 'i32' }],
-    inputs: hasBias ? ['f32', 'f32', 'f32'] : ['f32', 'f32'],
-    outputs: ['f32'],
+    inputs: { input: 'f32', weights: 'f32', ...(hasBias ? { bias: 'f32' } : {}) },
+    outputs: { output: 'f32' },
+    grid: convGrid(CONV_WORKGROUP),
     body: () => `${convMainWgsl(CONV_WORKGROUP)}
   let pt = t % u.pixelTiles;
   let rest = t / u.pixelTiles;
@@ -121,8 +122,8 @@ export function conv2dForwardProgram(tile: ForwardTile, hasBias: boolean): Kerne
   ${reduction}
   ${JI((j, i) => `if (valid${j} && o0 + ${i} < u.Og) {
     let o = g * u.Og + o0 + ${i};
-    ${sliceStoreWgsl(`(n${j} * u.O + o) * OHW + s${j}`, `acc${j}_${i}`, 'u.Cg', hasBias ? 'in2[o]' : '')}
+    ${sliceStoreWgsl('output', `(n${j} * u.O + o) * OHW + s${j}`, `acc${j}_${i}`, 'u.Cg', hasBias ? 'bias[o]' : '')}
   }`)}
 }`,
-  };
+  });
 }

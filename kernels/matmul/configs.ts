@@ -6,8 +6,7 @@
  * - 'register': barrier-free register tiling (fast on software adapters, and for small products);
  * - 'naive': one output per invocation (the register kernel with a 1 x 1 block; for the tiniest products).
  */
-import type { KernelProgram } from '../program.js';
-import type { MatmulFlags } from './operands.js';
+import type { MatmulFlags, MatmulProgram } from './operands.js';
 import { registerTiledProgram } from './register-tiled.js';
 import { sharedTiledProgram } from './shared-tiled.js';
 
@@ -58,12 +57,7 @@ export function configById(id: string): MatmulConfig | undefined {
   return MATMUL_CONFIGS.find((c) => configId(c) === id);
 }
 
-/** Rows and columns of C that one workgroup covers. */
-export function workgroupTile(c: MatmulConfig): { rows: number; cols: number } {
-  return { rows: c.wgy * c.tm, cols: c.wgx * c.tn };
-}
-
-export function matmulProgram(c: MatmulConfig, f: MatmulFlags): KernelProgram {
+export function matmulProgram(c: MatmulConfig, f: MatmulFlags): MatmulProgram {
   return c.variant === 'shared' ? sharedTiledProgram(c, f) : registerTiledProgram(c, f);
 }
 
