@@ -34,3 +34,13 @@ export async function timeRuns(run: () => Promise<void>, plan: RepeatPlan): Prom
   }
   return { medianMs: median(samplesMs), samplesMs };
 }
+
+/** Seconds for `steps` steps enqueued back to back after `warmup` untimed ones, ending with `sync` (a readback that waits for the last). */
+export async function timeSteps(step: (i: number) => void, sync: () => Promise<void>, warmup: number, steps: number): Promise<number> {
+  for (let i = 0; i < warmup; i++) step(i);
+  await sync();
+  const start = performance.now();
+  for (let i = 0; i < steps; i++) step(warmup + i);
+  await sync();
+  return (performance.now() - start) / 1000;
+}
