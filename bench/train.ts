@@ -6,7 +6,7 @@
  * - the MLP 784-256-256-256-10 with dropout 0.2, batch 128, SGD with momentum 0.9 (MNIST-shaped inputs);
  * - the VGG-style net, width 32, batch 64, Adam (CIFAR-shaped inputs).
  *
- *   npm run bench:train [-- --quick] [-- --json FILE]
+ *   npm run bench:train [-- --quick] [-- --json FILE] [-- --markdown FILE]
  *
  * After warm-up steps, N steps are enqueued back to back and the clock stops when the last parameter update has
  * been read back; images/s = N * batch / that time. Speedup = our images/s / TF.js's.
@@ -16,7 +16,7 @@ import * as E from '../engine/node.js';
 import { nchwToNhwc } from './layouts.js';
 import { mlpWorkload, syntheticBatches, timeOurTraining, tuneModelMatmuls, vggWorkload, type OptimizerSpec, type SyntheticBatch, type TrainingWorkload } from './networks.js';
 import { parseBenchOptions } from './options.js';
-import { hostInfo, num, printTable, writeJsonReport, type Column } from './report.js';
+import { hostInfo, num, printTable, writeJsonReport, writeMarkdownReport, type Column } from './report.js';
 import { oneHotValues } from './synthetic.js';
 import { timeSteps } from './timing.js';
 import { startSideBySide } from './tfjs-peer.js';
@@ -169,6 +169,7 @@ console.log(`\nspeedup = our images/s / TF.js images/s (above 1: ours is faster)
 printTable(columns, rows);
 
 if (options.json) await writeJsonReport(options.json, { adapter, host, quick: options.quick, rows });
+if (options.markdown) await writeMarkdownReport(options.markdown, `bench:train on ${adapter.ours.description}`, columns, rows);
 if (rows.some((r) => r.oursError || r.tfjsError || r.logitsAgree === false)) {
   console.error('\nsome cases failed, or the two engines disagree on the same weights');
   process.exitCode = 1;
