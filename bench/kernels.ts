@@ -13,7 +13,7 @@ import type * as tfjs from '@tensorflow/tfjs';
 import * as E from '../engine/node.js';
 import { nchwToNhwc, oihwToHwio } from './layouts.js';
 import { parseBenchOptions } from './options.js';
-import { measureFmaCeiling, fractionOfCeiling } from './fma-ceiling.js';
+import { describeCeiling, fractionOfCeiling, measureFmaCeiling } from './fma-ceiling.js';
 import { hostInfo, num, percent, printTable, writeJsonReport, writeMarkdownReport, type Column } from './report.js';
 import { oneHotValues, randomLabels, uniformValues } from './synthetic.js';
 import { startSideBySide } from './tfjs-peer.js';
@@ -288,7 +288,7 @@ const plan: RepeatPlan = options.quick ? { warmup: 0, minRepeats: 1, maxRepeats:
 const list = cases(options.quick);
 await tuneMatmuls(list, options.quick);
 const ceiling = await measureFmaCeiling({ quick: options.quick });
-console.log(`FMA ceiling of this adapter: ${num(ceiling.gflops)} GFLOP/s (best run; median ${num(ceiling.medianGflops)})`);
+console.log(`FMA ceiling of this adapter: ${describeCeiling(ceiling)}`);
 if (options.quick) console.log('quick: square matmuls up to 512 only, convolutions at batch 8, fewer repeats');
 
 const rows: Row[] = [];

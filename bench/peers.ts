@@ -12,7 +12,7 @@
  * for training, GFLOP/s counts the GEMM layers' work (forward and both adjoints) only.
  */
 import * as E from '../engine/node.js';
-import { fractionOfCeiling, measureFmaCeiling } from './fma-ceiling.js';
+import { describeCeiling, fractionOfCeiling, measureFmaCeiling } from './fma-ceiling.js';
 import { mlpWorkload, syntheticBatches, timeOurTraining, tuneModelMatmuls, vggWorkload, type TrainingWorkload } from './networks.js';
 import { parseBenchOptions } from './options.js';
 import { hostInfo, num, percent, printTable, ratio, writeJsonReport, writeMarkdownReport, type Column } from './report.js';
@@ -143,7 +143,7 @@ console.log(`engine adapter: ${E.adapterLabel(adapter)}`);
 console.log(torchInfo ? `PyTorch ${torchInfo.torch} on ${torchInfo.deviceName ?? device} (${'python' in found ? found.python : ''}), BLAS: ${torchInfo.blas}` : `PyTorch: SKIPPED (${torchSkipped})`);
 
 const ceiling = await measureFmaCeiling({ quick: options.quick });
-console.log(`FMA ceiling of the engine's adapter: ${num(ceiling.gflops)} GFLOP/s (best run; median ${num(ceiling.medianGflops)})`);
+console.log(`FMA ceiling of this adapter: ${describeCeiling(ceiling)}`);
 
 const rows: PeerRow[] = [];
 for (const c of trainCases(options.quick)) {
