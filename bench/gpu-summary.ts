@@ -4,6 +4,10 @@
  * card's published fp32 peak.
  */
 import type { Fp32Peak } from './fp32-peaks.js';
+// Row types only (erased at run time): these modules are the benchmarks themselves.
+import type { KernelRow } from './kernels.js';
+import type { PeerRow } from './peers.js';
+import type { TrainRow } from './train.js';
 import { num, percent, type Column } from './report.js';
 
 export interface GpuBenchArgs {
@@ -67,37 +71,6 @@ export interface SummaryRow {
   status: string;
 }
 
-interface KernelRow {
-  name: string;
-  shape: string;
-  oursMs: number | null;
-  tfjsMs: number | null;
-  speedup: number | null;
-  gflops: number | null;
-  ceilingFraction?: number | null;
-  agree: boolean | null;
-  error?: string;
-}
-interface TrainRow {
-  name: string;
-  batch: number;
-  oursImgPerSec: number | null;
-  tfjsImgPerSec: number | null;
-  speedup: number | null;
-  logitsAgree: boolean | null;
-  oursError?: string;
-  tfjsError?: string;
-}
-interface PeerRow {
-  work: string;
-  unit: string;
-  ours: number | null;
-  oursGflops: number | null;
-  ceilingFraction: number | null;
-  torchBest: { threads: number; value: number } | null;
-  ratio: number | null;
-  oursError?: string;
-}
 interface VitestReport {
   numPassedTests: number;
   numFailedTests: number;

@@ -42,7 +42,7 @@ interface KernelCase {
   prepare(): Prepared;
 }
 
-interface Row {
+export interface KernelRow {
   name: string;
   shape: string;
   oursMs: number | null;
@@ -241,8 +241,8 @@ function maxAbsDiff(ours: Float32Array, ref: Float32Array): { diff: number; scal
   return { diff, scale };
 }
 
-async function runCase(c: KernelCase, plan: RepeatPlan): Promise<Row> {
-  const row: Row = { name: c.name, shape: c.shape, oursMs: null, tfjsMs: null, speedup: null, gflops: null, ceilingFraction: null, maxAbsDiff: null, maxAbs: null, agree: null };
+async function runCase(c: KernelCase, plan: RepeatPlan): Promise<KernelRow> {
+  const row: KernelRow = { name: c.name, shape: c.shape, oursMs: null, tfjsMs: null, speedup: null, gflops: null, ceilingFraction: null, maxAbsDiff: null, maxAbs: null, agree: null };
   if (c.matmul) {
     const { config, source } = E.matmulConfigFor(c.matmul);
     row.kernel = `${config} (${source})`;
@@ -291,7 +291,7 @@ const ceiling = await measureFmaCeiling({ quick: options.quick });
 console.log(`FMA ceiling of this adapter: ${describeCeiling(ceiling)}`);
 if (options.quick) console.log('quick: square matmuls up to 512 only, convolutions at batch 8, fewer repeats');
 
-const rows: Row[] = [];
+const rows: KernelRow[] = [];
 for (const c of list) {
   const row = await runCase(c, plan);
   rows.push(row);
@@ -299,7 +299,7 @@ for (const c of list) {
   console.log(`  ${c.name} ${c.shape}: ${status}`);
 }
 
-const columns: Column<Row>[] = [
+const columns: Column<KernelRow>[] = [
   { title: 'name', value: (r) => r.name },
   { title: 'shape', value: (r) => r.shape },
   { title: 'ours ms', value: (r) => num(r.oursMs, 2), right: true },

@@ -53,7 +53,7 @@ interface PeerResult {
   error?: string;
 }
 
-interface PeerRow {
+export interface PeerRow {
   work: string;
   unit: 'img/s' | 'GFLOP/s';
   ours: number | null;
@@ -68,6 +68,15 @@ interface PeerRow {
 }
 
 const errorText = (err: unknown) => (err as Error).message.split('\n')[0]!;
+
+/** Our side of a row: its number, or the first line of the error that stopped it. */
+async function attempt(run: () => Promise<number>): Promise<{ ours: number | null; oursError?: string }> {
+  try {
+    return { ours: await run() };
+  } catch (err) {
+    return { ours: null, oursError: errorText(err) };
+  }
+}
 
 async function ourTraining(c: TrainCase): Promise<number> {
   const model = c.model();
@@ -150,26 +159,14 @@ for (const c of trainCases(options.quick)) {
   const twin = torchTwin(c.model(), c.inputShape);
   const label = `${c.name}, batch ${c.batch}`;
   console.log(`  ${label}: ${c.warmup} warm-up + ${c.steps} timed steps per side`);
-  let ours: number | null = null;
-  let oursError: string | undefined;
-  try {
-    ours = await ourTraining(c);
-  } catch (err) {
-    oursError = errorText(err);
-  }
+  const { ours, oursError } = await attempt(() => ourTraining(c));
   const req = { kind: 'train', layers: twin.layers, inputShape: c.inputShape, classes: c.classes, batch: c.batch, optimizer: c.optimizer, warmup: c.warmup, steps: c.steps };
   const torch = await askTorch(peers, req, 'imgPerSec');
   rows.push(finish({ work: label, unit: 'img/s', ours, oursGflops: ours === null ? null : (ours * twin.gemmFlopsPerImage) / 1e9, torch, oursError }, ceiling.gflops));
 }
 for (const n of squares) {
   console.log(`  matmul ${n}x${n} @ ${n}x${n}`);
-  let ours: number | null = null;
-  let oursError: string | undefined;
-  try {
-    ours = await ourMatmul(n);
-  } catch (err) {
-    oursError = errorText(err);
-  }
+  const { ours, oursError } = await attempt(() => ourMatmul(n));
   const torch = await askTorch(peers, { kind: 'matmul', n, runMs: RUN_MS, ...plan }, 'gflops');
   rows.push(finish({ work: `matmul ${n}`, unit: 'GFLOP/s', ours, oursGflops: ours, torch, oursError }, ceiling.gflops));
 }

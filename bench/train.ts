@@ -31,7 +31,7 @@ interface TrainCase extends TrainingWorkload {
   timedSteps: number;
 }
 
-interface Row {
+export interface TrainRow {
   name: string;
   batch: number;
   oursImgPerSec: number | null;
@@ -78,8 +78,8 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): { diff: number; scale: nu
   return { diff, scale };
 }
 
-async function runCase(c: TrainCase): Promise<Row> {
-  const row: Row = { name: c.name, batch: c.batch, oursImgPerSec: null, tfjsImgPerSec: null, speedup: null, logitsMaxAbsDiff: null, logitsAgree: null, steps: c.timedSteps };
+async function runCase(c: TrainCase): Promise<TrainRow> {
+  const row: TrainRow = { name: c.name, batch: c.batch, oursImgPerSec: null, tfjsImgPerSec: null, speedup: null, logitsMaxAbsDiff: null, logitsAgree: null, steps: c.timedSteps };
   const batches = syntheticBatches(c, new E.Rng(7));
   const tfBatches = uploadTfjs(c, batches);
   const model = c.model();
@@ -144,7 +144,7 @@ async function runCase(c: TrainCase): Promise<Row> {
 
 const list = cases(options.quick);
 if (options.quick) console.log('quick: fewer steps, VGG-style net at batch 4 (full run: 64), matmul tuning from stored choices only');
-const rows: Row[] = [];
+const rows: TrainRow[] = [];
 for (const c of list) {
   console.log(`  ${c.name}, batch ${c.batch}: ${c.warmupSteps} warm-up + ${c.timedSteps} timed steps per engine`);
   const row = await runCase(c);
@@ -153,7 +153,7 @@ for (const c of list) {
   console.log(`    ours ${describe(row.oursImgPerSec, row.oursError)}; TF.js ${describe(row.tfjsImgPerSec, row.tfjsError)}`);
 }
 
-const columns: Column<Row>[] = [
+const columns: Column<TrainRow>[] = [
   { title: 'name', value: (r) => r.name },
   { title: 'batch', value: (r) => String(r.batch), right: true },
   { title: 'ours img/s', value: (r) => num(r.oursImgPerSec), right: true },
