@@ -12,6 +12,7 @@
  * for training, GFLOP/s counts the GEMM layers' work (forward and both adjoints) only.
  */
 import * as E from '../engine/node.js';
+import type { Sequential } from '../engine/nn/index.js';
 import { describeCeiling, fractionOfCeiling, measureFmaCeiling } from './fma-ceiling.js';
 import { mlpWorkload, syntheticBatches, timeOurTraining, tuneModelMatmuls, vggWorkload, type TrainingWorkload } from './networks.js';
 import { parseBenchOptions } from './options.js';
@@ -78,14 +79,9 @@ async function attempt(run: () => Promise<number>): Promise<{ ours: number | nul
   }
 }
 
-async function ourTraining(c: TrainCase): Promise<number> {
-  const model = c.model();
-  try {
-    await tuneModelMatmuls(model, c.batch, options.quick);
-    return await timeOurTraining(model, c, syntheticBatches(c, new E.Rng(7)), c.warmup, c.steps);
-  } finally {
-    model.dispose();
-  }
+async function ourTraining(model: Sequential, c: TrainCase): Promise<number> {
+  await tuneModelMatmuls(model, c.batch, options.quick);
+  return timeOurTraining(model, c, syntheticBatches(c, new E.Rng(7)), c.warmup, c.steps);
 }
 
 async function ourMatmul(n: number): Promise<number> {
@@ -156,10 +152,12 @@ console.log(`FMA ceiling of this adapter: ${describeCeiling(ceiling)}`);
 
 const rows: PeerRow[] = [];
 for (const c of trainCases(options.quick)) {
-  const twin = torchTwin(c.model(), c.inputShape);
+  const model = c.model();
+  const twin = torchTwin(model, c.inputShape);
   const label = `${c.name}, batch ${c.batch}`;
   console.log(`  ${label}: ${c.warmup} warm-up + ${c.steps} timed steps per side`);
-  const { ours, oursError } = await attempt(() => ourTraining(c));
+  const { ours, oursError } = await attempt(() => ourTraining(model, c));
+  model.dispose();
   const req = { kind: 'train', layers: twin.layers, inputShape: c.inputShape, classes: c.classes, batch: c.batch, optimizer: c.optimizer, warmup: c.warmup, steps: c.steps };
   const torch = await askTorch(peers, req, 'imgPerSec');
   rows.push(finish({ work: label, unit: 'img/s', ours, oursGflops: ours === null ? null : (ours * twin.gemmFlopsPerImage) / 1e9, torch, oursError }, ceiling.gflops));
