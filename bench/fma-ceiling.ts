@@ -11,7 +11,7 @@
  * (`runtime().device`), outside the engine's dispatch path.
  */
 import { runtime, sync } from '../engine/node.js';
-import { timeRuns, type RepeatPlan } from './timing.js';
+import { timeInBursts, type RepeatPlan } from './timing.js';
 
 /**
  * Loop iterations per invocation. Mesa's llvmpipe silently stops a loop after 65,535 iterations per invocation
@@ -62,7 +62,7 @@ export interface FmaCeiling {
   /** The form that gave `gflops`, and each form's fastest run. */
   form: MultiplyAdd;
   byForm: Record<MultiplyAdd, number>;
-  /** Dispatches per timed run (calibrated so a run lasts about `targetMs`) and workgroups per dispatch. */
+  /** Dispatches per timed run (sized so a run lasts 100-300 ms) and workgroups per dispatch. */
   dispatches: number;
   workgroups: number;
   iterationsPerInvocation: number;
@@ -112,23 +112,10 @@ async function measureForm(form: MultiplyAdd, quick: boolean): Promise<Omit<FmaC
   };
 
   try {
-    await run(1); // compiles the pipeline
-    const start = performance.now();
-    await run(1);
-    const oneMs = Math.max(performance.now() - start, 0.01);
-    const targetMs = quick ? 100 : 300;
-    const dispatches = Math.min(4096, Math.max(1, Math.round(targetMs / oneMs)));
     const plan: RepeatPlan = quick ? { warmup: 0, minRepeats: 2, maxRepeats: 3, budgetMs: 300 } : { warmup: 1, minRepeats: 5, maxRepeats: 9, budgetMs: 3000 };
-    const timing = await timeRuns(() => run(dispatches), plan);
-    const flops = dispatches * invocations * FLOPS_PER_INVOCATION;
-    return {
-      form,
-      gflops: flops / (Math.min(...timing.samplesMs) * 1e6),
-      medianGflops: flops / (timing.medianMs * 1e6),
-      dispatches,
-      workgroups,
-      iterationsPerInvocation: ITERATIONS,
-    };
+    const { msPerUnit, bestMsPerUnit, burst } = await timeInBursts(run, plan, quick ? 100 : 300);
+    const flops = invocations * FLOPS_PER_INVOCATION;
+    return { form, gflops: flops / (bestMsPerUnit * 1e6), medianGflops: flops / (msPerUnit * 1e6), dispatches: burst, workgroups, iterationsPerInvocation: ITERATIONS };
   } finally {
     params.destroy();
     sums.destroy();

@@ -68,5 +68,6 @@ export function torchTwin(model: Sequential, inputShape: readonly [number, numbe
     throw new Error(`torchTwin: no PyTorch description for layer ${m.constructor.name}`);
   });
   // Forward, backward wrt the input and backward wrt the weights: three products of the same size, 2 flops per MAC.
+  // (The first layer's input adjoint is counted too, though a training step need not compute it: the usual 3x rule.)
   return { layers, gemmFlopsPerImage: 3 * 2 * forwardMacs };
 }
