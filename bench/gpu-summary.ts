@@ -83,7 +83,7 @@ const peakFraction = (gflops: number | null, peak: Fp32Peak | null) => (gflops =
 const unit = (v: number | null, u: string, d = 1) => (v === null ? '-' : `${num(v, d)} ${u}`);
 
 /** One table from every step's report; a step without a report gets one row saying why. */
-export function buildGpuSummary(outcomes: readonly StepOutcome[], peak: Fp32Peak | null): SummaryRow[] {
+export function buildGpuSummary(outcomes: readonly StepOutcome[], peak: Fp32Peak | null, quick = false): SummaryRow[] {
   const rows: SummaryRow[] = [];
   const base = { peer: '-', versus: null, gflops: null, ceilingFraction: null, peakFraction: null };
   for (const o of outcomes) {
@@ -95,7 +95,7 @@ export function buildGpuSummary(outcomes: readonly StepOutcome[], peak: Fp32Peak
     if (o.name === 'tests') {
       const t = o.report as VitestReport;
       const failed = t.numFailedTests > 0 || o.status !== 'ok';
-      rows.push({ ...base, section: o.name, work: 'kernel + engine suites', ours: `${t.numPassedTests} passed, ${t.numFailedTests} failed`, status: failed ? 'FAILED' : 'ok' });
+      rows.push({ ...base, section: o.name, work: quick ? 'matmul kernel tests (quick)' : 'kernel + engine suites', ours: `${t.numPassedTests} passed, ${t.numFailedTests} failed`, status: failed ? 'FAILED' : 'ok' });
     } else if (o.name === 'bench:kernels') {
       for (const r of rowsOf<KernelRow>(o.report)) {
         rows.push({

@@ -119,7 +119,7 @@ const kernels = outcomes.find((o) => o.name === 'bench:kernels')?.report as { ad
 const peers = outcomes.find((o) => o.name === 'bench:peers')?.report as { adapter?: { description?: string; device?: string } } | null;
 const adapterName = [kernels?.adapter?.ours, peers?.adapter].map((a) => (a ? `${a.description ?? ''} ${a.device ?? ''}`.trim() : '')).find(Boolean) ?? '';
 const peak: Fp32Peak | null = fp32PeakFor(adapterName);
-const rows = buildGpuSummary(outcomes, peak);
+const rows = buildGpuSummary(outcomes, peak, args.quick);
 
 const title = `bench:gpu${args.quick ? ' --quick' : ''} on ${adapterName || 'an unknown adapter'}`;
 const notes = [
