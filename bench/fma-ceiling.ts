@@ -82,7 +82,10 @@ async function measureForm(form: MultiplyAdd, quick: boolean): Promise<Omit<FmaC
   // Enough invocations to fill a GPU (a software adapter has a few cores; more just makes a dispatch longer).
   const workgroups = info.isFallbackAdapter ? 256 : 16384;
   const invocations = workgroups * WORKGROUP;
-  const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code: probeWgsl(form), label: `fma ceiling probe (${form})` }), entryPoint: 'main' } });
+  const pipeline = device.createComputePipeline({
+    layout: 'auto',
+    compute: { module: device.createShaderModule({ code: probeWgsl(form), label: `fma ceiling probe (${form})` }), entryPoint: 'main' },
+  });
   const params = device.createBuffer({ size: 32, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   device.queue.writeBuffer(params, 0, new Float32Array([0.999, 0.999, 0.999, 0.999, 1e-3, 1e-3, 1e-3, 1e-3]));
   const sums = device.createBuffer({ size: invocations * 16, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
@@ -112,10 +115,19 @@ async function measureForm(form: MultiplyAdd, quick: boolean): Promise<Omit<FmaC
   };
 
   try {
-    const plan: RepeatPlan = quick ? { warmup: 0, minRepeats: 2, maxRepeats: 3, budgetMs: 300 } : { warmup: 1, minRepeats: 5, maxRepeats: 9, budgetMs: 3000 };
+    const plan: RepeatPlan = quick
+      ? { warmup: 0, minRepeats: 2, maxRepeats: 3, budgetMs: 300 }
+      : { warmup: 1, minRepeats: 5, maxRepeats: 9, budgetMs: 3000 };
     const { msPerUnit, bestMsPerUnit, burst } = await timeInBursts(run, plan, quick ? 100 : 300);
     const flops = invocations * FLOPS_PER_INVOCATION;
-    return { form, gflops: flops / (bestMsPerUnit * 1e6), medianGflops: flops / (msPerUnit * 1e6), dispatches: burst, workgroups, iterationsPerInvocation: ITERATIONS };
+    return {
+      form,
+      gflops: flops / (bestMsPerUnit * 1e6),
+      medianGflops: flops / (msPerUnit * 1e6),
+      dispatches: burst,
+      workgroups,
+      iterationsPerInvocation: ITERATIONS,
+    };
   } finally {
     params.destroy();
     sums.destroy();

@@ -78,7 +78,7 @@ interface VitestReport {
   numTotalTests: number;
 }
 
-const rowsOf = <T>(report: unknown): T[] => ((report as { rows?: T[] } | null)?.rows ?? []);
+const rowsOf = <T>(report: unknown): T[] => (report as { rows?: T[] } | null)?.rows ?? [];
 const peakFraction = (gflops: number | null, peak: Fp32Peak | null) => (gflops === null || !peak ? null : gflops / (peak.tflops * 1000));
 const unit = (v: number | null, u: string, d = 1) => (v === null ? '-' : `${num(v, d)} ${u}`);
 
@@ -88,14 +88,25 @@ export function buildGpuSummary(outcomes: readonly StepOutcome[], peak: Fp32Peak
   const base = { peer: '-', versus: null, gflops: null, ceilingFraction: null, peakFraction: null };
   for (const o of outcomes) {
     if (o.report === null) {
-      const why = o.status === 'ok' ? 'wrote no report' : o.status === 'skipped' ? 'skipped: time budget spent' : `${o.status} after ${o.seconds.toFixed(0)} s (exit ${o.exitCode ?? 'killed'})`;
+      const why =
+        o.status === 'ok'
+          ? 'wrote no report'
+          : o.status === 'skipped'
+            ? 'skipped: time budget spent'
+            : `${o.status} after ${o.seconds.toFixed(0)} s (exit ${o.exitCode ?? 'killed'})`;
       rows.push({ ...base, section: o.name, work: '-', ours: '-', status: why });
       continue;
     }
     if (o.name === 'tests') {
       const t = o.report as VitestReport;
       const failed = t.numFailedTests > 0 || o.status !== 'ok';
-      rows.push({ ...base, section: o.name, work: quick ? 'matmul kernel tests (quick)' : 'kernel + engine suites', ours: `${t.numPassedTests} passed, ${t.numFailedTests} failed`, status: failed ? 'FAILED' : 'ok' });
+      rows.push({
+        ...base,
+        section: o.name,
+        work: quick ? 'matmul kernel tests (quick)' : 'kernel + engine suites',
+        ours: `${t.numPassedTests} passed, ${t.numFailedTests} failed`,
+        status: failed ? 'FAILED' : 'ok',
+      });
     } else if (o.name === 'bench:kernels') {
       for (const r of rowsOf<KernelRow>(o.report)) {
         rows.push({
@@ -112,8 +123,22 @@ export function buildGpuSummary(outcomes: readonly StepOutcome[], peak: Fp32Peak
       }
     } else if (o.name === 'bench:train') {
       for (const r of rowsOf<TrainRow>(o.report)) {
-        const error = [r.oursError && `ours: ${r.oursError}`, r.tfjsError && `TF.js: ${r.tfjsError}`, r.logitsAgree === false && 'LOGITS DIFFER'].filter(Boolean).join('; ');
-        rows.push({ ...base, section: 'training vs TF.js', work: `${r.name}, batch ${r.batch}`, ours: unit(r.oursImgPerSec, 'img/s'), peer: unit(r.tfjsImgPerSec, 'img/s'), versus: r.speedup, status: error || 'ok' });
+        const error = [
+          r.oursError && `ours: ${r.oursError}`,
+          r.tfjsError && `TF.js: ${r.tfjsError}`,
+          r.logitsAgree === false && 'LOGITS DIFFER',
+        ]
+          .filter(Boolean)
+          .join('; ');
+        rows.push({
+          ...base,
+          section: 'training vs TF.js',
+          work: `${r.name}, batch ${r.batch}`,
+          ours: unit(r.oursImgPerSec, 'img/s'),
+          peer: unit(r.tfjsImgPerSec, 'img/s'),
+          versus: r.speedup,
+          status: error || 'ok',
+        });
       }
     } else if (o.name === 'bench:peers') {
       const peerRows = rowsOf<PeerRow>(o.report);
@@ -130,7 +155,9 @@ export function buildGpuSummary(outcomes: readonly StepOutcome[], peak: Fp32Peak
           status: r.oursError ? `ERROR: ${r.oursError}` : r.torchBest ? 'ok' : 'no PyTorch result',
         });
       }
-      const largest = peerRows.filter((r) => r.work.startsWith('matmul ') && r.ours !== null).sort((a, b) => Number(b.work.slice(7)) - Number(a.work.slice(7)))[0];
+      const largest = peerRows
+        .filter((r) => r.work.startsWith('matmul ') && r.ours !== null)
+        .sort((a, b) => Number(b.work.slice(7)) - Number(a.work.slice(7)))[0];
       if (largest) {
         const torch = largest.torchBest?.value ?? null;
         rows.push({
@@ -146,7 +173,8 @@ export function buildGpuSummary(outcomes: readonly StepOutcome[], peak: Fp32Peak
         });
       }
     }
-    if (o.report !== null && o.status !== 'ok' && o.name !== 'tests') rows.push({ ...base, section: o.name, work: '-', ours: '-', status: `${o.status} (exit ${o.exitCode})` });
+    if (o.report !== null && o.status !== 'ok' && o.name !== 'tests')
+      rows.push({ ...base, section: o.name, work: '-', ours: '-', status: `${o.status} (exit ${o.exitCode})` });
   }
   return rows;
 }

@@ -50,11 +50,28 @@ const steps: Step[] = [
     name: 'tests',
     weight: args.quick ? 1 : 3,
     // The kernel and engine suites (quick: the matmul kernel tests only, to check the wiring on a software adapter).
-    command: [vitestCli, 'run', ...(args.quick ? ['test/kernels/matmul.test.ts'] : ['test/kernels', 'test/engine']), '--reporter=default', '--reporter=json', `--outputFile.json=${join(out, 'tests.json')}`],
+    command: [
+      vitestCli,
+      'run',
+      ...(args.quick ? ['test/kernels/matmul.test.ts'] : ['test/kernels', 'test/engine']),
+      '--reporter=default',
+      '--reporter=json',
+      `--outputFile.json=${join(out, 'tests.json')}`,
+    ],
     json: join(out, 'tests.json'),
   },
-  { name: 'bench:kernels', weight: args.quick ? 4 : 3, command: ['--import', 'tsx', 'bench/kernels.ts', ...quick, '--json', join(out, 'kernels.json')], json: join(out, 'kernels.json') },
-  { name: 'bench:train', weight: args.quick ? 4 : 2, command: ['--import', 'tsx', 'bench/train.ts', ...quick, '--json', join(out, 'train.json')], json: join(out, 'train.json') },
+  {
+    name: 'bench:kernels',
+    weight: args.quick ? 4 : 3,
+    command: ['--import', 'tsx', 'bench/kernels.ts', ...quick, '--json', join(out, 'kernels.json')],
+    json: join(out, 'kernels.json'),
+  },
+  {
+    name: 'bench:train',
+    weight: args.quick ? 4 : 2,
+    command: ['--import', 'tsx', 'bench/train.ts', ...quick, '--json', join(out, 'train.json')],
+    json: join(out, 'train.json'),
+  },
   {
     name: 'bench:peers',
     weight: 3,
@@ -115,9 +132,12 @@ for (let i = 0; i < steps.length; i++) {
   outcomes.push({ ...outcome, report });
 }
 
-const kernels = outcomes.find((o) => o.name === 'bench:kernels')?.report as { adapter?: { ours?: { description?: string; device?: string } } } | null;
+const kernels = outcomes.find((o) => o.name === 'bench:kernels')?.report as {
+  adapter?: { ours?: { description?: string; device?: string } };
+} | null;
 const peers = outcomes.find((o) => o.name === 'bench:peers')?.report as { adapter?: { description?: string; device?: string } } | null;
-const adapterName = [kernels?.adapter?.ours, peers?.adapter].map((a) => (a ? `${a.description ?? ''} ${a.device ?? ''}`.trim() : '')).find(Boolean) ?? '';
+const adapterName =
+  [kernels?.adapter?.ours, peers?.adapter].map((a) => (a ? `${a.description ?? ''} ${a.device ?? ''}`.trim() : '')).find(Boolean) ?? '';
 const peak: Fp32Peak | null = fp32PeakFor(adapterName);
 const rows = buildGpuSummary(outcomes, peak, args.quick);
 
@@ -129,6 +149,14 @@ const notes = [
 console.log(`\n${title}`);
 notes.forEach((n) => console.log(n));
 printTable(summaryColumns, rows);
-await writeJsonReport(join(out, 'bench-gpu.json'), { quick: args.quick, budgetS: args.budgetS, elapsedS: elapsedS(), adapter: adapterName, fp32Peak: peak, steps: outcomes, rows });
+await writeJsonReport(join(out, 'bench-gpu.json'), {
+  quick: args.quick,
+  budgetS: args.budgetS,
+  elapsedS: elapsedS(),
+  adapter: adapterName,
+  fp32Peak: peak,
+  steps: outcomes,
+  rows,
+});
 await writeMarkdownReport(join(out, 'bench-gpu.md'), title, summaryColumns, rows, notes);
 if (outcomes.some((o) => o.status !== 'ok')) process.exitCode = 1;

@@ -76,7 +76,13 @@ export function syntheticBatches(w: TrainingWorkload, rng: E.Rng, count = SYNTHE
  * Our images/s for `steps` full training steps (forward, softmax cross-entropy, backward, update) of `model` after
  * `warmup` untimed ones, enqueued back to back; the clock stops once the last parameter update is read back.
  */
-export async function timeOurTraining(model: Sequential, w: TrainingWorkload, batches: readonly SyntheticBatch[], warmup: number, steps: number): Promise<number> {
+export async function timeOurTraining(
+  model: Sequential,
+  w: TrainingWorkload,
+  batches: readonly SyntheticBatch[],
+  warmup: number,
+  steps: number,
+): Promise<number> {
   const shape = [w.batch, ...w.inputShape];
   const uploaded = batches.map((b) => ({ x: E.tensor(b.x, shape), y: E.tensor(b.labels, [w.batch], 'i32') }));
   const opt = ourOptimizer(w.optimizer, model.parameters());
@@ -115,6 +121,8 @@ export async function tuneModelMatmuls(model: Sequential, batch: number, quick: 
     await E.loadMatmulTuning();
     return;
   }
-  const products = model.layers.flatMap((m) => (m instanceof Linear ? [{ a: [batch, m.inFeatures], b: [m.outFeatures, m.inFeatures], transposeB: true }] : []));
+  const products = model.layers.flatMap((m) =>
+    m instanceof Linear ? [{ a: [batch, m.inFeatures], b: [m.outFeatures, m.inFeatures], transposeB: true }] : [],
+  );
   await E.tuneMatmul(products);
 }

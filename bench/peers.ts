@@ -30,7 +30,9 @@ const host = hostInfo();
 
 /** A matmul run lasts about this long (ms), in bursts of products. */
 const RUN_MS = options.quick ? 30 : 100;
-const plan: RepeatPlan = options.quick ? { warmup: 0, minRepeats: 2, maxRepeats: 3, budgetMs: 300 } : { warmup: 1, minRepeats: 3, maxRepeats: 9, budgetMs: 3000 };
+const plan: RepeatPlan = options.quick
+  ? { warmup: 0, minRepeats: 2, maxRepeats: 3, budgetMs: 300 }
+  : { warmup: 1, minRepeats: 3, maxRepeats: 9, budgetMs: 3000 };
 
 interface TrainCase extends TrainingWorkload {
   warmup: number;
@@ -145,7 +147,11 @@ if (peers.length > 0) {
   }
 }
 console.log(`engine adapter: ${E.adapterLabel(adapter)}`);
-console.log(torchInfo ? `PyTorch ${torchInfo.torch} on ${torchInfo.deviceName ?? device} (${'python' in found ? found.python : ''}), BLAS: ${torchInfo.blas}` : `PyTorch: SKIPPED (${torchSkipped})`);
+console.log(
+  torchInfo
+    ? `PyTorch ${torchInfo.torch} on ${torchInfo.deviceName ?? device} (${'python' in found ? found.python : ''}), BLAS: ${torchInfo.blas}`
+    : `PyTorch: SKIPPED (${torchSkipped})`,
+);
 
 const ceiling = await measureFmaCeiling({ quick: options.quick });
 console.log(`FMA ceiling of this adapter: ${describeCeiling(ceiling)}`);
@@ -158,9 +164,23 @@ for (const c of trainCases(options.quick)) {
   console.log(`  ${label}: ${c.warmup} warm-up + ${c.steps} timed steps per side`);
   const { ours, oursError } = await attempt(() => ourTraining(model, c));
   model.dispose();
-  const req = { kind: 'train', layers: twin.layers, inputShape: c.inputShape, classes: c.classes, batch: c.batch, optimizer: c.optimizer, warmup: c.warmup, steps: c.steps };
+  const req = {
+    kind: 'train',
+    layers: twin.layers,
+    inputShape: c.inputShape,
+    classes: c.classes,
+    batch: c.batch,
+    optimizer: c.optimizer,
+    warmup: c.warmup,
+    steps: c.steps,
+  };
   const torch = await askTorch(peers, req, 'imgPerSec');
-  rows.push(finish({ work: label, unit: 'img/s', ours, oursGflops: ours === null ? null : (ours * twin.gemmFlopsPerImage) / 1e9, torch, oursError }, ceiling.gflops));
+  rows.push(
+    finish(
+      { work: label, unit: 'img/s', ours, oursGflops: ours === null ? null : (ours * twin.gemmFlopsPerImage) / 1e9, torch, oursError },
+      ceiling.gflops,
+    ),
+  );
 }
 for (const n of squares) {
   console.log(`  matmul ${n}x${n} @ ${n}x${n}`);
@@ -183,7 +203,14 @@ const columns: Column<PeerRow>[] = [
   { title: 'unit', value: (r) => r.unit },
   { title: 'ours', value: (r) => (r.oursError ? 'FAILED' : num(r.ours)), right: true },
   { title: 'PyTorch best', value: (r) => num(r.torchBest?.value), right: true },
-  ...(device === 'cpu' ? [{ title: 'best of', value: (r: PeerRow) => (r.torchBest ? `${r.torchBest.threads} thread${r.torchBest.threads > 1 ? 's' : ''}` : '-') }] : []),
+  ...(device === 'cpu'
+    ? [
+        {
+          title: 'best of',
+          value: (r: PeerRow) => (r.torchBest ? `${r.torchBest.threads} thread${r.torchBest.threads > 1 ? 's' : ''}` : '-'),
+        },
+      ]
+    : []),
   { title: 'ours/PyTorch', value: (r) => ratio(r.ratio), right: true },
   { title: 'ours GFLOP/s', value: (r) => num(r.oursGflops), right: true },
   { title: '% ceiling', value: (r) => percent(r.ceilingFraction), right: true },
@@ -202,6 +229,16 @@ for (const r of rows) {
   if (r.oursError) console.log(`  ${r.work}: ours failed: ${r.oursError}`);
 }
 
-if (options.json) await writeJsonReport(options.json, { adapter, host, quick: options.quick, device, torch: torchInfo, torchSkipped, fmaCeiling: ceiling, rows });
+if (options.json)
+  await writeJsonReport(options.json, {
+    adapter,
+    host,
+    quick: options.quick,
+    device,
+    torch: torchInfo,
+    torchSkipped,
+    fmaCeiling: ceiling,
+    rows,
+  });
 if (options.markdown) await writeMarkdownReport(options.markdown, `bench:peers: this engine vs PyTorch (${device})`, columns, rows, notes);
 if (rows.some((r) => r.oursError)) process.exitCode = 1;

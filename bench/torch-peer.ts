@@ -29,7 +29,10 @@ export function peerEnvironment(threads: number, base: NodeJS.ProcessEnv = proce
 
 /** The best of the thread counts tried for one row (higher is better), or null when none gave a number. */
 export function bestOf<T extends { threads: number; value: number | null }>(results: readonly T[]): T | null {
-  return results.reduce<T | null>((best, r) => (r.value !== null && Number.isFinite(r.value) && (best === null || r.value > best.value!) ? r : best), null);
+  return results.reduce<T | null>(
+    (best, r) => (r.value !== null && Number.isFinite(r.value) && (best === null || r.value > best.value!) ? r : best),
+    null,
+  );
 }
 
 export interface TorchHello {
@@ -68,7 +71,10 @@ export class TorchProcess {
   }
 
   static start(python: string, device: TorchDevice, threads: number): TorchProcess {
-    const child = spawn(python, [SCRIPT, '--device', device, '--threads', String(threads)], { env: peerEnvironment(threads), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(python, [SCRIPT, '--device', device, '--threads', String(threads)], {
+      env: peerEnvironment(threads),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     return new TorchProcess(child, threads);
   }
 
@@ -97,7 +103,11 @@ const onPath = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`], { e
 
 /** The torch a Python has, or null: version, CUDA availability, and whether it is Debian's (under /usr/lib/python3). */
 function probeTorch(python: string): { version: string; cuda: boolean; debian: boolean } | null {
-  const r = spawnSync(python, ['-c', 'import torch; print(torch.__version__, torch.cuda.is_available(), torch.__file__)'], { encoding: 'utf8', env: peerEnvironment(1), timeout: 120_000 });
+  const r = spawnSync(python, ['-c', 'import torch; print(torch.__version__, torch.cuda.is_available(), torch.__file__)'], {
+    encoding: 'utf8',
+    env: peerEnvironment(1),
+    timeout: 120_000,
+  });
   if (r.status !== 0) return null;
   const [version, cuda, file] = r.stdout.trim().split(/\s+/);
   return { version: version!, cuda: cuda === 'True', debian: file!.startsWith('/usr/lib/python3/') };
@@ -108,7 +118,11 @@ function aptInstall(packages: readonly string[]): string | null {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) return `not root, so apt-get cannot install ${packages.join(' ')}`;
   if (!onPath('apt-get')) return `no apt-get on this machine to install ${packages.join(' ')}`;
   console.log(`PyTorch peer: installing Debian's ${packages.join(' ')} with apt-get (PyTorch 1.13 on the CPU, with the threaded OpenBLAS)`);
-  const install = () => spawnSync('apt-get', ['install', '-y', '--no-install-recommends', ...packages], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).status === 0;
+  const install = () =>
+    spawnSync('apt-get', ['install', '-y', '--no-install-recommends', ...packages], {
+      stdio: 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    }).status === 0;
   if (install()) return null;
   spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
   return install() ? null : `apt-get could not install ${packages.join(' ')} (offline, or no such package in this distribution)`;
@@ -119,7 +133,9 @@ function aptInstall(packages: readonly string[]): string | null {
  * is none. Tries $TORCH_PYTHON, then Debian's /usr/bin/python3, then the python3 on PATH.
  */
 export function findTorchPython(device: TorchDevice): { python: string; version: string } | { skipped: string } {
-  const candidates = [...new Set([process.env.TORCH_PYTHON, '/usr/bin/python3', 'python3'].filter((p): p is string => Boolean(p)))].filter((p) => p.includes('/') ? existsSync(p) : onPath(p));
+  const candidates = [...new Set([process.env.TORCH_PYTHON, '/usr/bin/python3', 'python3'].filter((p): p is string => Boolean(p)))].filter(
+    (p) => (p.includes('/') ? existsSync(p) : onPath(p)),
+  );
   if (candidates.length === 0) return { skipped: 'no python3 on this machine' };
   const find = () => {
     for (const python of candidates) {

@@ -9,7 +9,15 @@ import { BatchNorm2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, type Mo
 
 export type TorchLayer =
   | { type: 'linear'; in: number; out: number; bias: boolean }
-  | { type: 'conv2d'; in: number; out: number; kernel: [number, number]; stride: [number, number]; padding: [number, number]; bias: boolean }
+  | {
+      type: 'conv2d';
+      in: number;
+      out: number;
+      kernel: [number, number];
+      stride: [number, number];
+      padding: [number, number];
+      bias: boolean;
+    }
   | { type: 'batchnorm2d'; features: number; eps: number; momentum: number; affine: boolean }
   | { type: 'relu' }
   | { type: 'maxpool2d'; kernel: number; stride: number; padding: number }
@@ -53,7 +61,13 @@ export function torchTwin(model: Sequential, inputShape: readonly [number, numbe
       return { type: 'conv2d', in: m.inChannels, out: m.outChannels, kernel, stride, padding, bias: m.bias !== null };
     }
     if (m instanceof BatchNorm2d) {
-      return { type: 'batchnorm2d', features: m.numFeatures, eps: m.options.eps ?? 1e-5, momentum: m.options.momentum ?? 0.1, affine: m.weight !== null };
+      return {
+        type: 'batchnorm2d',
+        features: m.numFeatures,
+        eps: m.options.eps ?? 1e-5,
+        momentum: m.options.momentum ?? 0.1,
+        affine: m.weight !== null,
+      };
     }
     if (m instanceof ReLU) return { type: 'relu' };
     if (m instanceof MaxPool2d) {

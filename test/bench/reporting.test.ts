@@ -93,15 +93,37 @@ describe('PyTorch peer', () => {
     expect(base.OPENBLAS_CORETYPE).toBe('Haswell');
   });
   it('keeps the faster thread count per row, skipping failures', () => {
-    expect(bestOf([{ threads: 1, value: 5 }, { threads: 2, value: 9 }])?.threads).toBe(2);
-    expect(bestOf([{ threads: 1, value: 5 }, { threads: 2, value: null }])?.threads).toBe(1);
+    expect(
+      bestOf([
+        { threads: 1, value: 5 },
+        { threads: 2, value: 9 },
+      ])?.threads,
+    ).toBe(2);
+    expect(
+      bestOf([
+        { threads: 1, value: 5 },
+        { threads: 2, value: null },
+      ])?.threads,
+    ).toBe(1);
     expect(bestOf([{ threads: 1, value: null }])).toBeNull();
   });
   it('describes the MLP layer by layer and counts its GEMM work: 3 products x 2 flops per multiply-add', () => {
     const model = mlp({ inputShape: [1, 28, 28], numClasses: 10, dropout: 0.2, seed: 1 });
     const twin = torchTwin(model, [1, 28, 28]);
     model.dispose();
-    expect(twin.layers.map((l) => l.type)).toEqual(['flatten', 'linear', 'relu', 'dropout', 'linear', 'relu', 'dropout', 'linear', 'relu', 'dropout', 'linear']);
+    expect(twin.layers.map((l) => l.type)).toEqual([
+      'flatten',
+      'linear',
+      'relu',
+      'dropout',
+      'linear',
+      'relu',
+      'dropout',
+      'linear',
+      'relu',
+      'dropout',
+      'linear',
+    ]);
     expect(twin.layers[1]).toEqual({ type: 'linear', in: 784, out: 256, bias: true });
     expect(twin.gemmFlopsPerImage).toBe(6 * (784 * 256 + 2 * 256 * 256 + 256 * 10));
   });
@@ -110,10 +132,26 @@ describe('PyTorch peer', () => {
     const twin = torchTwin(model, [3, 32, 32]);
     model.dispose();
     // [8, 8, M, 16, 16, M, 32, 32, M, 64, M]: 3x3 convolutions at 32, 32, 16, 16, 8, 8, 4 pixels a side, then 64*2*2 -> 10.
-    const convs: [number, number, number][] = [[3, 8, 32], [8, 8, 32], [8, 16, 16], [16, 16, 16], [16, 32, 8], [32, 32, 8], [32, 64, 4]];
+    const convs: [number, number, number][] = [
+      [3, 8, 32],
+      [8, 8, 32],
+      [8, 16, 16],
+      [16, 16, 16],
+      [16, 32, 8],
+      [32, 32, 8],
+      [32, 64, 4],
+    ];
     const macs = convs.reduce((s, [c, o, side]) => s + side * side * c * o * 9, 0) + 256 * 10;
     expect(twin.gemmFlopsPerImage).toBe(6 * macs);
-    expect(twin.layers.find((l) => l.type === 'conv2d')).toEqual({ type: 'conv2d', in: 3, out: 8, kernel: [3, 3], stride: [1, 1], padding: [1, 1], bias: false });
+    expect(twin.layers.find((l) => l.type === 'conv2d')).toEqual({
+      type: 'conv2d',
+      in: 3,
+      out: 8,
+      kernel: [3, 3],
+      stride: [1, 1],
+      padding: [1, 1],
+      bias: false,
+    });
   });
 });
 
@@ -130,8 +168,24 @@ describe('bench:gpu summary', () => {
       exitCode: 0,
       report: {
         rows: [
-          { work: 'matmul 1024', unit: 'GFLOP/s', ours: 6700, oursGflops: 6700, ceilingFraction: 0.2, torchBest: { threads: 1, value: 13400 }, ratio: 0.5 },
-          { work: 'matmul 4096', unit: 'GFLOP/s', ours: 33500, oursGflops: 33500, ceilingFraction: 0.6, torchBest: { threads: 1, value: 40200 }, ratio: 33500 / 40200 },
+          {
+            work: 'matmul 1024',
+            unit: 'GFLOP/s',
+            ours: 6700,
+            oursGflops: 6700,
+            ceilingFraction: 0.2,
+            torchBest: { threads: 1, value: 13400 },
+            ratio: 0.5,
+          },
+          {
+            work: 'matmul 4096',
+            unit: 'GFLOP/s',
+            ours: 33500,
+            oursGflops: 33500,
+            ceilingFraction: 0.6,
+            torchBest: { threads: 1, value: 40200 },
+            ratio: 33500 / 40200,
+          },
         ],
       },
     },
