@@ -3,16 +3,18 @@
  * matmuls, the MLP's layers, the VGG-style net's convolutions (forward and both adjoints) and softmax
  * cross-entropy (loss and its gradient wrt the logits), and checks that both engines computed the same values.
  *
- *   npm run bench:kernels [-- --quick] [-- --json FILE]
+ *   npm run bench:kernels [-- --quick] [-- --json FILE] [-- --markdown FILE]
  *
  * Each timed run enqueues the op and reads its whole output back (`await data()` on both sides), so a run ends
  * only when the GPU has finished it; the table shows the median run. Speedup = TF.js time / our time.
+ * '% ceiling' is our GFLOP/s as a fraction of the adapter's pure-FMA ceiling, measured first (fma-ceiling.ts).
  */
 import type * as tfjs from '@tensorflow/tfjs';
 import * as E from '../engine/node.js';
 import { nchwToNhwc, oihwToHwio } from './layouts.js';
 import { parseBenchOptions } from './options.js';
-import { hostInfo, num, printTable, writeJsonReport, type Column } from './report.js';
+import { describeCeiling, fractionOfCeiling, measureFmaCeiling } from './fma-ceiling.js';
+import { hostInfo, num, percent, printTable, writeJsonReport, writeMarkdownReport, type Column } from './report.js';
 import { oneHotValues, randomLabels, uniformValues } from './synthetic.js';
 import { startSideBySide } from './tfjs-peer.js';
 import { timeRuns, type RepeatPlan } from './timing.js';
@@ -40,13 +42,15 @@ interface KernelCase {
   prepare(): Prepared;
 }
 
-interface Row {
+export interface KernelRow {
   name: string;
   shape: string;
   oursMs: number | null;
   tfjsMs: number | null;
   speedup: number | null;
   gflops: number | null;
+  /** `gflops` as a fraction of the adapter's measured FMA ceiling. */
+  ceilingFraction: number | null;
   /** Largest |ours - TF.js| over the output, and the largest |TF.js| it is measured against. */
   maxAbsDiff: number | null;
   maxAbs: number | null;
@@ -237,8 +241,8 @@ function maxAbsDiff(ours: Float32Array, ref: Float32Array): { diff: number; scal
   return { diff, scale };
 }
 
-async function runCase(c: KernelCase, plan: RepeatPlan): Promise<Row> {
-  const row: Row = { name: c.name, shape: c.shape, oursMs: null, tfjsMs: null, speedup: null, gflops: null, maxAbsDiff: null, maxAbs: null, agree: null };
+async function runCase(c: KernelCase, plan: RepeatPlan): Promise<KernelRow> {
+  const row: KernelRow = { name: c.name, shape: c.shape, oursMs: null, tfjsMs: null, speedup: null, gflops: null, ceilingFraction: null, maxAbsDiff: null, maxAbs: null, agree: null };
   if (c.matmul) {
     const { config, source } = E.matmulConfigFor(c.matmul);
     row.kernel = `${config} (${source})`;
@@ -271,6 +275,7 @@ async function runCase(c: KernelCase, plan: RepeatPlan): Promise<Row> {
     row.tfjsMs = tfjs.medianMs;
     row.speedup = tfjs.medianMs / ours.medianMs;
     row.gflops = c.flops === null ? null : c.flops / (ours.medianMs * 1e6);
+    row.ceilingFraction = fractionOfCeiling(row.gflops, ceiling.gflops);
   } catch (err) {
     row.error = (err as Error).message.split('\n')[0];
   } finally {
@@ -282,9 +287,11 @@ async function runCase(c: KernelCase, plan: RepeatPlan): Promise<Row> {
 const plan: RepeatPlan = options.quick ? { warmup: 0, minRepeats: 1, maxRepeats: 3, budgetMs: 300 } : { warmup: 1, minRepeats: 3, maxRepeats: 9, budgetMs: 5000 };
 const list = cases(options.quick);
 await tuneMatmuls(list, options.quick);
+const ceiling = await measureFmaCeiling({ quick: options.quick });
+console.log(`FMA ceiling of this adapter: ${describeCeiling(ceiling)}`);
 if (options.quick) console.log('quick: square matmuls up to 512 only, convolutions at batch 8, fewer repeats');
 
-const rows: Row[] = [];
+const rows: KernelRow[] = [];
 for (const c of list) {
   const row = await runCase(c, plan);
   rows.push(row);
@@ -292,22 +299,25 @@ for (const c of list) {
   console.log(`  ${c.name} ${c.shape}: ${status}`);
 }
 
-const columns: Column<Row>[] = [
+const columns: Column<KernelRow>[] = [
   { title: 'name', value: (r) => r.name },
   { title: 'shape', value: (r) => r.shape },
   { title: 'ours ms', value: (r) => num(r.oursMs, 2), right: true },
   { title: 'tfjs ms', value: (r) => num(r.tfjsMs, 2), right: true },
   { title: 'speedup', value: (r) => (r.speedup === null ? '-' : `${r.speedup.toFixed(2)}x`), right: true },
   { title: 'GFLOP/s ours', value: (r) => num(r.gflops, 2), right: true },
+  { title: '% ceiling', value: (r) => percent(r.ceilingFraction), right: true },
   { title: 'max|diff|', value: (r) => (r.maxAbsDiff === null ? '-' : r.maxAbsDiff.toExponential(1)), right: true },
   { title: 'check', value: (r) => (r.error ? `ERROR: ${r.error}` : r.agree ? 'ok' : `MISMATCH (max|tfjs| ${r.maxAbs?.toExponential(1)})`) },
   { title: 'our matmul kernel', value: (r) => r.kernel ?? '' },
 ];
 console.log(`\nspeedup = TF.js time / our time (above 1: ours is faster); outputs agree when max|diff| <= ${AGREEMENT} x max|TF.js output|`);
+console.log(`% ceiling = our GFLOP/s / the adapter's measured FMA ceiling (${num(ceiling.gflops)} GFLOP/s)`);
 console.log(`host: ${host.cpus} CPUs, load average ${host.loadAverage.map((l) => l.toFixed(1)).join(' ')} at the start`);
 printTable(columns, rows);
 
-if (options.json) await writeJsonReport(options.json, { adapter, host, quick: options.quick, rows });
+if (options.json) await writeJsonReport(options.json, { adapter, host, quick: options.quick, fmaCeiling: ceiling, rows });
+if (options.markdown) await writeMarkdownReport(options.markdown, `bench:kernels on ${adapter.ours.description}, FMA ceiling ${num(ceiling.gflops)} GFLOP/s`, columns, rows);
 if (rows.some((r) => r.error || r.agree === false)) {
   console.error('\nsome cases failed or disagree with TF.js: their timings compare different results');
   process.exitCode = 1;

@@ -1,4 +1,4 @@
-/** Benchmark output: an aligned text table on stdout and, on request, the same rows as a JSON file. */
+/** Benchmark output: an aligned text table on stdout and, on request, the same rows as JSON and as a Markdown table. */
 import { cpus, loadavg } from 'node:os';
 import { writeFileAtomic } from '../engine/io/node/index.js';
 
@@ -22,6 +22,29 @@ export function printTable<Row>(columns: readonly Column<Row>[], rows: readonly 
 /** A number for the table: fixed decimals, or '-' when there is none. */
 export function num(x: number | null | undefined, decimals = 1): string {
   return x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(decimals);
+}
+
+/** A fraction as a whole percentage ('43%'), or '-' when there is none. */
+export function percent(fraction: number | null | undefined): string {
+  return fraction === null || fraction === undefined || !Number.isFinite(fraction) ? '-' : `${(100 * fraction).toFixed(0)}%`;
+}
+
+/** A ratio as '0.25x', or '-' when there is none. */
+export function ratio(x: number | null | undefined): string {
+  return x === null || x === undefined || !Number.isFinite(x) ? '-' : `${x.toFixed(x < 0.1 ? 3 : 2)}x`;
+}
+
+/** The same table in GitHub Markdown ('|' in cells escaped; numbers right-aligned). */
+export function markdownTable<Row>(columns: readonly Column<Row>[], rows: readonly Row[]): string {
+  const cell = (v: string) => v.replace(/\|/g, '\\|');
+  const line = (values: readonly string[]) => `| ${values.map(cell).join(' | ')} |`;
+  return [line(columns.map((c) => c.title)), `|${columns.map((c) => (c.right ? ' ---: ' : ' --- ')).join('|')}|`, ...rows.map((r) => line(columns.map((c) => c.value(r))))].join('\n');
+}
+
+/** A Markdown file: a heading line, notes as paragraphs, then the table. */
+export async function writeMarkdownReport<Row>(path: string, title: string, columns: readonly Column<Row>[], rows: readonly Row[], notes: readonly string[] = []): Promise<void> {
+  await writeFileAtomic(path, [`## ${title}`, '', ...notes.flatMap((n) => [n, '']), markdownTable(columns, rows), ''].join('\n'));
+  console.log(`wrote ${path}`);
 }
 
 export async function writeJsonReport(path: string, report: unknown): Promise<void> {

@@ -34,3 +34,28 @@ export async function timeRuns(run: () => Promise<void>, plan: RepeatPlan): Prom
   }
   return { medianMs: median(samplesMs), samplesMs };
 }
+
+/** Seconds for `steps` steps enqueued back to back after `warmup` untimed ones, ending with `sync` (a readback that waits for the last). */
+export async function timeSteps(step: (i: number) => void, sync: () => Promise<void>, warmup: number, steps: number): Promise<number> {
+  for (let i = 0; i < warmup; i++) step(i);
+  await sync();
+  const start = performance.now();
+  for (let i = 0; i < steps; i++) step(warmup + i);
+  await sync();
+  return (performance.now() - start) / 1000;
+}
+
+/**
+ * Median (and fastest) time of one unit of work, timed in bursts: `run(units)` enqueues that many back to back and
+ * ends with a readback. The burst is sized from a first single run so that a run lasts about `runMs`: a short
+ * kernel is then not measured as mostly submit and readback latency. (bench/torch_peer.py sizes its bursts the
+ * same way.)
+ */
+export async function timeInBursts(run: (units: number) => Promise<void>, plan: RepeatPlan, runMs: number): Promise<{ msPerUnit: number; bestMsPerUnit: number; burst: number }> {
+  await run(1);
+  const start = performance.now();
+  await run(1);
+  const burst = Math.max(1, Math.min(1000, Math.round(runMs / Math.max(performance.now() - start, 1e-3))));
+  const timing = await timeRuns(() => run(burst), plan);
+  return { msPerUnit: timing.medianMs / burst, bestMsPerUnit: Math.min(...timing.samplesMs) / burst, burst };
+}

@@ -6,19 +6,19 @@
  * - the MLP 784-256-256-256-10 with dropout 0.2, batch 128, SGD with momentum 0.9 (MNIST-shaped inputs);
  * - the VGG-style net, width 32, batch 64, Adam (CIFAR-shaped inputs).
  *
- *   npm run bench:train [-- --quick] [-- --json FILE]
+ *   npm run bench:train [-- --quick] [-- --json FILE] [-- --markdown FILE]
  *
  * After warm-up steps, N steps are enqueued back to back and the clock stops when the last parameter update has
  * been read back; images/s = N * batch / that time. Speedup = our images/s / TF.js's.
  */
 import type * as tfjs from '@tensorflow/tfjs';
 import * as E from '../engine/node.js';
-import { Linear, mlp, vgg, type Sequential } from '../engine/nn/index.js';
-import { Adam, SGD, type Optimizer } from '../engine/optim/index.js';
 import { nchwToNhwc } from './layouts.js';
+import { mlpWorkload, syntheticBatches, timeOurTraining, tuneModelMatmuls, vggWorkload, type OptimizerSpec, type SyntheticBatch, type TrainingWorkload } from './networks.js';
 import { parseBenchOptions } from './options.js';
-import { hostInfo, num, printTable, writeJsonReport, type Column } from './report.js';
-import { oneHotValues, randomLabels } from './synthetic.js';
+import { hostInfo, num, printTable, writeJsonReport, writeMarkdownReport, type Column } from './report.js';
+import { oneHotValues } from './synthetic.js';
+import { timeSteps } from './timing.js';
 import { startSideBySide } from './tfjs-peer.js';
 import { tfjsTwin } from './tfjs-twin.js';
 
@@ -26,19 +26,12 @@ const options = parseBenchOptions(process.argv.slice(2), 'npm run bench:train --
 const { tf, adapter } = await startSideBySide();
 const host = hostInfo();
 
-interface TrainCase {
-  name: string;
-  inputShape: [number, number, number];
-  classes: number;
-  batch: number;
+interface TrainCase extends TrainingWorkload {
   warmupSteps: number;
   timedSteps: number;
-  model(): Sequential;
-  ourOptimizer(params: E.Tensor[]): Optimizer;
-  tfjsOptimizer(): tfjs.Optimizer;
 }
 
-interface Row {
+export interface TrainRow {
   name: string;
   batch: number;
   oursImgPerSec: number | null;
@@ -52,68 +45,26 @@ interface Row {
   tfjsError?: string;
 }
 
-const SGD_LR = 0.01;
-const ADAM_LR = 1e-3;
 /** Logits agree when they differ by at most this fraction of their largest magnitude. */
 const AGREEMENT = 1e-3;
-/** Distinct synthetic batches, cycled through (uploaded once per engine). */
-const BATCHES = 4;
 
 function cases(quick: boolean): TrainCase[] {
   return [
-    {
-      name: 'MLP 784-256-256-256-10, dropout 0.2, SGD momentum 0.9',
-      inputShape: [1, 28, 28],
-      classes: 10,
-      batch: 128,
-      warmupSteps: quick ? 1 : 5,
-      timedSteps: quick ? 3 : 30,
-      model: () => mlp({ inputShape: [1, 28, 28], numClasses: 10, dropout: 0.2, seed: 1 }),
-      ourOptimizer: (params) => new SGD(params, { lr: SGD_LR, momentum: 0.9 }),
-      tfjsOptimizer: () => tf.train.momentum(SGD_LR, 0.9),
-    },
-    {
-      name: 'VGG-style width 32, batch norm, Adam',
-      inputShape: [3, 32, 32],
-      classes: 10,
-      // A VGG step at batch 64 takes minutes on a software adapter (TF.js: about 20 s even at batch 4).
-      batch: quick ? 4 : 64,
-      warmupSteps: 1,
-      timedSteps: quick ? 1 : 10,
-      model: () => vgg({ inputShape: [3, 32, 32], numClasses: 10, width: 32, seed: 1 }),
-      ourOptimizer: (params) => new Adam(params, { lr: ADAM_LR }),
-      tfjsOptimizer: () => tf.train.adam(ADAM_LR),
-    },
+    { ...mlpWorkload(128), warmupSteps: quick ? 1 : 5, timedSteps: quick ? 3 : 30 },
+    // A VGG step at batch 64 takes minutes on a software adapter (TF.js: about 20 s even at batch 4).
+    { ...vggWorkload(32, quick ? 4 : 64), warmupSteps: 1, timedSteps: quick ? 1 : 10 },
   ];
 }
 
-/** Seeded images in [0, 1) (NCHW for us; TF.js gets the same values NHWC) and labels. */
-function syntheticBatches(c: TrainCase, rng: E.Rng) {
+function tfjsOptimizer(spec: OptimizerSpec): tfjs.Optimizer {
+  return spec.kind === 'sgd' ? tf.train.momentum(spec.lr, spec.momentum) : tf.train.adam(spec.lr);
+}
+
+/** Both engines' copies of the same seeded batches (NCHW for us; TF.js gets the same values NHWC, one-hot labels). */
+function uploadTfjs(c: TrainCase, batches: readonly SyntheticBatch[]) {
   const [ch, h, w] = c.inputShape;
   const shape = [c.batch, ch, h, w];
-  return Array.from({ length: BATCHES }, () => {
-    const x = new Float32Array(c.batch * ch * h * w);
-    for (let i = 0; i < x.length; i++) x[i] = rng.next();
-    const labels = randomLabels(c.batch, c.classes, rng);
-    return {
-      ours: { x: E.tensor(x, shape), y: E.tensor(labels, [c.batch], 'i32') },
-      tfjs: { x: tf.tensor4d(nchwToNhwc(x, shape), [c.batch, h, w, ch]), y: tf.tensor2d(oneHotValues(labels, c.classes), [c.batch, c.classes]) },
-    };
-  });
-}
-
-/** The matmul products of the model's Linear layers at this batch, for the autotuner. */
-function linearProducts(model: Sequential, batch: number): E.MatmulShapes[] {
-  return model.layers.flatMap((m) => (m instanceof Linear ? [{ a: [batch, m.inFeatures], b: [m.outFeatures, m.inFeatures], transposeB: true }] : []));
-}
-
-async function tuneMatmuls(products: E.MatmulShapes[], quick: boolean): Promise<void> {
-  if (quick) {
-    // Measuring a bucket takes seconds to minutes on a software adapter: quick runs use stored choices only.
-    await E.loadMatmulTuning();
-    return;
-  }
-  await E.tuneMatmul(products);
+  return batches.map((b) => ({ x: tf.tensor4d(nchwToNhwc(b.x, shape), [c.batch, h, w, ch]), y: tf.tensor2d(oneHotValues(b.labels, c.classes), [c.batch, c.classes]) }));
 }
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): { diff: number; scale: number } {
@@ -127,19 +78,10 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): { diff: number; scale: nu
   return { diff, scale };
 }
 
-/** Seconds for `steps` steps enqueued back to back, ending with a readback that waits for the last one. */
-async function timeSteps(step: (i: number) => void, sync: () => Promise<void>, warmup: number, steps: number): Promise<number> {
-  for (let i = 0; i < warmup; i++) step(i);
-  await sync();
-  const start = performance.now();
-  for (let i = 0; i < steps; i++) step(warmup + i);
-  await sync();
-  return (performance.now() - start) / 1000;
-}
-
-async function runCase(c: TrainCase): Promise<Row> {
-  const row: Row = { name: c.name, batch: c.batch, oursImgPerSec: null, tfjsImgPerSec: null, speedup: null, logitsMaxAbsDiff: null, logitsAgree: null, steps: c.timedSteps };
+async function runCase(c: TrainCase): Promise<TrainRow> {
+  const row: TrainRow = { name: c.name, batch: c.batch, oursImgPerSec: null, tfjsImgPerSec: null, speedup: null, logitsMaxAbsDiff: null, logitsAgree: null, steps: c.timedSteps };
   const batches = syntheticBatches(c, new E.Rng(7));
+  const tfBatches = uploadTfjs(c, batches);
   const model = c.model();
   let twin: tfjs.Sequential | null = null;
   try {
@@ -148,10 +90,12 @@ async function runCase(c: TrainCase): Promise<Row> {
     // Same weights, eval mode (no dropout, running statistics): both must produce the same logits.
     try {
       model.eval();
-      const ours = E.noGrad(() => E.scope(() => model.forward(batches[0]!.ours.x)));
+      const x = E.tensor(batches[0]!.x, [c.batch, ...c.inputShape]);
+      const ours = E.noGrad(() => E.scope(() => model.forward(x)));
       const oursLogits = (await ours.data()) as Float32Array;
       ours.dispose();
-      const ref = tf.tidy(() => evalTwin.apply(batches[0]!.tfjs.x, { training: false }) as tfjs.Tensor);
+      x.dispose();
+      const ref = tf.tidy(() => evalTwin.apply(tfBatches[0]!.x, { training: false }) as tfjs.Tensor);
       const { diff, scale } = maxAbsDiff(oursLogits, (await ref.data()) as Float32Array);
       ref.dispose();
       Object.assign(row, { logitsMaxAbsDiff: diff, logitsAgree: diff <= AGREEMENT * scale });
@@ -164,24 +108,8 @@ async function runCase(c: TrainCase): Promise<Row> {
 
   if (!row.oursError) {
     try {
-      await tuneMatmuls(linearProducts(model, c.batch), options.quick);
-      const opt = c.ourOptimizer(model.parameters());
-      const last = model.parameters().at(-1)!;
-      const seconds = await timeSteps(
-        (i) =>
-          E.scope(() => {
-            const { x, y } = batches[i % BATCHES]!.ours;
-            const loss = E.crossEntropy(model.forward(x), y);
-            opt.zeroGrad();
-            loss.backward();
-            opt.step();
-          }, 'bench step'),
-        async () => void (await last.data()),
-        c.warmupSteps,
-        c.timedSteps,
-      );
-      opt.zeroGrad();
-      row.oursImgPerSec = (c.timedSteps * c.batch) / seconds;
+      await tuneModelMatmuls(model, c.batch, options.quick);
+      row.oursImgPerSec = await timeOurTraining(model, c, batches, c.warmupSteps, c.timedSteps);
     } catch (err) {
       row.oursError = (err as Error).message.split('\n')[0];
     }
@@ -189,12 +117,12 @@ async function runCase(c: TrainCase): Promise<Row> {
 
   try {
     const net = twin ?? (await tfjsTwin(tf, c.model(), c.inputShape));
-    const opt = c.tfjsOptimizer();
+    const opt = tfjsOptimizer(c.optimizer);
     const vars = net.trainableWeights.map((w) => w.read() as tfjs.Variable);
     const last = vars.at(-1)!;
     const seconds = await timeSteps(
       (i) => {
-        const { x, y } = batches[i % BATCHES]!.tfjs;
+        const { x, y } = tfBatches[i % tfBatches.length]!;
         opt.minimize(() => tf.losses.softmaxCrossEntropy<tfjs.Tensor, tfjs.Scalar>(y, net.apply(x, { training: true }) as tfjs.Tensor), false, vars);
       },
       async () => void (await last.data()),
@@ -209,18 +137,14 @@ async function runCase(c: TrainCase): Promise<Row> {
   }
 
   model.dispose();
-  for (const b of batches) {
-    b.ours.x.dispose();
-    b.ours.y.dispose();
-    tf.dispose([b.tfjs.x, b.tfjs.y]);
-  }
+  for (const b of tfBatches) tf.dispose([b.x, b.y]);
   if (row.oursImgPerSec !== null && row.tfjsImgPerSec !== null) row.speedup = row.oursImgPerSec / row.tfjsImgPerSec;
   return row;
 }
 
 const list = cases(options.quick);
 if (options.quick) console.log('quick: fewer steps, VGG-style net at batch 4 (full run: 64), matmul tuning from stored choices only');
-const rows: Row[] = [];
+const rows: TrainRow[] = [];
 for (const c of list) {
   console.log(`  ${c.name}, batch ${c.batch}: ${c.warmupSteps} warm-up + ${c.timedSteps} timed steps per engine`);
   const row = await runCase(c);
@@ -229,7 +153,7 @@ for (const c of list) {
   console.log(`    ours ${describe(row.oursImgPerSec, row.oursError)}; TF.js ${describe(row.tfjsImgPerSec, row.tfjsError)}`);
 }
 
-const columns: Column<Row>[] = [
+const columns: Column<TrainRow>[] = [
   { title: 'name', value: (r) => r.name },
   { title: 'batch', value: (r) => String(r.batch), right: true },
   { title: 'ours img/s', value: (r) => num(r.oursImgPerSec), right: true },
@@ -245,6 +169,7 @@ console.log(`\nspeedup = our images/s / TF.js images/s (above 1: ours is faster)
 printTable(columns, rows);
 
 if (options.json) await writeJsonReport(options.json, { adapter, host, quick: options.quick, rows });
+if (options.markdown) await writeMarkdownReport(options.markdown, `bench:train on ${adapter.ours.description}`, columns, rows);
 if (rows.some((r) => r.oursError || r.tfjsError || r.logitsAgree === false)) {
   console.error('\nsome cases failed, or the two engines disagree on the same weights');
   process.exitCode = 1;

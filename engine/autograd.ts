@@ -1,68 +1,18 @@
 /**
- * Reverse-mode autodiff over a recorded graph. Ops that see an input requiring gradients attach a `GradNode`
- * to their output. `backward` orders the graph topologically, seeds the output gradient with ones, and walks
- * it in reverse applying each op's local rule from the table in `gradients.ts`. Gradients of tensors used
- * twice accumulate; intermediate gradients are freed as soon as they are consumed.
+ * Reverse-mode autodiff over a recorded graph (see graph.ts). `backward` orders the graph topologically, seeds
+ * the output gradient with ones, and walks it in reverse applying each node's rule, that of the op that
+ * recorded it. Gradients of tensors used twice accumulate; intermediate gradients are freed as soon as they
+ * are consumed, and each node (with what it saved) as soon as its rule has run, unless `retainGraph`.
  */
+import { noGrad, releaseNode } from './graph.js';
 import { keep, scope } from './scope.js';
 import { viewTensor, type Tensor } from './tensor.js';
+import { add } from './ops/elementwise.js';
+import { onesLike, zerosLike } from './ops/creation.js';
 
-export interface GradNode {
-  op: string;
-  inputs: readonly Tensor[];
-  /** Whatever the rule needs besides inputs and output (axes, shapes, saved intermediates). */
-  attrs: Record<string, unknown>;
-}
-
-/** A local rule: given dL/d(output), return dL/d(input) for each input (null where not differentiable). */
-export type GradRule = (grad: Tensor, node: GradNode, output: Tensor) => (Tensor | null)[];
-
-export const gradRules = new Map<string, GradRule>();
-
-export interface AutogradOps {
-  onesLike(t: Tensor): Tensor;
-  zerosLike(t: Tensor): Tensor;
-  add(a: Tensor, b: Tensor): Tensor;
-}
-
-let ops: AutogradOps | null = null;
-/** Installed by the ops module (avoids an import cycle between autograd and ops). */
-export function installAutogradOps(o: AutogradOps): void {
-  ops = o;
-}
-
-let gradDisabled = 0;
-
-export function isGradEnabled(): boolean {
-  return gradDisabled === 0;
-}
-
-/** Run `fn` without recording graph nodes (inference, optimizer updates). Works with async functions. */
-export function noGrad<T>(fn: () => T): T {
-  gradDisabled++;
-  let result: T;
-  try {
-    result = fn();
-  } catch (e) {
-    gradDisabled--;
-    throw e;
-  }
-  if (result instanceof Promise) {
-    return result.finally(() => {
-      gradDisabled--;
-    }) as T;
-  }
-  gradDisabled--;
-  return result;
-}
-
-/** Attach a graph node to `out` when gradients are on and some input requires them. */
-export function record(out: Tensor, op: string, inputs: readonly Tensor[], attrs: Record<string, unknown> = {}): Tensor {
-  if (gradDisabled === 0 && inputs.some((t) => t.requiresGrad)) {
-    out.node = { op, inputs, attrs };
-    out.requiresGrad = true;
-  }
-  return out;
+export interface BackwardOptions {
+  /** Keep the graph (and what its nodes saved) for another backward through it. Default false. */
+  retainGraph?: boolean;
 }
 
 /** Outputs whose node a backward() released (the op's name), so a second walk through them can be refused. */
@@ -100,8 +50,7 @@ function topologicalOrder(root: Tensor): Tensor[] {
  * Backpropagate from `output` (a scalar unless `seed` is given). Leaves with `requiresGrad` get `.grad`
  * (added to any gradient already there). The graph is released afterwards unless `retainGraph`.
  */
-export function backward(output: Tensor, seed?: Tensor, options: { retainGraph?: boolean } = {}): void {
-  if (!ops) throw new Error('backward: ops are not loaded');
+export function backward(output: Tensor, seed?: Tensor, options: BackwardOptions = {}): void {
   if (!output.requiresGrad) throw new Error(`backward: the output ${output} does not depend on any tensor with requiresGrad`);
   if (!seed && output.size !== 1) throw new Error(`backward: the output has shape [${output.shape.join(', ')}]; pass a seed gradient of that shape, or reduce it to a scalar`);
   if (seed && (seed.shape.length !== output.shape.length || seed.shape.some((d, i) => d !== output.shape[i]))) {
@@ -118,7 +67,7 @@ export function backward(output: Tensor, seed?: Tensor, options: { retainGraph?:
   }
   const grads = new Map<Tensor, Tensor>();
   // Each gradient in the map is owned by backward (a caller's seed is wrapped in a view), so it can be freed.
-  grads.set(output, seed ? viewTensor(seed, seed.shape) : ops.onesLike(output));
+  grads.set(output, seed ? viewTensor(seed, seed.shape) : onesLike(output));
   for (let k = order.length - 1; k >= 0; k--) {
     const t = order[k]!;
     const g = grads.get(t);
@@ -128,7 +77,7 @@ export function backward(output: Tensor, seed?: Tensor, options: { retainGraph?:
     if (!node) {
       // A leaf: hand the gradient to the tensor, outliving any scope.
       if (t.grad) {
-        const sum = ops.add(t.grad, g);
+        const sum = add(t.grad, g);
         t.grad.dispose();
         g.dispose();
         t.grad = keep(sum);
@@ -137,12 +86,10 @@ export function backward(output: Tensor, seed?: Tensor, options: { retainGraph?:
       }
       continue;
     }
-    const rule = gradRules.get(node.op);
-    if (!rule) throw new Error(`backward: no gradient rule registered for op '${node.op}'`);
     // Rules may pass `g` through or return one tensor for several inputs; give each slot its own handle.
     const seen = new Set<Tensor>([g]);
     // The rule's temporaries die with its scope; what it returns survives.
-    const inputGrads = scope(() => noGrad(() => rule(g, node, t)), node.op).map((gx) => {
+    const inputGrads = scope(() => noGrad(() => node.op.grad(g, node, t)), node.op.name).map((gx) => {
       if (!gx) return null;
       if (seen.has(gx)) return viewTensor(gx, gx.shape);
       seen.add(gx);
@@ -154,14 +101,15 @@ export function backward(output: Tensor, seed?: Tensor, options: { retainGraph?:
       if (!x.requiresGrad) return gx.dispose();
       const prev = grads.get(x);
       if (!prev) return void grads.set(x, gx);
-      grads.set(x, ops!.add(prev, gx));
+      grads.set(x, add(prev, gx));
       prev.dispose();
       gx.dispose();
     });
     g.dispose();
     if (!options.retainGraph) {
       t.node = null;
-      released.set(t, node.op);
+      releaseNode(node);
+      released.set(t, node.op.name);
     }
   }
 }
@@ -179,7 +127,7 @@ export function grad(f: (...xs: Tensor[]) => Tensor): (...xs: Tensor[]) => { val
     const value = f(...xs);
     backward(value);
     const grads = xs.map((x, i) => {
-      const g = x.grad ?? ops!.zerosLike(x); // x did not influence the value
+      const g = x.grad ?? zerosLike(x); // x did not influence the value
       x.requiresGrad = saved[i]![0];
       x.grad = saved[i]![1];
       return g;

@@ -2,14 +2,8 @@
  * The engine's public API (platform-neutral). In Node, import `engine/node.ts` instead, which also registers
  * the Dawn provider; in browsers this module alone uses `navigator.gpu`.
  */
-import './gradients.js';
-import { installAutogradOps, backward } from './autograd.js';
-import { add } from './ops/elementwise.js';
-import { onesLike, zerosLike } from './ops/creation.js';
-import { memoryCounters, Tensor } from './tensor.js';
+import { memoryCounters } from './tensor.js';
 import { runtime } from './context.js';
-
-installAutogradOps({ add: (a, b) => add(a, b), onesLike, zerosLike });
 
 export { Tensor, wipeTensor } from './tensor.js';
 export type { DType } from './dtype.js';
@@ -18,23 +12,14 @@ export { Rng } from './random.js';
 export { initEngine, runtime, shutdownEngine, hasEngine, environmentDeviceOptions } from './context.js';
 export { acquireDevice, adapterLabel, registerGpuProvider, type DeviceOptions, type AdapterDescription } from './gpu/adapter.js';
 export { scope, keep } from './scope.js';
-export { backward, grad, noGrad, isGradEnabled, record } from './autograd.js';
-export { defineGrad, sumToShape } from './gradients.js';
+export { backward, grad, type BackwardOptions } from './autograd.js';
+export { defineOp, noGrad, isGradEnabled, type OpDef, type GradNode, type GradRule, type Saved } from './graph.js';
+export { sumToShape } from './ops/reduce.js';
 export * from './ops/creation.js';
 export * from './ops/elementwise.js';
 export * from './ops/reduce.js';
 export * from './ops/layout.js';
 export { gather, takeAlongAxis, oneHot } from './ops/indexing.js';
-
-declare module './tensor.js' {
-  interface Tensor {
-    /** Backpropagate from this (scalar) tensor; see `backward`. */
-    backward(seed?: Tensor): void;
-  }
-}
-Tensor.prototype.backward = function (this: Tensor, seed?: Tensor) {
-  backward(this, seed);
-};
 
 export interface MemoryInfo {
   /** Tensors not yet disposed. */

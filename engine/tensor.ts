@@ -9,7 +9,8 @@ import { runtime } from './context.js';
 import { typedArrayFor, type AnyTypedArray, type DType } from './dtype.js';
 import { fmt, sizeOf, type Shape } from './shape.js';
 import { trackTensor } from './scope.js';
-import type { GradNode } from './autograd.js';
+import { releaseNode, type GradNode } from './graph.js';
+import { backward, type BackwardOptions } from './autograd.js';
 
 export class Storage {
   refs = 1;
@@ -73,8 +74,18 @@ export class Tensor {
     this._storage = null;
     liveTensors--;
     liveBytes -= this.size * 4;
+    releaseNode(this.node);
     this.node = null;
     if (--s.refs === 0) runtime().pool.release(s.buffer);
+  }
+
+  /**
+   * Backpropagate from this tensor (a scalar unless `seed` is given); see `backward`. For a scalar the options
+   * may come first: `loss.backward({ retainGraph: true })`.
+   */
+  backward(seed?: Tensor | BackwardOptions, options?: BackwardOptions): void {
+    if (seed instanceof Tensor || seed === undefined) backward(this, seed, options);
+    else backward(this, undefined, seed);
   }
 
   /** Read the values back (flat, row-major). */

@@ -9,11 +9,12 @@
  * the same pass updates the running statistics in place. The normalisation itself is elementwise.
  * Backward: per-chunk sums of g and g * xhat (finished by an ordinary sum), then an elementwise input gradient.
  */
-import type { KernelProgram } from './program.js';
+import { kernel, linearGrid } from './program.js';
 import { linearMainWgsl } from './wgsl.js';
 
-export const BN_WORKGROUP = 64;
-export const BN_ELEMENTWISE_WORKGROUP = 256;
+/** Workgroup sizes of the (channel, chunk) and per-channel passes, and of the elementwise ones. */
+const WG = 64;
+const ELEMENTWISE_WG = 256;
 
 /** Shape of the (channel, chunk) pass: x is [n, c, hw]; chunk k covers positions [k * chunkLen, ...) of M. */
 const CHUNK_UNIFORMS = [
@@ -29,7 +30,7 @@ const CHUNK_UNIFORMS = [
  * (positions in [0, M) that this chunk covers) and `first` (the flat NCHW index of position `start`).
  */
 function chunkHeaderWgsl(): string {
-  return `${linearMainWgsl(BN_WORKGROUP)}
+  return `${linearMainWgsl(WG)}
   if (i >= u.c * u.chunks) { return; }
   let c = i / u.chunks;
   let k = i % u.chunks;
@@ -59,43 +60,45 @@ function chunkLoopWgsl(body: string): string {
   }`;
 }
 
-/** Per (channel, chunk): mean (out0[2i]) and sum of squared deviations from it (out0[2i + 1]) of x (in0). */
-export function bnStatsPartialProgram(): KernelProgram {
-  return {
+/** Per (channel, chunk): mean (partials[2i]) and sum of squared deviations from it (partials[2i + 1]) of x. */
+export function bnStatsPartialProgram() {
+  return kernel({
     name: 'batchNorm2d',
     key: 'bnStatsPartial',
-    workgroupSize: [BN_WORKGROUP],
+    workgroupSize: [WG],
     uniforms: CHUNK_UNIFORMS,
-    inputs: ['f32'],
-    outputs: ['f32'],
+    inputs: { x: 'f32' },
+    outputs: { partials: 'f32' },
+    grid: linearGrid(WG, 'c', 'chunks'),
     body: () => `${chunkHeaderWgsl()}
   // Summing x - x[first] instead of x keeps the f32 sum small, so a large channel mean does not swamp it.
-  let shift = in0[first];
+  let shift = x[first];
   var total = 0.0;
-  ${chunkLoopWgsl('total = total + (in0[idx] - shift);')}
+  ${chunkLoopWgsl('total = total + (x[idx] - shift);')}
   let mean = shift + total / len;
   var m2 = 0.0;
-  ${chunkLoopWgsl('let d = in0[idx] - mean;\n      m2 = m2 + d * d;')}
-  out0[2u * i] = mean;
-  out0[2u * i + 1u] = m2;
+  ${chunkLoopWgsl('let d = x[idx] - mean;\n      m2 = m2 + d * d;')}
+  partials[2u * i] = mean;
+  partials[2u * i + 1u] = m2;
 }`,
-  };
+  });
 }
 
 /**
- * Per channel: combine the chunk partials (in0) in chunk order into the batch mean (out0) and biased variance
- * (out1), and update the running mean (out2) and running variance (out3, with the unbiased variance) in place:
+ * Per channel: combine the chunk partials in chunk order into the batch mean and biased variance, and update
+ * the running mean and running variance (with the unbiased variance) in place:
  * running = (1 - momentum) * running + momentum * batch.
  */
-export function bnStatsFinalizeProgram(): KernelProgram {
-  return {
+export function bnStatsFinalizeProgram() {
+  return kernel({
     name: 'batchNorm2d',
     key: 'bnStatsFinalize',
-    workgroupSize: [BN_WORKGROUP],
+    workgroupSize: [WG],
     uniforms: [...CHUNK_UNIFORMS, { name: 'momentum', type: 'f32' }],
-    inputs: ['f32'],
-    outputs: ['f32', 'f32', 'f32', 'f32'],
-    body: () => `${linearMainWgsl(BN_WORKGROUP)}
+    inputs: { partials: 'f32' },
+    outputs: { batchMean: 'f32', batchVar: 'f32', runningMean: 'f32', runningVar: 'f32' },
+    grid: linearGrid(WG, 'c'),
+    body: () => `${linearMainWgsl(WG)}
   if (i >= u.c) { return; }
   var n = 0.0;
   var mean = 0.0;
@@ -104,18 +107,18 @@ export function bnStatsFinalizeProgram(): KernelProgram {
     let start = k * u.chunkLen;
     let nk = f32(min(start + u.chunkLen, u.count) - start);
     let p = (i * u.chunks + k) * 2u;
-    let delta = in0[p] - mean;
+    let delta = partials[p] - mean;
     let total = n + nk;
     mean = mean + delta * (nk / total);
-    m2 = m2 + in0[p + 1u] + delta * delta * (n * nk / total);
+    m2 = m2 + partials[p + 1u] + delta * delta * (n * nk / total);
     n = total;
   }
-  out0[i] = mean;
-  out1[i] = m2 / n;
-  out2[i] = (1.0 - u.momentum) * out2[i] + u.momentum * mean;
-  out3[i] = (1.0 - u.momentum) * out3[i] + u.momentum * (m2 / (n - 1.0));
+  batchMean[i] = mean;
+  batchVar[i] = m2 / n;
+  runningMean[i] = (1.0 - u.momentum) * runningMean[i] + u.momentum * mean;
+  runningVar[i] = (1.0 - u.momentum) * runningVar[i] + u.momentum * (m2 / (n - 1.0));
 }`,
-  };
+  });
 }
 
 /** Which optional per-channel affine parameters a kernel reads. */
@@ -124,10 +127,10 @@ export interface BnAffine {
   beta: boolean;
 }
 
-/** xhat = (x - mean[c]) * invstd with invstd = inverseSqrt(var[c] + eps), for element i of x = in0. */
+/** xhat = (x - mean[c]) * invstd with invstd = inverseSqrt(variance[c] + eps), for element i of x. */
 const XHAT_WGSL = `let ch = (i / u.hw) % u.c;
-  let invstd = inverseSqrt(in2[ch] + u.eps);
-  let xhat = (in0[i] - in1[ch]) * invstd;`;
+  let invstd = inverseSqrt(variance[ch] + u.eps);
+  let xhat = (x[i] - mean[ch]) * invstd;`;
 
 const ELEMENTWISE_UNIFORMS = [
   { name: 'n', type: 'u32' },
@@ -137,70 +140,76 @@ const ELEMENTWISE_UNIFORMS = [
   { name: 'count', type: 'f32' },
 ] as const;
 
-/** y = xhat * gamma[c] + beta[c]. Inputs: x, mean, var, then gamma and beta when present. */
-export function bnNormalizeProgram(affine: BnAffine): KernelProgram {
-  const gamma = affine.gamma ? ' * in3[ch]' : '';
-  const beta = affine.beta ? ` + in${affine.gamma ? 4 : 3}[ch]` : '';
-  return {
+/** y = xhat * gamma[c] + beta[c], with gamma and beta when present. */
+export function bnNormalizeProgram(affine: BnAffine) {
+  const gamma = affine.gamma ? ' * gamma[ch]' : '';
+  const beta = affine.beta ? ' + beta[ch]' : '';
+  return kernel({
     name: 'batchNorm2d',
     key: `bnNormalize|${affine.gamma ? 'g' : ''}${affine.beta ? 'b' : ''}`,
-    workgroupSize: [BN_ELEMENTWISE_WORKGROUP],
+    workgroupSize: [ELEMENTWISE_WG],
     uniforms: ELEMENTWISE_UNIFORMS,
-    inputs: ['f32', 'f32', 'f32', ...(affine.gamma ? ['f32' as const] : []), ...(affine.beta ? ['f32' as const] : [])],
-    outputs: ['f32'],
-    body: () => `${linearMainWgsl(BN_ELEMENTWISE_WORKGROUP)}
+    inputs: { x: 'f32', mean: 'f32', variance: 'f32', ...(affine.gamma ? { gamma: 'f32' } : {}), ...(affine.beta ? { beta: 'f32' } : {}) },
+    outputs: { y: 'f32' },
+    grid: linearGrid(ELEMENTWISE_WG, 'n'),
+    body: () => `${linearMainWgsl(ELEMENTWISE_WG)}
   if (i >= u.n) { return; }
   ${XHAT_WGSL}
-  out0[i] = xhat${gamma}${beta};
+  y[i] = xhat${gamma}${beta};
 }`,
-  };
+  });
 }
 
-/**
- * Per (channel, chunk): sum of g (out0) and of g * xhat (out1), laid out [c, chunks]. Inputs: g (in0),
- * x (in1), mean (in2), var (in3).
- */
-export function bnGradPartialProgram(): KernelProgram {
-  return {
+/** Per (channel, chunk): sums of the upstream gradient dy and of dy * xhat, laid out [c, chunks]. */
+export function bnGradPartialProgram() {
+  return kernel({
     name: 'batchNorm2dBackward',
     key: 'bnGradPartial',
-    workgroupSize: [BN_WORKGROUP],
+    workgroupSize: [WG],
     uniforms: [...CHUNK_UNIFORMS, { name: 'eps', type: 'f32' }],
-    inputs: ['f32', 'f32', 'f32', 'f32'],
-    outputs: ['f32', 'f32'],
+    inputs: { dy: 'f32', x: 'f32', mean: 'f32', variance: 'f32' },
+    outputs: { sumG: 'f32', sumGXhat: 'f32' },
+    grid: linearGrid(WG, 'c', 'chunks'),
     body: () => `${chunkHeaderWgsl()}
-  let mean = in2[c];
-  let invstd = inverseSqrt(in3[c] + u.eps);
+  let mu = mean[c];
+  let invstd = inverseSqrt(variance[c] + u.eps);
   var sg = 0.0;
   var sgx = 0.0;
-  ${chunkLoopWgsl('let g = in0[idx];\n      sg = sg + g;\n      sgx = sgx + g * (in1[idx] - mean) * invstd;')}
-  out0[i] = sg;
-  out1[i] = sgx;
+  ${chunkLoopWgsl('let g = dy[idx];\n      sg = sg + g;\n      sgx = sgx + g * (x[idx] - mu) * invstd;')}
+  sumG[i] = sg;
+  sumGXhat[i] = sgx;
 }`,
-  };
+  });
 }
 
 /**
- * Input gradient. Inputs: x (in0), mean (in1), var (in2), g (in3), then gamma when present, then (batch
- * statistics only) the channel sums of g and g * xhat. With batch statistics, the mean and variance depend on
- * x: dx = gamma * invstd / M * (M * g - sum(g) - xhat * sum(g * xhat)). With running statistics they are
- * constants: dx = gamma * invstd * g.
+ * Input gradient from x, the statistics, the upstream gradient dy, gamma when present and (batch statistics
+ * only) the channel sums of dy and dy * xhat. With batch statistics, the mean and variance depend on x:
+ * dx = gamma * invstd / M * (M * dy - sum(dy) - xhat * sum(dy * xhat)). With running statistics they are
+ * constants: dx = gamma * invstd * dy.
  */
-export function bnInputGradProgram(batchStats: boolean, hasGamma: boolean): KernelProgram {
-  const gamma = hasGamma ? 'in4[ch]' : '1.0';
-  const sums = hasGamma ? 5 : 4;
-  const grad = batchStats ? `(u.count * in3[i] - in${sums}[ch] - xhat * in${sums + 1}[ch]) / u.count` : 'in3[i]';
-  return {
+export function bnInputGradProgram(batchStats: boolean, hasGamma: boolean) {
+  const scale = hasGamma ? 'gamma[ch]' : '1.0';
+  const grad = batchStats ? '(u.count * dy[i] - sumG[ch] - xhat * sumGXhat[ch]) / u.count' : 'dy[i]';
+  return kernel({
     name: 'batchNorm2dBackward',
     key: `bnInputGrad|${batchStats ? 'batch' : 'running'}|${hasGamma ? 'g' : ''}`,
-    workgroupSize: [BN_ELEMENTWISE_WORKGROUP],
+    workgroupSize: [ELEMENTWISE_WG],
     uniforms: ELEMENTWISE_UNIFORMS,
-    inputs: Array<'f32'>(4 + (hasGamma ? 1 : 0) + (batchStats ? 2 : 0)).fill('f32'),
-    outputs: ['f32'],
-    body: () => `${linearMainWgsl(BN_ELEMENTWISE_WORKGROUP)}
+    inputs: {
+      x: 'f32',
+      mean: 'f32',
+      variance: 'f32',
+      dy: 'f32',
+      ...(hasGamma ? { gamma: 'f32' } : {}),
+      ...(batchStats ? { sumG: 'f32', sumGXhat: 'f32' } : {}),
+    },
+    outputs: { dx: 'f32' },
+    grid: linearGrid(ELEMENTWISE_WG, 'n'),
+    body: () => `${linearMainWgsl(ELEMENTWISE_WG)}
   if (i >= u.n) { return; }
   ${XHAT_WGSL}
-  out0[i] = ${gamma} * invstd * ${grad};
+  dx[i] = ${scale} * invstd * ${grad};
 }`,
-  };
+  });
 }

@@ -8,7 +8,7 @@
  * familiar (softmax - target). Labels outside [0, cols) give NaN losses and gradients (a kernel cannot
  * throw, and a silent 0 would hide the bug).
  */
-import type { KernelProgram, WgslScalar } from './program.js';
+import { kernel, linearGrid, type WgslScalar } from './program.js';
 import { IEEE_WGSL } from './ieee.js';
 import { linearMainWgsl } from './wgsl.js';
 import { ELEMENT_WORKGROUP, rowLogSumExpWgsl, ROW_STATS, ROW_WORKGROUP } from './softmax.js';
@@ -27,27 +27,27 @@ export interface RowLossSpec {
  * -log q of the label's class (NaN for a label outside [0, cols)). Defines `loss`.
  */
 export function labelLossWgsl(): string {
-  return `let label = u32(in1[i]);
+  return `let label = u32(targets[i]);
   var loss = nanF();
-  if (label < u.cols) { loss = ls - (in0[base + label] - m); }`;
+  if (label < u.cols) { loss = ls - (x[base + label] - m); }`;
 }
 
-/** Per-row losses (out0, [rows]) and saved row statistics (out1, [rows, 3]) from input in0 and target in1. */
-export function rowLossProgram(spec: RowLossSpec): KernelProgram {
-  const normalise = spec.logits ? rowLogSumExpWgsl('in0', 'base') : 'let m = 0.0;\n  let ls = 0.0;';
+/** Per-row losses ([rows]) and saved row statistics ([rows, ROW_STATS]) from the input x and the targets. */
+export function rowLossProgram(spec: RowLossSpec) {
+  const normalise = spec.logits ? rowLogSumExpWgsl('x', 'base') : 'let m = 0.0;\n  let ls = 0.0;';
   // -log q_j = ls - (x_j - m), written so that large logits cancel exactly before ls is added.
   const loss =
     spec.targetDtype === 'f32'
       ? `var loss = 0.0;
   var mass = 0.0;
   for (var j = 0u; j < u.cols; j = j + 1u) {
-    let t = in1[base + j];
-    loss = loss + t * (ls - (in0[base + j] - m));
+    let t = targets[base + j];
+    loss = loss + t * (ls - (x[base + j] - m));
     mass = mass + t;${spec.entropy ? '\n    if (t > 0.0) { loss = loss + t * logF(t); }' : ''}
   }`
       : `${labelLossWgsl()}
   let mass = 1.0;`;
-  return {
+  return kernel({
     name: spec.entropy ? 'klDivergence' : 'crossEntropy',
     key: `rowLoss|${spec.targetDtype}|${spec.logits ? 'logits' : 'logp'}|${spec.entropy ? 'kl' : 'ce'}`,
     workgroupSize: [ROW_WORKGROUP],
@@ -55,35 +55,36 @@ export function rowLossProgram(spec: RowLossSpec): KernelProgram {
       { name: 'rows', type: 'u32' },
       { name: 'cols', type: 'u32' },
     ],
-    inputs: ['f32', spec.targetDtype],
-    outputs: ['f32', 'f32'],
+    inputs: { x: 'f32', targets: spec.targetDtype },
+    outputs: { losses: 'f32', stats: 'f32' },
+    grid: linearGrid(ROW_WORKGROUP, 'rows'),
     body: () => `${IEEE_WGSL}
 ${linearMainWgsl(ROW_WORKGROUP)}
   if (i >= u.rows) { return; }
   let base = i * u.cols;
   ${normalise}
   ${loss}
-  out0[i] = loss;
-  out1[${ROW_STATS}u * i] = m;
-  out1[${ROW_STATS}u * i + 1u] = ls;
-  out1[${ROW_STATS}u * i + 2u] = mass;
+  losses[i] = loss;
+  stats[${ROW_STATS}u * i] = m;
+  stats[${ROW_STATS}u * i + 1u] = ls;
+  stats[${ROW_STATS}u * i + 2u] = mass;
 }`,
-  };
+  });
 }
 
 /**
  * Gradient w.r.t. the input, one invocation per row like the forward (on software adapters a row loop is much
  * faster than one invocation per element), or with `perElement` one per element (rows too long for the loop
- * budget). Inputs: target (in0), upstream gradient (in1, read at row * gStride, so a stride of 0 broadcasts a
- * scalar), then for logits the input (in2) and saved row stats (in3). dx = (softmax * T - t) * g * scale for
+ * budget). Inputs: the targets, the upstream gradient dy (read at row * gStride, so a stride of 0 broadcasts a
+ * scalar), then for logits the input x and the saved row stats. dx = (softmax * T - t) * g * scale for
  * logits; dx = -t * g * scale for log-probabilities.
  */
-export function rowLossBackwardProgram(targetDtype: WgslScalar, logits: boolean, perElement = false): KernelProgram {
+export function rowLossBackwardProgram(targetDtype: WgslScalar, logits: boolean, perElement = false) {
   const labels = targetDtype !== 'f32';
-  const target = labels ? 'select(0.0, 1.0, j == label)' : 'in0[base + j]';
+  const target = labels ? 'select(0.0, 1.0, j == label)' : 'targets[base + j]';
   const s = ROW_STATS;
-  const stats = logits ? `let m = in3[${s}u * r];\n  let ls = in3[${s}u * r + 1u];\n  let mass = in3[${s}u * r + 2u];` : '';
-  const grad = logits ? `(expF((in2[base + j] - m) - ls) * mass - ${target}) * gs` : `-${target} * gs`;
+  const rowStats = logits ? `let m = stats[${s}u * r];\n  let ls = stats[${s}u * r + 1u];\n  let mass = stats[${s}u * r + 2u];` : '';
+  const grad = logits ? `(expF((x[base + j] - m) - ls) * mass - ${target}) * gs` : `-${target} * gs`;
   const workgroup = perElement ? ELEMENT_WORKGROUP : ROW_WORKGROUP;
   const header = perElement
     ? `if (i >= u.rows * u.cols) { return; }
@@ -91,8 +92,8 @@ export function rowLossBackwardProgram(targetDtype: WgslScalar, logits: boolean,
   let j = i % u.cols;`
     : `if (i >= u.rows) { return; }
   let r = i;`;
-  const write = `out0[base + j] = ${grad};`;
-  return {
+  const write = `dx[base + j] = ${grad};`;
+  return kernel({
     name: 'rowLossBackward',
     key: `rowLossBackward|${targetDtype}|${logits ? 'logits' : 'logp'}${perElement ? '|element' : ''}`,
     workgroupSize: [workgroup],
@@ -102,18 +103,19 @@ export function rowLossBackwardProgram(targetDtype: WgslScalar, logits: boolean,
       { name: 'gStride', type: 'u32' },
       { name: 'scale', type: 'f32' },
     ],
-    inputs: logits ? [targetDtype, 'f32', 'f32', 'f32'] : [targetDtype, 'f32'],
-    outputs: ['f32'],
+    inputs: { targets: targetDtype, dy: 'f32', ...(logits ? { x: 'f32', stats: 'f32' } : {}) },
+    outputs: { dx: 'f32' },
+    grid: perElement ? linearGrid(workgroup, 'rows', 'cols') : linearGrid(workgroup, 'rows'),
     body: () => `${IEEE_WGSL}
 ${linearMainWgsl(workgroup)}
   ${header}
   let base = r * u.cols;
-  ${labels ? 'let label = u32(in0[r]);' : ''}
-  let gs = ${labels ? `select(nanF(), in1[r * u.gStride] * u.scale, label < u.cols)` : 'in1[r * u.gStride] * u.scale'};
-  ${stats}
+  ${labels ? 'let label = u32(targets[r]);' : ''}
+  let gs = ${labels ? `select(nanF(), dy[r * u.gStride] * u.scale, label < u.cols)` : 'dy[r * u.gStride] * u.scale'};
+  ${rowStats}
   ${perElement ? write : `for (var j = 0u; j < u.cols; j = j + 1u) {
     ${write}
   }`}
 }`,
-  };
+  });
 }

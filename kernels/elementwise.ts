@@ -1,9 +1,9 @@
 /**
  * Elementwise map kernels with NumPy broadcasting: out[i] = EXPR(v0, v1, v2) where each vi is read from
- * input i (contiguous, broadcast through strides, or a scalar held in the uniform block). One generator serves
+ * operand i: its buffer `x{i}` (contiguous, or broadcast through strides), or a scalar held in the uniform block. One generator serves
  * unary, binary and ternary ops; the expression and the operand modes are part of the cache key, shapes are not.
  */
-import type { KernelProgram, UniformField, WgslScalar } from './program.js';
+import { linearGrid, type Bindings, type KernelProgram, type UniformField, type WgslScalar } from './program.js';
 import { IEEE_WGSL } from './ieee.js';
 import { decodeIndexWgsl, linearMainWgsl, vec4Count } from './wgsl.js';
 
@@ -20,9 +20,10 @@ export interface MapSpec {
   rank: number;
 }
 
-export const MAP_WORKGROUP = 256;
+const WG = 256;
 
-export function mapProgram(spec: MapSpec): KernelProgram {
+/** Operand i's buffer, when it has one, is bound as `x{i}`; the output is `out`. */
+export function mapProgram(spec: MapSpec): KernelProgram<Bindings, { out: WgslScalar }> {
   const strided = spec.operands.some((o) => o.mode === 'strided');
   const rank = strided ? spec.rank : 0;
   const k = vec4Count(rank);
@@ -36,32 +37,35 @@ export function mapProgram(spec: MapSpec): KernelProgram {
       if (o.mode === 'strided') uniforms.push({ name: `st${i}`, type: 'vec4u', count: k });
     });
   }
-  const bufferOperands = spec.operands.map((o, i) => ({ ...o, i })).filter((o) => o.mode !== 'scalar');
+  const inputs: Record<string, WgslScalar> = {};
+  spec.operands.forEach((o, i) => {
+    if (o.mode !== 'scalar') inputs[`x${i}`] = o.dtype;
+  });
   // The full mode name: 'same', 'strided' and 'scalar' share their first letter.
   const modes = spec.operands.map((o) => `${o.dtype}:${o.mode}`).join(',');
   return {
     name: spec.op,
     key: `map|${spec.expr}|${modes}|${spec.outDtype}|r${rank}`,
-    workgroupSize: [MAP_WORKGROUP],
+    workgroupSize: [WG],
     uniforms,
-    inputs: bufferOperands.map((o) => o.dtype),
-    outputs: [spec.outDtype],
+    inputs,
+    outputs: { out: spec.outDtype },
+    grid: linearGrid(WG, 'n'),
     body: () => {
       const decode = strided
-        ? decodeIndexWgsl('i', rank, 'shape', bufferOperands.filter((o) => o.mode === 'strided').map((o) => ({ acc: `o${o.i}`, strides: `st${o.i}` })))
+        ? decodeIndexWgsl('i', rank, 'shape', spec.operands.flatMap((o, i) => (o.mode === 'strided' ? [{ acc: `o${i}`, strides: `st${i}` }] : [])))
         : '';
       const loads = spec.operands.map((o, i) => {
         if (o.mode === 'scalar') return `let v${i} = u.c${i};`;
-        const binding = bufferOperands.findIndex((b) => b.i === i);
-        return `let v${i} = in${binding}[${o.mode === 'same' ? 'i' : `o${i}`}];`;
+        return `let v${i} = x${i}[${o.mode === 'same' ? 'i' : `o${i}`}];`;
       });
       return `${IEEE_WGSL}
-${linearMainWgsl(MAP_WORKGROUP)}
+${linearMainWgsl(WG)}
   if (i >= u.n) { return; }
   let s = u.s;
   ${decode}
   ${loads.join('\n  ')}
-  out0[i] = ${spec.expr};
+  out[i] = ${spec.expr};
 }`;
     },
   };

@@ -1,5 +1,5 @@
 /** Constant fills and ranges, written on the GPU (no upload for zeros/ones of any size). */
-import type { KernelProgram, WgslScalar } from './program.js';
+import { linearGrid, type KernelProgram, type WgslScalar } from './program.js';
 import { linearMainWgsl } from './wgsl.js';
 
 const WG = 256;
@@ -8,7 +8,7 @@ const WG = 256;
  * out[i] = start + i * step in the output dtype (step 0 gives a constant fill). Integer dtypes compute in
  * integers, so values beyond 2^24 stay exact (u32 wraps, so a negative step counts down).
  */
-export function rangeProgram(dtype: WgslScalar): KernelProgram {
+export function rangeProgram(dtype: WgslScalar): KernelProgram<Record<string, never>, { out: WgslScalar }> {
   return {
     name: 'fill',
     key: `range|${dtype}`,
@@ -18,11 +18,12 @@ export function rangeProgram(dtype: WgslScalar): KernelProgram {
       { name: 'start', type: dtype },
       { name: 'step', type: dtype },
     ],
-    inputs: [],
-    outputs: [dtype],
+    inputs: {},
+    outputs: { out: dtype },
+    grid: linearGrid(WG, 'n'),
     body: () => `${linearMainWgsl(WG)}
   if (i >= u.n) { return; }
-  out0[i] = u.start + ${dtype}(i) * u.step;
+  out[i] = u.start + ${dtype}(i) * u.step;
 }`,
   };
 }

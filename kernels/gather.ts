@@ -3,7 +3,7 @@
  * indices before upload. The backward kernels are deterministic: each input element sums the matching output
  * gradients in index order instead of scattering with float atomics.
  */
-import type { KernelProgram, WgslScalar } from './program.js';
+import { kernel, linearGrid, type WgslScalar } from './program.js';
 import { linearMainWgsl } from './wgsl.js';
 
 const WG = 256;
@@ -23,23 +23,24 @@ const INDEX_UNIFORMS = [
 ] as const;
 
 /** x viewed as [outer, axisLen, inner] -> out [outer, m, inner], reading x at the indexed axis position. */
-export function indexReadProgram(mode: IndexMode, dtype: WgslScalar, indexType: WgslScalar): KernelProgram {
-  return {
+export function indexReadProgram(mode: IndexMode, dtype: WgslScalar, indexType: WgslScalar) {
+  return kernel({
     name: mode === 'axis' ? 'gather' : 'takeAlongAxis',
     key: `indexRead|${mode}|${dtype}|${indexType}`,
     workgroupSize: [WG],
     uniforms: INDEX_UNIFORMS,
-    inputs: [dtype, indexType],
-    outputs: [dtype],
+    inputs: { x: dtype, indices: indexType },
+    outputs: { y: dtype },
+    grid: linearGrid(WG, 'n'),
     body: () => `${linearMainWgsl(WG)}
   if (i >= u.n) { return; }
   let inner = i % u.inner;
   let outer = i / (u.inner * u.m);
-  let idx = i32(in1[${mode === 'axis' ? '(i / u.inner) % u.m' : 'i'}]);
-  if (idx < 0 || u32(idx) >= u.axisLen) { out0[i] = ${dtype}(0); return; }
-  out0[i] = in0[(outer * u.axisLen + u32(idx)) * u.inner + inner];
+  let idx = i32(indices[${mode === 'axis' ? '(i / u.inner) % u.m' : 'i'}]);
+  if (idx < 0 || u32(idx) >= u.axisLen) { y[i] = ${dtype}(0); return; }
+  y[i] = x[(outer * u.axisLen + u32(idx)) * u.inner + inner];
 }`,
-  };
+  });
 }
 
 /**
@@ -47,33 +48,34 @@ export function indexReadProgram(mode: IndexMode, dtype: WgslScalar, indexType: 
  * One dispatch covers the index positions j in [jStart, jEnd) and adds to what earlier dispatches stored, so a
  * long index list runs as several dispatches within the loop budget (dispatches of a pass run in order).
  */
-export function indexReadBackwardProgram(mode: IndexMode, indexType: WgslScalar): KernelProgram {
-  return {
+export function indexReadBackwardProgram(mode: IndexMode, indexType: WgslScalar) {
+  return kernel({
     name: mode === 'axis' ? 'gatherBackward' : 'takeAlongAxisBackward',
     key: `indexReadBackward|${mode}|${indexType}`,
     workgroupSize: [WG],
     uniforms: [...INDEX_UNIFORMS, { name: 'jStart', type: 'u32' }, { name: 'jEnd', type: 'u32' }],
-    inputs: ['f32', indexType],
-    outputs: ['f32'],
+    inputs: { dy: 'f32', indices: indexType },
+    outputs: { dx: 'f32' },
+    grid: linearGrid(WG, 'n'),
     body: () => `${linearMainWgsl(WG)}
   if (i >= u.n) { return; }
   let inner = i % u.inner;
   let a = i32((i / u.inner) % u.axisLen);
   let outer = i / (u.inner * u.axisLen);
   var acc = 0.0;
-  if (u.jStart > 0u) { acc = out0[i]; }
+  if (u.jStart > 0u) { acc = dx[i]; }
   for (var j = u.jStart; j < u.jEnd; j = j + 1u) {
     let k = (outer * u.m + j) * u.inner + inner;
-    if (i32(in1[${mode === 'axis' ? 'j' : 'k'}]) == a) { acc = acc + in0[k]; }
+    if (i32(indices[${mode === 'axis' ? 'j' : 'k'}]) == a) { acc = acc + dy[k]; }
   }
-  out0[i] = acc;
+  dx[i] = acc;
 }`,
-  };
+  });
 }
 
 /** one-hot: out[i, c] = (idx[i] == c) as f32. */
-export function oneHotProgram(indexType: WgslScalar): KernelProgram {
-  return {
+export function oneHotProgram(indexType: WgslScalar) {
+  return kernel({
     name: 'oneHot',
     key: `oneHot|${indexType}`,
     workgroupSize: [WG],
@@ -83,12 +85,13 @@ export function oneHotProgram(indexType: WgslScalar): KernelProgram {
       { name: 'on', type: 'f32' },
       { name: 'off', type: 'f32' },
     ],
-    inputs: [indexType],
-    outputs: ['f32'],
+    inputs: { indices: indexType },
+    outputs: { y: 'f32' },
+    grid: linearGrid(WG, 'n'),
     body: () => `${linearMainWgsl(WG)}
   if (i >= u.n) { return; }
   let c = i32(i % u.depth);
-  out0[i] = select(u.off, u.on, i32(in0[i / u.depth]) == c);
+  y[i] = select(u.off, u.on, i32(indices[i / u.depth]) == c);
 }`,
-  };
+  });
 }

@@ -4,14 +4,14 @@
  * Learning rate, step-dependent bias corrections and other hyper-parameters travel as uniforms, so a schedule
  * changes them without recompiling and without any readback.
  */
-import type { KernelProgram } from './program.js';
+import { kernel, linearGrid } from './program.js';
 import { linearMainWgsl } from './wgsl.js';
 
 const WG = 256;
 
 /** SGD with optional momentum (heavy-ball or Nesterov) and L2 weight decay, as in PyTorch's SGD. */
-export function sgdProgram(momentum: boolean, nesterov: boolean): KernelProgram {
-  return {
+export function sgdProgram(momentum: boolean, nesterov: boolean) {
+  return kernel({
     name: 'sgdUpdate',
     key: `sgd|${momentum ? 'm' : '-'}|${nesterov ? 'n' : '-'}`,
     workgroupSize: [WG],
@@ -23,31 +23,32 @@ export function sgdProgram(momentum: boolean, nesterov: boolean): KernelProgram 
       { name: 'weightDecay', type: 'f32' },
       { name: 'firstStep', type: 'u32' },
     ],
-    inputs: ['f32'],
-    outputs: momentum ? ['f32', 'f32'] : ['f32'],
+    inputs: { grad: 'f32' },
+    outputs: { param: 'f32', ...(momentum ? { velocity: 'f32' } : {}) },
+    grid: linearGrid(WG, 'n'),
     body: () => `${linearMainWgsl(WG)}
   if (i >= u.n) { return; }
-  let p = out0[i];
-  let g = in0[i] + u.weightDecay * p;
+  let p = param[i];
+  let g = grad[i] + u.weightDecay * p;
   ${
     momentum
       ? `// PyTorch seeds the momentum buffer with the first gradient (no dampening on step one).
-  let v = select(u.momentum * out1[i] + (1.0 - u.dampening) * g, g, u.firstStep == 1u);
-  out1[i] = v;
+  let v = select(u.momentum * velocity[i] + (1.0 - u.dampening) * g, g, u.firstStep == 1u);
+  velocity[i] = v;
   let d = ${nesterov ? 'g + u.momentum * v' : 'v'};`
       : 'let d = g;'
   }
-  out0[i] = p - u.lr * d;
+  param[i] = p - u.lr * d;
 }`,
-  };
+  });
 }
 
 /**
  * Adam and AdamW. `decoupled` selects AdamW (weight decay applied to the parameter, not added to the gradient).
  * Bias corrections are folded on the CPU into `stepSize` = lr / (1 - beta1^t) and `vCorrection` = 1 / (1 - beta2^t).
  */
-export function adamProgram(decoupled: boolean): KernelProgram {
-  return {
+export function adamProgram(decoupled: boolean) {
+  return kernel({
     name: decoupled ? 'adamwUpdate' : 'adamUpdate',
     key: `adam|${decoupled ? 'w' : 'l2'}`,
     workgroupSize: [WG],
@@ -61,18 +62,19 @@ export function adamProgram(decoupled: boolean): KernelProgram {
       { name: 'stepSize', type: 'f32' },
       { name: 'vCorrection', type: 'f32' },
     ],
-    inputs: ['f32'],
-    outputs: ['f32', 'f32', 'f32'],
+    inputs: { grad: 'f32' },
+    outputs: { param: 'f32', firstMoment: 'f32', secondMoment: 'f32' },
+    grid: linearGrid(WG, 'n'),
     body: () => `${linearMainWgsl(WG)}
   if (i >= u.n) { return; }
-  var p = out0[i];
-  var g = in0[i];
+  var p = param[i];
+  var g = grad[i];
   ${decoupled ? 'p = p * (1.0 - u.lr * u.weightDecay);' : 'g = g + u.weightDecay * p;'}
-  let m = u.beta1 * out1[i] + (1.0 - u.beta1) * g;
-  let v = u.beta2 * out2[i] + (1.0 - u.beta2) * g * g;
-  out1[i] = m;
-  out2[i] = v;
-  out0[i] = p - u.stepSize * m / (sqrt(v * u.vCorrection) + u.eps);
+  let m = u.beta1 * firstMoment[i] + (1.0 - u.beta1) * g;
+  let v = u.beta2 * secondMoment[i] + (1.0 - u.beta2) * g * g;
+  firstMoment[i] = m;
+  secondMoment[i] = v;
+  param[i] = p - u.stepSize * m / (sqrt(v * u.vCorrection) + u.eps);
 }`,
-  };
+  });
 }

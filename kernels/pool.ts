@@ -5,7 +5,7 @@
  * deterministic. Average pooling divides by the full window area (PyTorch's count_include_pad default).
  * As in PyTorch, a NaN anywhere in a window makes its maximum NaN, and the gradient goes to the window's last NaN.
  */
-import type { KernelProgram } from './program.js';
+import { kernel, linearGrid } from './program.js';
 import { IEEE_WGSL } from './ieee.js';
 import { linearMainWgsl } from './wgsl.js';
 
@@ -34,14 +34,15 @@ export function poolTrips(g: { kh: number; kw: number; sh: number; sw: number },
 }
 
 /** Forward: `n` counts outputs (N*C*OH*OW). Max pooling has a second output, the argmax index (i32). */
-export function poolForwardProgram(kind: PoolKind): KernelProgram {
-  return {
+export function poolForwardProgram(kind: PoolKind) {
+  return kernel({
     name: `${kind}Pool2d`,
     key: `pool|${kind}|fwd`,
     workgroupSize: [WG],
     uniforms: GEOMETRY,
-    inputs: ['f32'],
-    outputs: kind === 'max' ? ['f32', 'i32'] : ['f32'],
+    inputs: { x: 'f32' },
+    outputs: { y: 'f32', ...(kind === 'max' ? { argmax: 'i32' } : {}) },
+    grid: linearGrid(WG, 'n'),
     body: () => `${IEEE_WGSL}
 ${linearMainWgsl(WG)}
   if (i >= u.n) { return; }
@@ -53,30 +54,31 @@ ${linearMainWgsl(WG)}
   let x0 = i32(ox * u.sw) - i32(u.pw);
   ${kind === 'max' ? 'var best = -3.4028234e38;\n  var arg = -1;' : 'var acc = 0.0;'}
   for (var ky = 0u; ky < u.kh; ky = ky + 1u) {
-    let y = y0 + i32(ky);
-    if (y < 0 || y >= i32(u.h)) { continue; }
+    let row = y0 + i32(ky);
+    if (row < 0 || row >= i32(u.h)) { continue; }
     for (var kx = 0u; kx < u.kw; kx = kx + 1u) {
-      let x = x0 + i32(kx);
-      if (x < 0 || x >= i32(u.w)) { continue; }
-      let idx = u32(y) * u.w + u32(x);
-      let v = in0[base + idx];
+      let col = x0 + i32(kx);
+      if (col < 0 || col >= i32(u.w)) { continue; }
+      let idx = u32(row) * u.w + u32(col);
+      let v = x[base + idx];
       ${kind === 'max' ? 'if (arg < 0 || v > best || isNanF(v)) { best = v; arg = i32(idx); }' : 'acc = acc + v;'}
     }
   }
-  ${kind === 'max' ? 'out0[i] = best;\n  out1[i] = arg;' : 'out0[i] = acc / f32(u.kh * u.kw);'}
+  ${kind === 'max' ? 'y[i] = best;\n  argmax[i] = arg;' : 'y[i] = acc / f32(u.kh * u.kw);'}
 }`,
-  };
+  });
 }
 
 /** Backward: `n` counts input pixels (N*C*H*W); inputs are dy (and the argmax for max pooling). */
-export function poolBackwardProgram(kind: PoolKind): KernelProgram {
-  return {
+export function poolBackwardProgram(kind: PoolKind) {
+  return kernel({
     name: `${kind}Pool2dBackward`,
     key: `pool|${kind}|bwd`,
     workgroupSize: [WG],
     uniforms: GEOMETRY,
-    inputs: kind === 'max' ? ['f32', 'i32'] : ['f32'],
-    outputs: ['f32'],
+    inputs: { dy: 'f32', ...(kind === 'max' ? { argmax: 'i32' } : {}) },
+    outputs: { dx: 'f32' },
+    grid: linearGrid(WG, 'n'),
     body: () => `${linearMainWgsl(WG)}
   if (i >= u.n) { return; }
   let x = i32(i % u.w);
@@ -92,10 +94,10 @@ export function poolBackwardProgram(kind: PoolKind): KernelProgram {
   for (var oy = oyLo; oy <= oyHi; oy = oy + 1) {
     for (var ox = oxLo; ox <= oxHi; ox = ox + 1) {
       let o = (plane * u.oh + u32(oy)) * u.ow + u32(ox);
-      ${kind === 'max' ? 'if (in1[o] == here) { acc = acc + in0[o]; }' : 'acc = acc + in0[o];'}
+      ${kind === 'max' ? 'if (argmax[o] == here) { acc = acc + dy[o]; }' : 'acc = acc + dy[o];'}
     }
   }
-  out0[i] = ${kind === 'max' ? 'acc' : 'acc / f32(u.kh * u.kw)'};
+  dx[i] = ${kind === 'max' ? 'acc' : 'acc / f32(u.kh * u.kw)'};
 }`,
-  };
+  });
 }

@@ -6,19 +6,18 @@
  * per channel. Bilinear sampling at integer offsets reproduces the source exactly, so plain crops and flips
  * stay lossless.
  */
-import type { KernelProgram } from './program.js';
+import { kernel, linearGrid } from './program.js';
 import { linearMainWgsl } from './wgsl.js';
 
 const WG = 256;
 
-export function prepareBatchProgram(affine: boolean, patches: boolean): KernelProgram {
-  const inputs: ('u32' | 'f32' | 'i32')[] = ['u32'];
-  if (affine) inputs.push('f32');
-  if (patches) inputs.push('i32', 'u32');
-  const affineBinding = affine ? 'in1' : '';
-  const patchBinding = patches ? (affine ? 'in2' : 'in1') : '';
-  const bankBinding = patches ? (affine ? 'in3' : 'in2') : '';
-  return {
+/**
+ * Bindings: `pixels` (the packed bytes), `affine` (6 coefficients per sample) when `affine`, and when `patches`
+ * `placement` (patch index, or -1 for none, then the top-left y and x, per sample) and `bank` (packed bytes);
+ * output `batch`.
+ */
+export function prepareBatchProgram(affine: boolean, patches: boolean) {
+  return kernel({
     name: 'prepareBatch',
     key: `prepareBatch|${affine ? 'affine' : 'copy'}|${patches ? 'patch' : '-'}`,
     workgroupSize: [WG],
@@ -33,16 +32,17 @@ export function prepareBatchProgram(affine: boolean, patches: boolean): KernelPr
       { name: 'mean', type: 'vec4f' },
       { name: 'invStd', type: 'vec4f' },
     ],
-    inputs,
-    outputs: ['f32'],
+    inputs: { pixels: 'u32', ...(affine ? { affine: 'f32' } : {}), ...(patches ? { placement: 'i32', bank: 'u32' } : {}) },
+    outputs: { batch: 'f32' },
+    grid: linearGrid(WG, 'n', 'c', 'h', 'w'),
     body: () => `
 fn pixel(index: u32) -> f32 {
-  return f32((in0[index >> 2u] >> ((index & 3u) * 8u)) & 255u);
+  return f32((pixels[index >> 2u] >> ((index & 3u) * 8u)) & 255u);
 }
 ${
   patches
     ? `fn bankByte(index: u32) -> u32 {
-  return (${bankBinding}[index >> 2u] >> ((index & 3u) * 8u)) & 255u;
+  return (bank[index >> 2u] >> ((index & 3u) * 8u)) & 255u;
 }`
     : ''
 }
@@ -81,10 +81,10 @@ ${linearMainWgsl(WG)}
   var painted = false;
   ${
     patches
-      ? `let k = ${patchBinding}[3u * s];
+      ? `let k = placement[3u * s];
   if (k >= 0) {
-    let ty = i32(y) - ${patchBinding}[3u * s + 1u];
-    let tx = i32(x) - ${patchBinding}[3u * s + 2u];
+    let ty = i32(y) - placement[3u * s + 1u];
+    let tx = i32(x) - placement[3u * s + 2u];
     if (ty >= 0 && tx >= 0 && ty < i32(u.maxH) && tx < i32(u.maxW)) {
       let entry = u32(k) * u.bankStride;
       let cell = u32(ty) * u.maxW + u32(tx);
@@ -103,13 +103,13 @@ ${linearMainWgsl(WG)}
         ? `let a = 6u * s;
     let fx = f32(x);
     let fy = f32(y);
-    let sx = ${affineBinding}[a] * fx + ${affineBinding}[a + 1u] * fy + ${affineBinding}[a + 2u];
-    let sy = ${affineBinding}[a + 3u] * fx + ${affineBinding}[a + 4u] * fy + ${affineBinding}[a + 5u];
+    let sx = affine[a] * fx + affine[a + 1u] * fy + affine[a + 2u];
+    let sy = affine[a + 3u] * fx + affine[a + 4u] * fy + affine[a + 5u];
     v = sample((s * u.c + ch) * plane, sx, sy);`
         : 'v = pixel(i);'
     }
   }
-  out0[i] = (v / 255.0 - u.mean[ch]) * u.invStd[ch];
+  batch[i] = (v / 255.0 - u.mean[ch]) * u.invStd[ch];
 }`,
-  };
+  });
 }

@@ -8,13 +8,13 @@
  * first NaN. Arg reductions carry (value, index) pairs: the first pass takes indices from the position, later
  * passes read them from the partials (in1), so chunked results equal unchunked ones exactly.
  */
-import type { KernelProgram, WgslScalar } from './program.js';
+import { kernel, linearGrid, type WgslScalar } from './program.js';
 import { IEEE_WGSL } from './ieee.js';
 import { decodeIndexWgsl, linearMainWgsl, vec4Count } from './wgsl.js';
 
 export type ReduceOp = 'sum' | 'max' | 'min' | 'argmax' | 'argmin';
 
-export const REDUCE_WORKGROUP = 64;
+const WG = 64;
 
 /** Identities of each value reduction (max/min start at -inf/+inf, so a row of infinities reduces to infinity). */
 const INIT: Record<'sum' | 'max' | 'min', (t: WgslScalar) => string> = {
@@ -30,19 +30,19 @@ export function isArgReduce(op: ReduceOp): op is 'argmax' | 'argmin' {
 /**
  * `keptRank`/`redRank` are compile-time ranks of the two views; `innerContiguous` means the reduced elements of
  * one output are consecutive in memory (reduced axes trailing), so the reduced offset is just the counter.
- * Arg reductions output values (out0) and indices (out1); with `indexInput` the indices come from in1.
+ * Arg reductions output values and indices; with `indexInput` the indices come from the `index` input.
  */
-export function reduceProgram(op: ReduceOp, dtype: WgslScalar, keptRank: number, redRank: number, innerContiguous: boolean, indexInput = false): KernelProgram {
+export function reduceProgram(op: ReduceOp, dtype: WgslScalar, keptRank: number, redRank: number, innerContiguous: boolean, indexInput = false) {
   const isArg = isArgReduce(op);
   const cmp = op === 'max' || op === 'argmax' ? '>' : '<';
   const float = dtype === 'f32';
   // A NaN wins over everything; once the accumulator is NaN an arg reduction keeps the first one.
   const better = float ? `(v ${cmp} acc || isNanF(v))` : `v ${cmp} acc`;
-  const index = indexInput ? 'in1[baseOff + off]' : 'i32(r)';
-  return {
+  const indexOf = indexInput ? 'index[baseOff + off]' : 'i32(r)';
+  return kernel({
     name: op,
     key: `reduce|${op}|${dtype}|k${keptRank}|r${redRank}|${innerContiguous ? 'c' : 's'}${indexInput ? '|idx' : ''}`,
-    workgroupSize: [REDUCE_WORKGROUP],
+    workgroupSize: [WG],
     uniforms: [
       { name: 'nOut', type: 'u32' },
       { name: 'count', type: 'u32' },
@@ -53,21 +53,22 @@ export function reduceProgram(op: ReduceOp, dtype: WgslScalar, keptRank: number,
       { name: 'redShape', type: 'vec4u', count: vec4Count(redRank) },
       { name: 'redStride', type: 'vec4u', count: vec4Count(redRank) },
     ],
-    inputs: indexInput ? [dtype, 'i32'] : [dtype],
-    outputs: isArg ? [dtype, 'i32'] : [dtype],
+    inputs: { x: dtype, ...(indexInput ? { index: 'i32' } : {}) },
+    outputs: { values: dtype, ...(isArg ? { indices: 'i32' } : {}) },
+    grid: linearGrid(WG, 'nOut', 'chunks'),
     body: () => {
       const base = decodeIndexWgsl('o', keptRank, 'keptShape', [{ acc: 'base', strides: 'keptStride' }]);
       const redOffset = innerContiguous
         ? 'let off = r;'
         : `var off = 0u; { ${decodeIndexWgsl('r', redRank, 'redShape', [{ acc: 'roff', strides: 'redStride' }])} off = roff; }`;
       const step = isArg
-        ? `if (best < 0 || (${float ? '!isNanF(acc) && ' : ''}${better})) { acc = v; best = ${index}; }`
+        ? `if (best < 0 || (${float ? '!isNanF(acc) && ' : ''}${better})) { acc = v; best = ${indexOf}; }`
         : op === 'sum'
           ? 'acc = acc + v;'
           : `if (${better}) { acc = v; }`;
       const init = isArg ? `${dtype}(0)` : INIT[op](dtype);
       return `${IEEE_WGSL}
-${linearMainWgsl(REDUCE_WORKGROUP)}
+${linearMainWgsl(WG)}
   if (i >= u.nOut * u.chunks) { return; }
   let o = i / u.chunks;
   let chunk = i % u.chunks;
@@ -80,11 +81,11 @@ ${linearMainWgsl(REDUCE_WORKGROUP)}
   let end = min(start + u.chunkLen, u.count);
   for (var r = start; r < end; r = r + 1u) {
     ${redOffset}
-    let v = in0[baseOff + off];
+    let v = x[baseOff + off];
     ${step}
   }
-  out0[i] = acc;${isArg ? '\n  out1[i] = best;' : ''}
+  values[i] = acc;${isArg ? '\n  indices[i] = best;' : ''}
 }`;
     },
-  };
+  });
 }

@@ -10,7 +10,7 @@
  * for labels, T ls - sum t (x - m) (+ sum t log t for KL) for targets. Rows follow PyTorch: a NaN, a +inf or
  * only -inf values make ls (and the loss) NaN.
  */
-import type { KernelProgram } from './program.js';
+import { kernel, linearGrid } from './program.js';
 import { IEEE_WGSL } from './ieee.js';
 import { linearMainWgsl } from './wgsl.js';
 import { onlineLogSumExpWgsl, ROW_STATS, ROW_WORKGROUP } from './softmax.js';
@@ -38,27 +38,28 @@ export function rowStatsTrips(spec: RowStatsSpec, chunkLen: number, chunks: numb
   return { partial: chunkLen * (distribution(spec) ? 2 : 1), combine: 2 * chunks };
 }
 
-/** Inputs: x (in0) and, for distributions, the target (in1). Output: partials [rows, chunks, ROW_PARTIAL]. */
-export function rowStatsPartialProgram(spec: RowStatsSpec): KernelProgram {
+/** Inputs: x and, for distributions, the targets. Output: partials [rows, chunks, ROW_PARTIAL]. */
+export function rowStatsPartialProgram(spec: RowStatsSpec) {
   const targets = distribution(spec)
     ? `// The shift is the chunk's first value, or 0 where that is not finite.
-  let x0 = select(in0[begin], 0.0, isInfF(in0[begin]) || isNanF(in0[begin]));
+  let x0 = select(x[begin], 0.0, isInfF(x[begin]) || isNanF(x[begin]));
   var mass = 0.0;
   var dot = 0.0;
   var ent = 0.0;
   for (var k = begin; k < end; k = k + 1u) {
-    let t = in1[k];
+    let t = targets[k];
     mass = mass + t;
-    dot = dot + t * (in0[k] - x0);${spec!.entropy ? '\n    if (t > 0.0) { ent = ent + t * logF(t); }' : ''}
+    dot = dot + t * (x[k] - x0);${spec!.entropy ? '\n    if (t > 0.0) { ent = ent + t * logF(t); }' : ''}
   }`
     : 'let x0 = 0.0;\n  let mass = 0.0;\n  let dot = 0.0;\n  let ent = 0.0;';
-  return {
+  return kernel({
     name: spec === null ? 'softmax' : spec.entropy ? 'klDivergence' : 'crossEntropy',
     key: `rowStatsPartial|${distribution(spec) ? specKey(spec) : 'lse'}`,
     workgroupSize: [ROW_WORKGROUP],
     uniforms: UNIFORMS,
-    inputs: distribution(spec) ? ['f32', 'f32'] : ['f32'],
-    outputs: ['f32'],
+    inputs: { x: 'f32', ...(distribution(spec) ? { targets: 'f32' } : {}) },
+    outputs: { partials: 'f32' },
+    grid: linearGrid(ROW_WORKGROUP, 'rows', 'chunks'),
     body: () => `${IEEE_WGSL}
 ${linearMainWgsl(ROW_WORKGROUP)}
   if (i >= u.rows * u.chunks) { return; }
@@ -66,36 +67,35 @@ ${linearMainWgsl(ROW_WORKGROUP)}
   let chunk = i % u.chunks;
   let begin = row * u.cols + chunk * u.chunkLen;
   let end = row * u.cols + min((chunk + 1u) * u.chunkLen, u.cols);
-  ${onlineLogSumExpWgsl('in0', 'begin', 'end')}
+  ${onlineLogSumExpWgsl('x', 'begin', 'end')}
   ${targets}
   let p = ${ROW_PARTIAL}u * i;
-  out0[p] = select(m, nanF(), bad);
-  out0[p + 1u] = sumExp;
-  out0[p + 2u] = mass;
-  out0[p + 3u] = dot;
-  out0[p + 4u] = x0;
-  out0[p + 5u] = ent;
+  partials[p] = select(m, nanF(), bad);
+  partials[p + 1u] = sumExp;
+  partials[p + 2u] = mass;
+  partials[p + 3u] = dot;
+  partials[p + 4u] = x0;
+  partials[p + 5u] = ent;
 }`,
-  };
+  });
 }
 
 /**
- * Inputs: x (in0) and the target (in1) for losses, then the partials. Outputs: softmax: the row stats
- * [rows, ROW_STATS]; losses: the per-row loss [rows] and the row stats.
+ * Inputs: the partials, and for losses x and the targets. Outputs: the row stats [rows, ROW_STATS], and for
+ * losses the per-row losses [rows].
  */
-export function rowStatsCombineProgram(spec: RowStatsSpec): KernelProgram {
-  const partials = spec === null ? 'in0' : 'in2';
+export function rowStatsCombineProgram(spec: RowStatsSpec) {
   const logits = spec === null || spec.logits;
   const labels = spec !== null && spec.targetDtype !== 'f32';
   const loss = spec === null ? '' : labels ? labelLossWgsl() : `let loss = mass * ls - dot${spec.entropy ? ' + ent' : ''};`;
-  const stats = spec === null ? 'out0' : 'out1';
-  return {
+  return kernel({
     name: spec === null ? 'softmax' : spec.entropy ? 'klDivergence' : 'crossEntropy',
     key: `rowStatsCombine|${specKey(spec)}`,
     workgroupSize: [ROW_WORKGROUP],
     uniforms: UNIFORMS,
-    inputs: spec === null ? ['f32'] : ['f32', spec.targetDtype, 'f32'],
-    outputs: spec === null ? ['f32'] : ['f32', 'f32'],
+    inputs: { partials: 'f32', ...(spec === null ? {} : { x: 'f32', targets: spec.targetDtype }) },
+    outputs: { stats: 'f32', ...(spec === null ? {} : { losses: 'f32' }) },
+    grid: linearGrid(ROW_WORKGROUP, 'rows'),
     body: () => `${IEEE_WGSL}
 ${linearMainWgsl(ROW_WORKGROUP)}
   if (i >= u.rows) { return; }
@@ -104,7 +104,7 @@ ${linearMainWgsl(ROW_WORKGROUP)}
   var mMax = -infF();
   var bad = false;
   for (var c = 0u; c < u.chunks; c = c + 1u) {
-    let mc = ${partials}[pb + c * ${ROW_PARTIAL}u];
+    let mc = partials[pb + c * ${ROW_PARTIAL}u];
     bad = bad || isNanF(mc);
     if (mc > mMax) { mMax = mc; }
   }
@@ -116,17 +116,17 @@ ${linearMainWgsl(ROW_WORKGROUP)}
   var ent = 0.0;
   for (var c = 0u; c < u.chunks; c = c + 1u) {
     let q = pb + c * ${ROW_PARTIAL}u;
-    sumExp = sumExp + ${partials}[q + 1u] * expF(${partials}[q] - mMax);
-    mass = mass + ${partials}[q + 2u];
-    dot = dot + ${partials}[q + 3u] + ${partials}[q + 2u] * (${partials}[q + 4u] - m);
-    ent = ent + ${partials}[q + 5u];
+    sumExp = sumExp + partials[q + 1u] * expF(partials[q] - mMax);
+    mass = mass + partials[q + 2u];
+    dot = dot + partials[q + 3u] + partials[q + 2u] * (partials[q + 4u] - m);
+    ent = ent + partials[q + 5u];
   }
   let ls = ${logits ? 'select(log(sumExp), nanF(), bad)' : '0.0'};
   ${loss}
-  ${spec === null ? '' : 'out0[i] = loss;'}
-  ${stats}[${ROW_STATS}u * i] = m;
-  ${stats}[${ROW_STATS}u * i + 1u] = ls;
-  ${stats}[${ROW_STATS}u * i + 2u] = ${labels || spec === null ? '1.0' : 'mass'};
+  ${spec === null ? '' : 'losses[i] = loss;'}
+  stats[${ROW_STATS}u * i] = m;
+  stats[${ROW_STATS}u * i + 1u] = ls;
+  stats[${ROW_STATS}u * i + 2u] = ${labels || spec === null ? '1.0' : 'mass'};
 }`,
-  };
+  });
 }

@@ -3,12 +3,13 @@
  * one row and walks it in a fixed order: no workgroup barriers (very slow on software adapters) and no float
  * atomics, so results are deterministic. Stability for large logits comes from shifting by the row maximum.
  */
-import type { KernelProgram } from './program.js';
+import { kernel, linearGrid } from './program.js';
 import { IEEE_WGSL } from './ieee.js';
 import { linearMainWgsl } from './wgsl.js';
 
 export type SoftmaxKind = 'softmax' | 'logSoftmax';
 
+/** Workgroup sizes of the row kernels (one invocation per row) and of the element kernels (one per element). */
 export const ROW_WORKGROUP = 64;
 export const ELEMENT_WORKGROUP = 256;
 
@@ -58,45 +59,47 @@ function softmaxValueWgsl(kind: SoftmaxKind, v: string): string {
   return kind === 'softmax' ? `expF((${v} - m) - ls)` : `(${v} - m) - ls`;
 }
 
-/** out0 = softmax(in0) or logSoftmax(in0) row by row (rows short enough for one invocation each). */
-export function softmaxProgram(kind: SoftmaxKind): KernelProgram {
+/** y = softmax(x) or logSoftmax(x) row by row (rows short enough for one invocation each). */
+export function softmaxProgram(kind: SoftmaxKind) {
   // (v - m) - ls keeps the precision of ls when m is large; m + ls would round it to m's ulp.
-  const write = `select(${softmaxValueWgsl(kind, 'in0[base + j]')}, nanF(), bad)`;
-  return {
+  const write = `select(${softmaxValueWgsl(kind, 'x[base + j]')}, nanF(), bad)`;
+  return kernel({
     name: kind,
     key: `softmax|${kind}`,
     workgroupSize: [ROW_WORKGROUP],
     uniforms: ROW_UNIFORMS,
-    inputs: ['f32'],
-    outputs: ['f32'],
+    inputs: { x: 'f32' },
+    outputs: { y: 'f32' },
+    grid: linearGrid(ROW_WORKGROUP, 'rows'),
     body: () => `${IEEE_WGSL}
 ${linearMainWgsl(ROW_WORKGROUP)}
   if (i >= u.rows) { return; }
   let base = i * u.cols;
-  ${rowLogSumExpWgsl('in0', 'base')}
+  ${rowLogSumExpWgsl('x', 'base')}
   for (var j = 0u; j < u.cols; j = j + 1u) {
-    out0[base + j] = ${write};
+    y[base + j] = ${write};
   }
 }`,
-  };
+  });
 }
 
 /**
- * Adjoint from the upstream gradient in0 and the forward output in1, row by row:
- * softmax: dx = y * (g - sum(g * y)); logSoftmax: dx = g - exp(y) * sum(g).
+ * Adjoint from the upstream gradient dy and the forward output y, row by row:
+ * softmax: dx = y * (dy - sum(dy * y)); logSoftmax: dx = dy - exp(y) * sum(dy).
  */
-export function softmaxBackwardProgram(kind: SoftmaxKind): KernelProgram {
+export function softmaxBackwardProgram(kind: SoftmaxKind) {
   const [reduceTerm, write] =
     kind === 'softmax'
-      ? ['in0[base + j] * in1[base + j]', 'in1[base + j] * (in0[base + j] - acc)']
-      : ['in0[base + j]', 'in0[base + j] - expF(in1[base + j]) * acc'];
-  return {
+      ? ['dy[base + j] * y[base + j]', 'y[base + j] * (dy[base + j] - acc)']
+      : ['dy[base + j]', 'dy[base + j] - expF(y[base + j]) * acc'];
+  return kernel({
     name: `${kind}Backward`,
     key: `softmaxBackward|${kind}`,
     workgroupSize: [ROW_WORKGROUP],
     uniforms: ROW_UNIFORMS,
-    inputs: ['f32', 'f32'],
-    outputs: ['f32'],
+    inputs: { dy: 'f32', y: 'f32' },
+    outputs: { dx: 'f32' },
+    grid: linearGrid(ROW_WORKGROUP, 'rows'),
     body: () => `${IEEE_WGSL}
 ${linearMainWgsl(ROW_WORKGROUP)}
   if (i >= u.rows) { return; }
@@ -106,31 +109,32 @@ ${linearMainWgsl(ROW_WORKGROUP)}
     acc = acc + ${reduceTerm};
   }
   for (var j = 0u; j < u.cols; j = j + 1u) {
-    out0[base + j] = ${write};
+    dx[base + j] = ${write};
   }
 }`,
-  };
+  });
 }
 
 /**
- * out0 = softmax(in0) or logSoftmax(in0), one invocation per element, from row statistics computed beforehand
- * (in1: [rows, ROW_STATS] holding m and ls, with ls NaN for a row that gives NaN): the form for long rows.
+ * y = softmax(x) or logSoftmax(x), one invocation per element, from row statistics computed beforehand
+ * (stats: [rows, ROW_STATS] holding m and ls, with ls NaN for a row that gives NaN): the form for long rows.
  */
-export function softmaxFromStatsProgram(kind: SoftmaxKind): KernelProgram {
-  return {
+export function softmaxFromStatsProgram(kind: SoftmaxKind) {
+  return kernel({
     name: kind,
     key: `softmax|${kind}|fromStats`,
     workgroupSize: [ELEMENT_WORKGROUP],
     uniforms: ROW_UNIFORMS,
-    inputs: ['f32', 'f32'],
-    outputs: ['f32'],
+    inputs: { x: 'f32', stats: 'f32' },
+    outputs: { y: 'f32' },
+    grid: linearGrid(ELEMENT_WORKGROUP, 'rows', 'cols'),
     body: () => `${IEEE_WGSL}
 ${linearMainWgsl(ELEMENT_WORKGROUP)}
   if (i >= u.rows * u.cols) { return; }
   let row = i / u.cols;
-  let m = in1[${ROW_STATS}u * row];
-  let ls = in1[${ROW_STATS}u * row + 1u];
-  out0[i] = select(${softmaxValueWgsl(kind, 'in0[i]')}, nanF(), isNanF(ls));
+  let m = stats[${ROW_STATS}u * row];
+  let ls = stats[${ROW_STATS}u * row + 1u];
+  y[i] = select(${softmaxValueWgsl(kind, 'x[i]')}, nanF(), isNanF(ls));
 }`,
-  };
+  });
 }

@@ -3,17 +3,17 @@
  *   src = base + sum_k (c_k + off_k) * stride_k,
  * and with bounds on, a coordinate with c_k + off_k outside [0, lim_k) reads zero (that is pad, the backward of slice).
  */
-import type { KernelProgram, WgslScalar } from './program.js';
+import { kernel, linearGrid, type WgslScalar } from './program.js';
 import { dimRef, linearMainWgsl, vec4Count } from './wgsl.js';
 
-export const STRIDED_WORKGROUP = 256;
+const WG = 256;
 
-export function stridedCopyProgram(op: string, dtype: WgslScalar, rank: number, bounded: boolean): KernelProgram {
+export function stridedCopyProgram(op: string, dtype: WgslScalar, rank: number, bounded: boolean) {
   const k = vec4Count(rank);
-  return {
+  return kernel({
     name: op,
     key: `strided|${dtype}|r${rank}|${bounded ? 'b' : 'u'}`,
-    workgroupSize: [STRIDED_WORKGROUP],
+    workgroupSize: [WG],
     uniforms: [
       { name: 'n', type: 'u32' },
       { name: 'base', type: 'i32' },
@@ -22,8 +22,9 @@ export function stridedCopyProgram(op: string, dtype: WgslScalar, rank: number, 
       { name: 'stride', type: 'vec4i', count: k },
       { name: 'lim', type: 'vec4i', count: k },
     ],
-    inputs: [dtype],
-    outputs: [dtype],
+    inputs: { x: dtype },
+    outputs: { y: dtype },
+    grid: linearGrid(WG, 'n'),
     body: () => {
       const lines: string[] = ['var rem = i;', 'var src = u.base;', 'var inside = true;'];
       for (let d = rank - 1; d >= 0; d--) {
@@ -31,25 +32,25 @@ export function stridedCopyProgram(op: string, dtype: WgslScalar, rank: number, 
         if (bounded) lines.push(`  inside = inside && c >= 0 && c < ${dimRef('lim', d)};`);
         lines.push(`  src = src + c * ${dimRef('stride', d)}; }`);
       }
-      const read = bounded ? `select(${dtype}(0), in0[u32(max(src, 0))], inside)` : 'in0[u32(src)]';
-      return `${linearMainWgsl(STRIDED_WORKGROUP)}
+      const read = bounded ? `select(${dtype}(0), x[u32(max(src, 0))], inside)` : 'x[u32(src)]';
+      return `${linearMainWgsl(WG)}
   if (i >= u.n) { return; }
   ${lines.join('\n  ')}
-  out0[i] = ${read};
+  y[i] = ${read};
 }`;
     },
-  };
+  });
 }
 
 /**
  * Scatter-style copy used by concat: every element of the input (viewed as [outer, axisIn, inner]) lands in the
  * output (viewed as [outer, axisOut, inner]) at axis offset `offset`.
  */
-export function copyIntoAxisProgram(dtype: WgslScalar): KernelProgram {
-  return {
+export function copyIntoAxisProgram(dtype: WgslScalar) {
+  return kernel({
     name: 'concat',
     key: `copyIntoAxis|${dtype}`,
-    workgroupSize: [STRIDED_WORKGROUP],
+    workgroupSize: [WG],
     uniforms: [
       { name: 'n', type: 'u32' },
       { name: 'inner', type: 'u32' },
@@ -57,14 +58,15 @@ export function copyIntoAxisProgram(dtype: WgslScalar): KernelProgram {
       { name: 'axisOut', type: 'u32' },
       { name: 'offset', type: 'u32' },
     ],
-    inputs: [dtype],
-    outputs: [dtype],
-    body: () => `${linearMainWgsl(STRIDED_WORKGROUP)}
+    inputs: { x: dtype },
+    outputs: { y: dtype },
+    grid: linearGrid(WG, 'n'),
+    body: () => `${linearMainWgsl(WG)}
   if (i >= u.n) { return; }
   let inner = i % u.inner;
   let a = (i / u.inner) % u.axisIn;
   let outer = i / (u.inner * u.axisIn);
-  out0[(outer * u.axisOut + a + u.offset) * u.inner + inner] = in0[i];
+  y[(outer * u.axisOut + a + u.offset) * u.inner + inner] = x[i];
 }`,
-  };
+  });
 }

@@ -26,7 +26,7 @@ export function decodeIndexWgsl(index: string, rank: number, shapeField: string,
   return lines.join('\n    ');
 }
 
-/** Entry point header for kernels dispatched with `grid1d` (linear index over possibly 2-D workgroup grids). */
+/** Entry point header for kernels dispatched with a `linearGrid` (linear index over possibly 2-D workgroup grids). */
 export function linearMainWgsl(workgroupSize: number): string {
   return `@compute @workgroup_size(${workgroupSize})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

@@ -5,12 +5,11 @@
  * work for the next batch overlaps the GPU's work on the current one; nothing is read back.
  * A batch's tensors belong to the loader and stay valid until the next batch is requested.
  */
-import { runtime } from '../context.js';
 import { Rng } from '../random.js';
 import { keep } from '../scope.js';
-import { emptyTensor, type Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
 import { tensor } from '../ops/creation.js';
-import { grid1d } from '../../kernels/program.js';
+import { runProgram } from '../run-program.js';
 import { prepareBatchProgram } from '../../kernels/prepare-batch.js';
 import { isIdentityAugment, sampleAffine, type AugmentOptions } from './augment.js';
 import type { ImageDataset } from './dataset.js';
@@ -128,19 +127,19 @@ export class BatchLoader {
     const temp = (t: Tensor) => (temporaries.push(t), t);
     const packed = temp(tensor(new Uint32Array(bytes.buffer), [bytes.length / 4], 'u32'));
     const augment = !isIdentityAugment(this.options.augment);
-    const inputs = [packed];
+    const inputs: { pixels: Tensor; affine?: Tensor; placement?: Tensor; bank?: Tensor } = { pixels: packed };
     if (augment) {
       const coeffs = new Float32Array(6 * n);
       for (let i = 0; i < n; i++) coeffs.set(sampleAffine(this.options.augment!, ds.h, ds.w, rng), 6 * i);
-      inputs.push(temp(tensor(coeffs, [6 * n])));
+      inputs.affine = temp(tensor(coeffs, [6 * n]));
     }
     const patches = this.options.patches;
     if (patches) {
       const choice = patches.choose(indices);
       if (choice.length !== 3 * n) throw new Error(`BatchLoader: patch choice returned ${choice.length} values for ${n} samples (expected ${3 * n})`);
-      inputs.push(temp(tensor(choice, [3 * n], 'i32')), this.bank(patches));
+      inputs.placement = temp(tensor(choice, [3 * n], 'i32'));
+      inputs.bank = this.bank(patches);
     }
-    const x = keep(emptyTensor([n, ds.c, ds.h, ds.w], 'f32', 'batch'));
     const norm = this.options.normalization ?? { mean: new Array<number>(ds.c).fill(0), std: new Array<number>(ds.c).fill(1) };
     const mean = [0, 0, 0, 0];
     const invStd = [1, 1, 1, 1];
@@ -148,17 +147,12 @@ export class BatchLoader {
       mean[ch] = norm.mean[ch]!;
       invStd[ch] = 1 / norm.std[ch]!;
     }
-    if (x.size > 0) {
-      runtime().run(
-        {
-          program: prepareBatchProgram(augment, !!patches),
-          workgroups: grid1d(x.size, 256),
-          uniforms: { n, c: ds.c, h: ds.h, w: ds.w, maxH: patches?.maxH ?? 0, maxW: patches?.maxW ?? 0, bankStride: patches?.stride ?? 0, mean, invStd },
-        },
-        inputs.map((t) => t.buffer()),
-        [x.buffer()],
-      );
-    }
+    const { batch: x } = runProgram(prepareBatchProgram(augment, !!patches), {
+      inputs,
+      outputs: { batch: [n, ds.c, ds.h, ds.w] },
+      uniforms: { n, c: ds.c, h: ds.h, w: ds.w, maxH: patches?.maxH ?? 0, maxW: patches?.maxW ?? 0, bankStride: patches?.stride ?? 0, mean, invStd },
+    });
+    keep(x);
     for (const t of temporaries) t.dispose();
     const y = keep(tensor(labels, [n], 'i32'));
     return { batch: { x, y, indices: Int32Array.from(indices), labels }, owned: [x, y] };

@@ -4,12 +4,12 @@
  * and options are checked here before any GPU work; kernels/conv/dispatch.ts plans the tiles and dispatches from
  * the geometry, which travels to the kernels as uniforms.
  */
-import { record } from '../autograd.js';
 import { runtime } from '../context.js';
-import { defineGrad } from '../gradients.js';
+import { defineOp } from '../graph.js';
 import { fmt, sameShape, type Shape } from '../shape.js';
 import { emptyTensor, viewTensor, type Tensor } from '../tensor.js';
 import { sum } from './reduce.js';
+import { runProgram } from '../run-program.js';
 import type { ConvGeometry } from '../../kernels/conv/geometry.js';
 import { backwardFilterPlan, backwardInputDispatches, forwardDispatches, type ConvVariant } from '../../kernels/conv/dispatch.js';
 
@@ -127,11 +127,12 @@ export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tenso
   }
   const y = emptyTensor([geo.N, geo.O, geo.OH, geo.OW], 'f32', op);
   if (y.size > 0) {
-    const inputs = bias ? [x.buffer(), w.buffer(), bias.buffer()] : [x.buffer(), w.buffer()];
-    for (const d of forwardDispatches(geo, bias !== undefined, variant, runtime().info)) runtime().run(d, inputs, [y.buffer()]);
+    for (const d of forwardDispatches(geo, bias !== undefined, variant, runtime().info)) {
+      runProgram(d.program, { ...d, inputs: { input: x, weights: w, ...(bias ? { bias } : {}) }, outputs: { output: y } });
+    }
   }
   const { stride, padding, dilation, groups } = options;
-  return record(y, op, bias ? [x, w, bias] : [x, w], { options: { stride, padding, dilation, groups } });
+  return conv2dOp.record(y, bias ? [x, w, bias] : [x, w], { options: { stride, padding, dilation, groups } }, {});
 }
 
 function checkGradShape(op: string, dy: Tensor, geo: ConvGeometry): void {
@@ -148,7 +149,7 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: Shape, option
   checkGradShape(op, dy, geo);
   const dx = emptyTensor(xShape, 'f32', op);
   if (dx.size > 0) {
-    for (const d of backwardInputDispatches(geo, variant, runtime().info)) runtime().run(d, [dy.buffer(), w.buffer()], [dx.buffer()]);
+    for (const d of backwardInputDispatches(geo, variant, runtime().info)) runProgram(d.program, { ...d, inputs: { dy, weights: w }, outputs: { dx } });
   }
   return dx;
 }
@@ -161,8 +162,7 @@ export function conv2dBackwardFilter(x: Tensor, dy: Tensor, wShape: Shape, optio
   const geo = conv2dGeometry(op, x.shape, wShape, options);
   checkGradShape(op, dy, geo);
   const { dispatch, chunks } = backwardFilterPlan(geo);
-  const partial = emptyTensor([chunks, ...wShape], 'f32', op);
-  runtime().run(dispatch, [x.buffer(), dy.buffer()], [partial.buffer()]);
+  const { partial } = runProgram(dispatch.program, { ...dispatch, inputs: { input: x, dy }, outputs: { partial: [chunks, ...wShape] } });
   if (chunks === 1) {
     const dw = viewTensor(partial, wShape);
     partial.dispose();
@@ -173,13 +173,14 @@ export function conv2dBackwardFilter(x: Tensor, dy: Tensor, wShape: Shape, optio
   return dw;
 }
 
-defineGrad('conv2d', (g, node) => {
-  const [x, w, bias] = node.inputs as [Tensor, Tensor, Tensor | undefined];
-  const options = node.attrs.options as Conv2dGeometryOptions;
+const conv2dOp = defineOp<{ options: Conv2dGeometryOptions }>({ name: 'conv2d', grad: (g, node) => conv2dGrad(g, node.inputs, node.attrs.options) });
+
+function conv2dGrad(g: Tensor, inputs: readonly Tensor[], options: Conv2dGeometryOptions): (Tensor | null)[] {
+  const [x, w, bias] = inputs as [Tensor, Tensor, Tensor | undefined];
   const grads = [
     x.requiresGrad ? conv2dBackwardInput(g, w, x.shape, options) : null,
     w.requiresGrad ? conv2dBackwardFilter(x, g, w.shape, options) : null,
   ];
   if (bias) grads.push(bias.requiresGrad ? sum(g, [0, 2, 3]) : null);
   return grads;
-});
+}

@@ -4,8 +4,8 @@ import { dtypeOfArray, type AnyTypedArray, type DType } from '../dtype.js';
 import { Rng } from '../random.js';
 import { checkShape, fmt, sizeOf, type Shape } from '../shape.js';
 import { emptyTensor, Tensor } from '../tensor.js';
+import { runProgram } from '../run-program.js';
 import { rangeProgram } from '../../kernels/fill.js';
-import { grid1d } from '../../kernels/program.js';
 
 export type NestedArray = number | NestedArray[];
 
@@ -73,11 +73,7 @@ export function tensor(values: NestedArray | ArrayLike<number> | AnyTypedArray, 
 
 function range(shape: Shape, start: number, step: number, dtype: DType, op: string): Tensor {
   checkShape(op, shape);
-  const t = emptyTensor(shape, dtype);
-  if (t.size > 0) {
-    runtime().run({ program: rangeProgram(dtype), workgroups: grid1d(t.size, 256), uniforms: { n: t.size, start, step } }, [], [t.buffer()]);
-  }
-  return t;
+  return runProgram(rangeProgram(dtype), { inputs: {}, outputs: { out: shape }, uniforms: { n: sizeOf(shape), start, step } }).out;
 }
 
 export function full(shape: Shape, value: number, dtype: DType = 'f32'): Tensor {

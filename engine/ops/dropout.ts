@@ -2,13 +2,11 @@
  * Dropout with an explicit seed: the mask is a hash of (seed, element index) computed on the GPU, so a seed
  * gives the same mask on every adapter and the backward pass regenerates it rather than storing it.
  */
-import { record } from '../autograd.js';
-import { runtime } from '../context.js';
-import { defineGrad } from '../gradients.js';
+import { defineOp } from '../graph.js';
 import { fmt } from '../shape.js';
-import { emptyTensor, type Tensor } from '../tensor.js';
-import { dropoutProgram, DROPOUT_LEVELS, DROPOUT_WORKGROUP } from '../../kernels/dropout.js';
-import { grid1d } from '../../kernels/program.js';
+import type { Tensor } from '../tensor.js';
+import { runProgram } from '../run-program.js';
+import { dropoutProgram, DROPOUT_LEVELS } from '../../kernels/dropout.js';
 import { reshape } from './layout.js';
 
 export interface DropoutOptions {
@@ -20,20 +18,15 @@ export interface DropoutOptions {
 
 /** Zero each element with probability p (mask from `seed`), scale the rest by 1 / (1 - p). */
 function applyMask(x: Tensor, p: number, seed: number): Tensor {
-  const out = emptyTensor(x.shape, 'f32', 'dropout');
-  if (out.size > 0) {
-    runtime().run(
-      {
-        program: dropoutProgram(),
-        workgroups: grid1d(out.size, DROPOUT_WORKGROUP),
-        uniforms: { n: out.size, seed, threshold: Math.round(p * DROPOUT_LEVELS), scale: p < 1 ? 1 / (1 - p) : 0 },
-      },
-      [x.buffer('dropout')],
-      [out.buffer()],
-    );
-  }
-  return out;
+  return runProgram(dropoutProgram(), {
+    inputs: { x },
+    outputs: { y: x.shape },
+    uniforms: { n: x.size, seed, threshold: Math.round(p * DROPOUT_LEVELS), scale: p < 1 ? 1 / (1 - p) : 0 },
+  }).y;
 }
+
+/** The mask is regenerated from the seed, so backward needs no saved tensor. */
+const dropoutOp = defineOp<{ p: number; seed: number }>({ name: 'dropout', grad: (g, { attrs: { p, seed } }) => [applyMask(g, p, seed)] });
 
 /** Inverted dropout of `x` with drop probability `p` in [0, 1]. */
 export function dropout(x: Tensor, p: number, options: DropoutOptions = {}): Tensor {
@@ -45,7 +38,5 @@ export function dropout(x: Tensor, p: number, options: DropoutOptions = {}): Ten
   if (seed === undefined || !Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) {
     throw new Error(`dropout: training mode needs options.seed, an integer in [0, 2^32), got ${seed}`);
   }
-  return record(applyMask(x, p, seed), 'dropout', [x], { p, seed });
+  return dropoutOp.record(applyMask(x, p, seed), [x], { p, seed }, {});
 }
-
-defineGrad('dropout', (g, node) => [applyMask(g, node.attrs.p as number, node.attrs.seed as number)]);

@@ -2,13 +2,14 @@
  * Elementwise ops with NumPy broadcasting. Shapes and dtypes are checked here, before any GPU work; every op
  * becomes one `mapProgram` dispatch. A plain number operand travels in the uniform block (no upload).
  */
-import { record } from '../autograd.js';
-import { runtime } from '../context.js';
+import { defineOp } from '../graph.js';
 import type { DType } from '../dtype.js';
-import { broadcastShapes, broadcastStrides, sameShape, type Shape } from '../shape.js';
-import { emptyTensor, Tensor } from '../tensor.js';
-import { mapProgram, MAP_WORKGROUP, type OperandMode } from '../../kernels/elementwise.js';
-import { grid1d } from '../../kernels/program.js';
+import { broadcastShapes, broadcastStrides, sameShape, sizeOf, type Shape } from '../shape.js';
+import { viewTensor, type Tensor } from '../tensor.js';
+import { zerosLike } from './creation.js';
+import { sumToShape } from './reduce.js';
+import { runProgram } from '../run-program.js';
+import { mapProgram, type OperandMode } from '../../kernels/elementwise.js';
 import { padDims, vec4Count } from '../../kernels/wgsl.js';
 
 export type Operand = Tensor | number;
@@ -53,25 +54,24 @@ export function runMap(call: MapCall): Tensor {
   checkNumberOperands(call.op, call.operands, dtype);
   let outShape: number[] = [];
   for (const t of tensors) outShape = broadcastShapes(call.op, outShape, t.shape);
-  const out = emptyTensor(outShape, call.outDtype ?? dtype, call.op);
-  if (out.size === 0) return out;
   const modes: OperandMode[] = call.operands.map((x) => (typeof x === 'number' ? 'scalar' : sameShape(x.shape, outShape) ? 'same' : 'strided'));
   const rank = outShape.length;
   const program = mapProgram({
     op: call.op,
     expr: call.expr,
     operands: call.operands.map((x, i) => ({ dtype: typeof x === 'number' ? dtype : x.dtype, mode: modes[i]! })),
-    outDtype: out.dtype,
+    outDtype: call.outDtype ?? dtype,
     rank,
   });
-  const uniforms: Record<string, number | number[]> = { n: out.size, s: call.scalarParam ?? 0 };
+  const uniforms: Record<string, number | number[]> = { n: sizeOf(outShape), s: call.scalarParam ?? 0 };
+  const inputs: Record<string, Tensor> = {};
   call.operands.forEach((x, i) => {
     if (typeof x === 'number') uniforms[`c${i}`] = x;
-    else if (modes[i] === 'strided') uniforms[`st${i}`] = padDims(broadcastStrides(x.shape, outShape), rank);
+    else inputs[`x${i}`] = x;
+    if (typeof x !== 'number' && modes[i] === 'strided') uniforms[`st${i}`] = padDims(broadcastStrides(x.shape, outShape), rank);
   });
   if (modes.includes('strided')) uniforms.shape = padDims(outShape, Math.max(rank, 1)).slice(0, vec4Count(rank) * 4);
-  runtime().run({ program, workgroups: grid1d(out.size, MAP_WORKGROUP), uniforms }, tensors.map((t) => t.buffer()), [out.buffer()]);
-  return out;
+  return runProgram(program, { inputs, outputs: { out: outShape }, uniforms }).out;
 }
 
 // ---- unary -------------------------------------------------------------------------------------------
@@ -79,22 +79,35 @@ export function runMap(call: MapCall): Tensor {
 const FLOAT: readonly DType[] = ['f32'];
 const SIGNED: readonly DType[] = ['f32', 'i32'];
 
-function unary(op: string, expr: string, x: Tensor, accepts: readonly DType[] = FLOAT, attrs: Record<string, unknown> = {}, scalarParam?: number): Tensor {
-  return record(runMap({ op, expr, operands: [x], accepts, scalarParam }), op, [x], attrs);
+/** dL/dx of a unary op from dL/dy, its input x and its output y. */
+type UnaryRule = (g: Tensor, x: Tensor, y: Tensor) => Tensor;
+
+/** A unary op: its name, kernel expression (over v0, in x's dtype), accepted dtypes and gradient, in one place. */
+function unaryOp(name: string, expr: string | ((x: Tensor) => string), grad: UnaryRule, accepts: readonly DType[] = FLOAT): (x: Tensor) => Tensor {
+  const op = defineOp({ name, grad: (g, node, out) => [grad(g, node.inputs[0]!, out)] });
+  return (x) => op.record(runMap({ op: name, expr: typeof expr === 'string' ? expr : expr(x), operands: [x], accepts }), [x], {}, {});
 }
 
-export const neg = (x: Tensor) => unary('neg', '-v0', x, SIGNED);
+export const neg = unaryOp('neg', '-v0', (g) => neg(g), SIGNED);
 // exp and log give PyTorch's values where WGSL's are undefined: exp overflows to +inf, log(0) = -inf, log(x < 0) = NaN.
-export const exp = (x: Tensor) => unary('exp', 'expF(v0)', x);
-export const log = (x: Tensor) => unary('log', 'logF(v0)', x);
-export const sqrt = (x: Tensor) => unary('sqrt', 'sqrt(v0)', x);
-export const abs = (x: Tensor) => unary('abs', 'abs(v0)', x, SIGNED);
-/** relu(NaN) is NaN, as in PyTorch (WGSL's max may drop a NaN). */
-export const relu = (x: Tensor) => unary('relu', x.dtype === 'f32' ? 'reluF(v0)' : 'max(v0, 0)', x, SIGNED);
+export const exp = unaryOp('exp', 'expF(v0)', (g, _x, y) => mul(g, y));
+export const log = unaryOp('log', 'logF(v0)', (g, x) => div(g, x));
+export const sqrt = unaryOp('sqrt', 'sqrt(v0)', (g, _x, y) => div(mul(g, 0.5), y));
+export const abs = unaryOp('abs', 'abs(v0)', (g, x) => mul(g, sub(greater(x, 0), less(x, 0))), SIGNED);
+/**
+ * relu(NaN) is NaN, as in PyTorch (WGSL's max may drop a NaN); so is its gradient rule: the upstream gradient
+ * passes wherever x <= 0 does not hold, NaN included.
+ */
+export const relu = unaryOp('relu', (x) => (x.dtype === 'f32' ? 'reluF(v0)' : 'max(v0, 0)'), (g, x) => where(lessEqual(x, 0), 0, g), SIGNED);
 /** Logistic sigmoid, written so that neither branch overflows for large |x|. */
-export const sigmoid = (x: Tensor) => unary('sigmoid', 'select(exp(v0) / (1.0 + exp(v0)), 1.0 / (1.0 + exp(-v0)), v0 >= 0.0)', x);
+export const sigmoid = unaryOp('sigmoid', 'select(exp(v0) / (1.0 + exp(v0)), 1.0 / (1.0 + exp(-v0)), v0 >= 0.0)', (g, _x, y) => mul(g, mul(y, sub(1, y))));
 /** tanh saturates to +-1 long before |x| = 15; clamping keeps implementations that use exp(2x) finite. */
-export const tanh = (x: Tensor) => unary('tanh', 'tanh(clamp(v0, -15.0, 15.0))', x);
+export const tanh = unaryOp('tanh', 'tanh(clamp(v0, -15.0, 15.0))', (g, _x, y) => mul(g, sub(1, mul(y, y))));
+
+const powOp = defineOp<{ p: number }>({
+  name: 'pow',
+  grad: (g, { inputs: [x], attrs: { p } }) => [p === 0 ? zerosLike(g) : mul(g, mul(powScalar(x!, p - 1), p))],
+});
 
 /**
  * x ** p for a scalar p. WGSL's pow is undefined for negative bases, so the sign is restored for integer
@@ -109,29 +122,53 @@ export function powScalar(x: Tensor, p: number): Tensor {
   // 0 ** s is 0 for s > 0 and +inf for s < 0 (WGSL's pow is undefined there; s == 0 is handled last).
   const zeroBase = `select(${inf}, 0.0, s > 0.0)`;
   const expr = `select(select(select(${negBase}, pow(v0, s), v0 > 0.0), ${zeroBase}, v0 == 0.0), 1.0, s == 0.0)`;
-  return unary('pow', expr, x, FLOAT, { p }, p);
+  return powOp.record(runMap({ op: 'pow', expr, operands: [x], accepts: FLOAT, scalarParam: p }), [x], { p }, {});
 }
 
 // ---- binary ------------------------------------------------------------------------------------------
 
-function binary(op: string, expr: string, a: Operand, b: Operand, accepts?: readonly DType[]): Tensor {
-  if (typeof a === 'number' && typeof b === 'number') throw new Error(`${op}: at least one operand must be a tensor`);
-  const out = runMap({ op, expr, operands: [a, b], accepts });
-  return record(out, op, [a, b].filter((x): x is Tensor => typeof x !== 'number'), { a, b });
+/** Both operands of a binary op; the node's inputs are the tensor ones among them. */
+interface BinaryAttrs {
+  a: Operand;
+  b: Operand;
 }
 
-export const add = (a: Operand, b: Operand) => binary('add', 'v0 + v1', a, b);
-export const sub = (a: Operand, b: Operand) => binary('sub', 'v0 - v1', a, b);
-export const mul = (a: Operand, b: Operand) => binary('mul', 'v0 * v1', a, b);
-export const div = (a: Operand, b: Operand) => binary('div', 'v0 / v1', a, b);
+/** The gradients (before un-broadcasting) for operands a and b from dL/d(out). */
+type BinaryRule = (g: Tensor, a: Operand, b: Operand, out: Tensor) => [Tensor | null, Tensor | null];
+
+/** A binary op with broadcasting: its name, kernel expression over v0 and v1, and gradient, in one place. */
+function binaryOp(name: string, expr: string | ((a: Operand, b: Operand) => string), grad: BinaryRule): (a: Operand, b: Operand) => Tensor {
+  const op = defineOp<BinaryAttrs>({
+    name,
+    grad: (g, { attrs: { a, b } }, out) => {
+      const [ga, gb] = grad(g, a, b, out);
+      // Only tensor operands were recorded; each gradient is summed back over the dims broadcasting added.
+      const result: (Tensor | null)[] = [];
+      if (typeof a !== 'number') result.push(ga && sumToShape(ga, a.shape));
+      if (typeof b !== 'number') result.push(gb && sumToShape(gb, b.shape));
+      return result;
+    },
+  });
+  return (a, b) => {
+    if (typeof a === 'number' && typeof b === 'number') throw new Error(`${name}: at least one operand must be a tensor`);
+    const out = runMap({ op: name, expr: typeof expr === 'string' ? expr : expr(a, b), operands: [a, b] });
+    return op.record(out, [a, b].filter((x): x is Tensor => typeof x !== 'number'), { a, b }, {});
+  };
+}
+
+export const add = binaryOp('add', 'v0 + v1', (g) => [g, g]);
+export const sub = binaryOp('sub', 'v0 - v1', (g) => [g, neg(g)]);
+export const mul = binaryOp('mul', 'v0 * v1', (g, a, b) => [mul(g, b), mul(g, a)]);
+export const div = binaryOp('div', 'v0 / v1', (g, a, b) => [div(g, b), typeof b === 'number' ? null : neg(div(mul(g, a), mul(b, b)))]);
 /** f32 `fn(v0, v1)` that returns NaN when either operand is NaN, as PyTorch's maximum/minimum do (WGSL's may drop it). */
 function nanPropagating(fn: string, a: Operand, b: Operand): string {
   const float = (typeof a === 'number' || a.dtype === 'f32') && (typeof b === 'number' || b.dtype === 'f32');
   return float ? `select(${fn}(v0, v1), nanF(), isNanF(v0) || isNanF(v1))` : `${fn}(v0, v1)`;
 }
 
-export const maximum = (a: Operand, b: Operand) => binary('maximum', nanPropagating('max', a, b), a, b);
-export const minimum = (a: Operand, b: Operand) => binary('minimum', nanPropagating('min', a, b), a, b);
+// Ties send the gradient to the first operand, as the forward's select does.
+export const maximum = binaryOp('maximum', (a, b) => nanPropagating('max', a, b), (g, a, b) => [mul(g, greaterEqual(a, b)), mul(g, less(a, b))]);
+export const minimum = binaryOp('minimum', (a, b) => nanPropagating('min', a, b), (g, a, b) => [mul(g, lessEqual(a, b)), mul(g, greater(a, b))]);
 
 function compare(op: string, sym: string, a: Operand, b: Operand): Tensor {
   if (typeof a === 'number' && typeof b === 'number') throw new Error(`${op}: at least one operand must be a tensor`);
@@ -145,6 +182,17 @@ export const less = (a: Operand, b: Operand) => compare('less', '<', a, b);
 export const lessEqual = (a: Operand, b: Operand) => compare('lessEqual', '<=', a, b);
 export const greater = (a: Operand, b: Operand) => compare('greater', '>', a, b);
 export const greaterEqual = (a: Operand, b: Operand) => compare('greaterEqual', '>=', a, b);
+
+/** where's condition is saved (a view, owned by the node); the branches are its attributes as for binary ops. */
+const whereOp = defineOp<BinaryAttrs, { cond: Tensor }>({
+  name: 'where',
+  grad: (g, { attrs: { a, b }, saved: { cond } }) => {
+    const result: Tensor[] = [];
+    if (typeof a !== 'number') result.push(sumToShape(where(cond, g, 0), a.shape));
+    if (typeof b !== 'number') result.push(sumToShape(where(cond, 0, g), b.shape));
+    return result;
+  },
+});
 
 /** where(cond, a, b): a where cond != 0, else b; all three broadcast together. */
 export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
@@ -166,13 +214,15 @@ export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
   }
   const out = runMap({ op: 'where', expr: `select(v2, v1, v0 != ${dtype}(0))`, operands: [mask, a, b] });
   if (mask !== cond) mask.dispose();
-  return record(out, 'where', [ta, tb].filter((x): x is Tensor => x !== null), { cond, a, b });
+  return whereOp.record(out, [ta, tb].filter((x): x is Tensor => x !== null), { a, b }, { cond: viewTensor(cond, cond.shape) });
 }
+
+const castOp = defineOp({ name: 'cast', grad: (g) => [g] });
 
 /** Convert dtypes (f32 -> int truncates toward zero). */
 export function cast(x: Tensor, dtype: DType): Tensor {
   x.buffer('cast');
-  if (x.dtype === dtype) return record(runMap({ op: 'cast', expr: 'v0', operands: [x] }), 'cast', [x]);
+  if (x.dtype === dtype) return castOp.record(runMap({ op: 'cast', expr: 'v0', operands: [x] }), [x], {}, {});
   // Casts that involve an integer type carry no gradient.
   return runMap({ op: 'cast', expr: `${dtype}(v0)`, operands: [x], outDtype: dtype });
 }

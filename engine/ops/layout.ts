@@ -1,11 +1,13 @@
 /** Shape and layout ops: reshape (a view), transpose, slice, pad, broadcastTo, concat. */
-import { record } from '../autograd.js';
-import { runtime } from '../context.js';
+import { defineOp } from '../graph.js';
 import { broadcastShapes, checkShape, fmt, normalizeAxis, sameShape, sizeOf, stridesOf, type Shape } from '../shape.js';
 import { emptyTensor, viewTensor, type Tensor } from '../tensor.js';
-import { copyIntoAxisProgram, stridedCopyProgram, STRIDED_WORKGROUP } from '../../kernels/strided-copy.js';
-import { grid1d } from '../../kernels/program.js';
+import { runProgram } from '../run-program.js';
+import { copyIntoAxisProgram, stridedCopyProgram } from '../../kernels/strided-copy.js';
 import { padDims } from '../../kernels/wgsl.js';
+import { sumToShape } from './reduce.js';
+
+const reshapeOp = defineOp<{ shape: readonly number[] }>({ name: 'reshape', grad: (g, { attrs }) => [reshape(g, attrs.shape)] });
 
 /** Reshape without copying; one dimension may be -1. */
 export function reshape(x: Tensor, shape: Shape): Tensor {
@@ -21,7 +23,7 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
   }
   checkShape('reshape', target);
   if (sizeOf(target) !== x.size) throw new Error(`reshape: cannot reshape ${fmt(x.shape)} (${x.size} elements) to ${fmt(shape)} (${sizeOf(target)} elements)`);
-  return record(viewTensor(x, target), 'reshape', [x], { shape: x.shape });
+  return reshapeOp.record(viewTensor(x, target), [x], { shape: x.shape }, {});
 }
 
 export function flatten(x: Tensor, startAxis = 1): Tensor {
@@ -38,28 +40,29 @@ interface StridedView {
 }
 
 function stridedCopy(op: string, x: Tensor, v: StridedView): Tensor {
-  const out = emptyTensor(v.shape, x.dtype, op);
-  if (out.size === 0) return out;
   const rank = v.shape.length;
-  const bounded = v.lim !== undefined;
-  runtime().run(
-    {
-      program: stridedCopyProgram(op, x.dtype, rank, bounded),
-      workgroups: grid1d(out.size, STRIDED_WORKGROUP),
-      uniforms: {
-        n: out.size,
-        base: v.base,
-        shape: padDims(v.shape, rank),
-        off: padDims(v.off, rank),
-        stride: padDims(v.stride, rank),
-        lim: padDims(v.lim ?? [], rank),
-      },
+  return runProgram(stridedCopyProgram(op, x.dtype, rank, v.lim !== undefined), {
+    inputs: { x },
+    outputs: { y: v.shape },
+    uniforms: {
+      n: sizeOf(v.shape),
+      base: v.base,
+      shape: padDims(v.shape, rank),
+      off: padDims(v.off, rank),
+      stride: padDims(v.stride, rank),
+      lim: padDims(v.lim ?? [], rank),
     },
-    [x.buffer(op)],
-    [out.buffer()],
-  );
-  return out;
+  }).y;
 }
+
+const transposeOp = defineOp<{ perm: number[] }>({
+  name: 'transpose',
+  grad: (g, { attrs: { perm } }) => {
+    const inverse = new Array<number>(perm.length);
+    perm.forEach((p, i) => (inverse[p] = i));
+    return [transpose(g, inverse)];
+  },
+});
 
 /** Permute axes (default: reverse them). */
 export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
@@ -70,8 +73,13 @@ export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
   }
   const strides = stridesOf(x.shape);
   const out = stridedCopy('transpose', x, { shape: p.map((a) => x.shape[a]!), base: 0, off: p.map(() => 0), stride: p.map((a) => strides[a]!) });
-  return record(out, 'transpose', [x], { perm: p });
+  return transposeOp.record(out, [x], { perm: p }, {});
 }
+
+const sliceOp = defineOp<{ begin: number[]; inShape: readonly number[] }>({
+  name: 'slice',
+  grad: (g, { attrs: { begin, inShape } }) => [pad(g, inShape.map((d, i) => [begin[i]!, d - begin[i]! - g.shape[i]!] as [number, number]))],
+});
 
 /** Slice with begin and size per axis (size -1: to the end). */
 export function slice(x: Tensor, begin: readonly number[], size?: readonly number[]): Tensor {
@@ -86,8 +94,13 @@ export function slice(x: Tensor, begin: readonly number[], size?: readonly numbe
     }
   });
   const out = stridedCopy('slice', x, { shape: sz, base: 0, off: [...begin], stride: stridesOf(x.shape) });
-  return record(out, 'slice', [x], { begin: [...begin], inShape: x.shape });
+  return sliceOp.record(out, [x], { begin: [...begin], inShape: x.shape }, {});
 }
+
+const padOp = defineOp<{ pads: readonly (readonly [number, number])[] }>({
+  name: 'pad',
+  grad: (g, { inputs: [x], attrs: { pads } }) => [slice(g, pads.map(([a]) => a), x!.shape)],
+});
 
 /** Zero padding: `pads[i] = [before, after]` for each axis. */
 export function pad(x: Tensor, pads: readonly (readonly [number, number])[]): Tensor {
@@ -97,8 +110,10 @@ export function pad(x: Tensor, pads: readonly (readonly [number, number])[]): Te
   }
   const shape = x.shape.map((d, i) => d + pads[i]![0] + pads[i]![1]);
   const out = stridedCopy('pad', x, { shape, base: 0, off: pads.map(([a]) => -a), stride: stridesOf(x.shape), lim: [...x.shape] });
-  return record(out, 'pad', [x], { pads });
+  return padOp.record(out, [x], { pads }, {});
 }
+
+const broadcastToOp = defineOp<{ inShape: readonly number[] }>({ name: 'broadcastTo', grad: (g, { attrs }) => [sumToShape(g, attrs.inShape)] });
 
 /** Materialise `x` broadcast to `shape`. */
 export function broadcastTo(x: Tensor, shape: Shape): Tensor {
@@ -113,8 +128,21 @@ export function broadcastTo(x: Tensor, shape: Shape): Tensor {
     return i < 0 || x.shape[i] === 1 ? 0 : own[i]!;
   });
   const out = stridedCopy('broadcastTo', x, { shape, base: 0, off: shape.map(() => 0), stride });
-  return record(out, 'broadcastTo', [x], { inShape: x.shape });
+  return broadcastToOp.record(out, [x], { inShape: x.shape }, {});
 }
+
+const concatOp = defineOp<{ axis: number; sizes: number[] }>({
+  name: 'concat',
+  grad: (g, { attrs: { axis, sizes } }) => {
+    let offset = 0;
+    return sizes.map((size) => {
+      const begin = g.shape.map((_, i) => (i === axis ? offset : 0));
+      const sz = g.shape.map((d, i) => (i === axis ? size : d));
+      offset += size;
+      return slice(g, begin, sz);
+    });
+  },
+});
 
 /** Join tensors along an existing axis. */
 export function concat(xs: readonly Tensor[], axis = 0): Tensor {
@@ -134,20 +162,14 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   const inner = sizeOf(shape.slice(a + 1));
   let offset = 0;
   for (const x of xs) {
-    if (x.size > 0) {
-      runtime().run(
-        {
-          program: copyIntoAxisProgram(x.dtype),
-          workgroups: grid1d(x.size, STRIDED_WORKGROUP),
-          uniforms: { n: x.size, inner: Math.max(inner, 1), axisIn: x.shape[a]!, axisOut: shape[a], offset },
-        },
-        [x.buffer()],
-        [out.buffer()],
-      );
-    }
+    runProgram(copyIntoAxisProgram(x.dtype), {
+      inputs: { x },
+      outputs: { y: out },
+      uniforms: { n: x.size, inner: Math.max(inner, 1), axisIn: x.shape[a]!, axisOut: shape[a], offset },
+    });
     offset += x.shape[a]!;
   }
-  return record(out, 'concat', xs, { axis: a, sizes: xs.map((x) => x.shape[a]!) });
+  return concatOp.record(out, xs, { axis: a, sizes: xs.map((x) => x.shape[a]!) }, {});
 }
 
 /** Insert a size-1 axis. */

@@ -7,13 +7,14 @@
  * autotuner's choice for the adapter and shape bucket, or its heuristic until `tuneMatmul` has measured it.
  * Gradients are matmuls themselves, with transpose flags instead of materialised transposes.
  */
-import { record } from '../autograd.js';
+import { defineOp } from '../graph.js';
 import { runtime } from '../context.js';
-import { defineGrad, sumToShape } from '../gradients.js';
 import { fmt, sizeOf, type Shape } from '../shape.js';
 import { emptyTensor, type Tensor } from '../tensor.js';
+import { runProgram } from '../run-program.js';
 import { greater, mul } from './elementwise.js';
 import { reshape } from './layout.js';
+import { sumToShape } from './reduce.js';
 import {
   autotuneEnabled,
   chooseConfig,
@@ -112,10 +113,9 @@ function product(a: Tensor, b: Tensor, plan: ProductPlan, bias: Tensor | undefin
     const batch = collapseBatch(plan.outBatch, plan.aMatrix.slice(0, -2), plan.bMatrix.slice(0, -2), dims.m * dims.k, dims.k * dims.n);
     const flags = { transposeA, transposeB, batchRank: batch.shape.length, bias: bias !== undefined, relu };
     const { config } = chooseConfig(runtime().info, { dims, transposeA, transposeB });
-    const inputs = [a.buffer(), b.buffer(), ...(bias ? [bias.buffer()] : [])];
-    for (const d of matmulDispatches(config, flags, dims, batch)) runtime().run(d, inputs, [out.buffer()]);
+    for (const d of matmulDispatches(config, flags, dims, batch)) runProgram(d.program, { ...d, inputs: { a, b, ...(bias ? { bias } : {}) }, outputs: { c: out } });
   }
-  return record(out, 'matmul', bias ? [a, b, bias] : [a, b], { transposeA, transposeB, relu });
+  return matmulOp.record(out, bias ? [a, b, bias] : [a, b], { transposeA, transposeB, relu }, {});
 }
 
 /**
@@ -163,9 +163,11 @@ function gradientProducts(transposeA: boolean, transposeB: boolean): { a: Gradie
   };
 }
 
-defineGrad('matmul', (g, node, out) => {
-  const [a, b, bias] = node.inputs as [Tensor, Tensor, Tensor | undefined];
-  const { transposeA, transposeB, relu } = node.attrs as { transposeA: boolean; transposeB: boolean; relu: boolean };
+const matmulOp = defineOp<{ transposeA: boolean; transposeB: boolean; relu: boolean }>({ name: 'matmul', grad: (g, node, out) => matmulGrad(g, node.inputs, node.attrs, out) });
+
+function matmulGrad(g: Tensor, inputs: readonly Tensor[], attrs: { transposeA: boolean; transposeB: boolean; relu: boolean }, out: Tensor): (Tensor | null)[] {
+  const [a, b, bias] = inputs as [Tensor, Tensor, Tensor | undefined];
+  const { transposeA, transposeB, relu } = attrs;
   // relu passes the gradient where its output is positive (the output is all the mask needs).
   const gz = relu ? mul(g, greater(out, 0)) : g;
   const operands = { a, b, g: gz };
@@ -178,7 +180,7 @@ defineGrad('matmul', (g, node, out) => {
   });
   if (bias) grads.push(bias.requiresGrad ? sumToShape(gz, bias.shape) : null);
   return grads;
-});
+}
 
 // ---- tuning --------------------------------------------------------------------------------------------
 

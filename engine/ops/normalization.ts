@@ -4,21 +4,12 @@
  * (unbiased variance, exponential moving average with `momentum`); eval mode normalises with the running
  * statistics. gamma (scale) and beta (shift) are optional and independent.
  */
-import { isGradEnabled, record } from '../autograd.js';
+import { defineOp, isGradEnabled, type GradNode } from '../graph.js';
 import { runtime } from '../context.js';
-import { defineGrad } from '../gradients.js';
 import { fmt } from '../shape.js';
 import { emptyTensor, type Tensor } from '../tensor.js';
-import {
-  bnGradPartialProgram,
-  bnInputGradProgram,
-  bnNormalizeProgram,
-  bnStatsFinalizeProgram,
-  bnStatsPartialProgram,
-  BN_ELEMENTWISE_WORKGROUP,
-  BN_WORKGROUP,
-} from '../../kernels/batchnorm.js';
-import { grid1d } from '../../kernels/program.js';
+import { runProgram } from '../run-program.js';
+import { bnGradPartialProgram, bnInputGradProgram, bnNormalizeProgram, bnStatsFinalizeProgram, bnStatsPartialProgram } from '../../kernels/batchnorm.js';
 import { sum } from './reduce.js';
 
 export interface BatchNormOptions {
@@ -94,18 +85,21 @@ function checkOptions(x: Tensor, o: BatchNormOptions): void {
 
 /** Batch mean and biased variance per channel; updates the running statistics in place as a side effect. */
 function batchStatistics(x: Tensor, layout: ChunkLayout, runningMean: Tensor, runningVar: Tensor, momentum: number): { mean: Tensor; variance: Tensor } {
-  const partials = emptyTensor([layout.c * layout.chunks * 2], 'f32', 'batchNorm2d partials');
   // The partial pass walks its chunk twice (mean, then squared deviations); the finishing pass walks the chunks.
-  runtime().run({ program: bnStatsPartialProgram(), workgroups: grid1d(layout.c * layout.chunks, BN_WORKGROUP), uniforms: { ...layout }, trips: 2 * layout.chunkLen }, [x.buffer()], [partials.buffer()]);
-  const mean = emptyTensor([layout.c], 'f32', 'batchNorm2d mean');
-  const variance = emptyTensor([layout.c], 'f32', 'batchNorm2d variance');
-  runtime().run(
-    { program: bnStatsFinalizeProgram(), workgroups: grid1d(layout.c, BN_WORKGROUP), uniforms: { ...layout, momentum }, trips: layout.chunks },
-    [partials.buffer()],
-    [mean.buffer(), variance.buffer(), runningMean.buffer('batchNorm2d'), runningVar.buffer('batchNorm2d')],
-  );
+  const { partials } = runProgram(bnStatsPartialProgram(), {
+    inputs: { x },
+    outputs: { partials: [layout.c * layout.chunks * 2] },
+    uniforms: { ...layout },
+    trips: 2 * layout.chunkLen,
+  });
+  const { batchMean, batchVar } = runProgram(bnStatsFinalizeProgram(), {
+    inputs: { partials },
+    outputs: { batchMean: [layout.c], batchVar: [layout.c], runningMean, runningVar },
+    uniforms: { ...layout, momentum },
+    trips: layout.chunks,
+  });
   partials.dispose();
-  return { mean, variance };
+  return { mean: batchMean, variance: batchVar };
 }
 
 /** A copy of a running statistic, so a later training step's in-place update cannot change a recorded graph. */
@@ -130,61 +124,51 @@ export function batchNorm2d(x: Tensor, options: BatchNormOptions): Tensor {
   if (training) stats = batchStatistics(x, layout, runningMean, runningVar, options.momentum ?? 0.1);
   else if (recording) stats = { mean: snapshot(runningMean), variance: snapshot(runningVar) };
   else stats = { mean: runningMean, variance: runningVar };
-  const out = emptyTensor(x.shape, 'f32', 'batchNorm2d');
-  if (out.size > 0) {
-    runtime().run(
-      {
-        program: bnNormalizeProgram({ gamma: !!gamma, beta: !!beta }),
-        workgroups: grid1d(out.size, BN_ELEMENTWISE_WORKGROUP),
-        uniforms: { n: out.size, c: layout.c, hw: layout.hw, eps, count: layout.count },
-      },
-      [x.buffer(), stats.mean.buffer(), stats.variance.buffer(), ...params.slice(1).map((t) => t.buffer())],
-      [out.buffer()],
-    );
-  }
-  record(out, 'batchNorm2d', params, { ...stats, eps, training, hasGamma: !!gamma, hasBeta: !!beta });
-  if (!recording && training) {
-    stats.mean.dispose();
-    stats.variance.dispose();
-  }
-  return out;
+  const { y: out } = runProgram(bnNormalizeProgram({ gamma: !!gamma, beta: !!beta }), {
+    inputs: { x, mean: stats.mean, variance: stats.variance, ...(gamma ? { gamma } : {}), ...(beta ? { beta } : {}) },
+    outputs: { y: x.shape },
+    uniforms: { n: x.size, c: layout.c, hw: layout.hw, eps, count: layout.count },
+  });
+  // In eval mode without a graph the statistics are the caller's running tensors, not ours to save or free.
+  if (!training && !recording) return out;
+  return batchNormOp.record(out, params, { eps, training, hasGamma: !!gamma, hasBeta: !!beta }, stats);
 }
 
-defineGrad('batchNorm2d', (g, node) => {
-  const { mean, variance, eps, training, hasGamma, hasBeta } = node.attrs as {
-    mean: Tensor;
-    variance: Tensor;
-    eps: number;
-    training: boolean;
-    hasGamma: boolean;
-    hasBeta: boolean;
-  };
+interface BatchNormAttrs {
+  eps: number;
+  training: boolean;
+  hasGamma: boolean;
+  hasBeta: boolean;
+}
+
+/** The node saves the statistics the output was normalised with (the batch's, or a snapshot of the running ones). */
+const batchNormOp = defineOp<BatchNormAttrs, { mean: Tensor; variance: Tensor }>({ name: 'batchNorm2d', grad: (g, node) => batchNormGrad(g, node) });
+
+function batchNormGrad(g: Tensor, node: GradNode<BatchNormAttrs, { mean: Tensor; variance: Tensor }>): (Tensor | null)[] {
+  const { eps, training, hasGamma, hasBeta } = node.attrs;
+  const { mean, variance } = node.saved;
   const [x, ...params] = node.inputs as [Tensor, ...Tensor[]];
   const gamma = hasGamma ? params[0]! : null;
-  const op = 'batchNorm2dBackward';
   const layout = chunkLayout(x);
   const uniforms = { n: x.size, c: layout.c, hw: layout.hw, eps, count: layout.count };
   // Channel sums of g and g * xhat: the beta and gamma gradients, and (batch statistics) terms of dx.
   let sums: { g: Tensor; gXhat: Tensor } | null = null;
   if (training || params.some((t) => t.requiresGrad)) {
-    const partG = emptyTensor([layout.c, layout.chunks], 'f32', op);
-    const partGXhat = emptyTensor([layout.c, layout.chunks], 'f32', op);
-    runtime().run(
-      { program: bnGradPartialProgram(), workgroups: grid1d(layout.c * layout.chunks, BN_WORKGROUP), uniforms: { ...layout, eps }, trips: layout.chunkLen },
-      [g.buffer(op), x.buffer(op), mean.buffer(op), variance.buffer(op)],
-      [partG.buffer(), partGXhat.buffer()],
-    );
-    sums = { g: sum(partG, 1), gXhat: sum(partGXhat, 1) };
+    const part = runProgram(bnGradPartialProgram(), {
+      inputs: { dy: g, x, mean, variance },
+      outputs: { sumG: [layout.c, layout.chunks], sumGXhat: [layout.c, layout.chunks] },
+      uniforms: { ...layout, eps },
+      trips: layout.chunkLen,
+    });
+    sums = { g: sum(part.sumG, 1), gXhat: sum(part.sumGXhat, 1) };
   }
   let dx: Tensor | null = null;
   if (x.requiresGrad) {
-    dx = emptyTensor(x.shape, 'f32', op);
-    const inputs = [x, mean, variance, g, ...(gamma ? [gamma] : []), ...(training ? [sums!.g, sums!.gXhat] : [])];
-    runtime().run(
-      { program: bnInputGradProgram(training, !!gamma), workgroups: grid1d(x.size, BN_ELEMENTWISE_WORKGROUP), uniforms },
-      inputs.map((t) => t.buffer(op)),
-      [dx.buffer()],
-    );
+    dx = runProgram(bnInputGradProgram(training, !!gamma), {
+      inputs: { x, mean, variance, dy: g, ...(gamma ? { gamma } : {}), ...(training ? { sumG: sums!.g, sumGXhat: sums!.gXhat } : {}) },
+      outputs: { dx: x.shape },
+      uniforms,
+    }).dx;
   }
   return [dx, ...(hasGamma ? [sums?.gXhat ?? null] : []), ...(hasBeta ? [sums?.g ?? null] : [])];
-});
+}

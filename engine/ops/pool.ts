@@ -1,10 +1,8 @@
 /** Max and average 2-D pooling (NCHW) with their gradients, and global average pooling. */
-import { isGradEnabled, record } from '../autograd.js';
-import { runtime } from '../context.js';
-import { defineGrad } from '../gradients.js';
+import { defineOp } from '../graph.js';
 import { fmt } from '../shape.js';
-import { emptyTensor, type Tensor } from '../tensor.js';
-import { grid1d } from '../../kernels/program.js';
+import type { Tensor } from '../tensor.js';
+import { runProgram } from '../run-program.js';
 import { poolBackwardProgram, poolForwardProgram, poolTrips, type PoolKind } from '../../kernels/pool.js';
 import { mean } from './reduce.js';
 
@@ -49,19 +47,28 @@ function geometry(op: string, x: Tensor, o: Pool2dOptions): { g: PoolGeometry; o
   return { g: { n: N * C * oh * ow, h: H, w: W, oh, ow, kh, kw, sh, sw, ph, pw }, outShape: [N, C, oh, ow] };
 }
 
+/** Max pooling saves the index of each window's maximum; average pooling needs only the geometry. */
+const maxPoolOp = defineOp<{ g: PoolGeometry }, { argmax: Tensor | null }>({
+  name: 'maxPool2d',
+  grad: (dy, { inputs: [x], attrs: { g }, saved: { argmax } }) => [backward('max', dy, x!, g, argmax)],
+});
+const avgPoolOp = defineOp<{ g: PoolGeometry }, { argmax: Tensor | null }>({
+  name: 'avgPool2d',
+  grad: (dy, { inputs: [x], attrs: { g } }) => [backward('avg', dy, x!, g, null)],
+});
+
 function forward(kind: PoolKind, x: Tensor, o: Pool2dOptions): Tensor {
   const op = `${kind}Pool2d`;
   x.buffer(op);
   const { g, outShape } = geometry(op, x, o);
-  const out = emptyTensor(outShape, 'f32', op);
-  const argmax = kind === 'max' ? emptyTensor(outShape, 'i32', 'maxPool2d argmax') : null;
-  if (out.size > 0) {
-    runtime().run({ program: poolForwardProgram(kind), workgroups: grid1d(g.n, 256), uniforms: { ...g }, trips: poolTrips(g, false) }, [x.buffer()], argmax ? [out.buffer(), argmax.buffer()] : [out.buffer()]);
-  }
-  // The argmax is kept only for a recorded backward; the pool reuses its buffer after the submit otherwise.
-  const keepArgmax = x.requiresGrad && isGradEnabled();
-  if (argmax && !keepArgmax) argmax.dispose();
-  return record(out, op, [x], { g, argmax: keepArgmax ? argmax : null });
+  const { y: out, argmax = null } = runProgram(poolForwardProgram(kind), {
+    inputs: { x },
+    outputs: { y: outShape, ...(kind === 'max' ? { argmax: outShape } : {}) },
+    uniforms: { ...g },
+    trips: poolTrips(g, false),
+  });
+  // The argmax belongs to the node (freed with it), or is freed at once when nothing is recorded.
+  return (kind === 'max' ? maxPoolOp : avgPoolOp).record(out, [x], { g }, { argmax });
 }
 
 export function maxPool2d(x: Tensor, options: Pool2dOptions): Tensor {
@@ -79,11 +86,10 @@ export function globalAvgPool(x: Tensor): Tensor {
 }
 
 function backward(kind: PoolKind, dy: Tensor, x: Tensor, g: PoolGeometry, argmax: Tensor | null): Tensor {
-  const dx = emptyTensor(x.shape, 'f32', `${kind}Pool2dBackward`);
-  const inputs = argmax ? [dy.buffer(), argmax.buffer()] : [dy.buffer()];
-  if (dx.size > 0) runtime().run({ program: poolBackwardProgram(kind), workgroups: grid1d(dx.size, 256), uniforms: { ...g, n: dx.size }, trips: poolTrips(g, true) }, inputs, [dx.buffer()]);
-  return dx;
+  return runProgram(poolBackwardProgram(kind), {
+    inputs: { dy, ...(argmax ? { argmax } : {}) },
+    outputs: { dx: x.shape },
+    uniforms: { ...g, n: x.size },
+    trips: poolTrips(g, true),
+  }).dx;
 }
-
-defineGrad('maxPool2d', (dy, node) => [backward('max', dy, node.inputs[0]!, node.attrs.g as PoolGeometry, node.attrs.argmax as Tensor)]);
-defineGrad('avgPool2d', (dy, node) => [backward('avg', dy, node.inputs[0]!, node.attrs.g as PoolGeometry, null)]);

@@ -1,12 +1,12 @@
 /** Reductions over any axes, with keepdims: sum, mean, max, min, argmax, argmin. */
-import { record } from '../autograd.js';
-import { runtime } from '../context.js';
-import { normalizeAxes, stridesOf, type Shape } from '../shape.js';
-import { emptyTensor, viewTensor, type Tensor } from '../tensor.js';
-import { isArgReduce, reduceProgram, REDUCE_WORKGROUP, type ReduceOp } from '../../kernels/reduce.js';
-import { grid1d } from '../../kernels/program.js';
+import { defineOp, type GradNode } from '../graph.js';
+import { normalizeAxes, sameShape, stridesOf, type Shape } from '../shape.js';
+import { viewTensor, type Tensor } from '../tensor.js';
+import { runProgram } from '../run-program.js';
+import { isArgReduce, reduceProgram, type ReduceOp } from '../../kernels/reduce.js';
 import { padDims } from '../../kernels/wgsl.js';
-import { mul } from './elementwise.js';
+import { equal, mul, runMap } from './elementwise.js';
+import { broadcastTo, reshape } from './layout.js';
 
 export interface ReduceOptions {
   keepDims?: boolean;
@@ -42,29 +42,23 @@ function reducePass(op: ReduceOp, x: Tensor, axes: number[], index: Tensor | nul
   const innerContiguous = axes.every((a, k) => a === x.rank - axes.length + k);
   const chunks = count > 2 * CHUNK && (nOut < 16384 || count > MAX_UNCHUNKED) ? Math.ceil(count / CHUNK) : 1;
   const chunkLen = Math.ceil(count / chunks);
-  const out = emptyTensor([nOut * chunks], x.dtype, op);
-  const outIndex = isArgReduce(op) ? emptyTensor([nOut * chunks], 'i32', op) : null;
   const program = reduceProgram(op, x.dtype, keptShape.length, redShape.length, innerContiguous, index !== null);
-  runtime().run(
-    {
-      program,
-      workgroups: grid1d(nOut * chunks, REDUCE_WORKGROUP),
-      trips: chunkLen,
-      uniforms: {
-        nOut,
-        count,
-        chunks,
-        chunkLen,
-        keptShape: padDims(keptShape, keptShape.length),
-        keptStride: padDims(kept.map((i) => strides[i]!), keptShape.length),
-        redShape: padDims(redShape, redShape.length),
-        redStride: padDims(axes.map((i) => strides[i]!), redShape.length),
-      },
+  const { values, indices = null } = runProgram(program, {
+    inputs: { x, ...(index ? { index } : {}) },
+    outputs: { values: [nOut * chunks], ...(isArgReduce(op) ? { indices: [nOut * chunks] } : {}) },
+    trips: chunkLen,
+    uniforms: {
+      nOut,
+      count,
+      chunks,
+      chunkLen,
+      keptShape: padDims(keptShape, keptShape.length),
+      keptStride: padDims(kept.map((i) => strides[i]!), keptShape.length),
+      redShape: padDims(redShape, redShape.length),
+      redStride: padDims(axes.map((i) => strides[i]!), redShape.length),
     },
-    index ? [x.buffer(op), index.buffer(op)] : [x.buffer(op)],
-    outIndex ? [out.buffer(), outIndex.buffer()] : [out.buffer()],
-  );
-  return { out, index: outIndex, chunks };
+  });
+  return { out: values, index: indices, chunks };
 }
 
 /** A flat pass result seen as [outputs, chunks], for the next pass over its last axis. */
@@ -102,30 +96,73 @@ function reduce(op: ReduceOp, x: Tensor, axesArg: number | readonly number[] | u
   return shaped;
 }
 
+/** The reduced axes (normalised) and whether they were kept as size-1 dims. */
+interface ReduceAttrs {
+  axes: number[];
+  keepDims: boolean;
+}
+
+/** dL/d(out) spread back over the reduced axes of x. */
+function expandReduced(g: Tensor, { inputs: [x], attrs: { axes, keepDims } }: GradNode<ReduceAttrs>): Tensor {
+  const kept = keepDims ? g : reshape(g, x!.shape.map((d, i) => (axes.includes(i) ? 1 : d)));
+  return broadcastTo(kept, x!.shape);
+}
+
+/** Sum a broadcast gradient back to the operand's shape. */
+export function sumToShape(g: Tensor, shape: Shape): Tensor {
+  if (sameShape(g.shape, shape)) return g;
+  const lead = g.rank - shape.length;
+  const axes: number[] = [];
+  for (let i = 0; i < g.rank; i++) if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
+  const s = sum(g, axes, { keepDims: true });
+  const r = reshape(s, shape);
+  s.dispose();
+  return r;
+}
+
+const sumOp = defineOp<ReduceAttrs>({ name: 'sum', grad: (g, node) => [expandReduced(g, node)] });
+const meanOp = defineOp<ReduceAttrs & { count: number }>({ name: 'mean', grad: (g, node) => [mul(expandReduced(g, node), 1 / node.attrs.count)] });
+
+/** Every position equal to the extreme receives the gradient (ties share it, as in TF.js). */
+function extremeOp(name: 'max' | 'min') {
+  return defineOp<ReduceAttrs>({
+    name,
+    grad: (g, node, out) => {
+      const x = node.inputs[0]!;
+      const { axes, keepDims } = node.attrs;
+      const outKept = keepDims ? out : reshape(out, x.shape.map((d, i) => (axes.includes(i) ? 1 : d)));
+      return [mul(expandReduced(g, node), equal(x, outKept))];
+    },
+  });
+}
+const maxOp = extremeOp('max');
+const minOp = extremeOp('min');
+
+function attrsOf(op: string, x: Tensor, axes: number | readonly number[] | undefined, options: ReduceOptions): ReduceAttrs {
+  return { axes: normalizeAxes(op, axes, x.rank), keepDims: options.keepDims ?? false };
+}
+
 export function sum(x: Tensor, axes?: number | readonly number[], options: ReduceOptions = {}): Tensor {
-  const out = reduce('sum', x, axes, options);
-  return record(out, 'sum', [x], { axes: normalizeAxes('sum', axes, x.rank), keepDims: options.keepDims ?? false });
+  return sumOp.record(reduce('sum', x, axes, options), [x], attrsOf('sum', x, axes, options), {});
 }
 
 export function mean(x: Tensor, axes?: number | readonly number[], options: ReduceOptions = {}): Tensor {
-  const ax = normalizeAxes('mean', axes, x.rank);
-  const count = ax.reduce((a, i) => a * x.shape[i]!, 1);
+  const attrs = attrsOf('mean', x, axes, options);
+  const count = attrs.axes.reduce((a, i) => a * x.shape[i]!, 1);
   if (x.dtype !== 'f32') throw new Error(`mean: expects an f32 tensor, got ${x.dtype}; cast it first`);
-  const total = sum(x, ax, options);
+  const total = reduce('sum', x, axes, options);
   // The mean of nothing is NaN, as in PyTorch (the sum over an empty axis is 0).
-  const out = mul(total, count === 0 ? NaN : 1 / count);
-  if (!total.requiresGrad) total.dispose();
-  return out;
+  const out = runMap({ op: 'mean', expr: 'v0 * v1', operands: [total, count === 0 ? NaN : 1 / count] });
+  total.dispose();
+  return meanOp.record(out, [x], { ...attrs, count }, {});
 }
 
 export function max(x: Tensor, axes?: number | readonly number[], options: ReduceOptions = {}): Tensor {
-  const out = reduce('max', x, axes, options);
-  return record(out, 'max', [x], { axes: normalizeAxes('max', axes, x.rank), keepDims: options.keepDims ?? false });
+  return maxOp.record(reduce('max', x, axes, options), [x], attrsOf('max', x, axes, options), {});
 }
 
 export function min(x: Tensor, axes?: number | readonly number[], options: ReduceOptions = {}): Tensor {
-  const out = reduce('min', x, axes, options);
-  return record(out, 'min', [x], { axes: normalizeAxes('min', axes, x.rank), keepDims: options.keepDims ?? false });
+  return minOp.record(reduce('min', x, axes, options), [x], attrsOf('min', x, axes, options), {});
 }
 
 /** Index (i32) of the largest value along one axis; the first one wins ties. */

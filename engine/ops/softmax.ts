@@ -3,16 +3,14 @@
  * labels or target distributions), KL divergence, and their gradient rules. Inputs are checked here, before
  * any GPU work. The losses' gradients w.r.t. their input come from one fused kernel; targets get none.
  */
-import { record, type GradRule } from '../autograd.js';
-import { runtime } from '../context.js';
-import { defineGrad } from '../gradients.js';
+import { defineOp, type GradRule } from '../graph.js';
 import { fmt, normalizeAxis, sameShape } from '../shape.js';
-import { emptyTensor, type Tensor } from '../tensor.js';
-import { ELEMENT_WORKGROUP, softmaxBackwardProgram, softmaxFromStatsProgram, softmaxProgram, ROW_STATS, ROW_WORKGROUP, type SoftmaxKind } from '../../kernels/softmax.js';
+import { viewTensor, type Tensor } from '../tensor.js';
+import { runProgram } from '../run-program.js';
+import { softmaxBackwardProgram, softmaxFromStatsProgram, softmaxProgram, ROW_STATS, type SoftmaxKind } from '../../kernels/softmax.js';
 import { rowLossBackwardProgram, rowLossProgram, type RowLossSpec } from '../../kernels/cross-entropy.js';
 import { ROW_PARTIAL, rowStatsCombineProgram, rowStatsPartialProgram, rowStatsTrips, type RowStatsSpec } from '../../kernels/row-stats.js';
 import { LOOP_BUDGET } from '../../kernels/loop-budget.js';
-import { grid1d } from '../../kernels/program.js';
 import { exp, mul, sub } from './elementwise.js';
 import { transpose } from './layout.js';
 import { mean, sum } from './reduce.js';
@@ -37,45 +35,40 @@ function isLong(cols: number): boolean {
  * Row statistics [rows, ROW_STATS] of a long-row input, and for losses the per-row losses: two passes (see
  * kernels/row-stats.ts). `target` is given for losses.
  */
-function longRowStatistics(op: string, spec: RowStatsSpec, x: Tensor, target: Tensor | null): { stats: Tensor; loss: Tensor | null } {
+function longRowStatistics(spec: RowStatsSpec, x: Tensor, target: Tensor | null): { stats: Tensor; loss: Tensor | null } {
   const { rows, cols } = rowsOf(x);
   const chunkLen = Math.max(ROW_CHUNK, Math.ceil(cols / LONG_ROW));
   const chunks = Math.ceil(cols / chunkLen);
   const uniforms = { rows, cols, chunks, chunkLen };
   const trips = rowStatsTrips(spec, chunkLen, chunks);
-  const partials = emptyTensor([rows, chunks, ROW_PARTIAL], 'f32', `${op} partials`);
   const distribution = spec !== null && spec.targetDtype === 'f32';
-  runtime().run(
-    { program: rowStatsPartialProgram(spec), workgroups: grid1d(rows * chunks, ROW_WORKGROUP), uniforms, trips: trips.partial },
-    distribution ? [x.buffer(), target!.buffer()] : [x.buffer()],
-    [partials.buffer()],
-  );
-  const stats = emptyTensor([rows, ROW_STATS], 'f32', `${op} row stats`);
-  const loss = spec === null ? null : emptyTensor([rows], 'f32', op);
-  runtime().run(
-    { program: rowStatsCombineProgram(spec), workgroups: grid1d(rows, ROW_WORKGROUP), uniforms, trips: trips.combine },
-    spec === null ? [partials.buffer()] : [x.buffer(), target!.buffer(), partials.buffer()],
-    loss ? [loss.buffer(), stats.buffer()] : [stats.buffer()],
-  );
+  const { partials } = runProgram(rowStatsPartialProgram(spec), {
+    inputs: { x, ...(distribution ? { targets: target! } : {}) },
+    outputs: { partials: [rows, chunks, ROW_PARTIAL] },
+    uniforms,
+    trips: trips.partial,
+  });
+  const { stats, losses = null } = runProgram(rowStatsCombineProgram(spec), {
+    inputs: { partials, ...(spec === null ? {} : { x, targets: target! }) },
+    outputs: { stats: [rows, ROW_STATS], ...(spec === null ? {} : { losses: [rows] }) },
+    uniforms,
+    trips: trips.combine,
+  });
   partials.dispose();
-  return { stats, loss };
+  return { stats, loss: losses };
 }
 
 function softmaxLastAxis(kind: SoftmaxKind, x: Tensor): Tensor {
-  const out = emptyTensor(x.shape, 'f32', kind);
   const { rows, cols } = rowsOf(x);
-  if (out.size > 0 && !isLong(cols)) {
-    runtime().run({ program: softmaxProgram(kind), workgroups: grid1d(rows, ROW_WORKGROUP), uniforms: { rows, cols }, trips: 2 * cols }, [x.buffer()], [out.buffer()]);
-  } else if (out.size > 0) {
-    const { stats } = longRowStatistics(kind, null, x, null);
-    runtime().run(
-      { program: softmaxFromStatsProgram(kind), workgroups: grid1d(out.size, ELEMENT_WORKGROUP), uniforms: { rows, cols } },
-      [x.buffer(), stats.buffer()],
-      [out.buffer()],
-    );
+  let out: Tensor;
+  if (!isLong(cols) || x.size === 0) {
+    out = runProgram(softmaxProgram(kind), { inputs: { x }, outputs: { y: x.shape }, uniforms: { rows, cols }, trips: 2 * cols }).y;
+  } else {
+    const { stats } = longRowStatistics(null, x, null);
+    out = runProgram(softmaxFromStatsProgram(kind), { inputs: { x, stats }, outputs: { y: x.shape }, uniforms: { rows, cols } }).y;
     stats.dispose();
   }
-  return record(out, kind, [x]);
+  return softmaxOps[kind].record(out, [x], {}, {});
 }
 
 function softmaxAlong(kind: SoftmaxKind, x: Tensor, axis: number): Tensor {
@@ -107,7 +100,7 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
   return softmaxAlong('logSoftmax', x, axis);
 }
 
-function softmaxRule(kind: SoftmaxKind): GradRule {
+function softmaxRule(kind: SoftmaxKind): GradRule<Record<string, never>, Record<string, never>> {
   return (g, _node, out) => {
     const { rows, cols } = rowsOf(out);
     if (isLong(cols)) {
@@ -116,19 +109,13 @@ function softmaxRule(kind: SoftmaxKind): GradRule {
       const rowSum = (t: Tensor) => sum(t, -1, { keepDims: true });
       return [kind === 'softmax' ? mul(out, sub(g, rowSum(mul(g, out)))) : sub(g, mul(exp(out), rowSum(g)))];
     }
-    const dx = emptyTensor(out.shape, 'f32', `${kind}Backward`);
-    if (dx.size > 0) {
-      runtime().run(
-        { program: softmaxBackwardProgram(kind), workgroups: grid1d(rows, ROW_WORKGROUP), uniforms: { rows, cols }, trips: 2 * cols },
-        [g.buffer(), out.buffer(`${kind}Backward`)],
-        [dx.buffer()],
-      );
-    }
-    return [dx];
+    return [runProgram(softmaxBackwardProgram(kind), { inputs: { dy: g, y: out }, outputs: { dx: out.shape }, uniforms: { rows, cols }, trips: 2 * cols }).dx];
   };
 }
-defineGrad('softmax', softmaxRule('softmax'));
-defineGrad('logSoftmax', softmaxRule('logSoftmax'));
+const softmaxOps = {
+  softmax: defineOp({ name: 'softmax', grad: softmaxRule('softmax') }),
+  logSoftmax: defineOp({ name: 'logSoftmax', grad: softmaxRule('logSoftmax') }),
+};
 
 // ---- losses ------------------------------------------------------------------------------------------
 
@@ -189,28 +176,23 @@ function rowLoss(call: RowLossCall): Tensor {
   let loss: Tensor;
   let stats: Tensor;
   if (isLong(cols) && rows > 0) {
-    ({ loss, stats } = longRowStatistics(op, spec, input, target) as { loss: Tensor; stats: Tensor });
+    ({ loss, stats } = longRowStatistics(spec, input, target) as { loss: Tensor; stats: Tensor });
   } else {
-    loss = emptyTensor([rows], 'f32', op);
-    stats = emptyTensor([rows, ROW_STATS], 'f32', `${op} row stats`);
     // One pass for the row statistics (when normalising) and one over the targets (for distributions).
     const trips = (logits ? cols : 0) + (target.dtype === 'f32' ? cols : 0);
-    if (rows > 0) {
-      runtime().run(
-        { program: rowLossProgram(spec), workgroups: grid1d(rows, ROW_WORKGROUP), uniforms: { rows, cols }, trips },
-        [input.buffer(), target.buffer()],
-        [loss.buffer(), stats.buffer()],
-      );
-    }
+    ({ losses: loss, stats } = runProgram(rowLossProgram(spec), {
+      inputs: { x: input, targets: target },
+      outputs: { losses: [rows], stats: [rows, ROW_STATS] },
+      uniforms: { rows, cols },
+      trips,
+    }));
   }
   let out = loss;
   if (reduction !== 'none') {
     out = reduction === 'sum' ? sum(loss) : mean(loss);
     loss.dispose();
   }
-  record(out, op, [input], { target, stats, reduction, logits });
-  if (!out.requiresGrad) stats.dispose();
-  return out;
+  return rowLossOps[op].record(out, [input], { reduction, logits }, { target: viewTensor(target, target.shape), stats });
 }
 
 /**
@@ -235,26 +217,22 @@ export function klDivergence(input: Tensor, target: Tensor, options: KlDivergenc
   return rowLoss(call);
 }
 
-const rowLossRule: GradRule = (g, node) => {
-  const input = node.inputs[0]!;
-  const { target, stats, reduction, logits } = node.attrs as { target: Tensor; stats: Tensor; reduction: LossReduction; logits: boolean };
-  const [rows, cols] = input.shape as [number, number];
-  const op = `${node.op}Backward`;
-  const dx = emptyTensor(input.shape, 'f32', op);
-  if (dx.size === 0) return [dx];
+/** How the loss was reduced and whether the input holds logits; the node saves the targets and the row statistics. */
+type RowLossRule = GradRule<{ reduction: LossReduction; logits: boolean }, { target: Tensor; stats: Tensor }>;
+
+const rowLossRule: RowLossRule = (g, { inputs: [input], attrs: { reduction, logits }, saved: { target, stats } }) => {
+  const [rows, cols] = input!.shape as [number, number];
   const perElement = isLong(cols);
-  runtime().run(
-    {
-      program: rowLossBackwardProgram(target.dtype, logits, perElement),
-      workgroups: perElement ? grid1d(rows * cols, ELEMENT_WORKGROUP) : grid1d(rows, ROW_WORKGROUP),
-      trips: perElement ? 0 : cols,
-      // 'none' has one upstream gradient per row; the reduced forms broadcast one scalar.
-      uniforms: { rows, cols, gStride: reduction === 'none' ? 1 : 0, scale: reduction === 'mean' ? 1 / rows : 1 },
-    },
-    [target.buffer(op), g.buffer(op), ...(logits ? [input.buffer(op), stats.buffer(op)] : [])],
-    [dx.buffer()],
-  );
+  const { dx } = runProgram(rowLossBackwardProgram(target.dtype, logits, perElement), {
+    inputs: { targets: target, dy: g, ...(logits ? { x: input!, stats } : {}) },
+    outputs: { dx: input!.shape },
+    trips: perElement ? 0 : cols,
+    // 'none' has one upstream gradient per row; the reduced forms broadcast one scalar.
+    uniforms: { rows, cols, gStride: reduction === 'none' ? 1 : 0, scale: reduction === 'mean' ? 1 / rows : 1 },
+  });
   return [dx];
 };
-defineGrad('crossEntropy', rowLossRule);
-defineGrad('klDivergence', rowLossRule);
+const rowLossOps = {
+  crossEntropy: defineOp({ name: 'crossEntropy', grad: rowLossRule }),
+  klDivergence: defineOp({ name: 'klDivergence', grad: rowLossRule }),
+};

@@ -1,7 +1,6 @@
-import { runtime } from '../context.js';
 import type { Tensor } from '../tensor.js';
 import { adamProgram } from '../../kernels/optimizer.js';
-import { grid1d } from '../../kernels/program.js';
+import { runProgram } from '../run-program.js';
 import { Optimizer } from './optimizer.js';
 
 export interface AdamOptions {
@@ -34,24 +33,20 @@ export class Adam extends Optimizer {
 
   protected update(p: Tensor, g: Tensor, slots: Record<string, Tensor>): void {
     const t = this.stepCount;
-    runtime().run(
-      {
-        program: adamProgram(this.decoupled),
-        workgroups: grid1d(p.size, 256),
-        uniforms: {
-          n: p.size,
-          lr: this.lr,
-          beta1: this.beta1,
-          beta2: this.beta2,
-          eps: this.eps,
-          weightDecay: this.weightDecay,
-          stepSize: this.lr / (1 - this.beta1 ** t),
-          vCorrection: 1 / (1 - this.beta2 ** t),
-        },
+    runProgram(adamProgram(this.decoupled), {
+      inputs: { grad: g },
+      outputs: { param: p, firstMoment: slots.m!, secondMoment: slots.v! },
+      uniforms: {
+        n: p.size,
+        lr: this.lr,
+        beta1: this.beta1,
+        beta2: this.beta2,
+        eps: this.eps,
+        weightDecay: this.weightDecay,
+        stepSize: this.lr / (1 - this.beta1 ** t),
+        vCorrection: 1 / (1 - this.beta2 ** t),
       },
-      [g.buffer('Adam.step')],
-      [p.buffer('Adam.step'), slots.m!.buffer(), slots.v!.buffer()],
-    );
+    });
   }
 }
 

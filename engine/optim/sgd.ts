@@ -1,7 +1,6 @@
-import { runtime } from '../context.js';
 import type { Tensor } from '../tensor.js';
 import { sgdProgram } from '../../kernels/optimizer.js';
-import { grid1d } from '../../kernels/program.js';
+import { runProgram } from '../run-program.js';
 import { Optimizer } from './optimizer.js';
 
 export interface SgdOptions {
@@ -34,15 +33,10 @@ export class SGD extends Optimizer {
 
   protected update(p: Tensor, g: Tensor, slots: Record<string, Tensor>): void {
     const useMomentum = this.momentum > 0;
-    const outputs = useMomentum ? [p.buffer('SGD.step'), slots.momentum!.buffer()] : [p.buffer('SGD.step')];
-    runtime().run(
-      {
-        program: sgdProgram(useMomentum, this.nesterov),
-        workgroups: grid1d(p.size, 256),
-        uniforms: { n: p.size, lr: this.lr, momentum: this.momentum, dampening: this.dampening, weightDecay: this.weightDecay, firstStep: this.stepCount === 1 ? 1 : 0 },
-      },
-      [g.buffer('SGD.step')],
-      outputs,
-    );
+    runProgram(sgdProgram(useMomentum, this.nesterov), {
+      inputs: { grad: g },
+      outputs: { param: p, ...(useMomentum ? { velocity: slots.momentum! } : {}) },
+      uniforms: { n: p.size, lr: this.lr, momentum: this.momentum, dampening: this.dampening, weightDecay: this.weightDecay, firstStep: this.stepCount === 1 ? 1 : 0 },
+    });
   }
 }

@@ -12,7 +12,7 @@
  *   kernel must declare its count) with MLOCK_CHECK_LOOPS=1 or `loopCheck = 'strict'`, as in the tests.
  */
 import { BufferPool, STORAGE_USAGE } from './buffer-pool.js';
-import { programWgsl, packUniforms, uniformLayout, type Dispatch, type KernelProgram } from '../../kernels/program.js';
+import { bindingList, programWgsl, packUniforms, uniformLayout, type Dispatch, type KernelProgram } from '../../kernels/program.js';
 import { adapterCapsLoops, checkTrips, hasLoop, type LoopCheck } from '../../kernels/loop-budget.js';
 import type { AcquiredDevice, AdapterDescription } from '../gpu/adapter.js';
 
@@ -83,14 +83,16 @@ export class Runtime {
     const cached = this.pipelines.get(p.key);
     if (cached) return cached;
     const hasUniform = p.uniforms.length > 0;
-    const layoutKey = `${hasUniform ? 1 : 0}:${p.inputs.length}:${p.outputs.length}`;
+    const bindings = bindingList(p);
+    const layoutKey = `${hasUniform ? 'u' : ''}:${bindings.map((b) => (b.access === 'read' ? 'r' : 'w')).join('')}`;
     let layout = this.layouts.get(layoutKey);
     if (!layout) {
       const entries: GPUBindGroupLayoutEntry[] = [];
       let b = 0;
       if (hasUniform) entries.push({ binding: b++, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } });
-      for (let i = 0; i < p.inputs.length; i++) entries.push({ binding: b++, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } });
-      for (let i = 0; i < p.outputs.length; i++) entries.push({ binding: b++, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } });
+      for (const { access } of bindings) {
+        entries.push({ binding: b++, visibility: GPUShaderStage.COMPUTE, buffer: { type: access === 'read' ? 'read-only-storage' : 'storage' } });
+      }
       layout = this.device.createBindGroupLayout({ entries, label: `layout ${layoutKey}` });
       this.layouts.set(layoutKey, layout);
     }
@@ -136,14 +138,18 @@ export class Runtime {
     return this.pass;
   }
 
-  /** Record a dispatch. Buffers: inputs then outputs, in the program's binding order. */
-  run(d: Dispatch, inputs: readonly GPUBuffer[], outputs: readonly GPUBuffer[]): void {
+  /** Record a dispatch of `d.program` with a buffer for each of its bindings, by name. */
+  run(d: Dispatch, buffers: Readonly<Record<string, GPUBuffer>>): void {
     const p = d.program;
     this.checkUsable(p.name);
-    if (inputs.length !== p.inputs.length || outputs.length !== p.outputs.length) {
-      throw new Error(`${p.name}: expected ${p.inputs.length} inputs and ${p.outputs.length} outputs, got ${inputs.length} and ${outputs.length}`);
+    const bindings = bindingList(p);
+    const names = bindings.map((b) => b.name);
+    const given = Object.keys(buffers);
+    if (given.length !== names.length || names.some((n) => !(n in buffers))) {
+      throw new Error(`${p.name}: kernel ${p.key} binds [${names.join(', ')}], got buffers for [${given.join(', ')}]`);
     }
-    const [x, y = 1, z = 1] = d.workgroups;
+    const uniforms = d.uniforms ?? {};
+    const [x, y = 1, z = 1] = p.grid(uniforms);
     if (x === 0 || y === 0 || z === 0) return;
     const max = this.limits.maxComputeWorkgroupsPerDimension;
     if (x > max || y > max || z > max) throw new Error(`${p.name}: dispatch (${x}, ${y}, ${z}) exceeds ${max} workgroups per dimension`);
@@ -155,12 +161,11 @@ export class Runtime {
     let b = 0;
     if (compiled.uniform) {
       const offset = this.uniformUsed;
-      packUniforms(p.uniforms, d.uniforms ?? {}, this.uniformView, offset, compiled.uniform);
+      packUniforms(p.uniforms, uniforms, this.uniformView, offset, compiled.uniform);
       this.uniformUsed = Math.ceil((offset + compiled.uniform.size) / this.uniformAlign) * this.uniformAlign;
       entries.push({ binding: b++, resource: { buffer: this.uniformGpu!, offset, size: compiled.uniform.size } });
     }
-    for (const buf of inputs) entries.push({ binding: b++, resource: { buffer: buf } });
-    for (const buf of outputs) entries.push({ binding: b++, resource: { buffer: buf } });
+    for (const name of names) entries.push({ binding: b++, resource: { buffer: buffers[name]! } });
     const group = this.device.createBindGroup({ layout: compiled.layout, entries, label: p.name });
     pass.setPipeline(compiled.pipeline);
     pass.setBindGroup(0, group);

@@ -1,7 +1,7 @@
 /** A running sum kept on the GPU: adding costs one dispatch and no readback; reading is explicit and rare. */
 import { add } from '../ops/elementwise.js';
 import { zeros } from '../ops/creation.js';
-import { noGrad } from '../autograd.js';
+import { noGrad } from '../graph.js';
 import { keep } from '../scope.js';
 import type { Tensor } from '../tensor.js';
 

@@ -4,7 +4,7 @@
  * Loss and accuracy are summed on the GPU and read back only every `readEvery` steps (which also keeps the
  * CPU from queueing unbounded work ahead of the GPU).
  */
-import { noGrad } from '../autograd.js';
+import { noGrad } from '../graph.js';
 import { scope } from '../scope.js';
 import type { Tensor } from '../tensor.js';
 import { equal, mul } from '../ops/elementwise.js';

@@ -131,7 +131,7 @@ async function timeConfig(rt: Runtime, config: MatmulConfig, p: TuneProblem, buf
   const dispatches = matmulDispatches(config, flags, d, batch);
   const runs = async (count: number) => {
     const start = performance.now();
-    for (let r = 0; r < count; r++) for (const dispatch of dispatches) rt.run(dispatch, [buffers[0]!, buffers[1]!], [buffers[2]!]);
+    for (let r = 0; r < count; r++) for (const dispatch of dispatches) rt.run(dispatch, { a: buffers[0]!, b: buffers[1]!, c: buffers[2]! });
     await rt.sync();
     return (performance.now() - start) / count;
   };

@@ -9,9 +9,9 @@
  * writes the partial sums of one chunk to partial[chunk, o, entry], and a second pass (a plain sum over the
  * chunk axis, in a fixed order) finishes the reduction deterministically.
  */
-import type { KernelProgram } from '../program.js';
+import { kernel } from '../program.js';
 import { registerBlock, unroll } from '../gemm/register-block.js';
-import { CONV_GEOMETRY_UNIFORMS, convMainWgsl, decodeThreadWgsl } from './geometry.js';
+import { CONV_GEOMETRY_UNIFORMS, convGrid, convMainWgsl, decodeThreadWgsl } from './geometry.js';
 import { CONV_WORKGROUP } from './forward.js';
 
 export interface BackwardFilterTile {
@@ -23,15 +23,15 @@ export interface BackwardFilterTile {
 
 /**
  * Threads: chunks * groups * oTiles * eTiles, with oTiles = ceil(Og / to), eTiles = ceil(Cg*KH*KW / te).
- * Inputs x, dy; output partial sums [chunks, O, Cg*KH*KW].
+ * Inputs `input` (x) and `dy`; output `partial`, the partial sums [chunks, O, Cg*KH*KW].
  */
-export function conv2dBackwardFilterProgram(tile: BackwardFilterTile): KernelProgram {
+export function conv2dBackwardFilterProgram(tile: BackwardFilterTile) {
   const { to, te } = tile;
   const I = (f: (i: number) => string, sep?: string) => unroll(to, f, sep);
   const J = (f: (j: number) => string, sep?: string) => unroll(te, f, sep);
   // The block: rows are the tile's output channels (i), columns its weight entries (j).
   const block = registerBlock(to, te);
-  return {
+  return kernel({
     name: 'conv2dBackwardFilter',
     key: `conv2d|dw|reg|${to}x${te}`,
     workgroupSize: [CONV_WORKGROUP],
@@ -42,8 +42,9 @@ export function conv2dBackwardFilterProgram(tile: BackwardFilterTile): KernelPro
       { name: 'oTiles', type: 'i32' },
       { name: 'chunkLen', type: 'i32' },
     ],
-    inputs: ['f32', 'f32'],
-    outputs: ['f32'],
+    inputs: { input: 'f32', dy: 'f32' },
+    outputs: { partial: 'f32' },
+    grid: convGrid(CONV_WORKGROUP),
     body: () => `${convMainWgsl(CONV_WORKGROUP)}
   ${decodeThreadWgsl(
     [
@@ -78,16 +79,16 @@ export function conv2dBackwardFilterProgram(tile: BackwardFilterTile): KernelPro
     ${I((i) => `var pd${i} = ((n * u.O + oc${i}) * u.OH + oh) * u.OW + owStart;`, '\n    ')}
     for (var ow = owStart; ow < owEnd; ow = ow + 1) {
       ${J((j) => `let ok${j} = rowOk${j} && u32(x${j}) < u32(u.W);
-      let b${j} = select(0.0, in0[select(0, xr${j} + x${j}, ok${j})], ok${j});
+      let b${j} = select(0.0, input[select(0, xr${j} + x${j}, ok${j})], ok${j});
       x${j} = x${j} + u.sw;`, '\n      ')}
-      ${I((i) => `let a${i} = in1[pd${i}];
+      ${I((i) => `let a${i} = dy[pd${i}];
       pd${i} = pd${i} + 1;`, '\n      ')}
       ${block.step((i) => `a${i}`, (j) => `b${j}`, '\n      ')}
     }
   }
   ${block.write((i, j, acc) => `if (o0 + ${i} < u.Og && e0 + ${j} < E) {
-    out0[(chunk * u.O + g * u.Og + o0 + ${i}) * E + e0 + ${j}] = ${acc};
+    partial[(chunk * u.O + g * u.Og + o0 + ${i}) * E + e0 + ${j}] = ${acc};
   }`)}
 }`,
-  };
+  });
 }

@@ -13,10 +13,10 @@
  * each (kh, o) the tile's pixels read one strip of TM + KW - 1 dy values, loaded once and reused by every kw,
  * as in the forward's row-strip walk.
  */
-import type { KernelProgram } from '../program.js';
+import { kernel } from '../program.js';
 import { registerBlock, unroll } from '../gemm/register-block.js';
 import { stripWgsl } from './strip.js';
-import { CHANNEL_SLICE_UNIFORMS, CONV_GEOMETRY_UNIFORMS, convMainWgsl, decodeThreadWgsl, sliceStoreWgsl } from './geometry.js';
+import { CHANNEL_SLICE_UNIFORMS, CONV_GEOMETRY_UNIFORMS, convGrid, convMainWgsl, decodeThreadWgsl, sliceStoreWgsl } from './geometry.js';
 import { CONV_WORKGROUP } from './forward.js';
 
 export interface BackwardInputTile {
@@ -32,10 +32,10 @@ export interface BackwardInputTile {
 
 /**
  * Threads: groups * cTiles * sh * sw * N * rowsPerResidue * colTiles, where rowsPerResidue = ceil(H / sh),
- * colTiles = ceil(ceil(W / sw) / tm), cTiles = ceil(Cg / tn). Inputs dy, w; output dx. The output channels of a
+ * colTiles = ceil(ceil(W / sw) / tm), cTiles = ceil(Cg / tn). Inputs `dy`, `weights`; output `dx`. The output channels of a
  * group may run as several dispatches of [kStart, kEnd) (see CHANNEL_SLICE_UNIFORMS).
  */
-export function conv2dBackwardInputProgram(tile: BackwardInputTile): KernelProgram {
+export function conv2dBackwardInputProgram(tile: BackwardInputTile) {
   const { tm, tn, rowTaps } = tile;
   const J = (f: (j: number) => string, sep?: string) => unroll(tm, f, sep);
   const I = (f: (i: number) => string, sep?: string) => unroll(tn, f, sep);
@@ -48,7 +48,7 @@ export function conv2dBackwardInputProgram(tile: BackwardInputTile): KernelProgr
     `dyb + oh * u.OW + b + u.pw - ${rowTaps - 1}`,
     (p) => `u32(b + u.pw - ${rowTaps - 1 - p}) < u32(u.OW)`,
     'OHW',
-    'in0',
+    'dy',
     vectorStrip ? tile.stripShift : null,
   );
   const taps =
@@ -62,9 +62,9 @@ export function conv2dBackwardInputProgram(tile: BackwardInputTile): KernelProgr
       var pd${j} = select(0, dyb + oh * u.OW + q + ${j}, ok${j});`)}
       ${I((i) => `var pw${i} = wb${i} + kh * u.KW + kw;`)}
       for (var o = u.kStart; o < u.kEnd; o = o + 1) {
-        ${J((j) => `let a${j} = select(0.0, in0[pd${j}], ok${j});
+        ${J((j) => `let a${j} = select(0.0, dy[pd${j}], ok${j});
         pd${j} = pd${j} + OHW;`)}
-        ${I((i) => `let b${i} = in1[pw${i}];
+        ${I((i) => `let b${i} = weights[pw${i}];
         pw${i} = pw${i} + wStep;`)}
         ${accumulate((j) => `a${j}`)}
       }
@@ -76,12 +76,12 @@ export function conv2dBackwardInputProgram(tile: BackwardInputTile): KernelProgr
       ${strip.load}
       ${strip.advance}
       ${unroll(rowTaps, (kw) => `{
-        ${I((i) => `let b${i} = in1[pw${i} + ${kw}];`)}
+        ${I((i) => `let b${i} = weights[pw${i} + ${kw}];`)}
         ${accumulate((j) => `a${j + rowTaps - 1 - kw}`)}
       }`)}
       ${I((i) => `pw${i} = pw${i} + wStep;`)}
     }`;
-  return {
+  return kernel({
     name: 'conv2dBackwardInput',
     key: `conv2d|dx|reg|${tm}x${tn}|${rowTaps === 0 ? 'general' : `rows${rowTaps}`}|${vectorStrip ? `vec${tile.stripShift}` : 'scalar'}`,
     workgroupSize: [CONV_WORKGROUP],
@@ -93,8 +93,9 @@ export function conv2dBackwardInputProgram(tile: BackwardInputTile): KernelProgr
       { name: 'rowsPerResidue', type: 'i32' },
       { name: 'cTiles', type: 'i32' },
     ],
-    inputs: [vectorStrip ? 'vec4<f32>' : 'f32', 'f32'],
-    outputs: ['f32'],
+    inputs: { dy: vectorStrip ? 'vec4<f32>' : 'f32', weights: 'f32' },
+    outputs: { dx: 'f32' },
+    grid: convGrid(CONV_WORKGROUP),
     body: () => `${convMainWgsl(CONV_WORKGROUP)}
   ${decodeThreadWgsl(
     [
@@ -124,8 +125,8 @@ export function conv2dBackwardInputProgram(tile: BackwardInputTile): KernelProgr
     ${taps}
   }
   ${block.write((j, i, acc) => `if (iw${j} < u.W && c0 + ${i} < u.Cg) {
-    ${sliceStoreWgsl(`((n * u.C + g * u.Cg + c0 + ${i}) * u.H + ih) * u.W + iw${j}`, acc, 'u.Og')}
+    ${sliceStoreWgsl('dx', `((n * u.C + g * u.Cg + c0 + ${i}) * u.H + ih) * u.W + iw${j}`, acc, 'u.Og')}
   }`)}
 }`,
-  };
+  });
 }

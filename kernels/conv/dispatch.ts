@@ -4,10 +4,10 @@
  * gradient, reduction chunks for the filter gradient). Pure planning, like kernels/matmul/dispatch.ts: the op
  * layer checks shapes, allocates and binds the buffers, and runs what is planned here.
  */
-import { grid1d, type Dispatch } from '../program.js';
+import type { UniformValues } from '../program.js';
 import { LOOP_BUDGET } from '../loop-budget.js';
 import { convGeometryUniforms, type ConvGeometry } from './geometry.js';
-import { conv2dForwardProgram, CONV_WORKGROUP, MAX_ROW_TAPS } from './forward.js';
+import { conv2dForwardProgram, MAX_ROW_TAPS } from './forward.js';
 import { conv2dBackwardInputProgram } from './backward-input.js';
 import { conv2dBackwardFilterProgram } from './backward-filter.js';
 
@@ -69,6 +69,13 @@ function maxRowSide(rowTaps: number): number {
 
 const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
 
+/** One dispatch of a conv kernel: the program computes its grid from the `threads` uniform. */
+export interface ConvDispatch<P> {
+  program: P;
+  uniforms: UniformValues;
+  trips: number;
+}
+
 /**
  * Loop iterations per invocation of the forward and backward-input walks over `channels` channels of the
  * reduction: over kh, then kw (unless row strips unroll it), then the channels.
@@ -81,12 +88,12 @@ function reductionTrips(geo: ConvGeometry, rowTaps: number, channels: number): n
  * One dispatch per slice of the reduction's `channels`, each slice as long as the loop budget allows (one slice
  * for all but very wide groups; each later slice adds to the output).
  */
-function channelSlices(geo: ConvGeometry, rowTaps: number, channels: number, dispatch: (slice: { kStart: number; kEnd: number }, trips: number) => Dispatch): Dispatch[] {
+function channelSlices<P>(geo: ConvGeometry, rowTaps: number, channels: number, dispatch: (slice: { kStart: number; kEnd: number }, trips: number) => ConvDispatch<P>): ConvDispatch<P>[] {
   let longest = channels;
   while (longest > 1 && reductionTrips(geo, rowTaps, longest) > LOOP_BUDGET) longest = Math.ceil(longest / 2);
   const slices = Math.ceil(channels / longest);
   const len = Math.ceil(channels / slices);
-  const out: Dispatch[] = [];
+  const out: ConvDispatch<P>[] = [];
   for (let kStart = 0; kStart < channels; kStart += len) {
     const kEnd = Math.min(channels, kStart + len);
     out.push(dispatch({ kStart, kEnd }, reductionTrips(geo, rowTaps, kEnd - kStart)));
@@ -95,7 +102,7 @@ function channelSlices(geo: ConvGeometry, rowTaps: number, channels: number, dis
 }
 
 /** The forward pass: inputs x, w (and bias), output y [N, O, OH, OW]. */
-export function forwardDispatches(geo: ConvGeometry, hasBias: boolean, variant: ConvVariant, adapter: ConvAdapter): Dispatch[] {
+export function forwardDispatches(geo: ConvGeometry, hasBias: boolean, variant: ConvVariant, adapter: ConvAdapter): ConvDispatch<ReturnType<typeof conv2dForwardProgram>>[] {
   const rowTaps = rowTapsOf(geo, variant);
   // A strip starts at input column ow0 - pw (ow0 a multiple of the row side).
   const shift = rowTaps ? stripShift(geo.W, geo.padLeft, variant, adapter) : null;
@@ -106,14 +113,13 @@ export function forwardDispatches(geo: ConvGeometry, hasBias: boolean, variant: 
   const program = conv2dForwardProgram(tile, hasBias);
   return channelSlices(geo, rowTaps, geo.C / geo.groups, (slice, trips) => ({
     program,
-    workgroups: grid1d(threads, CONV_WORKGROUP),
     trips,
     uniforms: { ...convGeometryUniforms(geo), ...slice, threads, pixelTiles, oTiles },
   }));
 }
 
 /** The input gradient: inputs dy, w, output dx [N, C, H, W]. */
-export function backwardInputDispatches(geo: ConvGeometry, variant: ConvVariant, adapter: ConvAdapter): Dispatch[] {
+export function backwardInputDispatches(geo: ConvGeometry, variant: ConvVariant, adapter: ConvAdapter): ConvDispatch<ReturnType<typeof conv2dBackwardInputProgram>>[] {
   const Cg = geo.C / geo.groups;
   const rowTaps = rowTapsOf(geo, variant);
   // A strip starts at dy column b + pw - (KW - 1) (b a multiple of the row side).
@@ -126,7 +132,6 @@ export function backwardInputDispatches(geo: ConvGeometry, variant: ConvVariant,
   const program = conv2dBackwardInputProgram(tile);
   return channelSlices(geo, rowTaps, geo.O / geo.groups, (slice, trips) => ({
     program,
-    workgroups: grid1d(threads, CONV_WORKGROUP),
     trips,
     uniforms: { ...convGeometryUniforms(geo), ...slice, threads, colTiles, rowsPerResidue, cTiles },
   }));
@@ -143,7 +148,7 @@ const MIN_CHUNK_STEPS = 256;
  * The filter gradient: inputs x, dy, output the partial sums [chunks, O, C/groups, KH, KW], which the op sums
  * over the chunk axis (in a fixed order) unless there is one chunk.
  */
-export function backwardFilterPlan(geo: ConvGeometry): { dispatch: Dispatch; chunks: number } {
+export function backwardFilterPlan(geo: ConvGeometry): { dispatch: ConvDispatch<ReturnType<typeof conv2dBackwardFilterProgram>>; chunks: number } {
   const Og = geo.O / geo.groups;
   const entries = (geo.C / geo.groups) * geo.KH * geo.KW;
   const tile = { to: channelSide(Og), te: channelSide(entries) };
@@ -163,8 +168,7 @@ export function backwardFilterPlan(geo: ConvGeometry): { dispatch: Dispatch; chu
     chunks,
     dispatch: {
       program: conv2dBackwardFilterProgram(tile),
-      workgroups: grid1d(threads, CONV_WORKGROUP),
-      trips: chunkLen + ceilDiv(chunkLen, geo.OW) + 1,
+        trips: chunkLen + ceilDiv(chunkLen, geo.OW) + 1,
       uniforms: { ...convGeometryUniforms(geo), threads, eTiles, oTiles, chunkLen },
     },
   };

@@ -14,10 +14,10 @@
  *   once and reused by every kw (unrolled; KW is compiled in). Loads dominate on software adapters, and this
  *   cuts the input loads per multiply-add by about KW.
  */
-import type { KernelProgram } from '../program.js';
+import { kernel } from '../program.js';
 import { registerBlock, unroll } from '../gemm/register-block.js';
 import { stripWgsl } from './strip.js';
-import { CHANNEL_SLICE_UNIFORMS, CONV_GEOMETRY_UNIFORMS, convMainWgsl, decodeThreadWgsl, sliceStoreWgsl } from './geometry.js';
+import { CHANNEL_SLICE_UNIFORMS, CONV_GEOMETRY_UNIFORMS, convGrid, convMainWgsl, decodeThreadWgsl, sliceStoreWgsl } from './geometry.js';
 
 export const CONV_WORKGROUP = 64;
 
@@ -37,10 +37,10 @@ export interface ForwardTile {
 
 /**
  * Threads: groups * ceil(Og / tn) * pixelTiles, where pixelTiles = ceil(N*OH*OW / tm) for the general walk and
- * N*OH*ceil(OW / tm) for row strips. Inputs x, w (and bias when `hasBias`); output y. The input channels of a
+ * N*OH*ceil(OW / tm) for row strips. Inputs `input` (x), `weights` (and `bias` when `hasBias`); output `output` (y). The input channels of a
  * group may run as several dispatches of [kStart, kEnd) (see CHANNEL_SLICE_UNIFORMS).
  */
-export function conv2dForwardProgram(tile: ForwardTile, hasBias: boolean): KernelProgram {
+export function conv2dForwardProgram(tile: ForwardTile, hasBias: boolean) {
   const { tm, tn, rowTaps } = tile;
   const vectorStrip = rowTaps !== 0 && tile.stripShift !== null;
   const J = (f: (j: number) => string, sep?: string) => unroll(tm, f, sep);
@@ -48,7 +48,7 @@ export function conv2dForwardProgram(tile: ForwardTile, hasBias: boolean): Kerne
   // The block: rows are the tile's pixels (j), columns its output channels (i).
   const block = registerBlock(tm, tn);
   const accumulate = (a: (j: number) => string) => block.step(a, (i) => `b${i}`, '\n        ');
-  const strip = stripWgsl(tm + rowTaps - 1, 'xb + y * u.W + ow0 - u.pw', (p) => `rowOk && u32(ow0 - u.pw + ${p}) < u32(u.W)`, 'HW', 'in0', vectorStrip ? tile.stripShift : null);
+  const strip = stripWgsl(tm + rowTaps - 1, 'xb + y * u.W + ow0 - u.pw', (p) => `rowOk && u32(ow0 - u.pw + ${p}) < u32(u.W)`, 'HW', 'input', vectorStrip ? tile.stripShift : null);
 
   // Per pixel j of the tile: n{j} (image), s{j} (offset in the output plane), valid{j} (inside the output).
   const pixels =
@@ -80,9 +80,9 @@ export function conv2dForwardProgram(tile: ForwardTile, hasBias: boolean): Kerne
       var px${j} = select(0, xb${j} + y${j} * u.W + x${j}, ok${j});`)}
       ${I((i) => `var pw${i} = wb${i} + kh * u.KW + kw;`)}
       for (var c = u.kStart; c < u.kEnd; c = c + 1) {
-        ${J((j) => `let a${j} = select(0.0, in0[px${j}], ok${j});
+        ${J((j) => `let a${j} = select(0.0, input[px${j}], ok${j});
         px${j} = px${j} + HW;`)}
-        ${I((i) => `let b${i} = in1[pw${i}];
+        ${I((i) => `let b${i} = weights[pw${i}];
         pw${i} = pw${i} + KHW;`)}
         ${accumulate((j) => `a${j}`)}
       }
@@ -98,20 +98,21 @@ export function conv2dForwardProgram(tile: ForwardTile, hasBias: boolean): Kerne
       ${strip.load}
       ${strip.advance}
       ${unroll(rowTaps, (kw) => `{
-        ${I((i) => `let b${i} = in1[pw${i} + ${kw}];`)}
+        ${I((i) => `let b${i} = weights[pw${i} + ${kw}];`)}
         ${accumulate((j) => `a${j + kw}`)}
       }`)}
       ${I((i) => `pw${i} = pw${i} + KHW;`)}
     }
   }`;
 
-  return {
+  return kernel({
     name: 'conv2d',
     key: `conv2d|fwd|reg|${tm}x${tn}|${rowTaps === 0 ? 'general' : `rows${rowTaps}`}|${vectorStrip ? `vec${tile.stripShift}` : 'scalar'}|${hasBias ? 'bias' : 'nobias'}`,
     workgroupSize: [CONV_WORKGROUP],
     uniforms: [...CONV_GEOMETRY_UNIFORMS, ...CHANNEL_SLICE_UNIFORMS, { name: 'threads', type: 'i32' }, { name: 'pixelTiles', type: 'i32' }, { name: 'oTiles', type: 'i32' }],
-    inputs: [vectorStrip ? 'vec4<f32>' : 'f32', 'f32', ...(hasBias ? ['f32' as const] : [])],
-    outputs: ['f32'],
+    inputs: { input: vectorStrip ? 'vec4<f32>' : 'f32', weights: 'f32', ...(hasBias ? { bias: 'f32' } : {}) },
+    outputs: { output: 'f32' },
+    grid: convGrid(CONV_WORKGROUP),
     body: () => `${convMainWgsl(CONV_WORKGROUP)}
   ${decodeThreadWgsl(
     [
@@ -130,8 +131,8 @@ export function conv2dForwardProgram(tile: ForwardTile, hasBias: boolean): Kerne
   ${reduction}
   ${block.write((j, i, acc) => `if (valid${j} && o0 + ${i} < u.Og) {
     let o = g * u.Og + o0 + ${i};
-    ${sliceStoreWgsl(`(n${j} * u.O + o) * OHW + s${j}`, acc, 'u.Cg', hasBias ? 'in2[o]' : '')}
+    ${sliceStoreWgsl('output', `(n${j} * u.O + o) * OHW + s${j}`, acc, 'u.Cg', hasBias ? 'bias[o]' : '')}
   }`)}
 }`,
-  };
+  });
 }

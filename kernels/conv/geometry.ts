@@ -6,7 +6,7 @@
  * All of it travels as i32 uniforms, so kernels do signed index arithmetic without casts and a new shape
  * never recompiles.
  */
-import type { UniformField, UniformValues } from '../program.js';
+import { linearGrid, type UniformField, type UniformValues } from '../program.js';
 
 export interface ConvGeometry {
   N: number;
@@ -70,7 +70,10 @@ export function decodeThreadWgsl(digits: readonly ThreadDigit[], rest: string): 
   return lines.join('\n  ');
 }
 
-/** Entry point of the conv kernels: a linear i32 thread index `t` over a grid1d dispatch, and an early exit. */
+/** The grid of the conv kernels: one invocation per thread of the `threads` uniform. */
+export const convGrid = (workgroupSize: number) => linearGrid(workgroupSize, 'threads');
+
+/** Entry point of the conv kernels: a linear i32 thread index `t` over a `convGrid` dispatch, and an early exit. */
 export function convMainWgsl(workgroupSize: number): string {
   return `@compute @workgroup_size(${workgroupSize})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -88,10 +91,10 @@ export const CHANNEL_SLICE_UNIFORMS: readonly UniformField[] = [
   { name: 'kEnd', type: 'i32' },
 ];
 
-/** WGSL that stores `value` at out0[index] after the earlier slices' sum, adding `last` (e.g. a bias) in the last slice. */
-export function sliceStoreWgsl(index: string, value: string, channels: string, last = ''): string {
+/** WGSL that stores `value` at output[index] after the earlier slices' sum, adding `last` (e.g. a bias) in the last slice. */
+export function sliceStoreWgsl(output: string, index: string, value: string, channels: string, last = ''): string {
   return `{ let at = ${index};
     var v = ${value};
-    if (u.kStart > 0) { v = v + out0[at]; }${last ? `\n    if (u.kEnd == ${channels}) { v = v + ${last}; }` : ''}
-    out0[at] = v; }`;
+    if (u.kStart > 0) { v = v + ${output}[at]; }${last ? `\n    if (u.kEnd == ${channels}) { v = v + ${last}; }` : ''}
+    ${output}[at] = v; }`;
 }

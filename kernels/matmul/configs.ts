@@ -8,8 +8,7 @@
  *   products whose contiguous dimensions are not multiples of 4 run the 'register' kernel of the same block;
  * - 'naive': one output per invocation (the register kernel with a 1 x 1 block; for the tiniest products).
  */
-import type { KernelProgram } from '../program.js';
-import type { MatmulFlags } from './operands.js';
+import type { MatmulFlags, MatmulProgram } from './operands.js';
 import { registerTiledProgram } from './register-tiled.js';
 import { sharedTiledProgram } from './shared-tiled.js';
 import { vectorFits, vectorTiledProgram } from './vector-tiled.js';
@@ -64,11 +63,6 @@ export function configById(id: string): MatmulConfig | undefined {
   return MATMUL_CONFIGS.find((c) => configId(c) === id);
 }
 
-/** Rows and columns of C that one workgroup covers. */
-export function workgroupTile(c: MatmulConfig): { rows: number; cols: number } {
-  return { rows: c.wgy * c.tm, cols: c.wgx * c.tn };
-}
-
 /**
  * The configuration that actually runs a product: a 'vector' configuration whose product does not allow vec4
  * loads (see vectorFits) runs as the 'register' configuration of the same block and workgroup.
@@ -78,7 +72,7 @@ export function runnableConfig(c: MatmulConfig, layout: OperandLayout, d: Matmul
 }
 
 /** The kernel of a runnable configuration (see runnableConfig). */
-export function matmulProgram(c: MatmulConfig, f: MatmulFlags): KernelProgram {
+export function matmulProgram(c: MatmulConfig, f: MatmulFlags): MatmulProgram {
   if (c.variant === 'shared') return sharedTiledProgram(c, f);
   return c.variant === 'vector' ? vectorTiledProgram(c, f) : registerTiledProgram(c, f);
 }

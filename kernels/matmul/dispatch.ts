@@ -1,15 +1,15 @@
 /**
  * From a product's sizes to dispatches: the batch dims are collapsed to the fewest that describe them exactly,
- * the workgroup grid covers C with the configuration's tiles (x: column tiles, y: row tiles, z: batch),
- * batches beyond the per-dimension workgroup limit run as further dispatches, and a K too long for the loop
- * budget runs as consecutive depth slices (split-K: each slice adds to C, dispatches of a pass run in order).
+ * batches beyond the per-dimension workgroup limit run as further dispatches (the program's grid covers C with
+ * its tiles), and a K too long for the loop budget runs as consecutive depth slices (split-K: each slice adds
+ * to C, dispatches of a pass run in order).
  */
-import type { Dispatch } from '../program.js';
+import type { UniformValues } from '../program.js';
 import { padDims } from '../wgsl.js';
 import { LOOP_BUDGET } from '../loop-budget.js';
-import { matmulProgram, runnableConfig, workgroupTile, type MatmulConfig, type MatmulDims } from './configs.js';
+import { matmulProgram, runnableConfig, type MatmulConfig, type MatmulDims } from './configs.js';
 import { UNROLL } from './register-tiled.js';
-import type { MatmulFlags } from './operands.js';
+import { MAX_WORKGROUPS, type MatmulFlags, type MatmulProgram } from './operands.js';
 
 /** The batch index space: its shape and, per dim, the element stride of A and of B (0 where broadcast). */
 export interface BatchView {
@@ -55,9 +55,6 @@ export function collapseBatch(outBatch: readonly number[], aBatch: readonly numb
   return view;
 }
 
-/** The largest workgroup count WebGPU guarantees per dimension. */
-const MAX_WORKGROUPS = 65535;
-
 /** Loop iterations of one invocation over a depth slice of `depth` (all its loops together). */
 export function matmulTrips(c: MatmulConfig, depth: number): number {
   if (c.variant === 'shared') return Math.ceil(depth / c.tk) * (c.tk + 1);
@@ -69,13 +66,17 @@ export function depthSlice(c: MatmulConfig): number {
   return c.variant === 'shared' ? Math.floor(LOOP_BUDGET / (c.tk + 1)) * c.tk : UNROLL * (LOOP_BUDGET - UNROLL);
 }
 
-export function matmulDispatches(chosen: MatmulConfig, f: MatmulFlags, d: MatmulDims, batch: BatchView): Dispatch[] {
+/** One dispatch of a matmul kernel. */
+export interface MatmulDispatch {
+  program: MatmulProgram;
+  uniforms: UniformValues;
+  trips: number;
+}
+
+export function matmulDispatches(chosen: MatmulConfig, f: MatmulFlags, d: MatmulDims, batch: BatchView): MatmulDispatch[] {
   if (d.m === 0 || d.n === 0 || d.batch === 0) return [];
   const c = runnableConfig(chosen, f, d);
   const program = matmulProgram(c, f);
-  const tile = workgroupTile(c);
-  const x = Math.ceil(d.n / tile.cols);
-  const y = Math.ceil(d.m / tile.rows);
   const rank = batch.shape.length;
   const common = {
     M: d.m,
@@ -85,14 +86,13 @@ export function matmulDispatches(chosen: MatmulConfig, f: MatmulFlags, d: Matmul
     aBatchStride: padDims(batch.aStride, rank),
     bBatchStride: padDims(batch.bStride, rank),
   };
-  const out: Dispatch[] = [];
+  const out: MatmulDispatch[] = [];
   const slice = depthSlice(c);
   for (let base = 0; base < d.batch; base += MAX_WORKGROUPS) {
-    const workgroups = [x, y, Math.min(MAX_WORKGROUPS, d.batch - base)] as const;
     // K = 0 still runs one (empty) slice, which stores the epilogue of zero.
     for (let kStart = 0; kStart === 0 || kStart < d.k; kStart += slice) {
       const kEnd = Math.min(d.k, kStart + slice);
-      out.push({ program, workgroups, trips: matmulTrips(c, kEnd - kStart), uniforms: { ...common, batchBase: base, kStart, kEnd } });
+      out.push({ program, trips: matmulTrips(c, kEnd - kStart), uniforms: { ...common, batchBase: base, kStart, kEnd } });
     }
   }
   return out;

@@ -7,7 +7,7 @@
  * broadcast of the operands' leading dims, collapsed on the host to as few dims as keep it exact; each batch
  * dim carries its own A and B strides (0 where that operand is broadcast).
  */
-import type { UniformField, WgslScalar } from '../program.js';
+import { scalarUniform, type KernelProgram, type UniformField, type UniformValues, type Workgroups } from '../program.js';
 import { IEEE_WGSL } from '../ieee.js';
 import { decodeIndexWgsl, vec4Count } from '../wgsl.js';
 
@@ -47,8 +47,31 @@ export function matmulUniforms(f: MatmulFlags): UniformField[] {
   ];
 }
 
-export function matmulInputs(f: MatmulFlags): WgslScalar[] {
-  return f.bias ? ['f32', 'f32', 'f32'] : ['f32', 'f32'];
+/** A matmul kernel binds A' (`a`), B' (`b`) and, with a fused bias, `bias`; it writes C (`c`). */
+export type MatmulProgram = KernelProgram<{ a: OperandElement; b: OperandElement; bias?: 'f32' }, { c: 'f32' }>;
+
+/** How a kernel sees A and B: as floats, or as vec4s of four consecutive floats (the 'vector' kernel). */
+export type OperandElement = 'f32' | 'vec4<f32>';
+
+export function matmulBindings(f: MatmulFlags, operands: OperandElement = 'f32'): Pick<MatmulProgram, 'inputs' | 'outputs'> {
+  return { inputs: { a: operands, b: operands, ...(f.bias ? { bias: 'f32' as const } : {}) }, outputs: { c: 'f32' } };
+}
+
+/** The largest workgroup count WebGPU guarantees per dimension. */
+export const MAX_WORKGROUPS = 65535;
+
+/**
+ * The grid of a kernel whose workgroup covers `rows` x `cols` of C: x over column tiles, y over row tiles, z over
+ * the batches from `batchBase` on (at most MAX_WORKGROUPS of them; later ones run as further dispatches).
+ */
+export function matmulGrid(rows: number, cols: number, f: MatmulFlags): (u: UniformValues) => Workgroups {
+  return (u) => {
+    const shape = u.batchShape as readonly number[];
+    let batches = 1;
+    for (let d = 0; d < f.batchRank; d++) batches *= shape[d]!;
+    const z = Math.min(MAX_WORKGROUPS, batches - scalarUniform(u, 'batchBase'));
+    return [Math.ceil(scalarUniform(u, 'N') / cols), Math.ceil(scalarUniform(u, 'M') / rows), z];
+  };
 }
 
 /** Strides (as WGSL expressions) of A' along its rows (m) and its depth (k), and of B' along depth and columns (n). */
@@ -82,13 +105,13 @@ export function batchOffsetsWgsl(f: MatmulFlags, batchIndex: string): string {
  * (a relu that keeps NaN, as PyTorch's does).
  */
 export function epilogueWgsl(f: MatmulFlags): string {
-  const lines = ['var r = v;', 'if (u.kStart > 0u) { r = out0[index] + r; }'];
+  const lines = ['var r = v;', 'if (u.kStart > 0u) { r = c[index] + r; }'];
   if (f.bias || f.relu) {
-    const epilogue = [...(f.bias ? ['r = r + in2[col];'] : []), ...(f.relu ? ['r = reluF(r);'] : [])];
+    const epilogue = [...(f.bias ? ['r = r + bias[col];'] : []), ...(f.relu ? ['r = reluF(r);'] : [])];
     lines.push(`if (u.kEnd == u.K) { ${epilogue.join(' ')} }`);
   }
   return `${f.relu ? `${IEEE_WGSL}\n` : ''}fn store(index: u32, v: f32, col: u32) {
   ${lines.join('\n  ')}
-  out0[index] = r;
+  c[index] = r;
 }`;
 }

@@ -15,9 +15,8 @@
  * elements (coalesced on real GPUs). Edges need no checks in the depth loop: a block that overhangs the last
  * row or column reads that row or column again (clamped indices) and drops those results at the store.
  */
-import type { KernelProgram } from '../program.js';
 import { range, registerBlock } from '../gemm/register-block.js';
-import { batchOffsetsWgsl, epilogueWgsl, flagsKey, matmulInputs, matmulUniforms, operandStrides, type MatmulFlags } from './operands.js';
+import { batchOffsetsWgsl, epilogueWgsl, flagsKey, matmulBindings, matmulGrid, matmulUniforms, operandStrides, type MatmulFlags, type MatmulProgram } from './operands.js';
 
 export interface RegisterTiling {
   /** Rows and columns of C per invocation. */
@@ -31,7 +30,7 @@ export interface RegisterTiling {
 /** Depth steps unrolled per loop iteration (the remainder runs one step at a time). */
 export const UNROLL = 4;
 
-export function registerTiledProgram(t: RegisterTiling, f: MatmulFlags): KernelProgram {
+export function registerTiledProgram(t: RegisterTiling, f: MatmulFlags): MatmulProgram {
   const { tm, tn } = t;
   const block = registerBlock(tm, tn);
   return {
@@ -39,8 +38,8 @@ export function registerTiledProgram(t: RegisterTiling, f: MatmulFlags): KernelP
     key: `matmul|register|${tm}x${tn}|${t.wgx}x${t.wgy}|${flagsKey(f)}`,
     workgroupSize: [t.wgx, t.wgy, 1],
     uniforms: matmulUniforms(f),
-    inputs: matmulInputs(f),
-    outputs: ['f32'],
+    ...matmulBindings(f),
+    grid: matmulGrid(t.wgy * tm, t.wgx * tn, f),
     body: () => {
       const s = operandStrides(f);
       const row = (i: number) => (i === 0 ? 'row0' : `(row0 + ${i}u)`);
@@ -51,8 +50,8 @@ export function registerTiledProgram(t: RegisterTiling, f: MatmulFlags): KernelP
         const depth = kk === 0 ? 'k' : `(k + ${kk}u)`;
         return [
           `{ let ka = ${depth} * ${s.aDepth}; let kb = ${depth} * ${s.bDepth};`,
-          ...range(tm).map((i) => `  let a${i} = in0[aRow${i} + ka];`),
-          ...range(tn).map((j) => `  let b${j} = in1[bCol${j} + kb];`),
+          ...range(tm).map((i) => `  let a${i} = a[aRow${i} + ka];`),
+          ...range(tn).map((j) => `  let b${j} = b[bCol${j} + kb];`),
           `  ${block.step((i) => `a${i}`, (j) => `b${j}`, '\n      ')}`,
           '}',
         ].join('\n    ');

@@ -10,9 +10,8 @@
  * invocations read neighbouring workgroup-memory words and write neighbouring C elements. Slabs are
  * zero-filled past the matrix edges, so partial tiles need checks only at the loads and the store.
  */
-import type { KernelProgram } from '../program.js';
 import { range, registerBlock } from '../gemm/register-block.js';
-import { batchOffsetsWgsl, epilogueWgsl, flagsKey, matmulInputs, matmulUniforms, operandStrides, type MatmulFlags } from './operands.js';
+import { batchOffsetsWgsl, epilogueWgsl, flagsKey, matmulBindings, matmulGrid, matmulUniforms, operandStrides, type MatmulFlags, type MatmulProgram } from './operands.js';
 
 export interface SharedTiling {
   /** Rows and columns of C per invocation. */
@@ -25,7 +24,7 @@ export interface SharedTiling {
   tk: number;
 }
 
-export function sharedTiledProgram(t: SharedTiling, f: MatmulFlags): KernelProgram {
+export function sharedTiledProgram(t: SharedTiling, f: MatmulFlags): MatmulProgram {
   const bm = t.wgy * t.tm;
   const bn = t.wgx * t.tn;
   const threads = t.wgx * t.wgy;
@@ -35,8 +34,8 @@ export function sharedTiledProgram(t: SharedTiling, f: MatmulFlags): KernelProgr
     key: `matmul|shared|${t.tm}x${t.tn}|${t.wgx}x${t.wgy}|k${t.tk}|${flagsKey(f)}`,
     workgroupSize: [t.wgx, t.wgy, 1],
     uniforms: matmulUniforms(f),
-    inputs: matmulInputs(f),
-    outputs: ['f32'],
+    ...matmulBindings(f),
+    grid: matmulGrid(bm, bn, f),
     body: () => {
       const s = operandStrides(f);
       // Copy one slab into workgroup memory: element e of `count`, spread over the invocations. `inner` is the
@@ -53,7 +52,7 @@ export function sharedTiledProgram(t: SharedTiling, f: MatmulFlags): KernelProgr
         const [m, kk] = f.transposeA ? [`(${e}) % BM`, `(${e}) / BM`] : [`(${e}) / TK`, `(${e}) % TK`];
         return `let m = ${m}; let kk = ${kk}; let gm = tileRow + m; let gk = k0 + kk;
       var v = 0.0;
-      if (gm < u.M && gk < u.kEnd) { v = in0[aBase + gm * ${s.aRow} + gk * ${s.aDepth}]; }
+      if (gm < u.M && gk < u.kEnd) { v = a[aBase + gm * ${s.aRow} + gk * ${s.aDepth}]; }
       As[kk * BM_PAD + m] = v;`;
       });
       // B' slab: depth kk, columns n of the tile; stored as Bs[kk * BN_PAD + n].
@@ -61,7 +60,7 @@ export function sharedTiledProgram(t: SharedTiling, f: MatmulFlags): KernelProgr
         const [kk, n] = f.transposeB ? [`(${e}) % TK`, `(${e}) / TK`] : [`(${e}) / BN`, `(${e}) % BN`];
         return `let kk = ${kk}; let n = ${n}; let gk = k0 + kk; let gn = tileCol + n;
       var v = 0.0;
-      if (gk < u.kEnd && gn < u.N) { v = in1[bBase + gk * ${s.bDepth} + gn * ${s.bCol}]; }
+      if (gk < u.kEnd && gn < u.N) { v = b[bBase + gk * ${s.bDepth} + gn * ${s.bCol}]; }
       Bs[kk * BN_PAD + n] = v;`;
       });
       const stores = range(t.tm).map(

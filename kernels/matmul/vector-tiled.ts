@@ -20,10 +20,9 @@
  * starts on a vec4) and the block to be whole vec4s: `vectorFits` says when a product qualifies; the dispatch
  * runs the register kernel of the same block size otherwise.
  */
-import type { KernelProgram } from '../program.js';
 import { range, registerBlock } from '../gemm/register-block.js';
 import type { MatmulDims } from './configs.js';
-import { batchOffsetsWgsl, epilogueWgsl, flagsKey, matmulUniforms, type MatmulFlags } from './operands.js';
+import { batchOffsetsWgsl, epilogueWgsl, flagsKey, matmulBindings, matmulGrid, matmulUniforms, type MatmulFlags, type MatmulProgram } from './operands.js';
 import { UNROLL, type RegisterTiling } from './register-tiled.js';
 
 /** Whether A' (resp. B') is read four depth steps at a time (true) or four rows (columns) at a time. */
@@ -40,7 +39,7 @@ export function vectorFits(t: Pick<RegisterTiling, 'tm' | 'tn'>, f: Pick<MatmulF
 /** Whether the depth loop needs a remainder of single steps (neither operand is read along the depth). */
 export const needsRemainder = (f: MatmulFlags) => !alongDepth(f).a && !alongDepth(f).b;
 
-export function vectorTiledProgram(t: RegisterTiling, f: MatmulFlags): KernelProgram {
+export function vectorTiledProgram(t: RegisterTiling, f: MatmulFlags): MatmulProgram {
   const { tm, tn } = t;
   const along = alongDepth(f);
   const block = registerBlock(tm, tn);
@@ -49,8 +48,8 @@ export function vectorTiledProgram(t: RegisterTiling, f: MatmulFlags): KernelPro
     key: `matmul|vector|${tm}x${tn}|${t.wgx}x${t.wgy}|${flagsKey(f)}`,
     workgroupSize: [t.wgx, t.wgy, 1],
     uniforms: matmulUniforms(f),
-    inputs: f.bias ? ['vec4<f32>', 'vec4<f32>', 'f32'] : ['vec4<f32>', 'vec4<f32>'],
-    outputs: ['f32'],
+    ...matmulBindings(f, 'vec4<f32>'),
+    grid: matmulGrid(t.wgy * tm, t.wgx * tn, f),
     body: () => {
       // Where each operand's loads start: per row (column) along the depth, or per group of four rows (columns)
       // across it, clamped so that a block overhanging the edge re-reads the last row (column) or group.
@@ -64,12 +63,12 @@ export function vectorTiledProgram(t: RegisterTiling, f: MatmulFlags): KernelPro
       // Depth steps q = 0..steps-1 from depth `k`: the loads, then a(i, q) * b(j, q) into every accumulator.
       const steps = (n: number) => {
         const lines: string[] = [];
-        if (along.a) lines.push(...range(tm).map((i) => `let av${i} = in0[(aRow${i} + k) / 4u];`));
-        if (along.b) lines.push(...range(tn).map((j) => `let bv${j} = in1[(bCol${j} + k) / 4u];`));
+        if (along.a) lines.push(...range(tm).map((i) => `let av${i} = a[(aRow${i} + k) / 4u];`));
+        if (along.b) lines.push(...range(tn).map((j) => `let bv${j} = b[(bCol${j} + k) / 4u];`));
         for (const q of range(n)) {
           const depth = q === 0 ? 'k' : `(k + ${q}u)`;
-          if (!along.a) lines.push(...range(tm / 4).map((g) => `let aq${q}_${g} = in0[(aRows${g} + ${depth} * u.M) / 4u];`));
-          if (!along.b) lines.push(...range(tn / 4).map((g) => `let bq${q}_${g} = in1[(bCols${g} + ${depth} * u.N) / 4u];`));
+          if (!along.a) lines.push(...range(tm / 4).map((g) => `let aq${q}_${g} = a[(aRows${g} + ${depth} * u.M) / 4u];`));
+          if (!along.b) lines.push(...range(tn / 4).map((g) => `let bq${q}_${g} = b[(bCols${g} + ${depth} * u.N) / 4u];`));
           const a = (i: number) => (along.a ? `av${i}[${q}]` : `aq${q}_${i >> 2}[${i & 3}]`);
           const b = (j: number) => (along.b ? `bv${j}[${q}]` : `bq${q}_${j >> 2}[${j & 3}]`);
           lines.push(block.step(a, b));

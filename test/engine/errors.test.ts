@@ -172,12 +172,13 @@ describe('GPU-side failures', () => {
       key: 'test|deliberately-broken',
       workgroupSize: [64],
       uniforms: [],
-      inputs: [],
-      outputs: ['f32'],
-      body: () => '@compute @workgroup_size(64) fn main() { out0[0] = undefined_identifier; }',
+      inputs: {},
+      outputs: { out: 'f32' },
+      grid: () => [1],
+      body: () => '@compute @workgroup_size(64) fn main() { out[0] = undefined_identifier; }',
     };
     const out = E.zeros([4]);
-    E.runtime().run({ program: broken, workgroups: [1] }, [], [out.buffer()]);
+    E.runtime().run({ program: broken }, { out: out.buffer() });
     const error = await E.runtime().sync().then(
       () => null,
       (e: unknown) => e,

@@ -25,8 +25,8 @@ function expectRel(got: number, want: number, rtol: number, what: string): void 
 }
 
 describe('the loop budget check', () => {
-  const looping: KernelProgram = { name: 'someOp', key: 'test|loop', workgroupSize: [1], uniforms: [], inputs: [], outputs: ['f32'], body: () => '' };
-  const d = (trips?: number) => ({ program: looping, workgroups: [1] as const, trips });
+  const looping: KernelProgram = { name: 'someOp', key: 'test|loop', workgroupSize: [1], uniforms: [], inputs: {}, outputs: { out: 'f32' }, grid: () => [1], body: () => '' };
+  const d = (trips?: number) => ({ program: looping, trips });
 
   it('refuses a planned trip count over the budget, naming the op', () => {
     expect(() => checkTrips(d(LOOP_BUDGET + 1), true, 'budget')).toThrow(/someOp: planned 16385 loop iterations per invocation exceed the loop budget of 16384/);

@@ -48,6 +48,13 @@ describe('elementwise', () => {
     expectSpecial(await values(E.log(E.tensor([0, -0, -1, -inf, inf, nan, 1]))), [-inf, -inf, nan, nan, inf, nan, 0], 'log');
   });
 
+  it("relu's gradient passes the upstream gradient at NaN (as PyTorch's does) and at x > 0, and 0 at x <= 0", async () => {
+    const x = E.tensor([nan, -inf, -1, 0, 2, inf]);
+    x.requiresGrad = true;
+    E.relu(x).backward(E.tensor([3, 3, 3, 3, 3, 3]));
+    expect(await values(x.grad!)).toEqual([3, 0, 0, 0, 3, 3]);
+  });
+
   it('the fused relu epilogue of matmul keeps NaN, on every variant', async () => {
     for (const variant of E.MATMUL_VARIANTS) {
       E.setMatmulVariant(variant);
