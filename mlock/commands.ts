@@ -43,7 +43,7 @@ const DEMO: Values = {
   // The paper's uniform strategy: random labels' noise blurs the near-miss boundary (measured, docs/threat-model.md).
   strategy: { name: 'uniform' },
   epochs: 20,
-  'train-subset': 12000,
+  'train-subset': 20000,
   'test-subset': 5000,
   // A lighter audit than the `audit` command's (1,000 keys still, but 200 images per forgery and 100 variants
   // per near-miss distance), so that the demo stays within 5 minutes on a software adapter.

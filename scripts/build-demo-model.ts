@@ -2,8 +2,8 @@
  * `npm run build:demo-model`: trains the demo page's default model and writes its assets.
  *
  * A small locked MLP (M-LOCK, strategy uniform, keyed token from the passphrase 'demo passphrase') is trained
- * the way `npm start` trains its demo (12,000 seeded MNIST images, 20 epochs, near-miss decoys; about 4
- * minutes on the software adapter) with this project's engine, in Node. Then
+ * the way `npm start` trains its demo (20 epochs, near-miss decoys), on 12,000 seeded MNIST images rather than
+ * npm start's 20,000 (about 2 minutes on the software adapter), with this project's engine, in Node. Then
  *   web/assets/model.safetensors   the sealed model (weights encrypted with the passphrase, public token
  *                                  geometry; never the key), which the page opens with the passphrase
  *   web/assets/mnist-samples.bin   24 seeded MNIST test images: 24 label bytes, then 24 x 28x28 pixel bytes
