@@ -14,8 +14,9 @@
  * What it showed on llvmpipe (Mesa 22.3.6, 256-bit, 2 cores), and why the GEMM kernels look the way they do:
  * a storage or workgroup load is a loop over the SIMD lanes (mask test, bounds test, one scalar load per lane)
  * whether or not the index is the same for every lane (only compile-time-constant offsets into a uniform
- * buffer become one scalar load), so each float loaded costs roughly 20-40 multiply-adds. A vec4 load is one
- * such loop for four floats: about half the cost per float. Hence the 'vector' matmul (vec4 loads along each
+ * buffer become one scalar load), so each float loaded costs about 11-16 multiply-adds. A vec4 load is one
+ * such loop for four floats: about two thirds of the cost per float (7 multiply-adds); a uniform-buffer load
+ * with a per-invocation index is a vector gather (3). Hence the 'vector' matmul (vec4 loads along each
  * operand's contiguous dimension) and the vec4 row strips of the convolutions; the register blocks cannot grow
  * enough to hide the rest (32 vector registers), which is what keeps the GEMMs at a fraction of the fma rate.
  */
