@@ -27,7 +27,15 @@ export default defineConfig(
       // the numbers, booleans and nullish values the recommended options already allow.
       '@typescript-eslint/restrict-template-expressions': [
         'error',
-        { allowAny: true, allowBoolean: true, allowNullish: true, allowNumber: true, allowRegExp: true, allowArray: true, allow: [{ from: 'file', name: 'Tensor', path: 'engine/tensor.ts' }] },
+        {
+          allowAny: true,
+          allowBoolean: true,
+          allowNullish: true,
+          allowNumber: true,
+          allowRegExp: true,
+          allowArray: true,
+          allow: [{ from: 'file', name: 'Tensor', path: 'engine/tensor.ts' }],
+        },
       ],
     },
   },

@@ -67,7 +67,10 @@ const rng = new E.Rng(20240611);
 
 /** The same seeded values as a tensor on each engine; `tfLayout` gives TF.js's shape and order where they differ from ours. */
 function upload(shape: number[], tfLayout?: { shape: number[]; from: (v: Float32Array, shape: number[]) => Float32Array }) {
-  const values = uniformValues(shape.reduce((a, b) => a * b, 1), rng);
+  const values = uniformValues(
+    shape.reduce((a, b) => a * b, 1),
+    rng,
+  );
   const ours = E.tensor(values, shape);
   const tfjs = tfLayout ? tf.tensor(tfLayout.from(values, shape), tfLayout.shape) : tf.tensor(values, shape);
   return { ours, tfjs };
@@ -89,7 +92,12 @@ function squareMatmul(n: number): KernelCase {
     prepare() {
       const a = upload([n, n]);
       const b = upload([n, n]);
-      return { ours: () => E.matmul(a.ours, b.ours), tfjs: () => tf.matMul(a.tfjs, b.tfjs), oursInTfLayout: identity, dispose: () => disposeAll(a, b) };
+      return {
+        ours: () => E.matmul(a.ours, b.ours),
+        tfjs: () => tf.matMul(a.tfjs, b.tfjs),
+        oursInTfLayout: identity,
+        dispose: () => disposeAll(a, b),
+      };
     },
   };
 }
@@ -148,7 +156,10 @@ function convLayer(pass: ConvPass, n: number, c: number, o: number, size: number
           return {
             ours: () => E.conv2dBackwardInput(dy.ours, w.ours, xShape, { padding: 1 }),
             // The kernel TF.js's conv2d gradient runs for the input (tf.conv2dTranspose is the same kernel).
-            tfjs: () => tf.engine().runKernel('Conv2DBackpropInput', { dy: dy.tfjs, filter: w.tfjs }, { ...geometry, inputShape: nhwc(xShape).shape }),
+            tfjs: () =>
+              tf
+                .engine()
+                .runKernel('Conv2DBackpropInput', { dy: dy.tfjs, filter: w.tfjs }, { ...geometry, inputShape: nhwc(xShape).shape }),
             oursInTfLayout: fromNchw(xShape),
             dispose,
           };
@@ -226,7 +237,9 @@ async function tuneMatmuls(list: readonly KernelCase[], quick: boolean): Promise
   const start = performance.now();
   const results = await E.tuneMatmul(products, { withGradients: false });
   const measured = results.filter((r) => r.source === 'measured').length;
-  console.log(`matmul tuning: ${results.length} products, ${measured} buckets measured now, in ${((performance.now() - start) / 1000).toFixed(1)} s`);
+  console.log(
+    `matmul tuning: ${results.length} products, ${measured} buckets measured now, in ${((performance.now() - start) / 1000).toFixed(1)} s`,
+  );
 }
 
 function maxAbsDiff(ours: Float32Array, ref: Float32Array): { diff: number; scale: number } {
@@ -242,7 +255,18 @@ function maxAbsDiff(ours: Float32Array, ref: Float32Array): { diff: number; scal
 }
 
 async function runCase(c: KernelCase, plan: RepeatPlan): Promise<KernelRow> {
-  const row: KernelRow = { name: c.name, shape: c.shape, oursMs: null, tfjsMs: null, speedup: null, gflops: null, ceilingFraction: null, maxAbsDiff: null, maxAbs: null, agree: null };
+  const row: KernelRow = {
+    name: c.name,
+    shape: c.shape,
+    oursMs: null,
+    tfjsMs: null,
+    speedup: null,
+    gflops: null,
+    ceilingFraction: null,
+    maxAbsDiff: null,
+    maxAbs: null,
+    agree: null,
+  };
   if (c.matmul) {
     const { config, source } = E.matmulConfigFor(c.matmul);
     row.kernel = `${config} (${source})`;
@@ -284,7 +308,9 @@ async function runCase(c: KernelCase, plan: RepeatPlan): Promise<KernelRow> {
   return row;
 }
 
-const plan: RepeatPlan = options.quick ? { warmup: 0, minRepeats: 1, maxRepeats: 3, budgetMs: 300 } : { warmup: 1, minRepeats: 3, maxRepeats: 9, budgetMs: 5000 };
+const plan: RepeatPlan = options.quick
+  ? { warmup: 0, minRepeats: 1, maxRepeats: 3, budgetMs: 300 }
+  : { warmup: 1, minRepeats: 3, maxRepeats: 9, budgetMs: 5000 };
 const list = cases(options.quick);
 await tuneMatmuls(list, options.quick);
 const ceiling = await measureFmaCeiling({ quick: options.quick });
@@ -311,13 +337,21 @@ const columns: Column<KernelRow>[] = [
   { title: 'check', value: (r) => (r.error ? `ERROR: ${r.error}` : r.agree ? 'ok' : `MISMATCH (max|tfjs| ${r.maxAbs?.toExponential(1)})`) },
   { title: 'our matmul kernel', value: (r) => r.kernel ?? '' },
 ];
-console.log(`\nspeedup = TF.js time / our time (above 1: ours is faster); outputs agree when max|diff| <= ${AGREEMENT} x max|TF.js output|`);
+console.log(
+  `\nspeedup = TF.js time / our time (above 1: ours is faster); outputs agree when max|diff| <= ${AGREEMENT} x max|TF.js output|`,
+);
 console.log(`% ceiling = our GFLOP/s / the adapter's measured FMA ceiling (${num(ceiling.gflops)} GFLOP/s)`);
 console.log(`host: ${host.cpus} CPUs, load average ${host.loadAverage.map((l) => l.toFixed(1)).join(' ')} at the start`);
 printTable(columns, rows);
 
 if (options.json) await writeJsonReport(options.json, { adapter, host, quick: options.quick, fmaCeiling: ceiling, rows });
-if (options.markdown) await writeMarkdownReport(options.markdown, `bench:kernels on ${adapter.ours.description}, FMA ceiling ${num(ceiling.gflops)} GFLOP/s`, columns, rows);
+if (options.markdown)
+  await writeMarkdownReport(
+    options.markdown,
+    `bench:kernels on ${adapter.ours.description}, FMA ceiling ${num(ceiling.gflops)} GFLOP/s`,
+    columns,
+    rows,
+  );
 if (rows.some((r) => r.error || r.agree === false)) {
   console.error('\nsome cases failed or disagree with TF.js: their timings compare different results');
   process.exitCode = 1;

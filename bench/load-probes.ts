@@ -50,7 +50,12 @@ const PROBES: Probe[] = [
   { name: 'fma only (operand in a register)', declarations: '', operand: 'f32(i) * 1e-7', vec4: false },
   { name: 'storage load, per-invocation index', declarations: storage('f32'), operand: `src[(i * 64u + l) % ${WORDS}u]`, vec4: false },
   { name: 'storage load, same index for all', declarations: storage('f32'), operand: `src[(w * 7u + i) % ${WORDS}u]`, vec4: false },
-  { name: 'storage vec4 load, per-invocation index', declarations: storage('vec4f'), operand: `src[(i * 64u + l) % ${WORDS / 4}u]`, vec4: true },
+  {
+    name: 'storage vec4 load, per-invocation index',
+    declarations: storage('vec4f'),
+    operand: `src[(i * 64u + l) % ${WORDS / 4}u]`,
+    vec4: true,
+  },
   {
     name: 'workgroup memory load, per-invocation index',
     declarations: `${storage('f32')}\nvar<workgroup> tile: array<f32, 1024>;`,
@@ -68,7 +73,9 @@ const PROBES: Probe[] = [
 function probeWgsl(p: Probe): string {
   const t = p.vec4 ? 'vec4f' : 'f32';
   const chains = Array.from({ length: CHAINS }, (_, c) => c);
-  const fill = p.declarations.includes('tile') ? 'for (var j = 0u; j < 16u; j++) { tile[j * 64u + l] = src[j * 64u + l]; }\n  workgroupBarrier();' : '';
+  const fill = p.declarations.includes('tile')
+    ? 'for (var j = 0u; j < 16u; j++) { tile[j * 64u + l] = src[j * 64u + l]; }\n  workgroupBarrier();'
+    : '';
   return `@group(0) @binding(0) var<storage, read_write> out: array<${t}>;
 ${p.declarations}
 @compute @workgroup_size(64)
@@ -91,8 +98,15 @@ async function timeProbe(p: Probe): Promise<number> {
   const out = device.createBuffer({ size: LANES * 16, usage: GPUBufferUsage.STORAGE });
   const usesSource = p.declarations.includes('src');
   const isUniform = p.declarations.includes('var<uniform>');
-  const src = device.createBuffer({ size: isUniform ? 16 * 1024 : WORDS * 4, usage: (isUniform ? GPUBufferUsage.UNIFORM : GPUBufferUsage.STORAGE) | GPUBufferUsage.COPY_DST });
-  device.queue.writeBuffer(src, 0, Float32Array.from({ length: src.size / 4 }, (_, i) => (i % 97) / 97));
+  const src = device.createBuffer({
+    size: isUniform ? 16 * 1024 : WORDS * 4,
+    usage: (isUniform ? GPUBufferUsage.UNIFORM : GPUBufferUsage.STORAGE) | GPUBufferUsage.COPY_DST,
+  });
+  device.queue.writeBuffer(
+    src,
+    0,
+    Float32Array.from({ length: src.size / 4 }, (_, i) => (i % 97) / 97),
+  );
   const group = device.createBindGroup({
     layout: pipeline.getBindGroupLayout(0),
     entries: [{ binding: 0, resource: { buffer: out } }, ...(usesSource ? [{ binding: 1, resource: { buffer: src } }] : [])],

@@ -18,7 +18,12 @@ export interface ChoiceFlag {
 
 export function parseBenchOptions(argv: readonly string[], command: string, choiceFlags: readonly ChoiceFlag[] = []): BenchOptions {
   const usage = `usage: ${command} [--quick] [--json FILE] [--markdown FILE]${choiceFlags.map((c) => ` [${c.flag} ${c.values.join('|')}]`).join('')}`;
-  const options: BenchOptions = { quick: false, json: null, markdown: null, choices: Object.fromEntries(choiceFlags.map((c) => [c.flag.replace(/^--/, ''), c.values[0]])) };
+  const options: BenchOptions = {
+    quick: false,
+    json: null,
+    markdown: null,
+    choices: Object.fromEntries(choiceFlags.map((c) => [c.flag.replace(/^--/, ''), c.values[0]])),
+  };
   const value = (i: number, flag: string, what: string) => {
     const v = argv[i];
     if (!v || v.startsWith('--')) throw new Error(`${flag} needs ${what}\n${usage}`);

@@ -13,7 +13,10 @@ export function printTable<Row>(columns: readonly Column<Row>[], rows: readonly 
   const cells = rows.map((r) => columns.map((c) => c.value(r)));
   const widths = columns.map((c, i) => Math.max(c.title.length, ...cells.map((row) => row[i]!.length)));
   const line = (values: readonly string[]) =>
-    values.map((v, i) => (columns[i]!.right ? v.padStart(widths[i]!) : v.padEnd(widths[i]!))).join('  ').trimEnd();
+    values
+      .map((v, i) => (columns[i]!.right ? v.padStart(widths[i]!) : v.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   console.log(line(columns.map((c) => c.title)));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const row of cells) console.log(line(row));
@@ -38,11 +41,21 @@ export function ratio(x: number | null | undefined): string {
 export function markdownTable<Row>(columns: readonly Column<Row>[], rows: readonly Row[]): string {
   const cell = (v: string) => v.replace(/\|/g, '\\|');
   const line = (values: readonly string[]) => `| ${values.map(cell).join(' | ')} |`;
-  return [line(columns.map((c) => c.title)), `|${columns.map((c) => (c.right ? ' ---: ' : ' --- ')).join('|')}|`, ...rows.map((r) => line(columns.map((c) => c.value(r))))].join('\n');
+  return [
+    line(columns.map((c) => c.title)),
+    `|${columns.map((c) => (c.right ? ' ---: ' : ' --- ')).join('|')}|`,
+    ...rows.map((r) => line(columns.map((c) => c.value(r)))),
+  ].join('\n');
 }
 
 /** A Markdown file: a heading line, notes as paragraphs, then the table. */
-export async function writeMarkdownReport<Row>(path: string, title: string, columns: readonly Column<Row>[], rows: readonly Row[], notes: readonly string[] = []): Promise<void> {
+export async function writeMarkdownReport<Row>(
+  path: string,
+  title: string,
+  columns: readonly Column<Row>[],
+  rows: readonly Row[],
+  notes: readonly string[] = [],
+): Promise<void> {
   await writeFileAtomic(path, [`## ${title}`, '', ...notes.flatMap((n) => [n, '']), markdownTable(columns, rows), ''].join('\n'));
   console.log(`wrote ${path}`);
 }

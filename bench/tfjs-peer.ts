@@ -57,7 +57,9 @@ export async function startTfjs(): Promise<TfjsPeer> {
   const sameAdapter = (['vendor', 'architecture', 'device', 'description'] as const).every((k) => tfjs[k] === ours[k]);
   const adapter: AdapterReport = { ours, tfjs, vulkanIcd: process.env.VK_ICD_FILENAMES ?? null, sameAdapter };
   if (!sameAdapter) {
-    throw new Error(`TF.js got another adapter than our engine (ours: ${JSON.stringify(ours)}, TF.js: ${JSON.stringify(tfjs)}); a comparison across adapters would mislead`);
+    throw new Error(
+      `TF.js got another adapter than our engine (ours: ${JSON.stringify(ours)}, TF.js: ${JSON.stringify(tfjs)}); a comparison across adapters would mislead`,
+    );
   }
   return { tf, adapter };
 }

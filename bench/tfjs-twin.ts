@@ -37,8 +37,14 @@ export async function tfjsTwin(tf: Tf, model: Sequential, inputShape: readonly [
       layer = tf.layers.dense({ ...first(), units: m.outFeatures, useBias: m.bias !== null });
       const from = flattened;
       const kernel = (v: Float32Array) =>
-        from ? tf.tensor2d(oihwToHwio(v, [m.outFeatures, ...from]), [m.inFeatures, m.outFeatures]) : tf.tensor2d(permute(v, [m.outFeatures, m.inFeatures], [1, 0]), [m.inFeatures, m.outFeatures]);
-      plans.push({ layer, tensors: m.bias ? [m.weight, m.bias] : [m.weight], convert: ([k, b]) => (b ? [kernel(k!), tf.tensor1d(b)] : [kernel(k!)]) });
+        from
+          ? tf.tensor2d(oihwToHwio(v, [m.outFeatures, ...from]), [m.inFeatures, m.outFeatures])
+          : tf.tensor2d(permute(v, [m.outFeatures, m.inFeatures], [1, 0]), [m.inFeatures, m.outFeatures]);
+      plans.push({
+        layer,
+        tensors: m.bias ? [m.weight, m.bias] : [m.weight],
+        convert: ([k, b]) => (b ? [kernel(k!), tf.tensor1d(b)] : [kernel(k!)]),
+      });
       flattened = null;
     } else if (m instanceof Conv2d) {
       const o = m.options;
@@ -51,16 +57,36 @@ export async function tfjsTwin(tf: Tf, model: Sequential, inputShape: readonly [
       const same = pad === 'same' || (sh === 1 && sw === 1 && ph === (kh - 1) / 2 && pw === (kw - 1) / 2);
       const valid = pad === 'valid' || (ph === 0 && pw === 0);
       if (!same && !valid) unsupported(m, `padding ${JSON.stringify(pad)}`);
-      layer = tf.layers.conv2d({ ...first(), filters: m.outChannels, kernelSize: [kh, kw], strides: [sh, sw], padding: same ? 'same' : 'valid', useBias: m.bias !== null });
+      layer = tf.layers.conv2d({
+        ...first(),
+        filters: m.outChannels,
+        kernelSize: [kh, kw],
+        strides: [sh, sw],
+        padding: same ? 'same' : 'valid',
+        useBias: m.bias !== null,
+      });
       const shape = [m.outChannels, m.inChannels, kh, kw];
       const kernel = (v: Float32Array) => tf.tensor4d(oihwToHwio(v, shape), [kh, kw, m.inChannels, m.outChannels]);
-      plans.push({ layer, tensors: m.bias ? [m.weight, m.bias] : [m.weight], convert: ([k, b]) => (b ? [kernel(k!), tf.tensor1d(b)] : [kernel(k!)]) });
-      [c, h, w] = same ? [m.outChannels, Math.ceil(h / sh), Math.ceil(w / sw)] : [m.outChannels, Math.floor((h - kh) / sh) + 1, Math.floor((w - kw) / sw) + 1];
+      plans.push({
+        layer,
+        tensors: m.bias ? [m.weight, m.bias] : [m.weight],
+        convert: ([k, b]) => (b ? [kernel(k!), tf.tensor1d(b)] : [kernel(k!)]),
+      });
+      [c, h, w] = same
+        ? [m.outChannels, Math.ceil(h / sh), Math.ceil(w / sw)]
+        : [m.outChannels, Math.floor((h - kh) / sh) + 1, Math.floor((w - kw) / sw) + 1];
     } else if (m instanceof BatchNorm2d) {
       const affine = m.weight !== null && m.bias !== null;
       if ((m.weight === null) !== (m.bias === null)) unsupported(m, 'only one of scale and shift');
       // PyTorch's momentum weighs the batch statistics; Keras's weighs the running ones.
-      layer = tf.layers.batchNormalization({ ...first(), axis: -1, momentum: 1 - (m.options.momentum ?? 0.1), epsilon: m.options.eps ?? 1e-5, center: affine, scale: affine });
+      layer = tf.layers.batchNormalization({
+        ...first(),
+        axis: -1,
+        momentum: 1 - (m.options.momentum ?? 0.1),
+        epsilon: m.options.eps ?? 1e-5,
+        center: affine,
+        scale: affine,
+      });
       plans.push({
         layer,
         tensors: affine ? [m.weight!, m.bias!, m.runningMean, m.runningVar] : [m.runningMean, m.runningVar],

@@ -51,7 +51,11 @@ export async function timeSteps(step: (i: number) => void, sync: () => Promise<v
  * kernel is then not measured as mostly submit and readback latency. (bench/torch_peer.py sizes its bursts the
  * same way.)
  */
-export async function timeInBursts(run: (units: number) => Promise<void>, plan: RepeatPlan, runMs: number): Promise<{ msPerUnit: number; bestMsPerUnit: number; burst: number }> {
+export async function timeInBursts(
+  run: (units: number) => Promise<void>,
+  plan: RepeatPlan,
+  runMs: number,
+): Promise<{ msPerUnit: number; bestMsPerUnit: number; burst: number }> {
   await run(1);
   const start = performance.now();
   await run(1);

@@ -14,7 +14,16 @@
 import type * as tfjs from '@tensorflow/tfjs';
 import * as E from '../engine/node.js';
 import { nchwToNhwc } from './layouts.js';
-import { mlpWorkload, syntheticBatches, timeOurTraining, tuneModelMatmuls, vggWorkload, type OptimizerSpec, type SyntheticBatch, type TrainingWorkload } from './networks.js';
+import {
+  mlpWorkload,
+  syntheticBatches,
+  timeOurTraining,
+  tuneModelMatmuls,
+  vggWorkload,
+  type OptimizerSpec,
+  type SyntheticBatch,
+  type TrainingWorkload,
+} from './networks.js';
 import { parseBenchOptions } from './options.js';
 import { hostInfo, num, printTable, writeJsonReport, writeMarkdownReport, type Column } from './report.js';
 import { oneHotValues } from './synthetic.js';
@@ -64,7 +73,10 @@ function tfjsOptimizer(spec: OptimizerSpec): tfjs.Optimizer {
 function uploadTfjs(c: TrainCase, batches: readonly SyntheticBatch[]) {
   const [ch, h, w] = c.inputShape;
   const shape = [c.batch, ch, h, w];
-  return batches.map((b) => ({ x: tf.tensor4d(nchwToNhwc(b.x, shape), [c.batch, h, w, ch]), y: tf.tensor2d(oneHotValues(b.labels, c.classes), [c.batch, c.classes]) }));
+  return batches.map((b) => ({
+    x: tf.tensor4d(nchwToNhwc(b.x, shape), [c.batch, h, w, ch]),
+    y: tf.tensor2d(oneHotValues(b.labels, c.classes), [c.batch, c.classes]),
+  }));
 }
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): { diff: number; scale: number } {
@@ -79,7 +91,16 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): { diff: number; scale: nu
 }
 
 async function runCase(c: TrainCase): Promise<TrainRow> {
-  const row: TrainRow = { name: c.name, batch: c.batch, oursImgPerSec: null, tfjsImgPerSec: null, speedup: null, logitsMaxAbsDiff: null, logitsAgree: null, steps: c.timedSteps };
+  const row: TrainRow = {
+    name: c.name,
+    batch: c.batch,
+    oursImgPerSec: null,
+    tfjsImgPerSec: null,
+    speedup: null,
+    logitsMaxAbsDiff: null,
+    logitsAgree: null,
+    steps: c.timedSteps,
+  };
   const batches = syntheticBatches(c, new E.Rng(7));
   const tfBatches = uploadTfjs(c, batches);
   const model = c.model();
@@ -123,7 +144,11 @@ async function runCase(c: TrainCase): Promise<TrainRow> {
     const seconds = await timeSteps(
       (i) => {
         const { x, y } = tfBatches[i % tfBatches.length]!;
-        opt.minimize(() => tf.losses.softmaxCrossEntropy<tfjs.Tensor, tfjs.Scalar>(y, net.apply(x, { training: true }) as tfjs.Tensor), false, vars);
+        opt.minimize(
+          () => tf.losses.softmaxCrossEntropy<tfjs.Tensor, tfjs.Scalar>(y, net.apply(x, { training: true }) as tfjs.Tensor),
+          false,
+          vars,
+        );
       },
       async () => void (await last.data()),
       c.warmupSteps,
@@ -162,10 +187,15 @@ const columns: Column<TrainRow>[] = [
   { title: 'logits max|diff|', value: (r) => (r.logitsMaxAbsDiff === null ? '-' : r.logitsMaxAbsDiff.toExponential(1)), right: true },
   {
     title: 'check',
-    value: (r) => [r.oursError && `ours: ${r.oursError}`, r.tfjsError && `TF.js: ${r.tfjsError}`, r.logitsAgree === false && 'LOGITS DIFFER'].filter(Boolean).join('; ') || 'ok',
+    value: (r) =>
+      [r.oursError && `ours: ${r.oursError}`, r.tfjsError && `TF.js: ${r.tfjsError}`, r.logitsAgree === false && 'LOGITS DIFFER']
+        .filter(Boolean)
+        .join('; ') || 'ok',
   },
 ];
-console.log(`\nspeedup = our images/s / TF.js images/s (above 1: ours is faster); host: ${host.cpus} CPUs, load average ${host.loadAverage.map((l) => l.toFixed(1)).join(' ')} at the start`);
+console.log(
+  `\nspeedup = our images/s / TF.js images/s (above 1: ours is faster); host: ${host.cpus} CPUs, load average ${host.loadAverage.map((l) => l.toFixed(1)).join(' ')} at the start`,
+);
 printTable(columns, rows);
 
 if (options.json) await writeJsonReport(options.json, { adapter, host, quick: options.quick, rows });

@@ -52,7 +52,10 @@ function topologicalOrder(root: Tensor): Tensor[] {
  */
 export function backward(output: Tensor, seed?: Tensor, options: BackwardOptions = {}): void {
   if (!output.requiresGrad) throw new Error(`backward: the output ${output} does not depend on any tensor with requiresGrad`);
-  if (!seed && output.size !== 1) throw new Error(`backward: the output has shape [${output.shape.join(', ')}]; pass a seed gradient of that shape, or reduce it to a scalar`);
+  if (!seed && output.size !== 1)
+    throw new Error(
+      `backward: the output has shape [${output.shape.join(', ')}]; pass a seed gradient of that shape, or reduce it to a scalar`,
+    );
   if (seed && (seed.shape.length !== output.shape.length || seed.shape.some((d, i) => d !== output.shape[i]))) {
     throw new Error(`backward: seed shape [${seed.shape.join(', ')}] does not match output shape [${output.shape.join(', ')}]`);
   }
@@ -62,7 +65,9 @@ export function backward(output: Tensor, seed?: Tensor, options: BackwardOptions
     if (t.isDisposed) throw new Error(`backward: ${t} (tensor #${t.id}) is part of the graph but was disposed before backward()`);
     const op = released.get(t);
     if (op !== undefined && !t.node) {
-      throw new Error(`backward: the graph through '${op}' (${t}) was freed by an earlier backward(); pass { retainGraph: true } to the first call to walk it twice`);
+      throw new Error(
+        `backward: the graph through '${op}' (${t}) was freed by an earlier backward(); pass { retainGraph: true } to the first call to walk it twice`,
+      );
     }
   }
   const grads = new Map<Tensor, Tensor>();

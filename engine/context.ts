@@ -17,12 +17,15 @@ const ENVIRONMENT_CHOICES = {
  * MLOCK_ADAPTER=auto|hardware|software. Any other value is refused here, before a device is looked for, rather
  * than silently meaning the default (MLOCK_BACKEND=metal is not a backend Dawn has on Linux).
  */
-export function environmentDeviceOptions(env: Record<string, string | undefined> | undefined = typeof process !== 'undefined' ? process.env : undefined): DeviceOptions {
+export function environmentDeviceOptions(
+  env: Record<string, string | undefined> | undefined = typeof process !== 'undefined' ? process.env : undefined,
+): DeviceOptions {
   const options: DeviceOptions = {};
   for (const [name, allowed] of Object.entries(ENVIRONMENT_CHOICES)) {
     const value = env?.[name];
     if (value === undefined || value === '') continue;
-    if (!(allowed as readonly string[]).includes(value)) throw new Error(`${name}=${value} is not supported; use one of ${allowed.join(', ')} (or leave it unset)`);
+    if (!(allowed as readonly string[]).includes(value))
+      throw new Error(`${name}=${value} is not supported; use one of ${allowed.join(', ')} (or leave it unset)`);
     if (name === 'MLOCK_BACKEND') options.backend = value as NonNullable<DeviceOptions['backend']>;
     else options.adapter = value as NonNullable<DeviceOptions['adapter']>;
   }

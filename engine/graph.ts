@@ -41,7 +41,10 @@ export interface OpDef<A = unknown, S extends Saved = Saved> {
 }
 
 /** Define an op: its name and gradient rule; `A` and `S` type the attributes and saved tensors its nodes carry. */
-export function defineOp<A = Record<string, never>, S extends Saved = Record<string, never>>(def: { name: string; grad: GradRule<A, S> }): OpDef<A, S> {
+export function defineOp<A = Record<string, never>, S extends Saved = Record<string, never>>(def: {
+  name: string;
+  grad: GradRule<A, S>;
+}): OpDef<A, S> {
   const op: OpDef<A, S> = {
     name: def.name,
     grad: def.grad,

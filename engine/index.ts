@@ -36,15 +36,36 @@ export interface MemoryInfo {
 export function memory(): MemoryInfo {
   const c = memoryCounters();
   const pool = runtime().pool;
-  return { liveTensors: c.tensors, liveBytes: c.bytes, poolBytes: pool.allocatedBytes, freeBytes: pool.freeBytes, buffersCreated: pool.buffersCreated };
+  return {
+    liveTensors: c.tensors,
+    liveBytes: c.bytes,
+    poolBytes: pool.allocatedBytes,
+    freeBytes: pool.freeBytes,
+    buffersCreated: pool.buffersCreated,
+  };
 }
 
 /** Wait until the GPU has finished all submitted work; raises any pending GPU error. */
 export function sync(): Promise<void> {
   return runtime().sync();
 }
-export { conv2d, conv2dBackwardInput, conv2dBackwardFilter, type Conv2dOptions, type Conv2dGeometryOptions, type Conv2dPadding } from './ops/conv.js';
-export { softmax, logSoftmax, crossEntropy, klDivergence, type LossReduction, type LossOptions, type KlDivergenceOptions } from './ops/softmax.js';
+export {
+  conv2d,
+  conv2dBackwardInput,
+  conv2dBackwardFilter,
+  type Conv2dOptions,
+  type Conv2dGeometryOptions,
+  type Conv2dPadding,
+} from './ops/conv.js';
+export {
+  softmax,
+  logSoftmax,
+  crossEntropy,
+  klDivergence,
+  type LossReduction,
+  type LossOptions,
+  type KlDivergenceOptions,
+} from './ops/softmax.js';
 export { batchNorm2d, type BatchNormOptions } from './ops/normalization.js';
 export { dropout, type DropoutOptions } from './ops/dropout.js';
 export {

@@ -18,7 +18,10 @@ export interface ProgramRun<In extends Bindings, Out extends Bindings> {
 }
 
 /** Record one dispatch of `program`; returns its output tensors by name. */
-export function runProgram<In extends Bindings, Out extends Bindings>(program: KernelProgram<In, Out>, run: ProgramRun<In, Out>): { [K in keyof Out]: Tensor } {
+export function runProgram<In extends Bindings, Out extends Bindings>(
+  program: KernelProgram<In, Out>,
+  run: ProgramRun<In, Out>,
+): { [K in keyof Out]: Tensor } {
   const op = program.name;
   const buffers: Record<string, GPUBuffer> = {};
   for (const [name, t] of Object.entries(run.inputs as Record<string, Tensor>)) buffers[name] = t.buffer(op);

@@ -14,7 +14,10 @@ import { backward, type BackwardOptions } from './autograd.js';
 
 export class Storage {
   refs = 1;
-  constructor(readonly buffer: GPUBuffer, readonly bytes: number) {}
+  constructor(
+    readonly buffer: GPUBuffer,
+    readonly bytes: number,
+  ) {}
 }
 
 let liveTensors = 0;
@@ -38,7 +41,11 @@ export class Tensor {
   name?: string;
   private _storage: Storage | null;
 
-  constructor(shape: Shape, readonly dtype: DType, storage: Storage) {
+  constructor(
+    shape: Shape,
+    readonly dtype: DType,
+    storage: Storage,
+  ) {
     this.shape = Object.freeze([...shape]);
     this.size = sizeOf(shape);
     this._storage = storage;
@@ -62,7 +69,9 @@ export class Tensor {
 
   storage(op = 'use'): Storage {
     if (!this._storage) {
-      throw new Error(`${op}: tensor #${this.id}${this.name ? ` '${this.name}'` : ''} of shape ${fmt(this.shape)} was used after dispose()`);
+      throw new Error(
+        `${op}: tensor #${this.id}${this.name ? ` '${this.name}'` : ''} of shape ${fmt(this.shape)} was used after dispose()`,
+      );
     }
     return this._storage;
   }

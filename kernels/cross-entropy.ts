@@ -113,9 +113,13 @@ ${linearMainWgsl(workgroup)}
   ${labels ? 'let label = u32(targets[r]);' : ''}
   let gs = ${labels ? `select(nanF(), dy[r * u.gStride] * u.scale, label < u.cols)` : 'dy[r * u.gStride] * u.scale'};
   ${rowStats}
-  ${perElement ? write : `for (var j = 0u; j < u.cols; j = j + 1u) {
+  ${
+    perElement
+      ? write
+      : `for (var j = 0u; j < u.cols; j = j + 1u) {
     ${write}
-  }`}
+  }`
+  }
 }`,
   });
 }

@@ -27,7 +27,10 @@ export function mapProgram(spec: MapSpec): KernelProgram<Bindings, { out: WgslSc
   const strided = spec.operands.some((o) => o.mode === 'strided');
   const rank = strided ? spec.rank : 0;
   const k = vec4Count(rank);
-  const uniforms: UniformField[] = [{ name: 'n', type: 'u32' }, { name: 's', type: 'f32' }];
+  const uniforms: UniformField[] = [
+    { name: 'n', type: 'u32' },
+    { name: 's', type: 'f32' },
+  ];
   spec.operands.forEach((o, i) => {
     if (o.mode === 'scalar') uniforms.push({ name: `c${i}`, type: o.dtype });
   });
@@ -53,7 +56,12 @@ export function mapProgram(spec: MapSpec): KernelProgram<Bindings, { out: WgslSc
     grid: linearGrid(WG, 'n'),
     body: () => {
       const decode = strided
-        ? decodeIndexWgsl('i', rank, 'shape', spec.operands.flatMap((o, i) => (o.mode === 'strided' ? [{ acc: `o${i}`, strides: `st${i}` }] : [])))
+        ? decodeIndexWgsl(
+            'i',
+            rank,
+            'shape',
+            spec.operands.flatMap((o, i) => (o.mode === 'strided' ? [{ acc: `o${i}`, strides: `st${i}` }] : [])),
+          )
         : '';
       const loads = spec.operands.map((o, i) => {
         if (o.mode === 'scalar') return `let v${i} = u.c${i};`;

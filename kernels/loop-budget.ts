@@ -25,11 +25,14 @@ export function checkTrips(d: Dispatch, looping: boolean, mode: LoopCheck): void
   if (mode === 'off') return;
   const { name, key } = d.program;
   if (d.trips === undefined) {
-    if (looping && mode === 'strict') throw new Error(`${name}: kernel ${key} has loops but its dispatch declares no trip count (loop budget ${LOOP_BUDGET})`);
+    if (looping && mode === 'strict')
+      throw new Error(`${name}: kernel ${key} has loops but its dispatch declares no trip count (loop budget ${LOOP_BUDGET})`);
     return;
   }
   if (!(d.trips <= LOOP_BUDGET)) {
-    throw new Error(`${name}: planned ${d.trips} loop iterations per invocation exceed the loop budget of ${LOOP_BUDGET} (kernel ${key}); the op must split this work`);
+    throw new Error(
+      `${name}: planned ${d.trips} loop iterations per invocation exceed the loop budget of ${LOOP_BUDGET} (kernel ${key}); the op must split this work`,
+    );
   }
 }
 

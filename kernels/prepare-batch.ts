@@ -57,14 +57,18 @@ fn sample(base: u32, sx: f32, sy: f32) -> f32 {
   // The four bilinear taps, unrolled (no loop, so nothing to count against the loop budget).
   var acc = 0.0;
   ${[0, 1]
-    .flatMap((dy) => [0, 1].map((dx) => `{
+    .flatMap((dy) =>
+      [0, 1].map(
+        (dx) => `{
     let wgt = ${dx ? 'fx' : '(1.0 - fx)'} * ${dy ? 'fy' : '(1.0 - fy)'};
     let xi = i32(x0) + ${dx};
     let yi = i32(y0) + ${dy};
     if (wgt > 0.0 && xi >= 0 && yi >= 0 && xi < i32(u.w) && yi < i32(u.h)) {
       acc = acc + wgt * pixel(base + u32(yi) * u.w + u32(xi));
     }
-  }`))
+  }`,
+      ),
+    )
     .join('\n  ')}
   return acc;
 }`

@@ -76,7 +76,8 @@ export function bindingsWgsl(p: KernelProgram): string {
     lines.push('};');
     lines.push(`@group(0) @binding(${b++}) var<uniform> u: Uniforms;`);
   }
-  for (const { name, type, access } of bindingList(p)) lines.push(`@group(0) @binding(${b++}) var<storage, ${access}> ${name}: array<${type}>;`);
+  for (const { name, type, access } of bindingList(p))
+    lines.push(`@group(0) @binding(${b++}) var<storage, ${access}> ${name}: array<${type}>;`);
   return lines.join('\n');
 }
 
@@ -102,7 +103,13 @@ export function uniformLayout(fields: readonly UniformField[]): { offsets: numbe
 }
 
 /** Write uniform values into `view` at `base`, following `uniformLayout`. */
-export function packUniforms(fields: readonly UniformField[], values: UniformValues, view: DataView, base: number, layout = uniformLayout(fields)): void {
+export function packUniforms(
+  fields: readonly UniformField[],
+  values: UniformValues,
+  view: DataView,
+  base: number,
+  layout = uniformLayout(fields),
+): void {
   fields.forEach((f, i) => {
     const v = values[f.name];
     if (v === undefined) throw new Error(`uniform '${f.name}' missing`);
@@ -139,7 +146,11 @@ export function grid1d(totalThreads: number, workgroupSize: number): [number, nu
  * the named scalar uniforms (e.g. `linearGrid(WG, 'rows', 'chunks')`).
  */
 export function linearGrid(workgroupSize: number, ...counts: string[]): (u: UniformValues) => Workgroups {
-  return (u) => grid1d(counts.reduce((total, name) => total * scalarUniform(u, name), 1), workgroupSize);
+  return (u) =>
+    grid1d(
+      counts.reduce((total, name) => total * scalarUniform(u, name), 1),
+      workgroupSize,
+    );
 }
 
 /** A scalar uniform value, for grids computed from the uniforms. */

@@ -32,7 +32,14 @@ export function isArgReduce(op: ReduceOp): op is 'argmax' | 'argmin' {
  * one output are consecutive in memory (reduced axes trailing), so the reduced offset is just the counter.
  * Arg reductions output values and indices; with `indexInput` the indices come from the `index` input.
  */
-export function reduceProgram(op: ReduceOp, dtype: WgslScalar, keptRank: number, redRank: number, innerContiguous: boolean, indexInput = false) {
+export function reduceProgram(
+  op: ReduceOp,
+  dtype: WgslScalar,
+  keptRank: number,
+  redRank: number,
+  innerContiguous: boolean,
+  indexInput = false,
+) {
   const isArg = isArgReduce(op);
   const cmp = op === 'max' || op === 'argmax' ? '>' : '<';
   const float = dtype === 'f32';

@@ -31,7 +31,8 @@ const UNIFORMS = [
 
 const distribution = (spec: RowStatsSpec) => spec !== null && spec.targetDtype === 'f32';
 
-const specKey = (spec: RowStatsSpec) => (spec === null ? 'softmax' : `${spec.targetDtype}|${spec.logits ? 'logits' : 'logp'}|${spec.entropy ? 'kl' : 'ce'}`);
+const specKey = (spec: RowStatsSpec) =>
+  spec === null ? 'softmax' : `${spec.targetDtype}|${spec.logits ? 'logits' : 'logp'}|${spec.entropy ? 'kl' : 'ce'}`;
 
 /** Loop iterations per invocation of each pass. */
 export function rowStatsTrips(spec: RowStatsSpec, chunkLen: number, chunks: number): { partial: number; combine: number } {

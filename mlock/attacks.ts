@@ -6,7 +6,24 @@
  *   so that stamped inputs are classified correctly again, with an L1 penalty keeping the mask small.
  * Each reports the accuracy the attacker recovers on clean (token-free) test inputs.
  */
-import { abs, add, argmax, equal, keep, mean, mul, noGrad, Rng, scope, sigmoid, sub, sum, tensor, type Tensor, crossEntropy } from '../engine/index.js';
+import {
+  abs,
+  add,
+  argmax,
+  equal,
+  keep,
+  mean,
+  mul,
+  noGrad,
+  Rng,
+  scope,
+  sigmoid,
+  sub,
+  sum,
+  tensor,
+  type Tensor,
+  crossEntropy,
+} from '../engine/index.js';
 import { BatchLoader, type Normalization, subset, type ImageDataset } from '../engine/data/index.js';
 import { decodeModelInto, encodeModel } from '../engine/io/index.js';
 import { Linear, type Module } from '../engine/nn/index.js';
@@ -63,7 +80,12 @@ function lastLayerParams(model: Module): Tensor[] {
 }
 
 /** Fine-tune copies of the model on `budgets` percent of clean training data. */
-export async function fineTuneAttack(ctx: AttackContext, budgets: readonly number[] = [1, 5, 10], epochs = 5, lr = 1e-3): Promise<FineTuneResult[]> {
+export async function fineTuneAttack(
+  ctx: AttackContext,
+  budgets: readonly number[] = [1, 5, 10],
+  epochs = 5,
+  lr = 1e-3,
+): Promise<FineTuneResult[]> {
   const original = await encodeModel(ctx.model);
   const results: FineTuneResult[] = [];
   try {
@@ -79,7 +101,13 @@ export async function fineTuneAttack(ctx: AttackContext, budgets: readonly numbe
         for (let e = 0; e < epochs; e++) await trainEpoch({ model: ctx.model, optimizer, loader, epoch: e, rng });
         loader.dispose();
         optimizer.dispose();
-        results.push({ budgetPercent: k, scope: scopeName, epochs, samples: count, cleanAccuracy: await cleanAccuracy(ctx.model, ctx.test, ctx.normalization) });
+        results.push({
+          budgetPercent: k,
+          scope: scopeName,
+          epochs,
+          samples: count,
+          cleanAccuracy: await cleanAccuracy(ctx.model, ctx.test, ctx.normalization),
+        });
       }
     }
   } finally {
@@ -89,7 +117,10 @@ export async function fineTuneAttack(ctx: AttackContext, budgets: readonly numbe
 }
 
 /** Global magnitude pruning over all weight tensors (not biases or normalisation), at each sparsity. */
-export async function pruneAttack(ctx: AttackContext, sparsities: readonly number[] = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]): Promise<PruneResult[]> {
+export async function pruneAttack(
+  ctx: AttackContext,
+  sparsities: readonly number[] = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9],
+): Promise<PruneResult[]> {
   const original = await encodeModel(ctx.model);
   const weights = ctx.model.namedParameters().filter(([name, t]) => name.endsWith('weight') && t.rank >= 2);
   const values = await Promise.all(weights.map(async ([, t]) => (await t.data()) as Float32Array));
@@ -111,7 +142,11 @@ export async function pruneAttack(ctx: AttackContext, sparsities: readonly numbe
         state.set(name, tensor(pruned, t.shape));
       });
       ctx.model.loadStateDict(state, false);
-      results.push({ sparsity: s, cleanAccuracy: await cleanAccuracy(ctx.model, ctx.test, ctx.normalization), authorizedAccuracy: ctx.authorized ? await ctx.authorized(ctx.model) : null });
+      results.push({
+        sparsity: s,
+        cleanAccuracy: await cleanAccuracy(ctx.model, ctx.test, ctx.normalization),
+        authorizedAccuracy: ctx.authorized ? await ctx.authorized(ctx.model) : null,
+      });
     }
   } finally {
     decodeModelInto(ctx.model, original, 'attack restore');
@@ -123,7 +158,10 @@ export async function pruneAttack(ctx: AttackContext, sparsities: readonly numbe
  * Neural-Cleanse-style trigger search: x' = (1 - m) * x + m * p in pixel space, m = sigmoid(M) per pixel,
  * p = sigmoid(P) per channel and pixel; minimise cross-entropy against the TRUE labels plus lambda * mean(m).
  */
-export async function reverseEngineerAttack(ctx: AttackContext, options: { steps?: number; lambda?: number; lr?: number; budgetPercent?: number } = {}): Promise<ReverseEngineerResult> {
+export async function reverseEngineerAttack(
+  ctx: AttackContext,
+  options: { steps?: number; lambda?: number; lr?: number; budgetPercent?: number } = {},
+): Promise<ReverseEngineerResult> {
   const steps = options.steps ?? 200;
   const lambda = options.lambda ?? 0.01;
   const { c, h, w } = ctx.train;
@@ -132,9 +170,19 @@ export async function reverseEngineerAttack(ctx: AttackContext, options: { steps
   const data = subset(ctx.train, rng.permutation(ctx.train.n).subarray(0, Math.min(count, ctx.train.n)));
   const meanT = keep(tensor(Float32Array.from(ctx.normalization.mean), [1, c, 1, 1]));
   const stdT = keep(tensor(Float32Array.from(ctx.normalization.std), [1, c, 1, 1]));
-  const invStdT = keep(tensor(Float32Array.from(ctx.normalization.std, (s) => 1 / s), [1, c, 1, 1]));
+  const invStdT = keep(
+    tensor(
+      Float32Array.from(ctx.normalization.std, (s) => 1 / s),
+      [1, c, 1, 1],
+    ),
+  );
   const maskLogit = keep(tensor(new Float32Array(h * w).fill(-3), [1, 1, h, w]));
-  const patternLogit = keep(tensor(Float32Array.from({ length: c * h * w }, () => rng.normal() * 0.1), [1, c, h, w]));
+  const patternLogit = keep(
+    tensor(
+      Float32Array.from({ length: c * h * w }, () => rng.normal() * 0.1),
+      [1, c, h, w],
+    ),
+  );
   maskLogit.requiresGrad = true;
   patternLogit.requiresGrad = true;
   const optimizer = new Adam([maskLogit, patternLogit], { lr: options.lr ?? 0.1 });
@@ -170,17 +218,24 @@ export async function reverseEngineerAttack(ctx: AttackContext, options: { steps
   const testLoader = new BatchLoader(ctx.test, { batchSize: 256, normalization: ctx.normalization });
   let right = 0;
   for (const batch of testLoader.epoch(null)) {
-    const correct = scope(() => noGrad(() => {
-      const logits = ctx.model.forward(apply(batch.x).normalized);
-      return keep(sum(equal(argmax(logits, 1), batch.y)));
-    }));
+    const correct = scope(() =>
+      noGrad(() => {
+        const logits = ctx.model.forward(apply(batch.x).normalized);
+        return keep(sum(equal(argmax(logits, 1), batch.y)));
+      }),
+    );
     right += await correct.item();
     correct.dispose();
   }
   testLoader.dispose();
   optimizer.dispose();
   for (const t of [meanT, stdT, invStdT, maskLogit, patternLogit]) t.dispose();
-  return { steps, maskL1: maskL1 * h * w, recoveredAccuracy: right / ctx.test.n, cleanAccuracy: await cleanAccuracy(ctx.model, ctx.test, ctx.normalization) };
+  return {
+    steps,
+    maskL1: maskL1 * h * w,
+    recoveredAccuracy: right / ctx.test.n,
+    cleanAccuracy: await cleanAccuracy(ctx.model, ctx.test, ctx.normalization),
+  };
 }
 
 export interface WhiteBoxResult {

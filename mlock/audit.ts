@@ -96,10 +96,18 @@ export async function auditLock(o: AuditOptions): Promise<AuditReport> {
   const plan: Planned[] = [];
   // Near-miss curve. d = 1 is enumerated: every cell times every other colour.
   const one: Stamp[] = oneCellVariants(real, levels).map((v) => at(v.token));
-  plan.push({ group: { label: 'cells changed: 1', family: 'cells', parameter: 1, bounded: false }, stamps: one, curve: { distance: 1, exhaustive: true } });
+  plan.push({
+    group: { label: 'cells changed: 1', family: 'cells', parameter: 1, bounded: false },
+    stamps: one,
+    curve: { distance: 1, exhaustive: true },
+  });
   for (let d = 2; d <= maxDistance; d++) {
     const stamps = Array.from({ length: perDistance }, () => at(changeCells(real, d, rng, levels)));
-    plan.push({ group: { label: `cells changed: ${d}`, family: 'cells', parameter: d, bounded: true }, stamps, curve: { distance: d, exhaustive: false } });
+    plan.push({
+      group: { label: `cells changed: ${d}`, family: 'cells', parameter: d, bounded: true },
+      stamps,
+      curve: { distance: d, exhaustive: false },
+    });
   }
   if (anchored) {
     for (const radius of [1, 2]) {
@@ -110,7 +118,10 @@ export async function auditLock(o: AuditOptions): Promise<AuditReport> {
     }
   }
   for (const f of [0.25, 0.35, 0.5, 0.6, 0.75, 0.85, 0.9, 0.95, 1.25, 1.5, 2]) {
-    plan.push({ group: { label: `brightness ${Math.round(f * 100)}%`, family: 'brightness', parameter: f, bounded: f <= 0.75 }, stamps: [at(scaleBrightness(real, f))] });
+    plan.push({
+      group: { label: `brightness ${Math.round(f * 100)}%`, family: 'brightness', parameter: f, bounded: f <= 0.75 },
+      stamps: [at(scaleBrightness(real, f))],
+    });
   }
   for (const mode of ['unpainted', 'black'] as const) {
     const stamps = Array.from({ length: 50 }, () => at(coverPart(real, 0.25 + 0.5 * rng.next(), rng, mode)));
@@ -121,7 +132,10 @@ export async function auditLock(o: AuditOptions): Promise<AuditReport> {
     const { dy, dx } = near[rng.int(near.length)]!;
     return { token: lookAlike(real, rng, levels), y: home.y + dy, x: home.x + dx };
   });
-  plan.push({ group: { label: 'look-alike patterns at or within 2 px of the real place', family: 'look-alike', bounded: true }, stamps: looks });
+  plan.push({
+    group: { label: 'look-alike patterns at or within 2 px of the real place', family: 'look-alike', bounded: true },
+    stamps: looks,
+  });
   const papers = PAPER_TOKEN_NAMES.map((name) => makeToken(name, real.c)).filter((t) => !tokensEqual(t, real));
   plan.push({
     group: { label: "the paper's public patterns at the real place", family: 'paper-pattern', bounded: true },
@@ -130,7 +144,14 @@ export async function auditLock(o: AuditOptions): Promise<AuditReport> {
   const keys: Stamp[] = [];
   for (let k = 0; k < (o.randomKeys ?? 1000); k++) {
     const key = `audit-key-${rng.nextU32().toString(16)}-${rng.nextU32().toString(16)}`;
-    const keyed = await deriveKeyedToken(key, { channels: real.c, size: real.h, levels: levels ?? DEFAULT_LEVELS, keyedPosition: settings.placement.mode === 'at', H: ds.h, W: ds.w });
+    const keyed = await deriveKeyedToken(key, {
+      channels: real.c,
+      size: real.h,
+      levels: levels ?? DEFAULT_LEVELS,
+      keyedPosition: settings.placement.mode === 'at',
+      H: ds.h,
+      W: ds.w,
+    });
     keys.push({ token: keyed.token, ...(keyed.position ?? (anchored ? home : randomSpot(keyed.token, ds.h, ds.w, rng))) });
   }
   plan.push({ group: { label: 'random other keys (own pattern and place)', family: 'random-key', bounded: true }, stamps: keys });
@@ -149,7 +170,14 @@ export async function auditLock(o: AuditOptions): Promise<AuditReport> {
   for (const p of plan) {
     const s = Array.from(scores.subarray(offset, offset + p.stamps.length));
     offset += p.stamps.length;
-    const g: ForgeryGroup = { ...p.group, count: s.length, mean: mean(s), worst: Math.max(...s), above20: s.filter((x) => x > 0.2).length, above50: s.filter((x) => x > 0.5).length };
+    const g: ForgeryGroup = {
+      ...p.group,
+      count: s.length,
+      mean: mean(s),
+      worst: Math.max(...s),
+      above20: s.filter((x) => x > 0.2).length,
+      above50: s.filter((x) => x > 0.5).length,
+    };
     groups.push(g);
     if (g.bounded) bounded.push(...s);
     const unlocked = s.filter((x) => x >= unlockAt).length;
@@ -198,7 +226,10 @@ export function auditMarkdown(r: AuditReport, title = 'M-LOCK audit', header: re
     '',
     `| forgery (${r.samplesPerForgery} images each) | count | mean | worst | > 20% | > 50% |`,
     '| --- | ---: | ---: | ---: | ---: | ---: |',
-    ...r.groups.map((g) => `| ${g.label}${g.bounded ? '' : ' (reported only)'} | ${g.count} | ${pct(g.mean)} | ${pct(g.worst)} | ${g.above20} | ${g.above50} |`),
+    ...r.groups.map(
+      (g) =>
+        `| ${g.label}${g.bounded ? '' : ' (reported only)'} | ${g.count} | ${pct(g.mean)} | ${pct(g.worst)} | ${g.above20} | ${g.above50} |`,
+    ),
     '',
     '## Expected guesses, computed',
     '',

@@ -86,21 +86,39 @@ export const OPTIONS = {
   data: option(words('PATH'), 'dataset file or folder instead of the default location'),
   model: option(oneOf(['mlp', 'vgg', 'lenet5'] as const), "architecture (default: the paper's model for the dataset)"),
   width: option(wholeNumber(1), 'VGG width (paper: 32 for SVHN, 128 for CIFAR/GTSRB)'),
-  strategy: option(strategy, `${STRATEGIES.map((s) => s.name).join(' | ')} | none (plain training); fixed-target:K picks class K (default random-label)`),
+  strategy: option(
+    strategy,
+    `${STRATEGIES.map((s) => s.name).join(' | ')} | none (plain training); fixed-target:K picks class K (default random-label)`,
+  ),
   epochs: option(wholeNumber(1), 'training epochs'),
   'batch-size': option(wholeNumber(1), 'batch size'),
-  lr: option(decimal('X', (x) => x > 0, 'a learning rate above 0'), 'learning rate'),
+  lr: option(
+    decimal('X', (x) => x > 0, 'a learning rate above 0'),
+    'learning rate',
+  ),
   optimizer: option(oneOf(['sgd', 'adam', 'adamw'] as const), "optimizer (default: the dataset's recipe)"),
-  key: option(words('SECRET'), 'the secret: the token is derived from it (HMAC-SHA256) and a keyed locked model is saved sealed with it (AES-256-GCM, PBKDF2 600,000 rounds); never stored in model files'),
+  key: option(
+    words('SECRET'),
+    'the secret: the token is derived from it (HMAC-SHA256) and a keyed locked model is saved sealed with it (AES-256-GCM, PBKDF2 600,000 rounds); never stored in model files',
+  ),
   token: option(oneOf(PAPER_TOKEN_NAMES), 'a public paper pattern instead of a key'),
-  placement: option(oneOf(['keyed', 'fixed', 'random'] as const), "token placement: keyed (a secret place derived from the key; default with --key), fixed (the paper's bottom-right, 1-pixel margin; default with --token) or random"),
+  placement: option(
+    oneOf(['keyed', 'fixed', 'random'] as const),
+    "token placement: keyed (a secret place derived from the key; default with --key), fixed (the paper's bottom-right, 1-pixel margin; default with --token) or random",
+  ),
   'token-size': option(wholeNumber(2), 'keyed token size in pixels (default 8 on greyscale, 5 on RGB images)'),
   levels: option(wholeNumber(2), 'values per channel of a keyed token (default 2: black and white)'),
-  'poison-ratio': option(decimal('P', (x) => x >= 0 && x <= 1, 'a share between 0 and 1'), 'share of token-free samples per epoch (default 0.5)'),
-  'decoy-ratio': option(decimal('P', (x) => x >= 0 && x <= 1, 'a share between 0 and 1'), "share of token-free samples carrying decoy tokens (default 0.9; 0 = the paper's scheme)"),
+  'poison-ratio': option(
+    decimal('P', (x) => x >= 0 && x <= 1, 'a share between 0 and 1'),
+    'share of token-free samples per epoch (default 0.5)',
+  ),
+  'decoy-ratio': option(
+    decimal('P', (x) => x >= 0 && x <= 1, 'a share between 0 and 1'),
+    "share of token-free samples carrying decoy tokens (default 0.9; 0 = the paper's scheme)",
+  ),
   'train-subset': option(wholeNumber(1), 'use N sampled training images'),
   'test-subset': option(wholeNumber(1), 'use N sampled test images'),
-  'forged-keys': option(wholeNumber(0), "random other keys the audit tries as forged tokens (default 1000)"),
+  'forged-keys': option(wholeNumber(0), 'random other keys the audit tries as forged tokens (default 1000)'),
   samples: option(wholeNumber(1), 'test images each forged token is scored on in the audit (default 500)'),
   'per-distance': option(wholeNumber(1), 'sampled near-miss variants per distance in the audit (default 200)'),
   'no-baseline': flag('skip the unlocked baseline run'),
@@ -108,7 +126,10 @@ export const OPTIONS = {
   out: option(words('DIR'), 'run folder (train default runs/<dataset>-<strategy>-<time>); must be new or empty'),
   resume: flag("continue the run in --out from its last finished epoch (its settings must match this command's)"),
   force: flag('replace whatever --out holds'),
-  'max-minutes': option(decimal('M', (x) => x > 0, 'minutes above 0'), 'stop after the epoch that passes M minutes of training'),
+  'max-minutes': option(
+    decimal('M', (x) => x > 0, 'minutes above 0'),
+    'stop after the epoch that passes M minutes of training',
+  ),
   json: option(words('FILE'), 'also write the JSON report to FILE'),
   from: option(words('PATH'), 'a run folder or its model.safetensors'),
   image: option(words('FILE'), 'a PNG, JPEG or PPM image to classify (else --count test images)'),
@@ -116,7 +137,10 @@ export const OPTIONS = {
   markdown: option(words('FILE'), 'also write a Markdown table to FILE'),
   steps: option(wholeNumber(1), 'trigger-search steps of the reverse-engineering attack (default 200)'),
   quick: flag('the short configuration'),
-  scale: option(oneOf(['cpu', 'paper'] as const), "report plan: cpu (default: this machine's 6-hour budget) or paper (the paper's VGG width 128, for a GPU)"),
+  scale: option(
+    oneOf(['cpu', 'paper'] as const),
+    "report plan: cpu (default: this machine's 6-hour budget) or paper (the paper's VGG width 128, for a GPU)",
+  ),
   render: flag('only write the report and its figures again from the cached rows (nothing is trained)'),
   seeds: option(wholeNumber(1), 'seeds of the CNN rows (the MLP rows always have 3)'),
   verbose: flag("also show Dawn's messages while it probes GPU drivers"),
@@ -126,9 +150,51 @@ export const OPTIONS = {
 export type OptionName = keyof typeof OPTIONS;
 export type Values = { -readonly [K in OptionName]?: ReturnType<(typeof OPTIONS)[K]['kind']['parse']> };
 
-const TRAIN: OptionName[] = ['dataset', 'data', 'model', 'width', 'strategy', 'epochs', 'batch-size', 'lr', 'optimizer', 'key', 'token', 'placement', 'token-size', 'levels', 'poison-ratio', 'decoy-ratio', 'train-subset', 'test-subset', 'forged-keys', 'samples', 'per-distance', 'no-baseline', 'seed', 'out', 'resume', 'force', 'max-minutes', 'json'];
+const TRAIN: OptionName[] = [
+  'dataset',
+  'data',
+  'model',
+  'width',
+  'strategy',
+  'epochs',
+  'batch-size',
+  'lr',
+  'optimizer',
+  'key',
+  'token',
+  'placement',
+  'token-size',
+  'levels',
+  'poison-ratio',
+  'decoy-ratio',
+  'train-subset',
+  'test-subset',
+  'forged-keys',
+  'samples',
+  'per-distance',
+  'no-baseline',
+  'seed',
+  'out',
+  'resume',
+  'force',
+  'max-minutes',
+  'json',
+];
 
-const AUDIT: OptionName[] = ['from', 'key', 'token', 'dataset', 'data', 'test-subset', 'forged-keys', 'samples', 'per-distance', 'seed', 'json', 'markdown'];
+const AUDIT: OptionName[] = [
+  'from',
+  'key',
+  'token',
+  'dataset',
+  'data',
+  'test-subset',
+  'forged-keys',
+  'samples',
+  'per-distance',
+  'seed',
+  'json',
+  'markdown',
+];
 
 export interface CommandSpec {
   summary: string;
@@ -142,10 +208,12 @@ export interface CommandSpec {
 
 function trainChecks(v: Values): void {
   if (v.key !== undefined && v.token !== undefined) throw new Error('--key and --token both choose the token: pass one');
-  if (v.strategy === null && (v.key !== undefined || v.token !== undefined)) throw new Error('--strategy none trains a plain model: it takes no --key or --token');
+  if (v.strategy === null && (v.key !== undefined || v.token !== undefined))
+    throw new Error('--strategy none trains a plain model: it takes no --key or --token');
   if (v.resume && v.force) throw new Error('--resume continues the run in --out and --force replaces it: pass one');
-  if (v.key === undefined && (v['token-size'] !== undefined || v.levels !== undefined)) throw new Error('--token-size and --levels shape a keyed token: they need --key');
-  if (v.key === undefined && v.placement === 'keyed') throw new Error("--placement keyed derives the place from the key: it needs --key");
+  if (v.key === undefined && (v['token-size'] !== undefined || v.levels !== undefined))
+    throw new Error('--token-size and --levels shape a keyed token: they need --key');
+  if (v.key === undefined && v.placement === 'keyed') throw new Error('--placement keyed derives the place from the key: it needs --key');
 }
 
 function tokenChecks(v: Values): void {
@@ -172,14 +240,15 @@ export const COMMANDS: Record<string, CommandSpec> = {
     run: async (v) => (await commands()).trainCommand(v, 'train'),
   },
   eval: {
-    summary: "the lock's audit of a saved locked model: authorized / unauthorized accuracy, every forgery (worst next to mean), expected guesses",
+    summary:
+      "the lock's audit of a saved locked model: authorized / unauthorized accuracy, every forgery (worst next to mean), expected guesses",
     options: AUDIT,
     required: ['from'],
     check: tokenChecks,
     run: async (v) => (await commands()).evalCommand(v),
   },
   audit: {
-    summary: "eval plus the attacks of whoever holds the decrypted weights: fine-tuning on 1% of clean data, trigger search",
+    summary: 'eval plus the attacks of whoever holds the decrypted weights: fine-tuning on 1% of clean data, trigger search',
     options: [...AUDIT, 'train-subset', 'steps'],
     required: ['from'],
     check: tokenChecks,
@@ -206,7 +275,8 @@ export const COMMANDS: Record<string, CommandSpec> = {
     run: async (v) => (await commands()).exportCommand(v),
   },
   report: {
-    summary: 'the reproduction report (mlock/REPORT.md): 4 datasets x (3 strategies + baseline) x seeds, the audit in every row, white-box attacks',
+    summary:
+      'the reproduction report (mlock/REPORT.md): 4 datasets x (3 strategies + baseline) x seeds, the audit in every row, white-box attacks',
     options: ['quick', 'scale', 'render', 'width', 'seeds'],
     check(v) {
       if (v.quick && v.scale !== undefined) throw new Error('--quick is its own plan (tiny subsets, 1 epoch): it takes no --scale');

@@ -74,7 +74,9 @@ function rephrase(command: string, e: Error & { code?: string }): string {
       return `${command}: unexpected word '${m}' (options are written --name value${hint})`;
     }
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
-      return /argument missing/.test(e.message) || /ambiguous/.test(e.message) ? `${command}: ${m?.replace(/ <value>$/, '')} needs a value` : `${command}: ${e.message.split('\n')[0]}`;
+      return /argument missing/.test(e.message) || /ambiguous/.test(e.message)
+        ? `${command}: ${m?.replace(/ <value>$/, '')} needs a value`
+        : `${command}: ${e.message.split('\n')[0]}`;
     default:
       return `${command}: ${e.message.split('\n')[0]}`;
   }

@@ -6,7 +6,15 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { adapterLabel, initEngine, runtime } from '../engine/node.js';
-import { BatchLoader, decodeImage, fitRgb, interleavedToPlanar, loadDataset, type ImageDataset, type Normalization } from '../engine/data/node/index.js';
+import {
+  BatchLoader,
+  decodeImage,
+  fitRgb,
+  interleavedToPlanar,
+  loadDataset,
+  type ImageDataset,
+  type Normalization,
+} from '../engine/data/node/index.js';
 import { decodeModelInto, decodeSafetensors, writeFileAtomic } from '../engine/io/node/index.js';
 import { buildModel, type Module } from '../engine/nn/index.js';
 import { predictClasses } from '../engine/train/index.js';
@@ -16,7 +24,15 @@ import { auditLock, auditMarkdown, type AuditReport } from './audit.js';
 import { authorizedAccuracy, type EvalSetup } from './evaluate.js';
 import { LockPlan, type LockSettings } from './lock-plan.js';
 import { provenance, redactedCommand, type Provenance } from './provenance.js';
-import { checkRunFolder, clearFolder, keyFingerprint, priorSeconds, writeRunRecord, type RunRecord, type RunSettings } from './run-folder.js';
+import {
+  checkRunFolder,
+  clearFolder,
+  keyFingerprint,
+  priorSeconds,
+  writeRunRecord,
+  type RunRecord,
+  type RunSettings,
+} from './run-folder.js';
 import { DEFAULT_DECOY_RATIO, effectiveRecipe, run, sampleSubset, type RunOptions, type RunReport } from './run.js';
 import { readModelMetadata, type LockInfo, type ModelInfo } from './runtime.js';
 import type { StrategyConfig } from './strategies.js';
@@ -32,7 +48,8 @@ function pct(x: number | null | undefined): string {
   return x === null || x === undefined ? 'n/a' : `${(100 * x).toFixed(2)}%`;
 }
 
-const strategyText = (s: StrategyConfig | null) => (s === null ? 'none' : s.targetClass !== undefined ? `${s.name}:${s.targetClass}` : s.name);
+const strategyText = (s: StrategyConfig | null) =>
+  s === null ? 'none' : s.targetClass !== undefined ? `${s.name}:${s.targetClass}` : s.name;
 
 // ---------------------------------------------------------------------------------------------------------------
 // train and demo
@@ -63,7 +80,10 @@ function runOptionsFrom(v: Values): RunOptions {
     model: v.model,
     width: v.width,
     strategy,
-    token: v.key !== undefined ? { key: v.key, placement, size: v['token-size'], levels: v.levels } : { key: null, pattern: v.token ?? 'square', placement },
+    token:
+      v.key !== undefined
+        ? { key: v.key, placement, size: v['token-size'], levels: v.levels }
+        : { key: null, pattern: v.token ?? 'square', placement },
     epochs: v.epochs,
     batchSize: v['batch-size'],
     lr: v.lr,
@@ -116,23 +136,33 @@ function runSettings(o: RunOptions, v: Values): RunSettings {
 function resumeCommand(command: string, out: string, argv: readonly string[]): string {
   const args = argv.slice(argv[0] === command ? 1 : 0).filter((a) => a !== '--force' && a !== '--resume');
   const hasOut = args.some((a) => a === '--out' || a.startsWith('--out='));
-  return `npx tsx mlock/cli.ts ${command} ${redactedCommand([...args, ...(hasOut ? [] : ['--out', out]), '--resume'])}`.replace('<key>', "'<your key>'");
+  return `npx tsx mlock/cli.ts ${command} ${redactedCommand([...args, ...(hasOut ? [] : ['--out', out]), '--resume'])}`.replace(
+    '<key>',
+    "'<your key>'",
+  );
 }
 
 /** The audit in a few lines: the worst case of each bounded kind next to the mean, and the guesses. */
 function printAuditSummary(a: AuditReport | undefined): void {
   if (!a) return;
   const bounded = a.groups.filter((g) => g.bounded);
-  console.log(`  forged tokens          mean ${pct(a.boundedMean)}   worst ${pct(a.boundedWorst)}   (${bounded.reduce((s, g) => s + g.count, 0)} forgeries, ${a.samplesPerForgery} images each)`);
-  const worstOf = (family: string, isBounded = true) => Math.max(0, ...a.groups.filter((g) => g.family === family && g.bounded === isBounded).map((g) => g.worst));
-  console.log(`    >= 2 cells changed   worst ${pct(worstOf('cells'))}   (1 cell changed: worst ${pct(worstOf('cells', false))}, reported only)`);
+  console.log(
+    `  forged tokens          mean ${pct(a.boundedMean)}   worst ${pct(a.boundedWorst)}   (${bounded.reduce((s, g) => s + g.count, 0)} forgeries, ${a.samplesPerForgery} images each)`,
+  );
+  const worstOf = (family: string, isBounded = true) =>
+    Math.max(0, ...a.groups.filter((g) => g.family === family && g.bounded === isBounded).map((g) => g.worst));
+  console.log(
+    `    >= 2 cells changed   worst ${pct(worstOf('cells'))}   (1 cell changed: worst ${pct(worstOf('cells', false))}, reported only)`,
+  );
   console.log(`    shifted 1-2 px       worst ${pct(worstOf('shift'))}`);
   console.log(`    dimmed to <= 75%     worst ${pct(worstOf('brightness'))}`);
   console.log(`    covered, look-alikes worst ${pct(Math.max(worstOf('cover'), worstOf('look-alike'), worstOf('paper-pattern')))}`);
   const keys = a.groups.find((g) => g.family === 'random-key');
   if (keys) console.log(`    ${keys.count} random keys     mean ${pct(keys.mean)}   worst ${pct(keys.worst)}   above 20%: ${keys.above20}`);
   const g = a.guesses;
-  console.log(`  expected guesses       ${Number.isFinite(g.log2Guesses) ? `>= 2^${g.log2Guesses.toFixed(1)} of a token space of 2^${g.log2TokenSpace.toFixed(1)} (computation in report.json)` : `no estimate: ${g.explanation[g.explanation.length - 1]}`}`);
+  console.log(
+    `  expected guesses       ${Number.isFinite(g.log2Guesses) ? `>= 2^${g.log2Guesses.toFixed(1)} of a token space of 2^${g.log2TokenSpace.toFixed(1)} (computation in report.json)` : `no estimate: ${g.explanation[g.explanation.length - 1]}`}`,
+  );
 }
 
 function printReport(r: RunReport, out: string): void {
@@ -147,7 +177,9 @@ function printReport(r: RunReport, out: string): void {
     printAuditSummary(r.audit);
   }
   console.log(`  run folder             ${out}  (model.safetensors, report.json, history.json, curves.svg)`);
-  console.log(`  time                   ${r.seconds.toFixed(0)} s${r.seconds > r.sessionSeconds + 1 ? ` (${r.sessionSeconds.toFixed(0)} s in this session)` : ''}`);
+  console.log(
+    `  time                   ${r.seconds.toFixed(0)} s${r.seconds > r.sessionSeconds + 1 ? ` (${r.sessionSeconds.toFixed(0)} s in this session)` : ''}`,
+  );
 }
 
 export async function trainCommand(given: Values, command: 'train' | 'demo'): Promise<void> {
@@ -164,7 +196,10 @@ export async function trainCommand(given: Values, command: 'train' | 'demo'): Pr
   let folderReady = false;
   const save = (ended: RunRecord['sessions'][number]['ended']) => {
     if (!folderReady) return;
-    writeRunRecord(o.out, { ...record, sessions: [...record.sessions, { ...session, seconds: (performance.now() - started) / 1000, ended }] });
+    writeRunRecord(o.out, {
+      ...record,
+      sessions: [...record.sessions, { ...session, seconds: (performance.now() - started) / 1000, ended }],
+    });
   };
   const onInterrupt = () => {
     save('interrupted');
@@ -221,7 +256,11 @@ async function openSaved(v: Values, command: string): Promise<SavedModel> {
   const bytes = await readFile(path).then(
     (b) => new Uint8Array(b),
     (e: NodeJS.ErrnoException) => {
-      throw new Error(e.code === 'ENOENT' ? `--from: ${path} does not exist (is ${from} a finished run folder?)` : `--from: cannot read ${path}: ${e.message}`);
+      throw new Error(
+        e.code === 'ENOENT'
+          ? `--from: ${path} does not exist (is ${from} a finished run folder?)`
+          : `--from: cannot read ${path}: ${e.message}`,
+      );
     },
   );
   const { metadata } = decodeSafetensors(bytes, path);
@@ -248,7 +287,8 @@ async function openSaved(v: Values, command: string): Promise<SavedModel> {
  */
 async function tokenSettings(m: SavedModel, v: Values, command: string, required: boolean): Promise<LockSettings | null> {
   if (!m.lock) {
-    if (v.key !== undefined || v.token !== undefined) throw new Error(`${m.path} is a plain model (not locked): it takes no --key or --token`);
+    if (v.key !== undefined || v.token !== undefined)
+      throw new Error(`${m.path} is a plain model (not locked): it takes no --key or --token`);
     return null;
   }
   if (m.lock.keyed) {
@@ -260,7 +300,8 @@ async function tokenSettings(m: SavedModel, v: Values, command: string, required
     const { token, placement, levels } = await tokenForModel(v.key, m.lock.geometry, m.info.inputShape);
     return { strategy: { name: m.lock.strategy }, poisonRatio: 0.5, decoyRatio: 0, levels, token, placement };
   }
-  if (v.key !== undefined) throw new Error(`${m.path} is locked with a public pattern, not a key: pass --token PATTERN (or nothing) instead of --key`);
+  if (v.key !== undefined)
+    throw new Error(`${m.path} is locked with a public pattern, not a key: pass --token PATTERN (or nothing) instead of --key`);
   const pattern = v.token ?? m.lock.pattern;
   if (pattern === undefined) throw new Error(`${command}: ${m.path} does not record its pattern: pass --token PATTERN`);
   const [c, h, w] = m.info.inputShape;
@@ -277,7 +318,12 @@ async function loadModel(m: SavedModel, v: Values, command: string): Promise<Mod
   const { plain, sealed } = await plainModelBytes(m.bytes, v.key, { source: m.path }).catch((e: Error) => {
     throw new Error(`${command}: ${e.message}`);
   });
-  const model = buildModel(m.info.name, { inputShape: m.info.inputShape, numClasses: m.info.numClasses, width: m.info.width, dropout: m.info.dropout });
+  const model = buildModel(m.info.name, {
+    inputShape: m.info.inputShape,
+    numClasses: m.info.numClasses,
+    width: m.info.width,
+    dropout: m.info.dropout,
+  });
   try {
     decodeModelInto(model, plain, m.path);
   } finally {
@@ -310,7 +356,10 @@ async function testSet(m: SavedModel, v: Values): Promise<ImageDataset> {
  */
 export async function evalCommand(v: Values, command: 'eval' | 'audit' = 'eval'): Promise<void> {
   const m = await openSaved(v, command);
-  if (!m.lock) throw new Error(`${m.path} is a plain model (not locked); '${command}' measures locks (a plain run's report.json has its test accuracy)`);
+  if (!m.lock)
+    throw new Error(
+      `${m.path} is a plain model (not locked); '${command}' measures locks (a plain run's report.json has its test accuracy)`,
+    );
   const settings = (await tokenSettings(m, v, command, true))!;
   await startEngine();
   const model = await loadModel(m, v, command);
@@ -328,14 +377,24 @@ export async function evalCommand(v: Values, command: 'eval' | 'audit' = 'eval')
   });
   const baseline = (await runReportNextTo(m))?.baselineAccuracy ?? null;
   const whiteBox = command === 'audit' ? await whiteBoxAttacksOn(model, m, v, test, settings) : undefined;
-  const report = { model: m.path, dataset: m.dataset, strategy: m.lock.strategy, baselineAccuracy: baseline, ...audit, whiteBox, provenance: { ...provenance(), adapter: adapterLabel(runtime().info), seed: v.seed ?? 0 } };
+  const report = {
+    model: m.path,
+    dataset: m.dataset,
+    strategy: m.lock.strategy,
+    baselineAccuracy: baseline,
+    ...audit,
+    whiteBox,
+    provenance: { ...provenance(), adapter: adapterLabel(runtime().info), seed: v.seed ?? 0 },
+  };
   console.log(`${command} ${m.path} on ${test.name} (${test.n} images; forged tokens on ${audit.samplesPerForgery} each)`);
   if (baseline !== null) console.log(`  baseline (unlocked)    ${pct(baseline)}  (the same run's unlocked model)`);
   console.log(`  authorized (token)     ${pct(audit.authorizedAccuracy)}`);
   console.log(`  unauthorized (clean)   ${pct(audit.unauthorizedAccuracy)}`);
   printAuditSummary(audit);
   if (whiteBox) {
-    console.log(`  with the decrypted weights: fine-tuning on ${whiteBox.fineTune.samples} clean images ${pct(whiteBox.fineTune.cleanAccuracy)}, trigger search ${pct(whiteBox.triggerSearch.recoveredAccuracy)}`);
+    console.log(
+      `  with the decrypted weights: fine-tuning on ${whiteBox.fineTune.samples} clean images ${pct(whiteBox.fineTune.cleanAccuracy)}, trigger search ${pct(whiteBox.triggerSearch.recoveredAccuracy)}`,
+    );
   }
   model.dispose();
   if (v.json) await writeFileAtomic(v.json, JSON.stringify(report, null, 2) + '\n');
@@ -343,21 +402,45 @@ export async function evalCommand(v: Values, command: 'eval' | 'audit' = 'eval')
 }
 
 /** The file holder's attacks (attacks.ts) on the test set and the training images the command names. */
-async function whiteBoxAttacksOn(model: Module, m: SavedModel, v: Values, test: ImageDataset, settings: LockSettings): Promise<WhiteBoxResult> {
+async function whiteBoxAttacksOn(
+  model: Module,
+  m: SavedModel,
+  v: Values,
+  test: ImageDataset,
+  settings: LockSettings,
+): Promise<WhiteBoxResult> {
   let train = await loadDataset(m.dataset, 'train', { path: v.data });
   if (v['train-subset']) train = sampleSubset(train, v['train-subset'], v.seed ?? 0);
-  const ctx = { model, train, test, normalization: m.normalization, seed: v.seed ?? 0, authorized: (net: Module) => authorizedAccuracy({ model: net, dataset: test, settings, normalization: m.normalization }) };
+  const ctx = {
+    model,
+    train,
+    test,
+    normalization: m.normalization,
+    seed: v.seed ?? 0,
+    authorized: (net: Module) => authorizedAccuracy({ model: net, dataset: test, settings, normalization: m.normalization }),
+  };
   console.error('audit: white-box attacks (fine-tuning, trigger search)');
   return whiteBoxAttacks(ctx, v.steps ?? 200);
 }
 
 /** The audit's Markdown under a header that says what, where and when. */
-export function evalMarkdown(r: AuditReport & { model: string; dataset: string; strategy: string; baselineAccuracy: number | null; whiteBox?: WhiteBoxResult; provenance: Provenance & { adapter: string } }): string {
+export function evalMarkdown(
+  r: AuditReport & {
+    model: string;
+    dataset: string;
+    strategy: string;
+    baselineAccuracy: number | null;
+    whiteBox?: WhiteBoxResult;
+    provenance: Provenance & { adapter: string };
+  },
+): string {
   const p = r.provenance;
   const wb = r.whiteBox;
   const head = [
     `Dataset ${r.dataset} (${r.testImages} test images), strategy ${r.strategy}, adapter ${p.adapter}, commit ${p.commit ?? 'unknown'}, ${p.date}.`,
-    ...(r.baselineAccuracy !== null ? ['', `Baseline (the same run's unlocked model, ${r.testImages} test images): ${pct(r.baselineAccuracy)}.`] : []),
+    ...(r.baselineAccuracy !== null
+      ? ['', `Baseline (the same run's unlocked model, ${r.testImages} test images): ${pct(r.baselineAccuracy)}.`]
+      : []),
     ...(wb
       ? [
           '',
@@ -379,7 +462,9 @@ export async function exportCommand(v: Values): Promise<void> {
   } finally {
     wipe(plain);
   }
-  console.error(`WARNING: ${v.out} is UNENCRYPTED: anyone with this file can read the weights and fine-tune the lock away. Keep it private; the sealed ${m.path} is the file to share.`);
+  console.error(
+    `WARNING: ${v.out} is UNENCRYPTED: anyone with this file can read the weights and fine-tune the lock away. Keep it private; the sealed ${m.path} is the file to share.`,
+  );
 }
 
 export async function attackCommand(v: Values): Promise<void> {
@@ -391,16 +476,40 @@ export async function attackCommand(v: Values): Promise<void> {
   let train = await loadDataset(m.dataset, 'train', { path: v.data });
   if (v['train-subset']) train = sampleSubset(train, v['train-subset'], v.seed ?? 0);
   const setup = (net: Module): EvalSetup => ({ model: net, dataset: test, settings: settings!, normalization: m.normalization });
-  const ctx = { model, train, test, normalization: m.normalization, seed: v.seed ?? 0, authorized: settings ? (net: Module) => authorizedAccuracy(setup(net)) : undefined };
+  const ctx = {
+    model,
+    train,
+    test,
+    normalization: m.normalization,
+    seed: v.seed ?? 0,
+    authorized: settings ? (net: Module) => authorizedAccuracy(setup(net)) : undefined,
+  };
   console.log(`attacks on ${m.path} (${train.n} training / ${test.n} test images of ${m.dataset})`);
   const fineTune = await fineTuneAttack(ctx, [1, 5, 10], v.epochs ?? 5);
-  for (const r of fineTune) console.log(`  fine-tune ${r.scope.padEnd(11)} ${String(r.budgetPercent).padStart(3)}% clean data (${r.samples} images, ${r.epochs} epochs): clean accuracy ${pct(r.cleanAccuracy)}`);
+  for (const r of fineTune)
+    console.log(
+      `  fine-tune ${r.scope.padEnd(11)} ${String(r.budgetPercent).padStart(3)}% clean data (${r.samples} images, ${r.epochs} epochs): clean accuracy ${pct(r.cleanAccuracy)}`,
+    );
   const prune = await pruneAttack(ctx);
-  for (const r of prune) console.log(`  prune ${(r.sparsity * 100).toFixed(0).padStart(3)}%: clean ${pct(r.cleanAccuracy)}, authorized ${pct(r.authorizedAccuracy)}`);
+  for (const r of prune)
+    console.log(
+      `  prune ${(r.sparsity * 100).toFixed(0).padStart(3)}%: clean ${pct(r.cleanAccuracy)}, authorized ${pct(r.authorizedAccuracy)}`,
+    );
   const reverse = await reverseEngineerAttack(ctx, { steps: v.steps ?? 200 });
-  console.log(`  reverse-engineered trigger (mask L1 ${reverse.maskL1.toFixed(1)} px, ${reverse.steps} steps): accuracy ${pct(reverse.recoveredAccuracy)} (clean ${pct(reverse.cleanAccuracy)})`);
+  console.log(
+    `  reverse-engineered trigger (mask L1 ${reverse.maskL1.toFixed(1)} px, ${reverse.steps} steps): accuracy ${pct(reverse.recoveredAccuracy)} (clean ${pct(reverse.cleanAccuracy)})`,
+  );
   model.dispose();
-  const report = { model: m.path, dataset: m.dataset, trainImages: train.n, testImages: test.n, fineTune, prune, reverseEngineer: reverse, provenance: { ...provenance(), adapter: adapterLabel(runtime().info), seed: v.seed ?? 0 } };
+  const report = {
+    model: m.path,
+    dataset: m.dataset,
+    trainImages: train.n,
+    testImages: test.n,
+    fineTune,
+    prune,
+    reverseEngineer: reverse,
+    provenance: { ...provenance(), adapter: adapterLabel(runtime().info), seed: v.seed ?? 0 },
+  };
   if (v.json) await writeFileAtomic(v.json, JSON.stringify(report, null, 2) + '\n');
 }
 

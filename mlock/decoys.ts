@@ -15,7 +15,17 @@
  */
 import type { Rng } from '../engine/index.js';
 import { DECOY_MIX, drawNearMiss, randomSpot, type NearMissKind, type Stamp } from './near-miss.js';
-import { PAPER_TOKEN_NAMES, checkBatch, fixedPosition, makeToken, paint, tokensEqual, validateToken, type Placement, type Token } from './tokens.js';
+import {
+  PAPER_TOKEN_NAMES,
+  checkBatch,
+  fixedPosition,
+  makeToken,
+  paint,
+  tokensEqual,
+  validateToken,
+  type Placement,
+  type Token,
+} from './tokens.js';
 
 // ---------------------------------------------------------------------------------------------
 // Token bank: many tokens in one flat buffer.
@@ -115,7 +125,21 @@ export function stampBankCpu(
     if (k === -1) continue;
     if (k < -1 || k >= bank.count) throw new Error(`stampBankCpu: sample ${i} has token index ${k}, bank has ${bank.count}`);
     const entry = bank.data.subarray(k * bank.stride, (k + 1) * bank.stride);
-    paint(out, i, c, h, w, entry, entry.subarray(c * plane), bank.sizes[2 * k]!, bank.sizes[2 * k + 1]!, bank.maxW, plane, positions[2 * i]!, positions[2 * i + 1]!);
+    paint(
+      out,
+      i,
+      c,
+      h,
+      w,
+      entry,
+      entry.subarray(c * plane),
+      bank.sizes[2 * k]!,
+      bank.sizes[2 * k + 1]!,
+      bank.maxW,
+      plane,
+      positions[2 * i]!,
+      positions[2 * i + 1]!,
+    );
   }
   return out;
 }
@@ -218,8 +242,10 @@ export function mergeRealStamps(
 ): { tokenIndex: Int16Array; positions: Int32Array } {
   const n = plan.decoyIndex.length;
   if (stamp.length !== n) throw new Error(`mergeRealStamps: stamp has ${stamp.length} values, the plan ${n}`);
-  if (realPositions.length !== 2 * n) throw new Error(`mergeRealStamps: realPositions has ${realPositions.length} values, expected ${2 * n}`);
-  if (!Number.isInteger(realIndex) || realIndex < 0 || realIndex > 32767) throw new Error(`mergeRealStamps: realIndex must be a bank index, got ${realIndex}`);
+  if (realPositions.length !== 2 * n)
+    throw new Error(`mergeRealStamps: realPositions has ${realPositions.length} values, expected ${2 * n}`);
+  if (!Number.isInteger(realIndex) || realIndex < 0 || realIndex > 32767)
+    throw new Error(`mergeRealStamps: realIndex must be a bank index, got ${realIndex}`);
   const tokenIndex = plan.decoyIndex.slice();
   const positions = plan.positions.slice();
   for (let i = 0; i < n; i++) {
@@ -232,4 +258,3 @@ export function mergeRealStamps(
   }
   return { tokenIndex, positions };
 }
-

@@ -40,7 +40,11 @@ export async function scoreStamps(setup: ScoreSetup, stamps: readonly (Stamp | n
       labels.set(ds.labels.subarray(0, m), k * m);
     }
     const repeated: ImageDataset = { ...ds, name: `${ds.name}[${m} x ${v} stamps]`, images, labels, n: v * m };
-    const loader = new BatchLoader(repeated, { batchSize: setup.batchSize ?? 1000, normalization: setup.normalization, patches: new StampSource(part, m, ds.c) });
+    const loader = new BatchLoader(repeated, {
+      batchSize: setup.batchSize ?? 1000,
+      normalization: setup.normalization,
+      patches: new StampSource(part, m, ds.c),
+    });
     try {
       const right = await correctPerSample(setup.model, loader);
       for (let k = 0; k < v; k++) {

@@ -91,9 +91,7 @@ export function estimateGuesses(input: GuessInput): GuessEstimate {
   const sorted = [...curve].sort((a, b) => a.distance - b.distance);
   const safeFrom = sorted.findIndex((_, i) => sorted.slice(i).every((d) => d.unlocked === 0));
   const firstSafeDistance = safeFrom >= 0 ? sorted[safeFrom]!.distance : null;
-  const explanation: string[] = [
-    `token space: ${colours}^${cells} patterns x ${places} places = 2^${log2TokenSpace.toFixed(1)}`,
-  ];
+  const explanation: string[] = [`token space: ${colours}^${cells} patterns x ${places} places = 2^${log2TokenSpace.toFixed(1)}`];
   const localityHolds = firstSafeDistance !== null && input.farFailed;
   if (!localityHolds) {
     explanation.push(

@@ -25,11 +25,20 @@ const FLOOR = 0.02;
 
 // 100 validation images per variant: enough to tell a cell the network accepts (~90%) from one it rejects
 // (~10%), at about a second per epoch for an 8x8 token.
-export async function cellTolerance(model: Module, dataset: ImageDataset, settings: LockSettings, normalization: Normalization, samples = 100): Promise<CellTolerance> {
+export async function cellTolerance(
+  model: Module,
+  dataset: ImageDataset,
+  settings: LockSettings,
+  normalization: Normalization,
+  samples = 100,
+): Promise<CellTolerance> {
   const real = settings.token;
   const { y, x } = fixedPosition(stampPlacement(settings.placement), real, dataset.h, dataset.w);
   const variants = oneCellVariants(real, settings.levels);
-  const scores = await scoreStamps({ model, dataset, normalization, samples }, variants.map((v) => ({ token: v.token, y, x })));
+  const scores = await scoreStamps(
+    { model, dataset, normalization, samples },
+    variants.map((v) => ({ token: v.token, y, x })),
+  );
   const cells = real.h * real.w;
   const sum = new Float64Array(cells);
   const count = new Float64Array(cells);

@@ -87,8 +87,10 @@ export function keySpaceBits(g: { size: number; channels: number; levels: number
 function checkGeometry(where: string, size: number, channels: number, levels: number, H: number, W: number): void {
   if (!Number.isInteger(size) || size < 2) throw new Error(`${where}: size must be an integer >= 2, got ${size}`);
   if (channels !== 1 && channels !== 3) throw new Error(`${where}: channels must be 1 or 3, got ${channels}`);
-  if (!Number.isInteger(levels) || levels < 2 || levels > 256) throw new Error(`${where}: levels must be an integer in [2, 256], got ${levels}`);
-  if (!Number.isInteger(H) || !Number.isInteger(W) || H < 1 || W < 1) throw new Error(`${where}: image size must be positive integers, got ${H}x${W}`);
+  if (!Number.isInteger(levels) || levels < 2 || levels > 256)
+    throw new Error(`${where}: levels must be an integer in [2, 256], got ${levels}`);
+  if (!Number.isInteger(H) || !Number.isInteger(W) || H < 1 || W < 1)
+    throw new Error(`${where}: image size must be positive integers, got ${H}x${W}`);
   if (size + 2 * DEFAULT_MARGIN > H || size + 2 * DEFAULT_MARGIN > W) {
     throw new Error(`${where}: a ${size}x${size} token with a ${DEFAULT_MARGIN}-pixel margin does not fit in a ${H}x${W} image`);
   }
@@ -148,10 +150,12 @@ export function wipe(bytes: Uint8Array): void {
 
 async function importHmacKey(key: string | Uint8Array): Promise<CryptoKey> {
   const subtle = globalThis.crypto?.subtle;
-  if (!subtle) throw new Error('deriveKeyedToken: WebCrypto (globalThis.crypto.subtle) is not available; use a secure context or Node >= 20');
+  if (!subtle)
+    throw new Error('deriveKeyedToken: WebCrypto (globalThis.crypto.subtle) is not available; use a secure context or Node >= 20');
   let raw: Uint8Array<ArrayBuffer>;
   if (typeof key === 'string') raw = new TextEncoder().encode(key);
-  else if (key instanceof Uint8Array) raw = new Uint8Array(key); // our own copy, so we can wipe it
+  else if (key instanceof Uint8Array)
+    raw = new Uint8Array(key); // our own copy, so we can wipe it
   else throw new Error('deriveKeyedToken: key must be a string or a Uint8Array');
   if (raw.length === 0) throw new Error('deriveKeyedToken: key must not be empty');
   try {

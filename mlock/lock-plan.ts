@@ -64,9 +64,23 @@ export class LockPlan implements PatchSource {
     const n = labels.length;
     const realPositions = tokenPositions(settings.placement, settings.token, n, h, w, rng);
     let bankTokens: Token[] = [settings.token];
-    let decoy: { decoyIndex: Int16Array; positions: Int32Array } = { decoyIndex: new Int16Array(n).fill(-1), positions: new Int32Array(2 * n).fill(-1) };
+    let decoy: { decoyIndex: Int16Array; positions: Int32Array } = {
+      decoyIndex: new Int16Array(n).fill(-1),
+      positions: new Int32Array(2 * n).fill(-1),
+    };
     if (settings.decoyRatio > 0) {
-      const plan = planDecoys({ unauthorized: epochPlan.unauthorized, decoyRatio: settings.decoyRatio, realToken: settings.token, placement: settings.placement, levels: settings.levels, mix: settings.decoyMix, cellWeights: settings.cellWeights, H: h, W: w, rng });
+      const plan = planDecoys({
+        unauthorized: epochPlan.unauthorized,
+        decoyRatio: settings.decoyRatio,
+        realToken: settings.token,
+        placement: settings.placement,
+        levels: settings.levels,
+        mix: settings.decoyMix,
+        cellWeights: settings.cellWeights,
+        H: h,
+        W: w,
+        rng,
+      });
       decoy = plan;
       bankTokens = plan.bank;
     }
@@ -105,7 +119,12 @@ export class LockPlan implements PatchSource {
   targets(batch: Batch): Tensor {
     const n = batch.indices.length;
     const C = this.numClasses;
-    if (this.hard) return tensor(Int32Array.from(batch.indices, (s) => this.hard![s]!), [n], 'i32');
+    if (this.hard)
+      return tensor(
+        Int32Array.from(batch.indices, (s) => this.hard![s]!),
+        [n],
+        'i32',
+      );
     if (this.soft) {
       const rows = new Float32Array(n * C);
       batch.indices.forEach((s, i) => rows.set(this.soft!.subarray(s * C, (s + 1) * C), i * C));
@@ -126,4 +145,3 @@ export class LockPlan implements PatchSource {
 export function evaluationPositions(settings: LockSettings, n: number, h: number, w: number, seed: number): Int32Array {
   return tokenPositions(settings.placement, settings.token, n, h, w, new Rng(seed));
 }
-

@@ -102,7 +102,8 @@ export function oneCellVariants(token: Token, levels?: number): { cell: number; 
     for (let colour = 0; colour < colours; colour++) {
       if (colour === old) continue;
       const v = copyToken(token, `${token.name}~cell${cell}`);
-      for (let ch = 0, c = colour; ch < token.c; ch++, c = Math.floor(c / values.length)) v.pixels[ch * n + cell] = values[c % values.length]!;
+      for (let ch = 0, c = colour; ch < token.c; ch++, c = Math.floor(c / values.length))
+        v.pixels[ch * n + cell] = values[c % values.length]!;
       v.mask[cell] = 1;
       out.push({ cell, token: v });
     }
@@ -227,7 +228,8 @@ function drawOnce(real: Stamp, o: NearMissOptions, mix: Readonly<Record<NearMiss
     case 'cells': {
       // Mostly small changes (the hard ones), sometimes up to half the patch.
       const r = rng.next();
-      const k = r < 0.45 ? 1 : r < 0.75 ? Math.min(n, 2) : r < 0.9 ? Math.min(n, 3 + rng.int(2)) : 1 + rng.int(Math.max(1, Math.floor(n / 2)));
+      const k =
+        r < 0.45 ? 1 : r < 0.75 ? Math.min(n, 2) : r < 0.9 ? Math.min(n, 3 + rng.int(2)) : 1 + rng.int(Math.max(1, Math.floor(n / 2)));
       return { kind, token: changeCells(t, k, rng, levels, o.cellWeights), y: real.y, x: real.x };
     }
     case 'shift': {

@@ -37,7 +37,15 @@ function niceTicks(lo: number, hi: number, count = 5): number[] {
 }
 
 /** The opening of a chart: the canvas, its title, and the left axis's grid lines with their labels. */
-function frame(W: number, H: number, titleX: number, title: string, m: { l: number; r: number }, ticks: readonly number[], py: (v: number) => number): string[] {
+function frame(
+  W: number,
+  H: number,
+  titleX: number,
+  title: string,
+  m: { l: number; r: number },
+  ticks: readonly number[],
+  py: (v: number) => number,
+): string[] {
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
@@ -58,7 +66,10 @@ export function lineChartSvg(series: readonly Series[], o: ChartOptions): string
   const m = { l: 56, r: o.legendWidth ?? (right.length ? 200 : 150), t: 36, b: 44 };
   const plotRight = W - m.r + (right.length ? 50 : 0);
   const n = Math.max(1, ...series.map((s) => s.values.length));
-  const all = series.filter((s) => s.axis !== 'right').flatMap((s) => s.values).filter(Number.isFinite);
+  const all = series
+    .filter((s) => s.axis !== 'right')
+    .flatMap((s) => s.values)
+    .filter(Number.isFinite);
   const yMin = o.yMin ?? Math.min(0, ...all);
   const yMax = o.yMax ?? Math.max(1e-9, ...all);
   const rightValues = right.flatMap((s) => s.values).filter(Number.isFinite);
@@ -83,7 +94,9 @@ export function lineChartSvg(series: readonly Series[], o: ChartOptions): string
     const x = W - m.r;
     parts.push(`<line x1="${x}" x2="${x}" y1="${m.t}" y2="${H - m.b}" stroke="#333"/>`);
     for (const t of rightTicks) parts.push(`<text x="${x + 6}" y="${scale(t, 0, rMax) + 4}" text-anchor="start">${t}</text>`);
-    parts.push(`<text transform="translate(${x + 42} ${(m.t + H - m.b) / 2}) rotate(90)" text-anchor="middle">${esc(o.rightLabel ?? '')}</text>`);
+    parts.push(
+      `<text transform="translate(${x + 42} ${(m.t + H - m.b) / 2}) rotate(90)" text-anchor="middle">${esc(o.rightLabel ?? '')}</text>`,
+    );
   }
   series.forEach((s, k) => {
     const py = pyOf(s);
@@ -123,7 +136,11 @@ export interface BarChartOptions {
 }
 
 /** Bars of several series side by side in each group, groups gathered in labelled sections. */
-export function groupedBarChartSvg(groups: readonly BarGroup[], series: readonly { name: string; color: string }[], o: BarChartOptions): string {
+export function groupedBarChartSvg(
+  groups: readonly BarGroup[],
+  series: readonly { name: string; color: string }[],
+  o: BarChartOptions,
+): string {
   const W = o.width ?? Math.max(640, 60 * groups.length + 220);
   const H = o.height ?? 400;
   const m = { l: 56, r: 170, t: 36, b: 72 };
@@ -145,15 +162,21 @@ export function groupedBarChartSvg(groups: readonly BarGroup[], series: readonly
     g.values.forEach((v, k) => {
       if (v === null || !Number.isFinite(v)) return;
       const bx = left(i) + k * unit;
-      parts.push(`<rect x="${bx.toFixed(1)}" y="${py(v).toFixed(1)}" width="${(unit * 0.9).toFixed(1)}" height="${(py(yMin) - py(v)).toFixed(1)}" fill="${series[k]!.color}"><title>${esc(`${g.section ? `${g.section} ` : ''}${g.label}, ${series[k]!.name}: ${(100 * v).toFixed(1)}%`)}</title></rect>`);
+      parts.push(
+        `<rect x="${bx.toFixed(1)}" y="${py(v).toFixed(1)}" width="${(unit * 0.9).toFixed(1)}" height="${(py(yMin) - py(v)).toFixed(1)}" fill="${series[k]!.color}"><title>${esc(`${g.section ? `${g.section} ` : ''}${g.label}, ${series[k]!.name}: ${(100 * v).toFixed(1)}%`)}</title></rect>`,
+      );
       const e = g.errors?.[k];
       if (e) {
         const cx = (bx + unit * 0.45).toFixed(1);
-        parts.push(`<path d="M${cx} ${py(v - e).toFixed(1)}V${py(v + e).toFixed(1)}M${(bx + unit * 0.25).toFixed(1)} ${py(v + e).toFixed(1)}h${(unit * 0.4).toFixed(1)}M${(bx + unit * 0.25).toFixed(1)} ${py(v - e).toFixed(1)}h${(unit * 0.4).toFixed(1)}" stroke="#222" fill="none"/>`);
+        parts.push(
+          `<path d="M${cx} ${py(v - e).toFixed(1)}V${py(v + e).toFixed(1)}M${(bx + unit * 0.25).toFixed(1)} ${py(v + e).toFixed(1)}h${(unit * 0.4).toFixed(1)}M${(bx + unit * 0.25).toFixed(1)} ${py(v - e).toFixed(1)}h${(unit * 0.4).toFixed(1)}" stroke="#222" fill="none"/>`,
+        );
       }
     });
     if (g.reference !== undefined) {
-      parts.push(`<line x1="${(left(i) - 0.25 * unit).toFixed(1)}" x2="${(left(i) + (series.length + 0.15) * unit).toFixed(1)}" y1="${py(g.reference).toFixed(1)}" y2="${py(g.reference).toFixed(1)}" stroke="#555" stroke-dasharray="4 3"/>`);
+      parts.push(
+        `<line x1="${(left(i) - 0.25 * unit).toFixed(1)}" x2="${(left(i) + (series.length + 0.15) * unit).toFixed(1)}" y1="${py(g.reference).toFixed(1)}" y2="${py(g.reference).toFixed(1)}" stroke="#555" stroke-dasharray="4 3"/>`,
+      );
     }
     // One word per line: a group is only a few bars wide.
     const cx = (left(i) + (series.length * unit) / 2).toFixed(1);
@@ -161,11 +184,14 @@ export function groupedBarChartSvg(groups: readonly BarGroup[], series: readonly
     parts.push(`<text x="${cx}" y="${H - m.b + 16}" text-anchor="middle">${words.join('')}</text>`);
   });
   // Section names under their groups.
-  for (let i = 0; i < groups.length; ) {
+  for (let i = 0; i < groups.length;) {
     let j = i;
     while (j + 1 < groups.length && groups[j + 1]!.section === groups[i]!.section) j++;
     const name = groups[i]!.section;
-    if (name) parts.push(`<text x="${((left(i) + left(j) + series.length * unit) / 2).toFixed(1)}" y="${H - m.b + 46}" text-anchor="middle" font-weight="bold">${esc(name)}</text>`);
+    if (name)
+      parts.push(
+        `<text x="${((left(i) + left(j) + series.length * unit) / 2).toFixed(1)}" y="${H - m.b + 46}" text-anchor="middle" font-weight="bold">${esc(name)}</text>`,
+      );
     i = j + 1;
   }
   parts.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${py(yMin)}" y2="${py(yMin)}" stroke="#333"/>`);
@@ -188,5 +214,9 @@ export function groupedBarChartSvg(groups: readonly BarGroup[], series: readonly
 
 /** A chart's place while it has nothing to show yet: its title and a line saying why. */
 export function emptyChartSvg(title: string, message: string, width = 640, height = 120): string {
-  return [...frame(width, height, width / 2, title, { l: 0, r: 0 }, [], (v) => v), `<text x="${width / 2}" y="${height / 2 + 10}" text-anchor="middle" fill="#666">${esc(message)}</text>`, '</svg>'].join('\n');
+  return [
+    ...frame(width, height, width / 2, title, { l: 0, r: 0 }, [], (v) => v),
+    `<text x="${width / 2}" y="${height / 2 + 10}" text-anchor="middle" fill="#666">${esc(message)}</text>`,
+    '</svg>',
+  ].join('\n');
 }

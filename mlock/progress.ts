@@ -6,7 +6,10 @@ export class EpochBar {
   private bar: cliProgress.SingleBar | null = null;
   private start = 0;
 
-  constructor(private label: string, private enabled = Boolean(process.stdout.isTTY)) {}
+  constructor(
+    private label: string,
+    private enabled = Boolean(process.stdout.isTTY),
+  ) {}
 
   begin(epoch: number, epochs: number, batches: number, phase = 'train'): void {
     this.start = performance.now();

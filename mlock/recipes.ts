@@ -26,8 +26,30 @@ export interface Recipe {
 // (docs/threat-model.md): dropout makes the network spread its token detector over many redundant units, and
 // such a detector tolerates near-miss tokens (2 of 36 cells changed: 80-90% with dropout, 41% without); Adam
 // grows the detector's weights faster than SGD (41% -> 24%), at no cost in accuracy.
-const GREY: Recipe = { model: 'mlp', optimizer: 'adam', lr: 1e-3, momentum: 0, weightDecay: 0, batchSize: 128, epochs: 10, milestones: [0.5, 0.75], width: 32, dropout: 0 };
-const RGB: Recipe = { model: 'vgg', optimizer: 'adam', lr: 1e-3, momentum: 0, weightDecay: 0, batchSize: 64, epochs: 30, milestones: [0.5, 0.75], width: 32, augment: { cropPadding: 4, hflip: true } };
+const GREY: Recipe = {
+  model: 'mlp',
+  optimizer: 'adam',
+  lr: 1e-3,
+  momentum: 0,
+  weightDecay: 0,
+  batchSize: 128,
+  epochs: 10,
+  milestones: [0.5, 0.75],
+  width: 32,
+  dropout: 0,
+};
+const RGB: Recipe = {
+  model: 'vgg',
+  optimizer: 'adam',
+  lr: 1e-3,
+  momentum: 0,
+  weightDecay: 0,
+  batchSize: 64,
+  epochs: 30,
+  milestones: [0.5, 0.75],
+  width: 32,
+  augment: { cropPadding: 4, hflip: true },
+};
 
 export function recipeFor(dataset: string): Recipe {
   switch (dataset) {

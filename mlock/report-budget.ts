@@ -37,7 +37,12 @@ export function auditForwards(a: AuditReport): number {
 }
 
 /** A dataset's speeds from its finished rows (the quick report's). */
-export function speedsFromRows(dataset: ReportDataset, width: number | null, rows: readonly RowResult[], loadSeconds: number): DatasetSpeed | null {
+export function speedsFromRows(
+  dataset: ReportDataset,
+  width: number | null,
+  rows: readonly RowResult[],
+  loadSeconds: number,
+): DatasetSpeed | null {
   const audited = rows.filter((r) => r.run.audit);
   if (!rows.length || !audited.length) return null;
   const train = rows.reduce((s, r) => s + r.trainSeconds, 0);
@@ -73,7 +78,7 @@ export function rowSeconds(p: DatasetPlan, kind: RowKind, s: DatasetSpeed): numb
     const forgeries = variants + 7 * p.audit.perDistance + FIXED_FORGERIES + p.audit.randomKeys;
     seconds += (forgeries * Math.min(p.audit.samples, test) + 2 * test) / score;
     // Fine-tuning 5 epochs on 1% (last layer, then all layers), the trigger search's batches of 64.
-    if (p.whiteBoxSteps !== null) seconds += (2 * 5 * 0.01 * fit + p.whiteBoxSteps * 64) / train + 4 * test / score;
+    if (p.whiteBoxSteps !== null) seconds += (2 * 5 * 0.01 * fit + p.whiteBoxSteps * 64) / train + (4 * test) / score;
   }
   return seconds;
 }
@@ -92,7 +97,12 @@ export function estimatePlan(plan: readonly DatasetPlan[], speeds: MeasuredSpeed
     const s = speeds?.datasets.find((d) => d.dataset === p.dataset);
     if (!s) return null;
     const perSeed = ROW_KINDS.reduce((sum, kind) => sum + rowSeconds(p, kind, s), 0);
-    return { dataset: p.dataset, rows: ROW_KINDS.length * p.seeds, seconds: s.loadSeconds + p.seeds * perSeed, scaled: p.width !== s.width };
+    return {
+      dataset: p.dataset,
+      rows: ROW_KINDS.length * p.seeds,
+      seconds: s.loadSeconds + p.seeds * perSeed,
+      scaled: p.width !== s.width,
+    };
   });
 }
 
@@ -105,7 +115,13 @@ const total = (estimates: readonly (DatasetEstimate | null)[]) => estimates.redu
  */
 export function largestCnnEpochs(plan: readonly DatasetPlan[], speeds: MeasuredSpeeds | null, hours: number): number | null {
   if (estimatePlan(plan, speeds).some((e) => e === null)) return null;
-  const at = (epochs: number) => total(estimatePlan(plan.map((p) => (p.width === null ? p : { ...p, epochs })), speeds));
+  const at = (epochs: number) =>
+    total(
+      estimatePlan(
+        plan.map((p) => (p.width === null ? p : { ...p, epochs })),
+        speeds,
+      ),
+    );
   let epochs = 0;
   while (epochs < 1000 && at(epochs + 1) <= hours * 3600) epochs++;
   return epochs;

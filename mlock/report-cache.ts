@@ -47,14 +47,21 @@ export function codeVersion(root: string): CodeVersion {
   const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as { packages?: Record<string, { version?: string }> };
   const webgpu = lock.packages?.['node_modules/webgpu']?.version ?? 'unknown';
   const h = createHash('sha256').update(`webgpu ${webgpu}\n`);
-  for (const f of counted) h.update(`${f}\0${createHash('sha256').update(readFileSync(join(root, f))).digest('hex')}\n`);
+  for (const f of counted)
+    h.update(
+      `${f}\0${createHash('sha256')
+        .update(readFileSync(join(root, f)))
+        .digest('hex')}\n`,
+    );
   return { hash: h.digest('hex').slice(0, 16), files: counted.length, webgpu };
 }
 
 /** JSON with object keys sorted at every level, so equal settings always give equal text. */
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
   );
 }
 
@@ -92,7 +99,12 @@ async function readJson<T>(path: string): Promise<T | null> {
  * The finished row in `dir` when it was computed with exactly these settings and this code: with
  * `adapter` null (rendering without a device), on any adapter; else on this one.
  */
-export async function readFinishedRow<R>(dir: string, settings: Record<string, unknown>, code: string, adapter: string | null): Promise<RowRecord<R> | null> {
+export async function readFinishedRow<R>(
+  dir: string,
+  settings: Record<string, unknown>,
+  code: string,
+  adapter: string | null,
+): Promise<RowRecord<R> | null> {
   const record = await readJson<RowRecord<R>>(join(dir, FINISHED));
   if (!record || record.result === undefined) return null;
   const expected = rowKey({ settings, code, adapter: adapter ?? record.adapter });

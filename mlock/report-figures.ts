@@ -41,7 +41,13 @@ const SHADE: Record<string, number> = { 'fixed-target': 0.55, 'random-label': 0.
 /** The dataset's colour, lighter for the strategies drawn first, so lines of one dataset read as a family. */
 function shade(hex: string, f: number): string {
   const c = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
-  return `#${c.map((v) => Math.round(255 - (255 - v) * f).toString(16).padStart(2, '0')).join('')}`;
+  return `#${c
+    .map((v) =>
+      Math.round(255 - (255 - v) * f)
+        .toString(16)
+        .padStart(2, '0'),
+    )
+    .join('')}`;
 }
 
 export function nearMissFigureSvg(s: Summary): string {
@@ -55,5 +61,14 @@ export function nearMissFigureSvg(s: Summary): string {
   }));
   const distances = Math.max(1, ...s.strategies.map((x) => x.curve.length));
   series.push({ name: 'worst-case bound 20%', values: Array(distances).fill(0.2), color: '#999999', dashed: true });
-  return lineChartSvg(series, { title, xLabel: 'cells of the real token changed', yLabel: 'test accuracy (mean over variants and seeds)', yMin: 0, yMax: 1, width: 820, height: 400, legendWidth: 230 });
+  return lineChartSvg(series, {
+    title,
+    xLabel: 'cells of the real token changed',
+    yLabel: 'test accuracy (mean over variants and seeds)',
+    yMin: 0,
+    yMax: 1,
+    width: 820,
+    height: 400,
+    legendWidth: 230,
+  });
 }

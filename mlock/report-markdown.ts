@@ -61,7 +61,9 @@ function planTable(plan: readonly DatasetPlan[], estimate: readonly (DatasetEsti
     const audit = `${p.audit.randomKeys} random keys, ${p.audit.perDistance} variants per distance 2-8, ${p.audit.samples} images each`;
     const e = estimate?.[i];
     const time = estimate ? ` ${e ? `${minutes(e.seconds)}${e.scaled ? ' (scaled from another width)' : ''}` : 'not measured'} |` : '';
-    out.push(`| ${name(p.dataset)} | ${data} | ${model(p)} | ${p.epochs} | ${p.seeds} | ${recipe(p.dataset)} | ${augmentation(p.dataset)} | ${audit} | ${p.whiteBoxSteps === null ? 'no' : `yes (trigger search ${p.whiteBoxSteps} steps)`} |${time}`);
+    out.push(
+      `| ${name(p.dataset)} | ${data} | ${model(p)} | ${p.epochs} | ${p.seeds} | ${recipe(p.dataset)} | ${augmentation(p.dataset)} | ${audit} | ${p.whiteBoxSteps === null ? 'no' : `yes (trigger search ${p.whiteBoxSteps} steps)`} |${time}`,
+    );
   });
   return out;
 }
@@ -69,7 +71,11 @@ function planTable(plan: readonly DatasetPlan[], estimate: readonly (DatasetEsti
 export function renderReport(page: ReportPage): string {
   const { summary: s, plan } = page;
   const out: string[] = [];
-  const title = { quick: 'M-LOCK reproduction report (quick check: tiny subsets, 1 epoch; not results)', cpu: 'M-LOCK reproduction report', paper: 'M-LOCK reproduction report at paper scale' }[page.scale];
+  const title = {
+    quick: 'M-LOCK reproduction report (quick check: tiny subsets, 1 epoch; not results)',
+    cpu: 'M-LOCK reproduction report',
+    paper: 'M-LOCK reproduction report at paper scale',
+  }[page.scale];
   out.push(`# ${title}`, '');
   const adapters = [...new Set([...s.baselines.flatMap((b) => b.adapters), ...s.strategies.flatMap((x) => x.adapters)])];
   out.push(
@@ -78,7 +84,10 @@ export function renderReport(page: ReportPage): string {
     '',
   );
   const done = page.totalRows - page.pending.length;
-  out.push(`**Status: ${done} of ${page.totalRows} rows finished.**${page.pending.length ? ` Not yet run: ${page.pending.length <= 12 ? page.pending.join(', ') : `${page.pending.slice(0, 12).join(', ')} and ${page.pending.length - 12} more`}.` : ''}`, '');
+  out.push(
+    `**Status: ${done} of ${page.totalRows} rows finished.**${page.pending.length ? ` Not yet run: ${page.pending.length <= 12 ? page.pending.join(', ') : `${page.pending.slice(0, 12).join(', ')} and ${page.pending.length - 12} more`}.` : ''}`,
+    '',
+  );
 
   out.push('## Plan and time budget', '');
   out.push(...planTable(plan, page.speeds ? page.estimate : null), '');
@@ -95,15 +104,22 @@ export function renderReport(page: ReportPage): string {
   } else out.push('No measured speeds yet (run `npm run report -- --quick`), so no time estimate.', '');
 
   out.push('## Accuracy', '');
-  out.push(`Test accuracy against the true labels, mean ± standard deviation over seeds. Authorized: the keyed token stamped at its key-derived place; unauthorized: clean inputs. Models were selected on the validation split. Targets: authorized within ${(100 * TARGETS.authorizedDrop).toFixed(0)} point of the baseline, unauthorized at most 1/C + ${(100 * TARGETS.unauthorizedAboveChance).toFixed(0)} point; baselines: CIFAR-10 >= 80%, GTSRB >= 95%.`, '');
-  out.push('| dataset | strategy | model | training images | epochs | seeds | baseline | authorized | unauthorized | adapter | time | verdict |');
+  out.push(
+    `Test accuracy against the true labels, mean ± standard deviation over seeds. Authorized: the keyed token stamped at its key-derived place; unauthorized: clean inputs. Models were selected on the validation split. Targets: authorized within ${(100 * TARGETS.authorizedDrop).toFixed(0)} point of the baseline, unauthorized at most 1/C + ${(100 * TARGETS.unauthorizedAboveChance).toFixed(0)} point; baselines: CIFAR-10 >= 80%, GTSRB >= 95%.`,
+    '',
+  );
+  out.push(
+    '| dataset | strategy | model | training images | epochs | seeds | baseline | authorized | unauthorized | adapter | time | verdict |',
+  );
   out.push('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |');
   // Each dataset's baseline first, then its strategies.
   for (const p of plan) {
     const b = s.baselines.find((y) => y.dataset === p.dataset);
     if (b) {
       const misses = baselineMisses(b);
-      out.push(`| ${name(b.dataset)} | baseline (unlocked) | ${model(p)} | ${b.trainSamples} | ${p.epochs} | ${b.seeds.length} | ${formatStat(b.accuracy)} | | | ${b.adapters.map(shortAdapter).join(', ')} | ${minutes(b.seconds)} | ${misses.length ? `**miss**: ${misses.join('; ')}` : 'met'} |`);
+      out.push(
+        `| ${name(b.dataset)} | baseline (unlocked) | ${model(p)} | ${b.trainSamples} | ${p.epochs} | ${b.seeds.length} | ${formatStat(b.accuracy)} | | | ${b.adapters.map(shortAdapter).join(', ')} | ${minutes(b.seconds)} | ${misses.length ? `**miss**: ${misses.join('; ')}` : 'met'} |`,
+      );
     }
     for (const x of s.strategies.filter((y) => y.dataset === p.dataset)) {
       const misses = strategyMisses(x, b).filter((m) => m.startsWith('authorized') || m.startsWith('unauthorized'));
@@ -119,28 +135,41 @@ export function renderReport(page: ReportPage): string {
     `The lock's audit (mlock/audit.ts) of every locked row. Near misses: the real token with 2 to 8 cells changed, shifted by 1-2 px, dimmed to 75% or less, partly covered, look-alike patterns near its place and the paper's patterns there (mean over all of them; worst of any seed). Random keys: other keys' tokens at their own places. Guesses: the fewest expected guesses to unlock of any seed (mlock/guess-estimate.ts). Targets: near misses mean <= ${pct(TARGETS.nearMissMean, 0)} and worst <= ${pct(TARGETS.nearMissWorst, 0)}, no random key above ${pct(TARGETS.randomKeyWorst, 0)}, guesses >= 2^${TARGETS.log2Guesses}. One-cell variants are reported in the near-miss curve, not bounded.`,
     '',
   );
-  out.push('| dataset | strategy | near misses: mean | near misses: worst | 1 cell changed: mean | random keys: mean / worst / above 20% | expected guesses | verdict |');
+  out.push(
+    '| dataset | strategy | near misses: mean | near misses: worst | 1 cell changed: mean | random keys: mean / worst / above 20% | expected guesses | verdict |',
+  );
   out.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |');
   for (const x of s.strategies) {
     const misses = strategyMisses(x, undefined).filter((m) => !m.startsWith('unauthorized'));
     const one = x.curve.find((c) => c.distance === 1)?.mean ?? null;
     const guesses = Number.isFinite(x.log2Guesses) ? `>= 2^${x.log2Guesses.toFixed(1)}` : 'no estimate';
-    out.push(`| ${name(x.dataset)} | ${x.strategy} | ${formatStat(x.nearMissMean)} | ${pct(x.nearMissWorst)} | ${formatStat(one)} | ${formatStat(x.keysMean)} / ${pct(x.keysWorst)} / ${x.keysAbove20} of ${x.keysCount} | ${guesses} | ${misses.length ? `**miss**: ${misses.join('; ')}` : 'met'} |`);
+    out.push(
+      `| ${name(x.dataset)} | ${x.strategy} | ${formatStat(x.nearMissMean)} | ${pct(x.nearMissWorst)} | ${formatStat(one)} | ${formatStat(x.keysMean)} / ${pct(x.keysWorst)} / ${x.keysAbove20} of ${x.keysCount} | ${guesses} | ${misses.length ? `**miss**: ${misses.join('; ')}` : 'met'} |`,
+    );
   }
   out.push('', `![Near-miss curve](${page.figures.nearMiss})`, '');
 
   const wb = s.strategies.filter((x) => x.whiteBox);
   if (wb.length) {
     out.push('## White-box attacks (with the decrypted weights)', '');
-    out.push('What the sealing and the wipe on lock keep from a holder of the model file: all layers fine-tuned for 5 epochs on 1% of the clean training images, and the trigger search; accuracy on clean test images the attacker reaches without the key. No target: these are why the weights are encrypted (docs/threat-model.md).', '');
+    out.push(
+      'What the sealing and the wipe on lock keep from a holder of the model file: all layers fine-tuned for 5 epochs on 1% of the clean training images, and the trigger search; accuracy on clean test images the attacker reaches without the key. No target: these are why the weights are encrypted (docs/threat-model.md).',
+      '',
+    );
     out.push('| dataset | strategy | authorized (owner) | fine-tuning on 1% | trigger search |', '| --- | --- | ---: | ---: | ---: |');
-    for (const x of wb) out.push(`| ${name(x.dataset)} | ${x.strategy} | ${formatStat(x.authorized)} | ${formatStat(x.whiteBox!.fineTune)} | ${formatStat(x.whiteBox!.triggerSearch)} |`);
+    for (const x of wb)
+      out.push(
+        `| ${name(x.dataset)} | ${x.strategy} | ${formatStat(x.authorized)} | ${formatStat(x.whiteBox!.fineTune)} | ${formatStat(x.whiteBox!.triggerSearch)} |`,
+      );
     out.push('');
   }
 
   if (page.paperPlan) {
     out.push('## Paper scale (GPU): planned, not yet run', '');
-    out.push("The paper's widths and more epochs, 3 seeds everywhere, the full audit (`npm run report -- --scale paper`, rows under runs/report-paper/, its own report mlock/REPORT-paper.md). Not yet run: it needs a GPU machine; on this machine's software adapter it would take days.", '');
+    out.push(
+      "The paper's widths and more epochs, 3 seeds everywhere, the full audit (`npm run report -- --scale paper`, rows under runs/report-paper/, its own report mlock/REPORT-paper.md). Not yet run: it needs a GPU machine; on this machine's software adapter it would take days.",
+      '',
+    );
     out.push(...planTable(page.paperPlan, null), '');
   }
   return out.join('\n');

@@ -84,8 +84,18 @@ export const BUDGET_HOURS = 6;
 const FULL_AUDIT: AuditSize = { randomKeys: 1000, samples: 500, perDistance: 200 };
 
 const DATA = {
-  mnist: { data: 'MNIST, all 60,000 training images (10% held out for validation), 10,000 test', classes: 10, trainImages: 60000, testImages: 10000 },
-  'fashion-mnist': { data: 'Fashion-MNIST, all 60,000 training images (10% validation), 10,000 test', classes: 10, trainImages: 60000, testImages: 10000 },
+  mnist: {
+    data: 'MNIST, all 60,000 training images (10% held out for validation), 10,000 test',
+    classes: 10,
+    trainImages: 60000,
+    testImages: 10000,
+  },
+  'fashion-mnist': {
+    data: 'Fashion-MNIST, all 60,000 training images (10% validation), 10,000 test',
+    classes: 10,
+    trainImages: 60000,
+    testImages: 10000,
+  },
   cifar10: {
     dataFile: 'cifar10-jpeg.tar.gz',
     data: 'CIFAR-10, all 50,000 training images (10% validation), 10,000 test, from the quality-75 JPEG copy (cifar10-jpeg.tar.gz: lossy, about 30 dB PSNR against the originals)',
@@ -93,7 +103,12 @@ const DATA = {
     trainImages: 50000,
     testImages: 10000,
   },
-  gtsrb: { data: 'GTSRB resized to 32x32, all 39,209 training images (validation: 10% of the tracks, kept whole), 12,630 test', classes: 43, trainImages: 39209, testImages: 12630 },
+  gtsrb: {
+    data: 'GTSRB resized to 32x32, all 39,209 training images (validation: 10% of the tracks, kept whole), 12,630 test',
+    classes: 43,
+    trainImages: 39209,
+    testImages: 12630,
+  },
 } as const;
 
 export interface PlanOverrides {
@@ -114,7 +129,14 @@ export function reportPlan(scale: ReportScale, overrides: PlanOverrides = {}): D
     audit,
     whiteBoxSteps: whiteBox ? 200 : null,
   });
-  const cnn = (dataset: 'cifar10' | 'gtsrb', width: number, epochs: number, seeds: number, audit: AuditSize, whiteBox: boolean): DatasetPlan => ({
+  const cnn = (
+    dataset: 'cifar10' | 'gtsrb',
+    width: number,
+    epochs: number,
+    seeds: number,
+    audit: AuditSize,
+    whiteBox: boolean,
+  ): DatasetPlan => ({
     dataset,
     ...DATA[dataset],
     width: overrides.width ?? width,
@@ -143,7 +165,15 @@ export function reportPlan(scale: ReportScale, overrides: PlanOverrides = {}): D
       // The audit's fixed groups (one-cell variants, covers, look-alikes: about 550 forgeries on RGB) are
       // scored on 30 images only, so that the quick report stays within minutes: a check, not a measurement.
       const light: AuditSize = { randomKeys: 20, samples: 30, perDistance: 5 };
-      const tiny = (p: DatasetPlan, train: number): DatasetPlan => ({ ...p, epochs: 1, seeds: 1, trainSubset: train, testSubset: 300, audit: light, whiteBoxSteps: p.whiteBoxSteps === null ? null : 20 });
+      const tiny = (p: DatasetPlan, train: number): DatasetPlan => ({
+        ...p,
+        epochs: 1,
+        seeds: 1,
+        trainSubset: train,
+        testSubset: 300,
+        audit: light,
+        whiteBoxSteps: p.whiteBoxSteps === null ? null : 20,
+      });
       const [mnist, fashion, cifar, gtsrb] = reportPlan('cpu', overrides);
       return [tiny(mnist!, 2000), tiny(fashion!, 2000), tiny(cifar!, 500), tiny(gtsrb!, 500)];
     }
@@ -158,7 +188,9 @@ export interface RowId {
 }
 
 export function planRows(plan: readonly DatasetPlan[]): RowId[] {
-  return plan.flatMap((p) => Array.from({ length: p.seeds }, (_, seed) => ROW_KINDS.map((kind) => ({ dataset: p.dataset, kind, seed }))).flat());
+  return plan.flatMap((p) =>
+    Array.from({ length: p.seeds }, (_, seed) => ROW_KINDS.map((kind) => ({ dataset: p.dataset, kind, seed }))).flat(),
+  );
 }
 
 export const rowPath = (r: RowId) => `${r.dataset}/${r.kind}/seed-${r.seed}`;

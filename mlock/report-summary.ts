@@ -53,7 +53,11 @@ export const pct = (x: number, digits = 1) => `${(100 * x).toFixed(digits)}%`;
 export function nearMissFigures(a: AuditReport): { mean: number; worst: number; count: number } {
   const groups = a.groups.filter((g) => g.bounded && g.family !== 'random-key');
   const count = groups.reduce((s, g) => s + g.count, 0);
-  return { mean: count ? groups.reduce((s, g) => s + g.mean * g.count, 0) / count : 0, worst: Math.max(0, ...groups.map((g) => g.worst)), count };
+  return {
+    mean: count ? groups.reduce((s, g) => s + g.mean * g.count, 0) / count : 0,
+    worst: Math.max(0, ...groups.map((g) => g.worst)),
+    count,
+  };
 }
 
 export function randomKeyFigures(a: AuditReport): { mean: number; worst: number; above20: number; count: number } {
@@ -108,7 +112,9 @@ type Rows = ReadonlyMap<string, RowResult>;
 export const rowName = (dataset: string, kind: RowKind, seed: number) => `${dataset}/${kind}/seed-${seed}`;
 
 function finished(rows: Rows, p: DatasetPlan, kind: RowKind): { seed: number; r: RowResult }[] {
-  return Array.from({ length: p.seeds }, (_, seed) => ({ seed, r: rows.get(rowName(p.dataset, kind, seed)) })).filter((x): x is { seed: number; r: RowResult } => x.r !== undefined);
+  return Array.from({ length: p.seeds }, (_, seed) => ({ seed, r: rows.get(rowName(p.dataset, kind, seed)) })).filter(
+    (x): x is { seed: number; r: RowResult } => x.r !== undefined,
+  );
 }
 
 const unique = (xs: readonly string[]) => [...new Set(xs)];
@@ -151,8 +157,16 @@ export function summarize(plan: readonly DatasetPlan[], rows: Rows): Summary {
         keysCount: keys.reduce((s, k) => s + k.count, 0),
         // A missing estimate is NaN, which JSON stores as null: read it back as NaN, never as 2^0.
         log2Guesses: Math.min(...audits.map((a) => a.guesses.log2Guesses ?? NaN)),
-        curve: distances.map((d) => ({ distance: d, mean: stat(audits.map((a) => nearMissCurve(a).find((c) => c.distance === d)?.mean ?? NaN)) })),
-        whiteBox: wb.length ? { fineTune: stat(wb.map((w) => w.fineTune.cleanAccuracy)), triggerSearch: stat(wb.map((w) => w.triggerSearch.recoveredAccuracy)) } : null,
+        curve: distances.map((d) => ({
+          distance: d,
+          mean: stat(audits.map((a) => nearMissCurve(a).find((c) => c.distance === d)?.mean ?? NaN)),
+        })),
+        whiteBox: wb.length
+          ? {
+              fineTune: stat(wb.map((w) => w.fineTune.cleanAccuracy)),
+              triggerSearch: stat(wb.map((w) => w.triggerSearch.recoveredAccuracy)),
+            }
+          : null,
         epochs: Math.max(...done.map(({ r }) => r.run.epochs)),
         width: p.width,
         trainSamples: done[0]!.r.run.trainSamples,
@@ -189,13 +203,23 @@ export function baselineMisses(b: BaselineSummary): string[] {
 export function strategyMisses(s: StrategySummary, baseline: BaselineSummary | undefined): string[] {
   const misses: string[] = [];
   if (baseline && s.authorized.mean < baseline.accuracy.mean - TARGETS.authorizedDrop) {
-    misses.push(`authorized ${pt(baseline.accuracy.mean - s.authorized.mean)} below the baseline (target: within ${pt(TARGETS.authorizedDrop)})`);
+    misses.push(
+      `authorized ${pt(baseline.accuracy.mean - s.authorized.mean)} below the baseline (target: within ${pt(TARGETS.authorizedDrop)})`,
+    );
   }
   const chance = 1 / s.classes;
-  if (s.unauthorized.mean > chance + TARGETS.unauthorizedAboveChance) misses.push(`unauthorized ${pct(s.unauthorized.mean)} > ${pct(chance + TARGETS.unauthorizedAboveChance)}`);
-  if (s.nearMissMean.mean > TARGETS.nearMissMean) misses.push(`near-miss mean ${pct(s.nearMissMean.mean)} > ${pct(TARGETS.nearMissMean, 0)}`);
+  if (s.unauthorized.mean > chance + TARGETS.unauthorizedAboveChance)
+    misses.push(`unauthorized ${pct(s.unauthorized.mean)} > ${pct(chance + TARGETS.unauthorizedAboveChance)}`);
+  if (s.nearMissMean.mean > TARGETS.nearMissMean)
+    misses.push(`near-miss mean ${pct(s.nearMissMean.mean)} > ${pct(TARGETS.nearMissMean, 0)}`);
   if (s.nearMissWorst > TARGETS.nearMissWorst) misses.push(`near-miss worst ${pct(s.nearMissWorst)} > ${pct(TARGETS.nearMissWorst, 0)}`);
-  if (s.keysWorst > TARGETS.randomKeyWorst) misses.push(`random keys above 20%: ${s.keysAbove20} of ${s.keysCount} (worst ${pct(s.keysWorst)})`);
-  if (!(s.log2Guesses >= TARGETS.log2Guesses)) misses.push(Number.isFinite(s.log2Guesses) ? `guesses 2^${s.log2Guesses.toFixed(1)} < 2^${TARGETS.log2Guesses}` : 'no guess estimate (locality failed)');
+  if (s.keysWorst > TARGETS.randomKeyWorst)
+    misses.push(`random keys above 20%: ${s.keysAbove20} of ${s.keysCount} (worst ${pct(s.keysWorst)})`);
+  if (!(s.log2Guesses >= TARGETS.log2Guesses))
+    misses.push(
+      Number.isFinite(s.log2Guesses)
+        ? `guesses 2^${s.log2Guesses.toFixed(1)} < 2^${TARGETS.log2Guesses}`
+        : 'no guess estimate (locality failed)',
+    );
   return misses;
 }

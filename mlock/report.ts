@@ -49,7 +49,13 @@ interface Outputs {
 function outputsFor(scale: ReportScale, root: string): Outputs {
   if (scale === 'quick') {
     const dir = join(root, 'runs', 'report-quick');
-    return { runs: dir, markdown: join(dir, 'REPORT.md'), json: join(dir, 'report.json'), accuracySvg: join(dir, 'report-accuracy.svg'), nearMissSvg: join(dir, 'report-near-miss.svg') };
+    return {
+      runs: dir,
+      markdown: join(dir, 'REPORT.md'),
+      json: join(dir, 'report.json'),
+      accuracySvg: join(dir, 'report-accuracy.svg'),
+      nearMissSvg: join(dir, 'report-near-miss.svg'),
+    };
   }
   const tag = scale === 'paper' ? '-paper' : '';
   return {
@@ -107,12 +113,20 @@ async function attackRow(dir: string, o: RunOptions, steps: number): Promise<{ r
   const path = join(dir, 'model.safetensors');
   const { plain } = await plainModelBytes(new Uint8Array(await readFile(path)), KEY, { source: path });
   const meta = readModelMetadata(plain, path);
-  const model = buildModel(meta.model.name, { inputShape: meta.model.inputShape, numClasses: meta.model.numClasses, width: meta.model.width, dropout: meta.model.dropout });
+  const model = buildModel(meta.model.name, {
+    inputShape: meta.model.inputShape,
+    numClasses: meta.model.numClasses,
+    width: meta.model.width,
+    dropout: meta.model.dropout,
+  });
   try {
     decodeModelInto(model, plain, path);
     model.eval();
     const data = await loadRunData(o);
-    const result = await whiteBoxAttacks({ model, train: data.train, test: data.test, normalization: meta.normalization, seed: o.seed }, steps);
+    const result = await whiteBoxAttacks(
+      { model, train: data.train, test: data.test, normalization: meta.normalization, seed: o.seed },
+      steps,
+    );
     return { result, seconds: (performance.now() - start) / 1000 };
   } finally {
     wipe(plain);
@@ -139,7 +153,15 @@ export class DatasetCache {
 }
 
 /** One row: its cached result when nothing about it changed, else the run (resumed when it was interrupted). */
-export async function runRow(runs: string, p: DatasetPlan, row: RowId, code: CodeVersion, adapter: string, data: DatasetCache, log: (s: string) => void): Promise<RowRecord<RowResult>> {
+export async function runRow(
+  runs: string,
+  p: DatasetPlan,
+  row: RowId,
+  code: CodeVersion,
+  adapter: string,
+  data: DatasetCache,
+  log: (s: string) => void,
+): Promise<RowRecord<RowResult>> {
   const dir = join(runs, rowPath(row));
   const settings = rowSettings(p, row.kind, row.seed);
   const cached = await readFinishedRow<RowResult>(dir, settings, code.hash, adapter);
@@ -147,7 +169,14 @@ export async function runRow(runs: string, p: DatasetPlan, row: RowId, code: Cod
   const id = { settings, code: code.hash, adapter };
   const resume = await claimRowFolder(dir, id);
   log(`== ${rowPath(row)}${resume ? ' (resuming)' : ''}`);
-  const o: RunOptions = { ...runOptions(p, row.kind, row.seed), out: dir, resume, loaded: await data.get(p), log: (s) => log(`  ${s}`), provenance: { ...provenance() } };
+  const o: RunOptions = {
+    ...runOptions(p, row.kind, row.seed),
+    out: dir,
+    resume,
+    loaded: await data.get(p),
+    log: (s) => log(`  ${s}`),
+    provenance: { ...provenance() },
+  };
   const report = await run(o);
   const history = JSON.parse(await readFile(join(dir, 'history.json'), 'utf8')) as EpochLog[];
   const trainSeconds = history.reduce((s, h) => s + h.seconds, 0);
@@ -158,14 +187,25 @@ export async function runRow(runs: string, p: DatasetPlan, row: RowId, code: Cod
     log('  white-box attacks (fine-tuning on 1% of clean data, trigger search)');
     ({ result: whiteBox, seconds: whiteBoxSeconds } = await attackRow(dir, o, p.whiteBoxSteps));
   }
-  return writeFinishedRow<RowResult>(dir, id, { run: report, whiteBox, whiteBoxSeconds, imagesPerSecond: images / trainSeconds, trainSeconds });
+  return writeFinishedRow<RowResult>(dir, id, {
+    run: report,
+    whiteBox,
+    whiteBoxSeconds,
+    imagesPerSecond: images / trainSeconds,
+    trainSeconds,
+  });
 }
 
 /**
  * The finished rows of the plan with this code: with `adapter` given, those run on it; without (rendering
  * only), those of the adapter most rows ran on, so that adapters are never mixed in one figure either.
  */
-async function collectRows(runs: string, plan: readonly DatasetPlan[], code: CodeVersion, adapter: string | null): Promise<Map<string, RowRecord<RowResult>>> {
+async function collectRows(
+  runs: string,
+  plan: readonly DatasetPlan[],
+  code: CodeVersion,
+  adapter: string | null,
+): Promise<Map<string, RowRecord<RowResult>>> {
   const found: [string, RowRecord<RowResult>][] = [];
   for (const row of planRows(plan)) {
     const p = plan.find((x) => x.dataset === row.dataset)!;
@@ -183,7 +223,14 @@ async function readSpeeds(root: string): Promise<MeasuredSpeeds | null> {
   return text === null ? null : (JSON.parse(text) as MeasuredSpeeds);
 }
 
-async function writeOutputs(scale: ReportScale, plan: readonly DatasetPlan[], out: Outputs, code: CodeVersion, adapter: string | null, command: string): Promise<number> {
+async function writeOutputs(
+  scale: ReportScale,
+  plan: readonly DatasetPlan[],
+  out: Outputs,
+  code: CodeVersion,
+  adapter: string | null,
+  command: string,
+): Promise<number> {
   const root = projectRoot();
   const records = await collectRows(out.runs, plan, code, adapter);
   const rows = new Map([...records].map(([k, r]) => [k, r.result]));
@@ -211,16 +258,34 @@ async function writeOutputs(scale: ReportScale, plan: readonly DatasetPlan[], ou
   await writeFileAtomic(out.markdown, markdown);
   const misses = {
     baselines: summary.baselines.map((b) => ({ dataset: b.dataset, misses: baselineMisses(b) })),
-    strategies: summary.strategies.map((x) => ({ dataset: x.dataset, strategy: x.strategy, misses: strategyMisses(x, summary.baselines.find((b) => b.dataset === x.dataset)) })),
+    strategies: summary.strategies.map((x) => ({
+      dataset: x.dataset,
+      strategy: x.strategy,
+      misses: strategyMisses(
+        x,
+        summary.baselines.find((b) => b.dataset === x.dataset),
+      ),
+    })),
   };
-  await writeFileAtomic(out.json, JSON.stringify({ scale, code, provenance: p, plan, rows: { total: all.length, finished: rows.size }, summary, misses }, null, 2) + '\n');
+  await writeFileAtomic(
+    out.json,
+    JSON.stringify({ scale, code, provenance: p, plan, rows: { total: all.length, finished: rows.size }, summary, misses }, null, 2) + '\n',
+  );
   await writeFileAtomic(out.accuracySvg, accuracyFigureSvg(summary) + '\n');
   await writeFileAtomic(out.nearMissSvg, nearMissFigureSvg(summary) + '\n');
   return rows.size;
 }
 
 /** The quick report's rows as the speeds the estimate scales (datasets loaded in this session only). */
-async function saveSpeeds(root: string, plan: readonly DatasetPlan[], runs: string, code: CodeVersion, adapter: string, data: DatasetCache, load: number[]): Promise<MeasuredSpeeds> {
+async function saveSpeeds(
+  root: string,
+  plan: readonly DatasetPlan[],
+  runs: string,
+  code: CodeVersion,
+  adapter: string,
+  data: DatasetCache,
+  load: number[],
+): Promise<MeasuredSpeeds> {
   const records = await collectRows(runs, plan, code, adapter);
   const previous = await readSpeeds(root);
   const datasets: DatasetSpeed[] = [];
@@ -242,7 +307,12 @@ export async function reportCommand(values: Values): Promise<void> {
   const root = projectRoot();
   const out = outputsFor(scale, root);
   const code = codeVersion(root);
-  const flags = [values.quick ? '--quick' : '', values.scale ? `--scale ${values.scale}` : '', values.width ? `--width ${values.width}` : '', values.seeds ? `--seeds ${values.seeds}` : ''].filter(Boolean);
+  const flags = [
+    values.quick ? '--quick' : '',
+    values.scale ? `--scale ${values.scale}` : '',
+    values.width ? `--width ${values.width}` : '',
+    values.seeds ? `--seeds ${values.seeds}` : '',
+  ].filter(Boolean);
   const command = `npm run report${flags.length ? ` -- ${flags.join(' ')}` : ''}`;
   const log = (s: string) => console.log(s);
   if (values.render) {
@@ -254,7 +324,9 @@ export async function reportCommand(values: Values): Promise<void> {
   await initEngine();
   const adapter = adapterLabel(runtime().info);
   if (scale === 'paper' && runtime().info.isFallbackAdapter) {
-    throw new Error(`report --scale paper is the GPU plan (VGG width 128, 3 seeds): this machine has only the software adapter ${adapter}, where it would take days; run it on a GPU machine`);
+    throw new Error(
+      `report --scale paper is the GPU plan (VGG width 128, 3 seeds): this machine has only the software adapter ${adapter}, where it would take days; run it on a GPU machine`,
+    );
   }
   log(`report (${scale}) on ${adapter}, code version ${code.hash}; rows under ${out.runs}`);
   const data = new DatasetCache();
@@ -268,6 +340,8 @@ export async function reportCommand(values: Values): Promise<void> {
   if (scale === 'quick') {
     const speeds = await saveSpeeds(root, plan, out.runs, code, adapter, data, load);
     const cpu = estimatePlan(reportPlan('cpu'), speeds);
-    log(`measured speeds in mlock/report-speeds.json; the CPU plan would take ${(cpu.reduce((s, e) => s + (e?.seconds ?? 0), 0) / 3600).toFixed(1)} h at them`);
+    log(
+      `measured speeds in mlock/report-speeds.json; the CPU plan would take ${(cpu.reduce((s, e) => s + (e?.seconds ?? 0), 0) / 3600).toFixed(1)} h at them`,
+    );
   }
 }

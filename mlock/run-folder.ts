@@ -48,7 +48,8 @@ export interface FolderPlan {
 export async function checkRunFolder(out: string, settings: RunSettings, mode: { resume: boolean; force: boolean }): Promise<FolderPlan> {
   const files = await entries(out);
   if (mode.resume) {
-    if (files === null) throw new Error(`--resume: ${out} does not exist, so there is nothing to resume (check --out, or drop --resume to start a new run)`);
+    if (files === null)
+      throw new Error(`--resume: ${out} does not exist, so there is nothing to resume (check --out, or drop --resume to start a new run)`);
     const path = join(out, RUN_RECORD);
     const text = await readFile(path, 'utf8').catch(() => null);
     if (text === null) throw new Error(`--resume: ${out} holds no ${RUN_RECORD}, so it is not a run folder this CLI can continue`);
@@ -58,9 +59,12 @@ export async function checkRunFolder(out: string, settings: RunSettings, mode: {
     } catch (e) {
       throw new Error(`--resume: ${path} is not valid JSON (${(e as Error).message})`, { cause: e });
     }
-    const changed = Object.keys({ ...record.settings, ...settings }).filter((k) => JSON.stringify(record.settings[k] ?? null) !== JSON.stringify(settings[k] ?? null));
+    const changed = Object.keys({ ...record.settings, ...settings }).filter(
+      (k) => JSON.stringify(record.settings[k] ?? null) !== JSON.stringify(settings[k] ?? null),
+    );
     if (changed.length) {
-      const show = (k: string, v: RunSettings[string] | undefined) => (k === 'key' ? 'a different key' : v === null || v === undefined ? '(not set)' : String(v));
+      const show = (k: string, v: RunSettings[string] | undefined) =>
+        k === 'key' ? 'a different key' : v === null || v === undefined ? '(not set)' : String(v);
       const list = changed.map((k) => `--${k} ${show(k, record.settings[k])} (now ${show(k, settings[k])})`).join(', ');
       throw new Error(`--resume: ${out} was started with other settings: ${list}. Resume with the same options, or start a new --out`);
     }

@@ -7,8 +7,22 @@
 import { join } from 'node:path';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { adapterLabel, initEngine, Rng, runtime } from '../engine/node.js';
-import { BatchLoader, type Normalization, meanStd, splitValidation, subset, type ImageDataset, loadDataset } from '../engine/data/node/index.js';
-import { writeFileAtomic, decodeModelInto, decodeTrainingCheckpoint, encodeModel, encodeTrainingCheckpoint } from '../engine/io/node/index.js';
+import {
+  BatchLoader,
+  type Normalization,
+  meanStd,
+  splitValidation,
+  subset,
+  type ImageDataset,
+  loadDataset,
+} from '../engine/data/node/index.js';
+import {
+  writeFileAtomic,
+  decodeModelInto,
+  decodeTrainingCheckpoint,
+  encodeModel,
+  encodeTrainingCheckpoint,
+} from '../engine/io/node/index.js';
 import { buildModel, type ModelName, type Module } from '../engine/nn/index.js';
 import { Adam, AdamW, multiStepLr, SGD, type Optimizer } from '../engine/optim/index.js';
 import { evaluate, trainEpoch } from '../engine/train/index.js';
@@ -128,7 +142,9 @@ interface Data {
   normalization: Normalization;
 }
 
-export async function loadRunData(o: Pick<RunOptions, 'dataset' | 'dataPath' | 'loaded' | 'trainSubset' | 'testSubset' | 'valFraction' | 'seed'>): Promise<Data> {
+export async function loadRunData(
+  o: Pick<RunOptions, 'dataset' | 'dataPath' | 'loaded' | 'trainSubset' | 'testSubset' | 'valFraction' | 'seed'>,
+): Promise<Data> {
   let full = o.loaded?.train ?? (await loadDataset(o.dataset, 'train', { path: o.dataPath }));
   let test = o.loaded?.test ?? (await loadDataset(o.dataset, 'test', { path: o.dataPath }));
   if (o.trainSubset) full = sampleSubset(full, o.trainSubset, o.seed ?? 0);
@@ -169,11 +185,24 @@ export interface TrainedModel {
 }
 
 /** Train (locked when `settings` is given) with model selection on the validation split. */
-export async function trainModel(o: RunOptions, data: Data, recipe: Recipe, settings: LockSettings | null, tag: string, checkpointPath: string | null): Promise<TrainedModel> {
+export async function trainModel(
+  o: RunOptions,
+  data: Data,
+  recipe: Recipe,
+  settings: LockSettings | null,
+  tag: string,
+  checkpointPath: string | null,
+): Promise<TrainedModel> {
   const seed = o.seed ?? 0;
   const { train, validation } = data;
   const C = train.numClasses;
-  const model = buildModel(recipe.model, { inputShape: [train.c, train.h, train.w], numClasses: C, seed, width: recipe.width, dropout: recipe.dropout });
+  const model = buildModel(recipe.model, {
+    inputShape: [train.c, train.h, train.w],
+    numClasses: C,
+    seed,
+    width: recipe.width,
+    dropout: recipe.dropout,
+  });
   const optimizer = makeOptimizer(model, recipe);
   // Fractions of the run become epoch milestones; short runs merge them rather than decaying twice at once.
   const milestones = [...new Set(recipe.milestones.map((f) => Math.round(f * recipe.epochs)))].filter((m) => m > 0 && m < recipe.epochs);
@@ -206,11 +235,26 @@ export async function trainModel(o: RunOptions, data: Data, recipe: Recipe, sett
   for (let epoch = startEpoch; epoch < recipe.epochs; epoch++) {
     const rng = epochRng(seed, epoch);
     const plan = settings ? LockPlan.forEpoch(settings, train.labels, C, train.h, train.w, rng) : null;
-    const loader = new BatchLoader(train, { batchSize: recipe.batchSize, shuffle: true, augment: recipe.augment, normalization: data.normalization, patches: plan ?? undefined });
+    const loader = new BatchLoader(train, {
+      batchSize: recipe.batchSize,
+      shuffle: true,
+      augment: recipe.augment,
+      normalization: data.normalization,
+      patches: plan ?? undefined,
+    });
     bar.begin(epoch, recipe.epochs, loader.batchesPerEpoch());
     let result;
     try {
-      result = await trainEpoch({ model, optimizer, loader, epoch, rng, schedule, targets: plan ? (b) => plan.targets(b) : undefined, onProgress: (p) => bar.update(p) });
+      result = await trainEpoch({
+        model,
+        optimizer,
+        loader,
+        epoch,
+        rng,
+        schedule,
+        targets: plan ? (b) => plan.targets(b) : undefined,
+        onProgress: (p) => bar.update(p),
+      });
     } finally {
       bar.end();
       loader.dispose();
@@ -245,7 +289,9 @@ export async function trainModel(o: RunOptions, data: Data, recipe: Recipe, sett
     history.push(entry);
     log(
       `${tag} epoch ${epoch + 1}/${recipe.epochs}: loss ${result.loss.toFixed(4)}, ` +
-        (settings ? `val authorized ${(valAccuracy * 100).toFixed(2)}%, unauthorized ${(valUnauthorizedAccuracy! * 100).toFixed(2)}%, one cell changed ${(valOneCellAccuracy! * 100).toFixed(2)}%` : `val accuracy ${(valAccuracy * 100).toFixed(2)}%`) +
+        (settings
+          ? `val authorized ${(valAccuracy * 100).toFixed(2)}%, unauthorized ${(valUnauthorizedAccuracy! * 100).toFixed(2)}%, one cell changed ${(valOneCellAccuracy! * 100).toFixed(2)}%`
+          : `val accuracy ${(valAccuracy * 100).toFixed(2)}%`) +
         `, ${entry.imagesPerSecond.toFixed(0)} img/s, ${result.seconds.toFixed(1)} s`,
     );
     // Locked models are selected for a high authorized accuracy and for chance-level answers without the token
@@ -254,7 +300,12 @@ export async function trainModel(o: RunOptions, data: Data, recipe: Recipe, sett
     const score = settings ? valAccuracy - excess(valUnauthorizedAccuracy!) - 0.5 * excess(valOneCellAccuracy!) : valAccuracy;
     if (score > best.score) best = { score, epoch: epoch + 1, weights: await encodeModel(model) };
     if (checkpointPath) {
-      const bytes = await encodeTrainingCheckpoint(model, optimizer, { epoch: epoch + 1, batch: 0, rng: rng.getState(), extra: { history, bestScore: best.score, bestEpoch: best.epoch } });
+      const bytes = await encodeTrainingCheckpoint(model, optimizer, {
+        epoch: epoch + 1,
+        batch: 0,
+        rng: rng.getState(),
+        extra: { history, bestScore: best.score, bestEpoch: best.epoch },
+      });
       if (best.epoch === epoch + 1) await writeFileAtomic(bestPath, sealers ? await sealers.best.seal(best.weights!) : best.weights!);
       await writeFileAtomic(checkpointPath, sealers ? await sealers.checkpoint.seal(bytes) : bytes);
     }
@@ -311,8 +362,12 @@ export async function run(o: RunOptions): Promise<RunReport> {
   await o.onFolderReady?.();
   const recipe = effectiveRecipe(o);
   const C = data.train.numClasses;
-  log(`data: ${data.train.name} ${data.train.n} train / ${data.validation.n} validation / ${data.test.n} test, ${data.train.c}x${data.train.h}x${data.train.w}, ${C} classes`);
-  log(`model: ${recipe.model}${recipe.model === 'vgg' ? ` (width ${recipe.width})` : ''}, ${recipe.optimizer} lr ${recipe.lr}, batch ${recipe.batchSize}, ${recipe.epochs} epochs`);
+  log(
+    `data: ${data.train.name} ${data.train.n} train / ${data.validation.n} validation / ${data.test.n} test, ${data.train.c}x${data.train.h}x${data.train.w}, ${C} classes`,
+  );
+  log(
+    `model: ${recipe.model}${recipe.model === 'vgg' ? ` (width ${recipe.width})` : ''}, ${recipe.optimizer} lr ${recipe.lr}, batch ${recipe.batchSize}, ${recipe.epochs} epochs`,
+  );
 
   let settings: LockSettings | null = null;
   if (o.strategy) {
@@ -326,7 +381,9 @@ export async function run(o: RunOptions): Promise<RunReport> {
       token,
       placement,
     };
-    log(`lock: strategy ${o.strategy.name} (${strategyInfo(o.strategy.name).description}) poison ratio ${settings.poisonRatio}, decoy ratio ${settings.decoyRatio}, ${token.h}x${token.w} ${o.token?.key ? 'keyed' : 'pattern'} token, ${placement.mode === 'at' ? 'secret key-derived' : placement.mode} placement`);
+    log(
+      `lock: strategy ${o.strategy.name} (${strategyInfo(o.strategy.name).description}) poison ratio ${settings.poisonRatio}, decoy ratio ${settings.decoyRatio}, ${token.h}x${token.w} ${o.token?.key ? 'keyed' : 'pattern'} token, ${placement.mode === 'at' ? 'secret key-derived' : placement.mode} placement`,
+    );
   }
 
   const tag = settings ? 'locked' : 'plain';
@@ -363,7 +420,13 @@ export async function run(o: RunOptions): Promise<RunReport> {
 
   const metadata: Record<string, string> = {
     format: 'mlock-webgpu/1',
-    model: JSON.stringify({ name: recipe.model, width: recipe.width, inputShape: [data.train.c, data.train.h, data.train.w], numClasses: C, ...(recipe.dropout !== undefined ? { dropout: recipe.dropout } : {}) }),
+    model: JSON.stringify({
+      name: recipe.model,
+      width: recipe.width,
+      inputShape: [data.train.c, data.train.h, data.train.w],
+      numClasses: C,
+      ...(recipe.dropout !== undefined ? { dropout: recipe.dropout } : {}),
+    }),
     normalization: JSON.stringify(data.normalization),
     dataset: o.dataset,
   };
@@ -371,11 +434,18 @@ export async function run(o: RunOptions): Promise<RunReport> {
     // What a user of the model needs to know: a token is required, its geometry. Never the key or pixels.
     // A public pattern's name is no secret, and predict/eval need it to stamp the token.
     const pattern = o.token?.key ? {} : { pattern: settings.token.name };
-    metadata.lock = JSON.stringify({ required: true, strategy: settings.strategy.name, geometry: tokenGeometry(settings.token, settings.placement, settings.levels), keyed: Boolean(o.token?.key), ...pattern });
+    metadata.lock = JSON.stringify({
+      required: true,
+      strategy: settings.strategy.name,
+      geometry: tokenGeometry(settings.token, settings.placement, settings.levels),
+      keyed: Boolean(o.token?.key),
+      ...pattern,
+    });
   }
   const plainModel = await encodeModel(trained.model, metadata);
   const passphrase = sealingPassphrase(o, settings);
-  if (settings && !passphrase) log('model: locked with a public pattern, so there is no secret to encrypt the weights with; model.safetensors is plain');
+  if (settings && !passphrase)
+    log('model: locked with a public pattern, so there is no secret to encrypt the weights with; model.safetensors is plain');
   await writeFileAtomic(join(o.out, 'model.safetensors'), passphrase ? await sealModel(plainModel, passphrase, o.kdf) : plainModel);
 
   const report: RunReport = {
@@ -427,7 +497,13 @@ export async function run(o: RunOptions): Promise<RunReport> {
       ...o.provenance,
       adapter,
       // Every random stream of the run follows from the seed: which ones, so a reader can redraw them.
-      seeds: { model: o.seed ?? 0, trainSubset: o.seed ?? 0, validationSplit: o.seed ?? 0, testSubset: (o.seed ?? 0) + 1, epochs: `(seed * 1000003 + epoch * 7919 + 1) >>> 0` },
+      seeds: {
+        model: o.seed ?? 0,
+        trainSubset: o.seed ?? 0,
+        validationSplit: o.seed ?? 0,
+        testSubset: (o.seed ?? 0) + 1,
+        epochs: `(seed * 1000003 + epoch * 7919 + 1) >>> 0`,
+      },
     },
   };
   await writeFileAtomic(join(o.out, 'report.json'), JSON.stringify(report, null, 2) + '\n');
@@ -441,10 +517,24 @@ export async function run(o: RunOptions): Promise<RunReport> {
  * The run's curves: accuracies on the left axis (0-1), training loss on its own right axis (it is unbounded),
  * and the unlocked baseline's test accuracy as a flat reference line when there is one.
  */
-export function curvesSvg(history: readonly EpochLog[], locked: boolean, numClasses: number, baselineAccuracy: number | null = null): string {
+export function curvesSvg(
+  history: readonly EpochLog[],
+  locked: boolean,
+  numClasses: number,
+  baselineAccuracy: number | null = null,
+): string {
   const flat = (v: number) => history.map(() => v);
-  const loss: Series = { name: 'train loss (right axis)', values: history.map((h) => h.trainLoss), color: '#2ca02c', dashed: true, axis: 'right' };
-  const baseline: Series[] = baselineAccuracy === null ? [] : [{ name: `baseline test ${(100 * baselineAccuracy).toFixed(1)}%`, values: flat(baselineAccuracy), color: '#9467bd', dashed: true }];
+  const loss: Series = {
+    name: 'train loss (right axis)',
+    values: history.map((h) => h.trainLoss),
+    color: '#2ca02c',
+    dashed: true,
+    axis: 'right',
+  };
+  const baseline: Series[] =
+    baselineAccuracy === null
+      ? []
+      : [{ name: `baseline test ${(100 * baselineAccuracy).toFixed(1)}%`, values: flat(baselineAccuracy), color: '#9467bd', dashed: true }];
   const series: Series[] = locked
     ? [
         { name: 'authorized (val)', values: history.map((h) => h.valAccuracy), color: '#1f77b4' },
@@ -459,5 +549,12 @@ export function curvesSvg(history: readonly EpochLog[], locked: boolean, numClas
         ...baseline,
         loss,
       ];
-  return lineChartSvg(series, { title: locked ? 'M-LOCK: accuracy with and without the token' : 'Training curves', xLabel: 'epoch', yLabel: 'accuracy', yMin: 0, yMax: 1, rightLabel: 'train loss' });
+  return lineChartSvg(series, {
+    title: locked ? 'M-LOCK: accuracy with and without the token' : 'Training curves',
+    xLabel: 'epoch',
+    yLabel: 'accuracy',
+    yMin: 0,
+    yMax: 1,
+    rightLabel: 'train loss',
+  });
 }

@@ -73,9 +73,13 @@ export class LockedError extends Error {
 }
 
 /** Parse the metadata a training run writes into model.safetensors. */
-export function readModelMetadata(bytes: Uint8Array, source = 'model file'): { model: ModelInfo; normalization: Normalization; lock: LockInfo | null } {
+export function readModelMetadata(
+  bytes: Uint8Array,
+  source = 'model file',
+): { model: ModelInfo; normalization: Normalization; lock: LockInfo | null } {
   const { metadata } = decodeSafetensors(bytes, source);
-  if (!metadata.model || !metadata.normalization) throw new Error(`${source}: not a model written by this project (no 'model'/'normalization' metadata)`);
+  if (!metadata.model || !metadata.normalization)
+    throw new Error(`${source}: not a model written by this project (no 'model'/'normalization' metadata)`);
   return {
     model: JSON.parse(metadata.model) as ModelInfo,
     normalization: JSON.parse(metadata.normalization) as Normalization,
@@ -111,8 +115,10 @@ export class LockedModel {
   static load(bytes: Uint8Array, options: LockedModelOptions = {}, source = 'model file'): LockedModel {
     const meta = readModelMetadata(bytes, source);
     if (!meta.lock) throw new Error(`${source}: this model is not locked (no lock metadata); use it as a plain model`);
-    if (!meta.lock.keyed) throw new Error(`${source}: this model was locked with a public pattern, not a key; unlock() needs a keyed model`);
-    if (!isSealed(bytes)) throw new Error(`${source}: this locked model is not sealed (an unencrypted export); the runtime opens sealed files only`);
+    if (!meta.lock.keyed)
+      throw new Error(`${source}: this model was locked with a public pattern, not a key; unlock() needs a keyed model`);
+    if (!isSealed(bytes))
+      throw new Error(`${source}: this locked model is not sealed (an unencrypted export); the runtime opens sealed files only`);
     return new LockedModel(bytes, meta.model, meta.normalization, meta.lock, source, options);
   }
 
@@ -141,7 +147,12 @@ export class LockedModel {
       try {
         this.checkStillUnlocking(generation);
         this.disposeModel();
-        const model = buildModel(this.info.name, { inputShape: this.info.inputShape, numClasses: this.info.numClasses, width: this.info.width, dropout: this.info.dropout });
+        const model = buildModel(this.info.name, {
+          inputShape: this.info.inputShape,
+          numClasses: this.info.numClasses,
+          width: this.info.width,
+          dropout: this.info.dropout,
+        });
         this.model = model;
         decodeModelInto(model, plain, this.source);
         model.eval();
@@ -221,13 +232,20 @@ export class LockedModel {
   /** Classify raw 8-bit NCHW images; the token is stamped only while unlocked. Throws while locked (weights wiped). */
   async predict(images: Uint8Array, n: number, options: PredictOptions = {}): Promise<Prediction> {
     const [c, h, w] = this.info.inputShape;
-    if (images.length !== n * c * h * w) throw new Error(`predict: expected ${n}x${c}x${h}x${w} = ${n * c * h * w} bytes, got ${images.length}`);
+    if (images.length !== n * c * h * w)
+      throw new Error(`predict: expected ${n}x${c}x${h}x${w} = ${n * c * h * w} bytes, got ${images.length}`);
     const model = this.model;
     if (!model) throw new LockedError('locked: unlock with the key/passphrase (the weights stay encrypted while the model is locked)');
     const token = options.withToken === false ? null : this.token;
     if (this.token) this.touch();
     const ds: ImageDataset = { name: 'predict', images, labels: new Int32Array(n), n, c, h, w, numClasses: this.info.numClasses };
-    const settings: LockSettings = { strategy: { name: this.lockInfo.strategy }, poisonRatio: 0, decoyRatio: 0, token: token ?? blankToken(c), placement: this.placement() };
+    const settings: LockSettings = {
+      strategy: { name: this.lockInfo.strategy },
+      poisonRatio: 0,
+      decoyRatio: 0,
+      token: token ?? blankToken(c),
+      placement: this.placement(),
+    };
     const positions = new Int32Array(2 * n);
     if (token) {
       const { y, x } = fixedPosition(settings.placement, token, h, w);
@@ -265,4 +283,3 @@ function argmaxRows(p: Float32Array, C: number): Int32Array {
   }
   return out;
 }
-

@@ -51,12 +51,16 @@ export class WrongPassphraseError extends Error {
 
 function subtle(): SubtleCrypto {
   const s = globalThis.crypto?.subtle;
-  if (!s) throw new Error('sealed model: WebCrypto (globalThis.crypto.subtle) is not available; use a secure context (https, localhost) or Node >= 20');
+  if (!s)
+    throw new Error(
+      'sealed model: WebCrypto (globalThis.crypto.subtle) is not available; use a secure context (https, localhost) or Node >= 20',
+    );
   return s;
 }
 
 function checkIterations(iterations: number, options: KdfOptions, source: string): void {
-  if (!Number.isSafeInteger(iterations) || iterations < 1) throw new Error(`${source}: PBKDF2 iteration count ${iterations} is not a positive integer`);
+  if (!Number.isSafeInteger(iterations) || iterations < 1)
+    throw new Error(`${source}: PBKDF2 iteration count ${iterations} is not a positive integer`);
   if (iterations < MIN_ITERATIONS && !options.weakKdfForTests) {
     throw new Error(`${source}: PBKDF2 with ${iterations} iterations is below the minimum of ${MIN_ITERATIONS} (only tests may use fewer)`);
   }
@@ -68,7 +72,10 @@ async function deriveAesKey(passphrase: string | Uint8Array, salt: Uint8Array<Ar
   try {
     const base = await subtle().importKey('raw', raw, 'PBKDF2', false, ['deriveKey']);
     // Non-extractable: the AES key can encrypt and decrypt, but its bytes cannot be read back out.
-    return await subtle().deriveKey({ name: 'PBKDF2', hash: 'SHA-256', salt, iterations }, base, { name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
+    return await subtle().deriveKey({ name: 'PBKDF2', hash: 'SHA-256', salt, iterations }, base, { name: 'AES-GCM', length: 256 }, false, [
+      'encrypt',
+      'decrypt',
+    ]);
   } finally {
     wipe(raw);
   }
@@ -79,7 +86,10 @@ export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {
     const o = value as Record<string, unknown>;
-    return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
+    return `{${Object.keys(o)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value);
 }
@@ -101,7 +111,8 @@ function fromBase64(text: string, what: string, bytes: number, source: string): 
   } catch {
     throw new WrongPassphraseError(`${source}: encryption ${what} is not base64: the file was modified`);
   }
-  if (raw.length !== bytes) throw new WrongPassphraseError(`${source}: encryption ${what} has ${raw.length} bytes, expected ${bytes}: the file was modified`);
+  if (raw.length !== bytes)
+    throw new WrongPassphraseError(`${source}: encryption ${what} has ${raw.length} bytes, expected ${bytes}: the file was modified`);
   return Uint8Array.from(raw, (c) => c.charCodeAt(0));
 }
 
@@ -128,11 +139,24 @@ export class ModelSealer {
     const inner = decodeSafetensors(plain, 'seal: plain model').metadata;
     this.key ??= deriveAesKey(this.passphrase, this.salt, this.iterations);
     const nonce = globalThis.crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
-    const encryption: EncryptionParams = { cipher: 'AES-256-GCM', kdf: 'PBKDF2', hash: 'SHA-256', iterations: this.iterations, salt: toBase64(this.salt), nonce: toBase64(nonce) };
+    const encryption: EncryptionParams = {
+      cipher: 'AES-256-GCM',
+      kdf: 'PBKDF2',
+      hash: 'SHA-256',
+      iterations: this.iterations,
+      salt: toBase64(this.salt),
+      nonce: toBase64(nonce),
+    };
     const metadata: Record<string, string> = { format: SEALED_FORMAT };
     for (const f of PUBLIC_FIELDS) if (inner[f] !== undefined) metadata[f] = inner[f]!;
     metadata.encryption = JSON.stringify(encryption);
-    const ciphertext = new Uint8Array(await subtle().encrypt({ name: 'AES-GCM', iv: nonce, additionalData: additionalData(metadata) }, await this.key, plain as Uint8Array<ArrayBuffer>));
+    const ciphertext = new Uint8Array(
+      await subtle().encrypt(
+        { name: 'AES-GCM', iv: nonce, additionalData: additionalData(metadata) },
+        await this.key,
+        plain as Uint8Array<ArrayBuffer>,
+      ),
+    );
     return encodeSafetensors({ [SEALED_TENSOR]: { dtype: 'U8', shape: [ciphertext.length], data: ciphertext } }, metadata);
   }
 
@@ -182,11 +206,14 @@ export interface SealedFile {
 export function readSealed(bytes: Uint8Array, source = 'sealed model'): SealedFile {
   const file = decodeSafetensors(bytes, source);
   const { metadata } = file;
-  if (metadata.format !== SEALED_FORMAT) throw new Error(`${source}: not a sealed model file (format ${JSON.stringify(metadata.format ?? null)}, expected '${SEALED_FORMAT}')`);
+  if (metadata.format !== SEALED_FORMAT)
+    throw new Error(`${source}: not a sealed model file (format ${JSON.stringify(metadata.format ?? null)}, expected '${SEALED_FORMAT}')`);
   const names = [...file.tensors.keys()];
   const sealed = file.tensors.get(SEALED_TENSOR);
   if (names.length !== 1 || !sealed || sealed.dtype !== 'U8' || sealed.shape.length !== 1) {
-    throw new WrongPassphraseError(`${source}: a sealed file holds exactly one U8 tensor '${SEALED_TENSOR}' (found ${names.join(', ') || 'none'}): the file was modified`);
+    throw new WrongPassphraseError(
+      `${source}: a sealed file holds exactly one U8 tensor '${SEALED_TENSOR}' (found ${names.join(', ') || 'none'}): the file was modified`,
+    );
   }
   let encryption: EncryptionParams;
   try {
@@ -195,7 +222,9 @@ export function readSealed(bytes: Uint8Array, source = 'sealed model'): SealedFi
     throw new WrongPassphraseError(`${source}: the 'encryption' metadata is missing or not JSON: the file was modified`);
   }
   if (encryption.cipher !== 'AES-256-GCM' || encryption.kdf !== 'PBKDF2' || encryption.hash !== 'SHA-256') {
-    throw new Error(`${source}: encrypted with ${encryption.cipher}/${encryption.kdf}-${encryption.hash}; this build reads AES-256-GCM with PBKDF2-SHA-256`);
+    throw new Error(
+      `${source}: encrypted with ${encryption.cipher}/${encryption.kdf}-${encryption.hash}; this build reads AES-256-GCM with PBKDF2-SHA-256`,
+    );
   }
   return { metadata, encryption, ciphertext: sealed.data as Uint8Array };
 }
@@ -204,7 +233,11 @@ export function readSealed(bytes: Uint8Array, source = 'sealed model'): SealedFi
  * Decrypt a sealed file: the plain safetensors model bytes (the caller zero-fills them when done). A wrong
  * passphrase or any change to the file (metadata or ciphertext) throws WrongPassphraseError and returns nothing.
  */
-export async function openSealed(bytes: Uint8Array, passphrase: string | Uint8Array, options: KdfOptions & { source?: string } = {}): Promise<Uint8Array> {
+export async function openSealed(
+  bytes: Uint8Array,
+  passphrase: string | Uint8Array,
+  options: KdfOptions & { source?: string } = {},
+): Promise<Uint8Array> {
   const source = options.source ?? 'sealed model';
   const { metadata, encryption, ciphertext } = readSealed(bytes, source);
   checkIterations(encryption.iterations, options, source);
@@ -213,7 +246,13 @@ export async function openSealed(bytes: Uint8Array, passphrase: string | Uint8Ar
   const key = await deriveAesKey(passphrase, salt, encryption.iterations);
   let plain: Uint8Array;
   try {
-    plain = new Uint8Array(await subtle().decrypt({ name: 'AES-GCM', iv: nonce, additionalData: additionalData(metadata) }, key, ciphertext as Uint8Array<ArrayBuffer>));
+    plain = new Uint8Array(
+      await subtle().decrypt(
+        { name: 'AES-GCM', iv: nonce, additionalData: additionalData(metadata) },
+        key,
+        ciphertext as Uint8Array<ArrayBuffer>,
+      ),
+    );
   } catch {
     throw new WrongPassphraseError(`${source}: wrong passphrase, or the file was modified`);
   }
@@ -224,10 +263,16 @@ export async function openSealed(bytes: Uint8Array, passphrase: string | Uint8Ar
  * The plain bytes of a model file that may be sealed or plain (unlocked models, owner exports): a sealed file
  * is opened with `passphrase` and refused without one.
  */
-export async function plainModelBytes(bytes: Uint8Array, passphrase: string | Uint8Array | null | undefined, options: KdfOptions & { source?: string } = {}): Promise<{ plain: Uint8Array; sealed: boolean }> {
+export async function plainModelBytes(
+  bytes: Uint8Array,
+  passphrase: string | Uint8Array | null | undefined,
+  options: KdfOptions & { source?: string } = {},
+): Promise<{ plain: Uint8Array; sealed: boolean }> {
   if (!isSealed(bytes)) return { plain: bytes, sealed: false };
   if (passphrase === null || passphrase === undefined) {
-    throw new Error(`${options.source ?? 'sealed model'}: the weights are encrypted (a sealed locked model); pass the key it was locked with (--key)`);
+    throw new Error(
+      `${options.source ?? 'sealed model'}: the weights are encrypted (a sealed locked model); pass the key it was locked with (--key)`,
+    );
   }
   return { plain: await openSealed(bytes, passphrase, options), sealed: true };
 }

@@ -60,8 +60,7 @@ export const STRATEGIES: readonly StrategyInfo[] = [
     name: 'uniform-wrong',
     kind: 'soft',
     fromPaper: false,
-    description:
-      'Token-free samples target 1/(C-1) on each wrong class and 0 on the true one: unsure, but never leaking the right answer.',
+    description: 'Token-free samples target 1/(C-1) on each wrong class and 0 on the true one: unsure, but never leaking the right answer.',
   },
 ];
 

@@ -54,15 +54,22 @@ export async function resolveToken(spec: TokenSpec, c: number, h: number, w: num
   if (!(PAPER_TOKEN_NAMES as readonly string[]).includes(pattern)) {
     throw new Error(`token: unknown pattern '${pattern}' (valid: ${PAPER_TOKEN_NAMES.join(', ')}), or pass --key for a keyed token`);
   }
-  if (spec.placement === 'keyed') throw new Error("token: placement 'keyed' needs a key (--key); a paper pattern is placed 'fixed' or 'random'");
+  if (spec.placement === 'keyed')
+    throw new Error("token: placement 'keyed' needs a key (--key); a paper pattern is placed 'fixed' or 'random'");
   return { token: makeToken(pattern, c), placement: publicOr(spec.placement ?? 'fixed', undefined), keySpaceBits: 0 };
 }
 
 /** The token of a saved keyed model, from its stored geometry and the key. */
-export async function tokenForModel(key: string | Uint8Array, geometry: TokenGeometry, inputShape: readonly [number, number, number]): Promise<ResolvedToken> {
+export async function tokenForModel(
+  key: string | Uint8Array,
+  geometry: TokenGeometry,
+  inputShape: readonly [number, number, number],
+): Promise<ResolvedToken> {
   const [c, h, w] = inputShape;
   if (geometry.version !== 2) {
-    throw new Error(`token geometry version ${String(geometry.version)} is not supported (this build derives version-2 tokens); retrain the model`);
+    throw new Error(
+      `token geometry version ${String(geometry.version)} is not supported (this build derives version-2 tokens); retrain the model`,
+    );
   }
   if (geometry.c !== c) throw new Error(`the model's token has ${geometry.c} channels but its inputs have ${c}`);
   const levels = geometry.levels ?? DEFAULT_LEVELS;
@@ -73,7 +80,12 @@ export async function tokenForModel(key: string | Uint8Array, geometry: TokenGeo
     : geometry.placement.mode === 'fixed'
       ? { mode: 'fixed', margin: geometry.placement.margin }
       : { mode: 'random' };
-  return { token: keyed.token, placement, levels, keySpaceBits: keySpaceBits({ size: geometry.h, channels: c, levels, keyedPosition, H: h, W: w }) };
+  return {
+    token: keyed.token,
+    placement,
+    levels,
+    keySpaceBits: keySpaceBits({ size: geometry.h, channels: c, levels, keyedPosition, H: h, W: w }),
+  };
 }
 
 function publicOr(choice: PlacementChoice, position: { y: number; x: number } | undefined): Placement {

@@ -23,14 +23,7 @@ export interface Token {
 }
 
 /** The paper's fixed patterns. */
-export type PaperTokenName =
-  | 'dot'
-  | 'diagonal'
-  | 'upper-triangle'
-  | 'lower-triangle'
-  | 'five-dice'
-  | 'square'
-  | 'sticker-rgb';
+export type PaperTokenName = 'dot' | 'diagonal' | 'upper-triangle' | 'lower-triangle' | 'five-dice' | 'square' | 'sticker-rgb';
 
 export const PAPER_TOKEN_NAMES: readonly PaperTokenName[] = [
   'dot',
@@ -50,10 +43,7 @@ export const PAPER_TOKEN_NAMES: readonly PaperTokenName[] = [
  * - at: an explicit top-left corner (used for key-derived positions, which are secret and so are
  *   never written to model metadata; see tokenGeometry in keyed.ts).
  */
-export type Placement =
-  | { mode: 'fixed'; margin?: number }
-  | { mode: 'random' }
-  | { mode: 'at'; y: number; x: number };
+export type Placement = { mode: 'fixed'; margin?: number } | { mode: 'random' } | { mode: 'at'; y: number; x: number };
 
 export const DEFAULT_MARGIN = 1;
 
@@ -146,7 +136,11 @@ export function blankToken(channels: number): Token {
 /** Throws if the token's arrays do not match its declared shape (guards hand-built tokens). */
 export function validateToken(token: Token, where = 'token'): void {
   const { h, w, c } = token;
-  for (const [k, v] of [['h', h], ['w', w], ['c', c]] as const) {
+  for (const [k, v] of [
+    ['h', h],
+    ['w', w],
+    ['c', c],
+  ] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`${where}: ${k} must be a positive integer, got ${v}`);
   }
   if (token.pixels.length !== c * h * w) {
@@ -260,7 +254,21 @@ export function stampCpu(
   const out = images.slice();
   for (let i = 0; i < n; i++) {
     if (which && !which[i]) continue;
-    paint(out, i, c, h, w, token.pixels, token.mask, token.h, token.w, token.w, token.h * token.w, positions[2 * i]!, positions[2 * i + 1]!);
+    paint(
+      out,
+      i,
+      c,
+      h,
+      w,
+      token.pixels,
+      token.mask,
+      token.h,
+      token.w,
+      token.w,
+      token.h * token.w,
+      positions[2 * i]!,
+      positions[2 * i + 1]!,
+    );
   }
   return out;
 }
@@ -302,8 +310,14 @@ export function paint(
 
 /** @internal */
 export function checkBatch(images: Uint8Array, n: number, c: number, h: number, w: number, where: string): void {
-  for (const [k, v] of [['n', n], ['c', c], ['h', h], ['w', w]] as const) {
-    if (!Number.isInteger(v) || v < (k === 'n' ? 0 : 1)) throw new Error(`${where}: ${k} must be a ${k === 'n' ? 'non-negative' : 'positive'} integer, got ${v}`);
+  for (const [k, v] of [
+    ['n', n],
+    ['c', c],
+    ['h', h],
+    ['w', w],
+  ] as const) {
+    if (!Number.isInteger(v) || v < (k === 'n' ? 0 : 1))
+      throw new Error(`${where}: ${k} must be a ${k === 'n' ? 'non-negative' : 'positive'} integer, got ${v}`);
   }
   if (images.length !== n * c * h * w) {
     throw new Error(`${where}: images has ${images.length} values, expected n*c*h*w = ${n * c * h * w}`);

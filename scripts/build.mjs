@@ -20,7 +20,9 @@ const DIST = join(ROOT, 'dist');
 const args = new Set(process.argv.slice(2));
 
 const NODE_ONLY_PACKAGES = ['webgpu'];
-const NODE_ONLY = new RegExp(`^(node:.*|(${[...builtinModules, ...NODE_ONLY_PACKAGES].map((m) => m.replace(/[/.]/g, '\\$&')).join('|')})(/.*)?)$`);
+const NODE_ONLY = new RegExp(
+  `^(node:.*|(${[...builtinModules, ...NODE_ONLY_PACKAGES].map((m) => m.replace(/[/.]/g, '\\$&')).join('|')})(/.*)?)$`,
+);
 
 /**
  * Refuse Node-only imports in a browser bundle. `found` (when given) collects them instead of failing, for the
@@ -61,7 +63,9 @@ async function checkBrowserOutputs(metafile) {
     const names = (await readFile(join(ROOT, input), 'utf8')).match(/['"`]node:[\w/]+['"`]/g);
     if (!names) continue;
     warned.add(input);
-    console.warn(`warning: ${input} (in a browser bundle) names ${[...new Set(names)].join(', ')}: it must only load them when running in Node`);
+    console.warn(
+      `warning: ${input} (in a browser bundle) names ${[...new Set(names)].join(', ')}: it must only load them when running in Node`,
+    );
   }
 }
 
@@ -126,7 +130,10 @@ async function buildTests() {
         result = await esbuild.build(testBundleOptions(source, bundle, nodeImports));
       } catch (error) {
         // A file that does not bundle (e.g. it imports a module not written yet) is a failure of that file.
-        manifest.broken.push({ source, error: error.errors?.map((e) => `${e.location?.file ?? ''}:${e.location?.line ?? ''} ${e.text}`).join('; ') ?? String(error) });
+        manifest.broken.push({
+          source,
+          error: error.errors?.map((e) => `${e.location?.file ?? ''}:${e.location?.line ?? ''} ${e.text}`).join('; ') ?? String(error),
+        });
         continue;
       }
       if (nodeImports.length) {

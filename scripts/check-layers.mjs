@@ -41,7 +41,8 @@ function publicEntryPoints() {
     const m = /^\.\/dist\/lib\/(.+)\.js$/.exec(target);
     if (m) entries.add(`${m[1]}.ts`);
   }
-  if (![...entries].some((e) => e.startsWith('engine/'))) throw new Error('check-layers: package.json "exports" names no engine entry point');
+  if (![...entries].some((e) => e.startsWith('engine/')))
+    throw new Error('check-layers: package.json "exports" names no engine entry point');
   return entries;
 }
 
@@ -61,7 +62,9 @@ function sourceFiles(folder) {
 /** A relative specifier resolved to a repository path (`./x.js` names the source `./x.ts`), or null for a package. */
 function resolveImport(importer, specifier) {
   if (!specifier.startsWith('.')) return null;
-  const path = relative(ROOT, resolve(dirname(importer), specifier)).split(sep).join('/');
+  const path = relative(ROOT, resolve(dirname(importer), specifier))
+    .split(sep)
+    .join('/');
   return path.replace(/\.js$/, '.ts').replace(/\.mjs$/, '.mts');
 }
 
@@ -76,7 +79,8 @@ function violation(from, to, entries) {
   if (['mlock', 'web', 'bench'].includes(a)) {
     if (b === 'kernels') return `${a}/ uses the engine's public entry points, not kernels/`;
     if (b === 'engine' && !entries.has(to)) return `${a}/ imports the engine only through a public entry point (package.json "exports")`;
-    if (b === 'mlock' && a !== 'mlock' && !entries.has(to)) return `${a}/ imports mlock/ only through its entry point (package.json "exports")`;
+    if (b === 'mlock' && a !== 'mlock' && !entries.has(to))
+      return `${a}/ imports mlock/ only through its entry point (package.json "exports")`;
   }
   return null;
 }
@@ -103,7 +107,8 @@ for (const folder of SOURCE_FOLDERS) {
   }
 }
 for (const key of KNOWN.keys()) {
-  if (!seenKnown.has(key)) failures.push(`${key}: listed as a known violation in scripts/check-layers.mjs but no longer occurs; remove it from KNOWN`);
+  if (!seenKnown.has(key))
+    failures.push(`${key}: listed as a known violation in scripts/check-layers.mjs but no longer occurs; remove it from KNOWN`);
 }
 
 for (const line of known) console.log(line);

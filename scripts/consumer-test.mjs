@@ -164,7 +164,8 @@ try {
     writeFileSync(join(app, 'train.mjs'), NODE_SCRIPT);
     const out = sh('node', ['train.mjs'], app);
     const lines = out.trim().split('\n');
-    if (lines.length !== 1 || !lines[0].startsWith('trained ')) throw new Error(`expected exactly one line from the script (the library must print nothing), got:\n${out}`);
+    if (lines.length !== 1 || !lines[0].startsWith('trained '))
+      throw new Error(`expected exactly one line from the script (the library must print nothing), got:\n${out}`);
     return lines[0];
   });
 
@@ -174,12 +175,29 @@ try {
     { name: 'bundler', module: 'esnext', moduleResolution: 'bundler', lib: ['es2022', 'dom'], types: [], skipLibCheck: false },
     { name: 'node16', module: 'node16', moduleResolution: 'node16', lib: ['es2022', 'dom'], types: [], skipLibCheck: false },
     { name: 'node10', module: 'esnext', moduleResolution: 'node10', lib: ['es2022', 'dom'], types: [], skipLibCheck: false },
-    { name: 'node16, lib es2022 only, @types/node', module: 'node16', moduleResolution: 'node16', lib: ['es2022'], types: ['node'], skipLibCheck: true },
+    {
+      name: 'node16, lib es2022 only, @types/node',
+      module: 'node16',
+      moduleResolution: 'node16',
+      lib: ['es2022'],
+      types: ['node'],
+      skipLibCheck: true,
+    },
   ];
   writeFileSync(join(app, 'consumer.ts'), TS_CONSUMER);
   consumers.forEach(({ name, ...options }, i) => {
     check(`TypeScript consumer typechecks (strict, exactOptionalPropertyTypes, moduleResolution ${name})`, () => {
-      const config = { compilerOptions: { target: 'es2022', strict: true, exactOptionalPropertyTypes: true, noUncheckedIndexedAccess: true, noEmit: true, ...options }, files: ['consumer.ts'] };
+      const config = {
+        compilerOptions: {
+          target: 'es2022',
+          strict: true,
+          exactOptionalPropertyTypes: true,
+          noUncheckedIndexedAccess: true,
+          noEmit: true,
+          ...options,
+        },
+        files: ['consumer.ts'],
+      };
       writeFileSync(join(app, `tsconfig.${i}.json`), JSON.stringify(config, null, 2));
       sh(join(BIN, 'tsc'), ['-p', `tsconfig.${i}.json`], app);
     });
@@ -188,19 +206,34 @@ try {
   check('browser bundle (esbuild): no Node built-in, no Dawn', () => {
     writeFileSync(join(app, 'browser.ts'), BROWSER_SCRIPT);
     const esbuild = join(BIN, 'esbuild');
-    sh(esbuild, ['browser.ts', '--bundle', '--format=esm', '--platform=browser', '--outfile=out/browser.js', '--metafile=out/meta.json', '--log-level=error'], app);
+    sh(
+      esbuild,
+      [
+        'browser.ts',
+        '--bundle',
+        '--format=esm',
+        '--platform=browser',
+        '--outfile=out/browser.js',
+        '--metafile=out/meta.json',
+        '--log-level=error',
+      ],
+      app,
+    );
     const meta = JSON.parse(readFileSync(join(app, 'out/meta.json'), 'utf8'));
     const inputs = Object.keys(meta.inputs);
     const dawn = inputs.filter((i) => /node_modules\/webgpu\//.test(i));
     if (dawn.length) throw new Error(`Dawn (npm webgpu) reached the browser bundle: ${dawn.join(', ')}`);
-    if (!inputs.some((i) => i.includes('node_modules/mlock-webgpu/dist/lib/engine/index.js'))) throw new Error('the bundle does not use the browser entry point');
+    if (!inputs.some((i) => i.includes('node_modules/mlock-webgpu/dist/lib/engine/index.js')))
+      throw new Error('the bundle does not use the browser entry point');
     const nodeOnly = inputs.filter((i) => /\/node\/|engine\/node\.js$/.test(i));
     if (nodeOnly.length) throw new Error(`Node-only modules in the bundle: ${nodeOnly.join(', ')}`);
     const external = Object.values(meta.outputs).flatMap((o) => o.imports.filter((i) => i.external).map((i) => i.path));
     if (external.length) throw new Error(`the bundle still imports ${external.join(', ')}`);
     const text = readFileSync(join(app, 'out/browser.js'), 'utf8');
     const builtins = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
-    const staticImports = [...text.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\s*\(\s*)["']([^"']+)["']/g)].map((m) => m[1]).filter((s) => builtins.has(s));
+    const staticImports = [...text.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\s*\(\s*)["']([^"']+)["']/g)]
+      .map((m) => m[1])
+      .filter((s) => builtins.has(s));
     if (staticImports.length) throw new Error(`the bundle imports Node built-ins: ${[...new Set(staticImports)].join(', ')}`);
     return `${(text.length / 1024).toFixed(0)} kB, ${inputs.length} modules`;
   });
@@ -226,7 +259,14 @@ function writeAppProject() {
   const packages = {
     // @types/node: what a Node project typically has, for the Node-only (no DOM lib) typecheck.
     '': { name: 'app', dependencies: { [pkg.name]: `file:${tarball}`, '@types/node': pkg.devDependencies['@types/node'] } },
-    [`node_modules/${pkg.name}`]: { version: pkg.version, resolved: `file:${tarball}`, integrity, license: pkg.license, dependencies: pkg.dependencies, engines: pkg.engines },
+    [`node_modules/${pkg.name}`]: {
+      version: pkg.version,
+      resolved: `file:${tarball}`,
+      integrity,
+      license: pkg.license,
+      dependencies: pkg.dependencies,
+      engines: pkg.engines,
+    },
   };
   const seen = new Set();
   const visit = (deps, from) => {
@@ -249,6 +289,9 @@ function writeAppProject() {
     }
   };
   visit({ ...pkg.dependencies, '@types/node': '' }, '');
-  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module', dependencies: packages[''].dependencies }, null, 2));
+  writeFileSync(
+    join(app, 'package.json'),
+    JSON.stringify({ name: 'app', private: true, type: 'module', dependencies: packages[''].dependencies }, null, 2),
+  );
   writeFileSync(join(app, 'package-lock.json'), JSON.stringify({ name: 'app', lockfileVersion: 3, requires: true, packages }, null, 2));
 }

@@ -38,7 +38,9 @@ function indent(text: string, prefix = '      '): string {
 }
 
 function finish(): never {
-  console.log(`\nbrowser run took ${((performance.now() - started) / 1000).toFixed(0)} s${skipped ? `; ${skipped} tests skipped (it.skip)` : ''}`);
+  console.log(
+    `\nbrowser run took ${((performance.now() - started) / 1000).toFixed(0)} s${skipped ? `; ${skipped} tests skipped (it.skip)` : ''}`,
+  );
   console.log(`${passed} passed, ${failed} failed`);
   process.exit(failed > 0 ? 1 : 0);
 }
@@ -64,7 +66,14 @@ try {
   const adapter = await probe.evaluate(async () => {
     const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
     const info = (await gpu?.requestAdapter())?.info;
-    return info ? { vendor: info.vendor, architecture: info.architecture, description: info.description, isFallbackAdapter: Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter) } : null;
+    return info
+      ? {
+          vendor: info.vendor,
+          architecture: info.architecture,
+          description: info.description,
+          isFallbackAdapter: Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter),
+        }
+      : null;
   });
   await probe.close();
   if (!adapter) {
@@ -79,7 +88,9 @@ try {
     const bad = o.results.filter((r) => r.status === 'failed');
     const good = o.results.filter((r) => r.status === 'passed').length;
     const ok = bad.length === 0 && o.errors.length === 0;
-    console.log(`${ok ? 'PASS' : 'FAIL'} ${o.source} (${good} passed${bad.length ? `, ${bad.length} failed` : ''}, ${o.seconds.toFixed(1)} s)`);
+    console.log(
+      `${ok ? 'PASS' : 'FAIL'} ${o.source} (${good} passed${bad.length ? `, ${bad.length} failed` : ''}, ${o.seconds.toFixed(1)} s)`,
+    );
     for (const r of bad) console.log(`  ✗ ${r.name}\n${indent(r.error ?? '')}`);
     for (const e of o.errors) console.log(`  ✗ ${e}`);
     if (!ok && o.consoleErrors.length) console.log(`  page console errors:\n${indent(o.consoleErrors.slice(-5).join('\n'))}`);
@@ -91,7 +102,9 @@ try {
   await Promise.all(
     Array.from({ length: Math.min(WORKERS, queue.length) }, async () => {
       for (let f = queue.shift(); f; f = queue.shift()) {
-        report(await runTestFile(browser.context, `${server.url}browser-tests/index.html`, `${server.url}browser-tests/${f.bundle}`, f.source));
+        report(
+          await runTestFile(browser.context, `${server.url}browser-tests/index.html`, `${server.url}browser-tests/${f.bundle}`, f.source),
+        );
       }
     }),
   );
@@ -102,7 +115,9 @@ try {
     const demoStart = performance.now();
     const { checks, screenshots } = await runDemoChecks(browser.context, `${server.url}web/`, outDir);
     const bad = checks.filter((c) => !c.passed);
-    console.log(`${bad.length ? 'FAIL' : 'PASS'} demo page (${checks.length - bad.length} checks passed${bad.length ? `, ${bad.length} failed` : ''}, ${((performance.now() - demoStart) / 1000).toFixed(1)} s)`);
+    console.log(
+      `${bad.length ? 'FAIL' : 'PASS'} demo page (${checks.length - bad.length} checks passed${bad.length ? `, ${bad.length} failed` : ''}, ${((performance.now() - demoStart) / 1000).toFixed(1)} s)`,
+    );
     for (const c of checks) console.log(`  ${c.passed ? '✓' : '✗'} ${c.name}${c.passed ? '' : `\n${indent(c.error ?? '')}`}`);
     for (const file of screenshots) console.log(`  screenshot: ${file}`);
     passed += checks.length - bad.length;

@@ -37,7 +37,10 @@ export function dawnWarningFilter(): { push(chunk: string): string; end(): strin
     push(chunk) {
       const lines = (pending + chunk).split('\n');
       pending = lines.pop()!;
-      return lines.filter(keep).map((l) => `${l}\n`).join('');
+      return lines
+        .filter(keep)
+        .map((l) => `${l}\n`)
+        .join('');
     },
     end() {
       const rest = pending && keep(pending) ? pending : '';
@@ -74,7 +77,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     process.exit(2);
   }
   if (process.env.MLOCK_VERBOSE) {
-    process.exitCode = await new Promise<number>((resolve) => spawn(command, args, { stdio: 'inherit' }).on('close', (code) => resolve(code ?? 1)));
+    process.exitCode = await new Promise<number>((resolve) =>
+      spawn(command, args, { stdio: 'inherit' }).on('close', (code) => resolve(code ?? 1)),
+    );
   } else {
     process.exitCode = await runWithoutDawnWarnings(command, args);
   }

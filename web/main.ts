@@ -67,7 +67,12 @@ const state = {
 };
 
 function showError(error: unknown): void {
-  ui.error.textContent = error instanceof WrongPassphraseError ? 'Wrong passphrase: nothing was decrypted, the model stays locked.' : error instanceof Error ? error.message : String(error);
+  ui.error.textContent =
+    error instanceof WrongPassphraseError
+      ? 'Wrong passphrase: nothing was decrypted, the model stays locked.'
+      : error instanceof Error
+        ? error.message
+        : String(error);
   ui.error.hidden = false;
 }
 
@@ -77,10 +82,13 @@ let pending = 0;
 function enqueue(work: () => Promise<void>): Promise<void> {
   pending++;
   document.body.dataset.pending = String(pending);
-  queue = queue.then(work).catch(showError).finally(() => {
-    pending--;
-    document.body.dataset.pending = String(pending);
-  });
+  queue = queue
+    .then(work)
+    .catch(showError)
+    .finally(() => {
+      pending--;
+      document.body.dataset.pending = String(pending);
+    });
   return queue;
 }
 
@@ -135,7 +143,9 @@ async function unlock(): Promise<void> {
 function setInput(input: Input | null): void {
   state.input = input;
   ui.inputSource.textContent = input ? input.source : 'No input yet.';
-  ui.samples.querySelectorAll('button').forEach((b) => b.setAttribute('aria-pressed', String(input?.source === b.getAttribute('aria-label'))));
+  ui.samples
+    .querySelectorAll('button')
+    .forEach((b) => b.setAttribute('aria-pressed', String(input?.source === b.getAttribute('aria-label'))));
   showSeen();
   void enqueue(predictInput);
 }

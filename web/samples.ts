@@ -11,7 +11,11 @@ export interface Sample {
 
 export function parseSamples(bytes: Uint8Array): Sample[] {
   const per = 1 + SIDE * SIDE;
-  if (bytes.length === 0 || bytes.length % per !== 0) throw new Error(`samples file: ${bytes.length} bytes is not a whole number of ${per}-byte samples`);
+  if (bytes.length === 0 || bytes.length % per !== 0)
+    throw new Error(`samples file: ${bytes.length} bytes is not a whole number of ${per}-byte samples`);
   const n = bytes.length / per;
-  return Array.from({ length: n }, (_, i) => ({ label: bytes[i]!, pixels: bytes.subarray(n + i * SIDE * SIDE, n + (i + 1) * SIDE * SIDE) }));
+  return Array.from({ length: n }, (_, i) => ({
+    label: bytes[i]!,
+    pixels: bytes.subarray(n + i * SIDE * SIDE, n + (i + 1) * SIDE * SIDE),
+  }));
 }

@@ -31,9 +31,12 @@ export function sampleAffine(a: AugmentOptions, h: number, w: number, rng: Rng):
   const cx = (w - 1) / 2;
   const cy = (h - 1) / 2;
   if (a.rotateDegrees || a.scale) {
-    const angle = ((a.rotateDegrees ?? 0) * Math.PI / 180) * (2 * rng.next() - 1);
+    const angle = (((a.rotateDegrees ?? 0) * Math.PI) / 180) * (2 * rng.next() - 1);
     const s = a.scale ? a.scale[0] + (a.scale[1] - a.scale[0]) * rng.next() : 1;
-    m = mat3.multiply(mat3.translation([cx, cy]), mat3.multiply(mat3.rotation(angle), mat3.multiply(mat3.scaling([s, s]), mat3.translation([-cx, -cy]))));
+    m = mat3.multiply(
+      mat3.translation([cx, cy]),
+      mat3.multiply(mat3.rotation(angle), mat3.multiply(mat3.scaling([s, s]), mat3.translation([-cx, -cy]))),
+    );
   }
   if (a.hflip && rng.next() < 0.5) {
     m = mat3.multiply(mat3.multiply(mat3.translation([w - 1, 0]), mat3.scaling([-1, 1])), m);

@@ -61,8 +61,12 @@ export class BatchLoader {
   private bankTensor: Tensor | null = null;
   private bankSource: Uint8Array | null = null;
 
-  constructor(readonly dataset: ImageDataset, readonly options: BatchOptions) {
-    if (!Number.isInteger(options.batchSize) || options.batchSize <= 0) throw new Error(`BatchLoader: batchSize must be a positive integer, got ${options.batchSize}`);
+  constructor(
+    readonly dataset: ImageDataset,
+    readonly options: BatchOptions,
+  ) {
+    if (!Number.isInteger(options.batchSize) || options.batchSize <= 0)
+      throw new Error(`BatchLoader: batchSize must be a positive integer, got ${options.batchSize}`);
     if (dataset.c > 4) throw new Error(`BatchLoader: at most 4 channels are supported, ${dataset.name} has ${dataset.c}`);
     const norm = options.normalization;
     if (norm && (norm.mean.length !== dataset.c || norm.std.length !== dataset.c)) {
@@ -102,7 +106,7 @@ export class BatchLoader {
         staged = next;
       }
     } finally {
-      for (const t of (staged)?.owned ?? []) t.dispose();
+      for (const t of staged?.owned ?? []) t.dispose();
     }
   }
 
@@ -136,7 +140,8 @@ export class BatchLoader {
     const patches = this.options.patches;
     if (patches) {
       const choice = patches.choose(indices);
-      if (choice.length !== 3 * n) throw new Error(`BatchLoader: patch choice returned ${choice.length} values for ${n} samples (expected ${3 * n})`);
+      if (choice.length !== 3 * n)
+        throw new Error(`BatchLoader: patch choice returned ${choice.length} values for ${n} samples (expected ${3 * n})`);
       inputs.placement = temp(tensor(choice, [3 * n], 'i32'));
       inputs.bank = this.bank(patches);
     }
@@ -150,7 +155,17 @@ export class BatchLoader {
     const { batch: x } = runProgram(prepareBatchProgram(augment, !!patches), {
       inputs,
       outputs: { batch: [n, ds.c, ds.h, ds.w] },
-      uniforms: { n, c: ds.c, h: ds.h, w: ds.w, maxH: patches?.maxH ?? 0, maxW: patches?.maxW ?? 0, bankStride: patches?.stride ?? 0, mean, invStd },
+      uniforms: {
+        n,
+        c: ds.c,
+        h: ds.h,
+        w: ds.w,
+        maxH: patches?.maxH ?? 0,
+        maxW: patches?.maxW ?? 0,
+        bankStride: patches?.stride ?? 0,
+        mean,
+        invStd,
+      },
     });
     keep(x);
     for (const t of temporaries) t.dispose();

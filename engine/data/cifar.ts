@@ -9,9 +9,7 @@ import { checkDataset, type ImageDataset } from './dataset.js';
 
 const PIXELS = 3 * 32 * 32;
 
-export const CIFAR10_CLASSES = [
-  'airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck',
-];
+export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
 
 /** Parses one CIFAR-10 batch file (data_batch_N.bin or test_batch.bin). */
 export function parseCifar10(bytes: Uint8Array, source: string, classNames: string[] = CIFAR10_CLASSES): ImageDataset {
@@ -21,19 +19,17 @@ export function parseCifar10(bytes: Uint8Array, source: string, classNames: stri
 export type Cifar100LabelKind = 'fine' | 'coarse';
 
 /** Parses a CIFAR-100 file (train.bin or test.bin), keeping the fine (100) or coarse (20) label. */
-export function parseCifar100(
-  bytes: Uint8Array,
-  source: string,
-  kind: Cifar100LabelKind = 'fine',
-  classNames?: string[],
-): ImageDataset {
+export function parseCifar100(bytes: Uint8Array, source: string, kind: Cifar100LabelKind = 'fine', classNames?: string[]): ImageDataset {
   // Both label bytes are validated whichever one is kept: a bad one means a corrupt record.
   return parseRecords(bytes, source, ['coarse label', 'fine label'], [20, 100], kind === 'fine' ? 1 : 0, classNames);
 }
 
 /** Class names from a batches.meta.txt / *_label_names.txt file: one per line, blank lines ignored. */
 export function parseClassNames(text: string): string[] {
-  return text.split(/\r?\n/).map((s) => s.trim()).filter((s) => s.length > 0);
+  return text
+    .split(/\r?\n/)
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
 }
 
 function parseRecords(
@@ -63,9 +59,7 @@ function parseRecords(
     for (let k = 0; k < labelBytes; k++) {
       const y = bytes[at + k]!;
       if (y >= labelLimits[k]!) {
-        throw new Error(
-          `${source}: record ${i} has ${labelNames[k]} ${y}, outside [0, ${labelLimits[k]}); not a valid CIFAR file`,
-        );
+        throw new Error(`${source}: record ${i} has ${labelNames[k]} ${y}, outside [0, ${labelLimits[k]}); not a valid CIFAR file`);
       }
     }
     labels[i] = bytes[at + keep]!;

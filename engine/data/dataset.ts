@@ -31,7 +31,13 @@ export interface ImageDataset {
 /** Throws unless the arrays agree with the declared shape and every label is in range. */
 export function checkDataset(ds: ImageDataset): void {
   const where = `dataset "${ds.name}"`;
-  for (const [key, v] of [['n', ds.n], ['c', ds.c], ['h', ds.h], ['w', ds.w], ['numClasses', ds.numClasses]] as const) {
+  for (const [key, v] of [
+    ['n', ds.n],
+    ['c', ds.c],
+    ['h', ds.h],
+    ['w', ds.w],
+    ['numClasses', ds.numClasses],
+  ] as const) {
     if (!Number.isInteger(v) || v < 0) throw new Error(`${where}: ${key} must be a non-negative integer, got ${v}`);
   }
   const expected = ds.n * ds.c * ds.h * ds.w;
@@ -77,13 +83,7 @@ export function takeFirst(ds: ImageDataset, n: number): ImageDataset {
   if (!Number.isInteger(n) || n < 0) throw new Error(`takeFirst: n must be a non-negative integer, got ${n}`);
   const m = Math.min(n, ds.n);
   const per = ds.c * ds.h * ds.w;
-  return withArrays(
-    ds,
-    ds.name,
-    ds.images.slice(0, m * per),
-    ds.labels.slice(0, m),
-    ds.groups ? ds.groups.slice(0, m) : undefined,
-  );
+  return withArrays(ds, ds.name, ds.images.slice(0, m * per), ds.labels.slice(0, m), ds.groups ? ds.groups.slice(0, m) : undefined);
 }
 
 export interface ValidationSplit {
@@ -100,12 +100,7 @@ export interface ValidationSplit {
  * images, so it can overshoot by less than one group. Both parts keep the original image order,
  * which makes the result depend only on (dataset, fraction, seed).
  */
-export function splitValidation(
-  ds: ImageDataset,
-  fraction: number,
-  seed: number,
-  groupOf?: (i: number) => number,
-): ValidationSplit {
+export function splitValidation(ds: ImageDataset, fraction: number, seed: number, groupOf?: (i: number) => number): ValidationSplit {
   if (!(fraction >= 0 && fraction < 1)) throw new Error(`splitValidation: fraction must be in [0, 1), got ${fraction}`);
   const group = groupOf ?? (ds.groups ? (i: number) => ds.groups![i]! : (i: number) => i);
 

@@ -64,12 +64,7 @@ export function findGtsrbPrefix(paths: Iterable<string>): string | undefined {
   return undefined;
 }
 
-export function parseGtsrb(
-  lookup: FileLookup,
-  split: 'train' | 'test',
-  source: string,
-  options: GtsrbOptions = {},
-): ImageDataset {
+export function parseGtsrb(lookup: FileLookup, split: 'train' | 'test', source: string, options: GtsrbOptions = {}): ImageDataset {
   const size = options.size ?? 32;
   if (!Number.isInteger(size) || size < 1) throw new Error(`GTSRB: size must be a positive integer, got ${size}`);
   const items = split === 'train' ? trainItems(lookup, source) : testItems(lookup, source);
@@ -141,7 +136,9 @@ function trainItems(lookup: FileLookup, source: string): Item[] {
     throw new Error(`${source}: no GTSRB training annotations found (looked for ${TRAIN_CSV('00000')} and the other 42 classes)`);
   }
   if (missing.length > 0) {
-    throw new Error(`${source}: incomplete GTSRB training set, missing ${missing.length} of 43 class annotation files: ${missing.join(', ')}`);
+    throw new Error(
+      `${source}: incomplete GTSRB training set, missing ${missing.length} of 43 class annotation files: ${missing.join(', ')}`,
+    );
   }
   return items;
 }

@@ -54,12 +54,7 @@ export interface IdxPairOptions {
 }
 
 /** Combines an images file (N x H x W) and a labels file (N) into a one-channel dataset. */
-export function parseIdxPair(
-  imagesBytes: Uint8Array,
-  labelsBytes: Uint8Array,
-  name: string,
-  options: IdxPairOptions = {},
-): ImageDataset {
+export function parseIdxPair(imagesBytes: Uint8Array, labelsBytes: Uint8Array, name: string, options: IdxPairOptions = {}): ImageDataset {
   const imagesSource = options.imagesSource ?? `${name} images`;
   const labelsSource = options.labelsSource ?? `${name} labels`;
   const numClasses = options.numClasses ?? options.classNames?.length ?? 10;

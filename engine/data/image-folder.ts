@@ -52,7 +52,10 @@ export function parseImageFolder(files: Iterable<FolderFile>, options: ImageFold
   const classNames = [...byClass.keys()].sort(compareStrings);
   const ordered: { file: FolderFile; label: number }[] = [];
   classNames.forEach((cls, label) => {
-    const list = byClass.get(cls)!.slice().sort((a, b) => compareStrings(a.path, b.path));
+    const list = byClass
+      .get(cls)!
+      .slice()
+      .sort((a, b) => compareStrings(a.path, b.path));
     for (const file of list) ordered.push({ file, label });
   });
 

@@ -17,14 +17,7 @@ export interface RgbImage {
  * the 32x32 GTSRB copy, so resizing original-size GTSRB images here gives comparable inputs.
  * Like cv2 it does not low-pass filter when shrinking. Results are rounded to the nearest integer.
  */
-export function resizeBilinear(
-  src: Uint8Array,
-  srcW: number,
-  srcH: number,
-  channels: number,
-  dstW: number,
-  dstH: number,
-): Uint8Array {
+export function resizeBilinear(src: Uint8Array, srcW: number, srcH: number, channels: number, dstW: number, dstH: number): Uint8Array {
   if (src.length !== srcW * srcH * channels) {
     throw new Error(`resizeBilinear: ${src.length} bytes for a ${srcW}x${srcH}x${channels} image`);
   }

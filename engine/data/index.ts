@@ -2,7 +2,16 @@
  * The `mlock-webgpu/data` entry point (platform-neutral): in-memory image datasets, the GPU batch loader, and
  * parsers for the official dataset formats. Reading them from disk by name is Node-only (`./node/index.ts`).
  */
-export { checkDataset, subset, takeFirst, splitValidation, meanStd, concatDatasets, type ImageDataset, type ValidationSplit } from './dataset.js';
+export {
+  checkDataset,
+  subset,
+  takeFirst,
+  splitValidation,
+  meanStd,
+  concatDatasets,
+  type ImageDataset,
+  type ValidationSplit,
+} from './dataset.js';
 export { BatchLoader, type Batch, type BatchOptions, type Normalization, type PatchSource } from './batches.js';
 export type { AugmentOptions } from './augment.js';
 export { decodeImage, sniffImageFormat, type ImageFormat } from './image-decode.js';

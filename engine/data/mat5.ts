@@ -39,8 +39,16 @@ const CLASS_NAMES = [
 export type MatClass = Exclude<(typeof CLASS_NAMES)[number], ''>;
 
 export type MatArrayData =
-  | Float64Array | Float32Array | Int8Array | Uint8Array | Int16Array | Uint16Array
-  | Int32Array | Uint32Array | BigInt64Array | BigUint64Array;
+  | Float64Array
+  | Float32Array
+  | Int8Array
+  | Uint8Array
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | BigInt64Array
+  | BigUint64Array;
 
 export interface MatVariable {
   name: string;
@@ -174,16 +182,27 @@ type NumericClass = Exclude<MatClass, 'cell' | 'struct' | 'object' | 'sparse'>;
 
 function allocate(cls: NumericClass, count: number): MatArrayData {
   switch (cls) {
-    case 'double': return new Float64Array(count);
-    case 'single': return new Float32Array(count);
-    case 'int8': return new Int8Array(count);
-    case 'uint8': return new Uint8Array(count);
-    case 'int16': return new Int16Array(count);
-    case 'uint16': case 'char': return new Uint16Array(count);
-    case 'int32': return new Int32Array(count);
-    case 'uint32': return new Uint32Array(count);
-    case 'int64': return new BigInt64Array(count);
-    case 'uint64': return new BigUint64Array(count);
+    case 'double':
+      return new Float64Array(count);
+    case 'single':
+      return new Float32Array(count);
+    case 'int8':
+      return new Int8Array(count);
+    case 'uint8':
+      return new Uint8Array(count);
+    case 'int16':
+      return new Int16Array(count);
+    case 'uint16':
+    case 'char':
+      return new Uint16Array(count);
+    case 'int32':
+      return new Int32Array(count);
+    case 'uint32':
+      return new Uint32Array(count);
+    case 'int64':
+      return new BigInt64Array(count);
+    case 'uint64':
+      return new BigUint64Array(count);
   }
 }
 
@@ -216,16 +235,30 @@ function convert(el: Element, le: boolean, cls: NumericClass, count: number, whe
 
 function reader(type: number, view: DataView, le: boolean): (i: number) => number | bigint {
   switch (type) {
-    case mi.INT8: return (i) => view.getInt8(i);
-    case mi.UINT8: case mi.UTF8: return (i) => view.getUint8(i);
-    case mi.INT16: return (i) => view.getInt16(2 * i, le);
-    case mi.UINT16: case mi.UTF16: return (i) => view.getUint16(2 * i, le);
-    case mi.INT32: return (i) => view.getInt32(4 * i, le);
-    case mi.UINT32: case mi.UTF32: return (i) => view.getUint32(4 * i, le);
-    case mi.SINGLE: return (i) => view.getFloat32(4 * i, le);
-    case mi.DOUBLE: return (i) => view.getFloat64(8 * i, le);
-    case mi.INT64: return (i) => view.getBigInt64(8 * i, le);
-    case mi.UINT64: return (i) => view.getBigUint64(8 * i, le);
-    default: throw new Error(`unsupported MAT data type ${type}`);
+    case mi.INT8:
+      return (i) => view.getInt8(i);
+    case mi.UINT8:
+    case mi.UTF8:
+      return (i) => view.getUint8(i);
+    case mi.INT16:
+      return (i) => view.getInt16(2 * i, le);
+    case mi.UINT16:
+    case mi.UTF16:
+      return (i) => view.getUint16(2 * i, le);
+    case mi.INT32:
+      return (i) => view.getInt32(4 * i, le);
+    case mi.UINT32:
+    case mi.UTF32:
+      return (i) => view.getUint32(4 * i, le);
+    case mi.SINGLE:
+      return (i) => view.getFloat32(4 * i, le);
+    case mi.DOUBLE:
+      return (i) => view.getFloat64(8 * i, le);
+    case mi.INT64:
+      return (i) => view.getBigInt64(8 * i, le);
+    case mi.UINT64:
+      return (i) => view.getBigUint64(8 * i, le);
+    default:
+      throw new Error(`unsupported MAT data type ${type}`);
   }
 }

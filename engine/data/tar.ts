@@ -101,7 +101,8 @@ function verifyChecksum(header: Uint8Array, where: string): void {
   // The checksum is the byte sum of the header with its own field read as eight spaces.
   let sum = 8 * 0x20;
   for (let i = 0; i < BLOCK; i++) if (i < 148 || i >= 156) sum += header[i]!;
-  if (sum !== stored) throw new Error(`${where}: header checksum mismatch (stored ${stored}, computed ${sum}); not a tar archive or corrupt`);
+  if (sum !== stored)
+    throw new Error(`${where}: header checksum mismatch (stored ${stored}, computed ${sum}); not a tar archive or corrupt`);
 }
 
 /** pax records are "<length> <key>=<value>\n", where length counts the whole record in bytes. */

@@ -66,7 +66,9 @@ export function describeAdapter(adapter: GPUAdapter, backend: string): AdapterDe
   const info = adapter.info;
   // CPU rasterisers: SwiftShader (Vulkan) and Mesa's llvmpipe/lavapipe, which report it in device or description.
   const isFallback =
-    Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter) || info.architecture === 'swiftshader' || /llvmpipe|lavapipe|swiftshader/i.test(`${info.device} ${info.description}`);
+    Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter) ||
+    info.architecture === 'swiftshader' ||
+    /llvmpipe|lavapipe|swiftshader/i.test(`${info.device} ${info.description}`);
   return {
     vendor: info.vendor,
     architecture: info.architecture,

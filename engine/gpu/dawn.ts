@@ -58,7 +58,9 @@ const NO_ADAPTER =
 function userIcdProblem(): string {
   const named = process.env.VK_ICD_FILENAMES!;
   const missing = named.split(':').filter((p) => p && !existsSync(p));
-  return missing.length ? `VK_ICD_FILENAMES names ${missing.join(', ')}, which does not exist` : `the Vulkan driver in VK_ICD_FILENAMES (${named}) gave no adapter`;
+  return missing.length
+    ? `VK_ICD_FILENAMES names ${missing.join(', ')}, which does not exist`
+    : `the Vulkan driver in VK_ICD_FILENAMES (${named}) gave no adapter`;
 }
 
 export const dawnProvider: GpuProvider = {

@@ -47,7 +47,12 @@ export function checkFinite(source: string, name: string, data: Float32Array | F
   }
 }
 
-function toTensor(name: string, d: { dtype: string; shape: number[]; data: ArrayBufferView }, source: string, options: LoadOptions): Tensor {
+function toTensor(
+  name: string,
+  d: { dtype: string; shape: number[]; data: ArrayBufferView },
+  source: string,
+  options: LoadOptions,
+): Tensor {
   if ((d.dtype === 'F32' || d.dtype === 'F64') && !options.allowNonFinite) checkFinite(source, name, d.data as Float32Array | Float64Array);
   if (d.dtype === 'F32') return tensor(d.data as Float32Array, d.shape);
   if (d.dtype === 'I32') return tensor(d.data as Int32Array, d.shape, 'i32');
@@ -67,7 +72,12 @@ export async function encodeModel(model: Module, metadata: Record<string, string
  * host copies and the temporary GPU tensors they were uploaded through are zero-filled before they are let go,
  * so only the model's own tensors hold them.
  */
-export function decodeModelInto(model: Module, bytes: Uint8Array, source = 'model file', options: LoadOptions = {}): Record<string, string> {
+export function decodeModelInto(
+  model: Module,
+  bytes: Uint8Array,
+  source = 'model file',
+  options: LoadOptions = {},
+): Record<string, string> {
   const file = decodeSafetensors(bytes, source);
   const state = new Map<string, Tensor>();
   // loadStateDict copies each temporary into the model and disposes it; its buffer is reusable only after the
@@ -112,9 +122,17 @@ function dropoutLayers(model: Module): [string, Dropout][] {
   return model.namedModules().filter((e): e is [string, Dropout] => e[1] instanceof Dropout);
 }
 
-export async function encodeTrainingCheckpoint(model: Module, optimizer: Optimizer, position: TrainingPosition, metadata: Record<string, string> = {}): Promise<Uint8Array> {
+export async function encodeTrainingCheckpoint(
+  model: Module,
+  optimizer: Optimizer,
+  position: TrainingPosition,
+  metadata: Record<string, string> = {},
+): Promise<Uint8Array> {
   const opt = optimizer.stateDict();
-  const named: [string, Tensor][] = [...model.stateDict(), ...Object.entries(opt.tensors).map(([k, t]) => [`optimizer.${k}`, t] as [string, Tensor])];
+  const named: [string, Tensor][] = [
+    ...model.stateDict(),
+    ...Object.entries(opt.tensors).map(([k, t]) => [`optimizer.${k}`, t] as [string, Tensor]),
+  ];
   const state = {
     ...position,
     optimizer: { step: opt.step, lr: opt.lr },
@@ -137,7 +155,8 @@ export function decodeTrainingCheckpoint(
   // The optimizer's state is checked before the model is touched, so a refused file changes nothing.
   const tensors: Record<string, Tensor> = {};
   try {
-    for (const [name, d] of file.tensors) if (name.startsWith('optimizer.')) tensors[name.slice('optimizer.'.length)] = toTensor(name, d, source, options);
+    for (const [name, d] of file.tensors)
+      if (name.startsWith('optimizer.')) tensors[name.slice('optimizer.'.length)] = toTensor(name, d, source, options);
   } catch (e) {
     for (const t of Object.values(tensors)) t.dispose();
     throw e;

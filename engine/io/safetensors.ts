@@ -27,8 +27,16 @@ export type Dtype = keyof typeof DTYPES;
 const DTYPE_RANK = new Map<string, number>(Object.keys(DTYPES).map((d, i) => [d, i]));
 
 export type TensorArray =
-  | Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array
-  | Int32Array | Uint32Array | BigInt64Array | BigUint64Array;
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Uint8Array
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | BigInt64Array
+  | BigUint64Array;
 
 export interface TensorEntry {
   dtype: Dtype;
@@ -67,7 +75,9 @@ export function encodeSafetensors(tensors: Record<string, TensorEntry>, metadata
     }
     const expected = t.shape.reduce((a, b) => a * b, 1) * size;
     if (t.data.byteLength !== expected) {
-      throw new Error(`safetensors: tensor "${name}" has ${t.data.byteLength} bytes, but ${t.dtype}[${t.shape.join(', ')}] needs ${expected}`);
+      throw new Error(
+        `safetensors: tensor "${name}" has ${t.data.byteLength} bytes, but ${t.dtype}[${t.shape.join(', ')}] needs ${expected}`,
+      );
     }
   }
   names.sort((a, b) => DTYPE_RANK.get(tensors[b]!.dtype)! - DTYPE_RANK.get(tensors[a]!.dtype)! || compareNames(a, b));
@@ -108,10 +118,12 @@ export function encodeSafetensors(tensors: Record<string, TensorEntry>, metadata
 
 /** Parses and validates a safetensors file. `source` names it in error messages. */
 export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'): SafetensorsFile {
-  if (bytes.length < 8) throw new Error(`${source}: ${bytes.length} bytes is too short for a safetensors file (8-byte header length missing)`);
+  if (bytes.length < 8)
+    throw new Error(`${source}: ${bytes.length} bytes is too short for a safetensors file (8-byte header length missing)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = view.getBigUint64(0, true);
-  if (n > BigInt(MAX_HEADER_BYTES)) throw new Error(`${source}: header length ${n} is larger than the 100 MB limit; not a safetensors file or corrupt`);
+  if (n > BigInt(MAX_HEADER_BYTES))
+    throw new Error(`${source}: header length ${n} is larger than the 100 MB limit; not a safetensors file or corrupt`);
   const headerLength = Number(n);
   if (8 + headerLength > bytes.length) {
     throw new Error(`${source}: header length ${headerLength} runs past the end of the ${bytes.length}-byte file (truncated?)`);
@@ -193,16 +205,31 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
 
 function typedView(dtype: Dtype, buffer: ArrayBuffer): TensorArray {
   switch (dtype) {
-    case 'F32': return new Float32Array(buffer);
-    case 'F64': return new Float64Array(buffer);
-    case 'I8': return new Int8Array(buffer);
-    case 'I16': return new Int16Array(buffer);
-    case 'U16': case 'F16': case 'BF16': return new Uint16Array(buffer);
-    case 'I32': return new Int32Array(buffer);
-    case 'U32': return new Uint32Array(buffer);
-    case 'I64': return new BigInt64Array(buffer);
-    case 'U64': return new BigUint64Array(buffer);
-    case 'U8': case 'BOOL': case 'F8_E5M2': case 'F8_E4M3': return new Uint8Array(buffer);
+    case 'F32':
+      return new Float32Array(buffer);
+    case 'F64':
+      return new Float64Array(buffer);
+    case 'I8':
+      return new Int8Array(buffer);
+    case 'I16':
+      return new Int16Array(buffer);
+    case 'U16':
+    case 'F16':
+    case 'BF16':
+      return new Uint16Array(buffer);
+    case 'I32':
+      return new Int32Array(buffer);
+    case 'U32':
+      return new Uint32Array(buffer);
+    case 'I64':
+      return new BigInt64Array(buffer);
+    case 'U64':
+      return new BigUint64Array(buffer);
+    case 'U8':
+    case 'BOOL':
+    case 'F8_E5M2':
+    case 'F8_E4M3':
+      return new Uint8Array(buffer);
   }
 }
 

@@ -28,7 +28,11 @@ export class Linear extends Module {
   weight: Tensor;
   bias: Tensor | null;
 
-  constructor(readonly inFeatures: number, readonly outFeatures: number, options: LayerInit & { bias?: boolean } = {}) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    options: LayerInit & { bias?: boolean } = {},
+  ) {
     super();
     this.weight = this.addParameter('weight', weight([outFeatures, inFeatures], options));
     this.bias = options.bias === false ? null : this.addParameter('bias', biasUniform(outFeatures, inFeatures, options.rng ?? new Rng(1)));
@@ -41,11 +45,12 @@ export class Linear extends Module {
   /** x W^T + b, then the activation, in one kernel (Sequential fuses a following ReLU this way). */
   forwardThen(x: Tensor, activation: 'none' | 'relu'): Tensor {
     if (x.rank !== 2 || x.shape[1] !== this.inFeatures) {
-      throw new Error(`Linear(${this.inFeatures}, ${this.outFeatures}): expected input [batch, ${this.inFeatures}], got [${x.shape.join(', ')}]`);
+      throw new Error(
+        `Linear(${this.inFeatures}, ${this.outFeatures}): expected input [batch, ${this.inFeatures}], got [${x.shape.join(', ')}]`,
+      );
     }
     return matmul(x, this.weight, { transposeB: true, bias: this.bias ?? undefined, activation });
   }
-
 }
 
 export class Conv2d extends Module {
@@ -62,14 +67,16 @@ export class Conv2d extends Module {
     const [kh, kw] = typeof kernelSize === 'number' ? [kernelSize, kernelSize] : kernelSize;
     const groups = options.groups ?? 1;
     this.weight = this.addParameter('weight', weight([outChannels, inChannels / groups, kh, kw], options));
-    this.bias = options.bias === false ? null : this.addParameter('bias', biasUniform(outChannels, (inChannels / groups) * kh * kw, options.rng ?? new Rng(1)));
+    this.bias =
+      options.bias === false
+        ? null
+        : this.addParameter('bias', biasUniform(outChannels, (inChannels / groups) * kh * kw, options.rng ?? new Rng(1)));
   }
 
   forward(x: Tensor): Tensor {
     const { rng: _r, init: _i, bias: _b, ...conv } = this.options;
     return conv2d(x, this.weight, { ...conv, bias: this.bias ?? undefined });
   }
-
 }
 
 export class BatchNorm2d extends Module {
@@ -78,7 +85,10 @@ export class BatchNorm2d extends Module {
   runningMean: Tensor;
   runningVar: Tensor;
 
-  constructor(readonly numFeatures: number, readonly options: { momentum?: number; eps?: number; affine?: boolean } = {}) {
+  constructor(
+    readonly numFeatures: number,
+    readonly options: { momentum?: number; eps?: number; affine?: boolean } = {},
+  ) {
     super();
     const affine = options.affine ?? true;
     this.weight = affine ? this.addParameter('weight', ones([numFeatures])) : null;
@@ -98,7 +108,6 @@ export class BatchNorm2d extends Module {
       eps: this.options.eps ?? 1e-5,
     });
   }
-
 }
 
 export class ReLU extends Module {
@@ -114,7 +123,11 @@ export class Flatten extends Module {
 }
 
 export class MaxPool2d extends Module {
-  constructor(readonly kernelSize: number, readonly stride = kernelSize, readonly padding = 0) {
+  constructor(
+    readonly kernelSize: number,
+    readonly stride = kernelSize,
+    readonly padding = 0,
+  ) {
     super();
   }
   forward(x: Tensor): Tensor {
@@ -123,7 +136,11 @@ export class MaxPool2d extends Module {
 }
 
 export class AvgPool2d extends Module {
-  constructor(readonly kernelSize: number, readonly stride = kernelSize, readonly padding = 0) {
+  constructor(
+    readonly kernelSize: number,
+    readonly stride = kernelSize,
+    readonly padding = 0,
+  ) {
     super();
   }
   forward(x: Tensor): Tensor {
@@ -134,7 +151,10 @@ export class AvgPool2d extends Module {
 /** Dropout with its own seeded stream: each training forward draws a fresh mask seed. */
 export class Dropout extends Module {
   private rng: Rng;
-  constructor(readonly p: number, seed = 0) {
+  constructor(
+    readonly p: number,
+    seed = 0,
+  ) {
     super();
     if (!(p >= 0 && p < 1)) throw new Error(`Dropout: p must be in [0, 1), got ${p}`);
     this.rng = new Rng(seed);

@@ -44,7 +44,11 @@ export function vgg(spec: ModelSpec & { width?: number }): Sequential {
       h = Math.floor(h / 2);
       wd = Math.floor(wd / 2);
     } else {
-      layers.push(new Conv2d(channels, item, 3, { padding: 1, bias: false, rng: rng.fork(), init: 'kaiming-normal' }), new BatchNorm2d(item), new ReLU());
+      layers.push(
+        new Conv2d(channels, item, 3, { padding: 1, bias: false, rng: rng.fork(), init: 'kaiming-normal' }),
+        new BatchNorm2d(item),
+        new ReLU(),
+      );
       channels = item;
     }
   }

@@ -89,7 +89,9 @@ export abstract class Module {
     for (const [name, t] of state) {
       const own = mine.get(name);
       if (own && (own.shape.length !== t.shape.length || own.shape.some((d, i) => d !== t.shape[i]) || own.dtype !== t.dtype)) {
-        throw new Error(`tensor '${name}' has shape [${t.shape.join(', ')}] ${t.dtype}, the model expects [${own.shape.join(', ')}] ${own.dtype}`);
+        throw new Error(
+          `tensor '${name}' has shape [${t.shape.join(', ')}] ${t.dtype}, the model expects [${own.shape.join(', ')}] ${own.dtype}`,
+        );
       }
     }
     for (const [name, t] of state) {

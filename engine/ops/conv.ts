@@ -66,7 +66,9 @@ export function conv2dGeometry(op: string, xShape: Shape, wShape: Shape, options
     throw new Error(`${op}: groups = ${groups} must divide both the input channels C = ${C} and the output channels O = ${O} (${shapes})`);
   }
   if (Cg * groups !== C) {
-    throw new Error(`${op}: channel mismatch: the weights take ${Cg} input channels per group, so with groups = ${groups} the input needs C = ${Cg * groups}, got C = ${C} (${shapes})`);
+    throw new Error(
+      `${op}: channel mismatch: the weights take ${Cg} input channels per group, so with groups = ${groups} the input needs C = ${Cg * groups}, got C = ${C} (${shapes})`,
+    );
   }
   const [strideH, strideW] = pair(op, 'stride', options.stride ?? 1, 1);
   const [dilationH, dilationW] = pair(op, 'dilation', options.dilation ?? 1, 1);
@@ -123,7 +125,8 @@ export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tenso
   const bias = options.bias;
   if (bias) {
     checkF32(op, 'the bias', bias);
-    if (!sameShape(bias.shape, [geo.O])) throw new Error(`${op}: the bias must have shape [${geo.O}] (one per output channel), got ${fmt(bias.shape)}`);
+    if (!sameShape(bias.shape, [geo.O]))
+      throw new Error(`${op}: the bias must have shape [${geo.O}] (one per output channel), got ${fmt(bias.shape)}`);
   }
   const y = emptyTensor([geo.N, geo.O, geo.OH, geo.OW], 'f32', op);
   if (y.size > 0) {
@@ -137,7 +140,8 @@ export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tenso
 
 function checkGradShape(op: string, dy: Tensor, geo: ConvGeometry): void {
   const expected = [geo.N, geo.O, geo.OH, geo.OW];
-  if (!sameShape(dy.shape, expected)) throw new Error(`${op}: the output gradient must have the convolution's output shape ${fmt(expected)}, got ${fmt(dy.shape)}`);
+  if (!sameShape(dy.shape, expected))
+    throw new Error(`${op}: the output gradient must have the convolution's output shape ${fmt(expected)}, got ${fmt(dy.shape)}`);
 }
 
 /** dL/dx of y = conv2d(x, w, options), given dy = dL/dy and x's shape. */
@@ -149,7 +153,8 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: Shape, option
   checkGradShape(op, dy, geo);
   const dx = emptyTensor(xShape, 'f32', op);
   if (dx.size > 0) {
-    for (const d of backwardInputDispatches(geo, variant, runtime().info)) runProgram(d.program, { ...d, inputs: { dy, weights: w }, outputs: { dx } });
+    for (const d of backwardInputDispatches(geo, variant, runtime().info))
+      runProgram(d.program, { ...d, inputs: { dy, weights: w }, outputs: { dx } });
   }
   return dx;
 }
@@ -173,7 +178,10 @@ export function conv2dBackwardFilter(x: Tensor, dy: Tensor, wShape: Shape, optio
   return dw;
 }
 
-const conv2dOp = defineOp<{ options: Conv2dGeometryOptions }>({ name: 'conv2d', grad: (g, node) => conv2dGrad(g, node.inputs, node.attrs.options) });
+const conv2dOp = defineOp<{ options: Conv2dGeometryOptions }>({
+  name: 'conv2d',
+  grad: (g, node) => conv2dGrad(g, node.inputs, node.attrs.options),
+});
 
 function conv2dGrad(g: Tensor, inputs: readonly Tensor[], options: Conv2dGeometryOptions): (Tensor | null)[] {
   const [x, w, bias] = inputs as [Tensor, Tensor, Tensor | undefined];

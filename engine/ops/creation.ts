@@ -49,23 +49,30 @@ export function tensor(values: NestedArray | ArrayLike<number> | AnyTypedArray, 
     flat = [values];
     finalShape = shape ? [...shape] : [];
   } else if (shape) {
-    flat = ArrayBuffer.isView(values) ? (values) : flatten(op, values as NestedArray, inferShape(values as NestedArray));
+    flat = ArrayBuffer.isView(values) ? values : flatten(op, values as NestedArray, inferShape(values as NestedArray));
     finalShape = [...shape];
   } else {
-    finalShape = ArrayBuffer.isView(values) ? [(values).length] : inferShape(values as NestedArray);
-    flat = ArrayBuffer.isView(values) ? (values) : flatten(op, values as NestedArray, finalShape);
+    finalShape = ArrayBuffer.isView(values) ? [values.length] : inferShape(values as NestedArray);
+    flat = ArrayBuffer.isView(values) ? values : flatten(op, values as NestedArray, finalShape);
   }
   checkShape(op, finalShape);
   if (flat.length !== sizeOf(finalShape)) {
     throw new Error(`${op}: ${flat.length} values cannot fill shape ${fmt(finalShape)} (${sizeOf(finalShape)} elements)`);
   }
   const dt: DType = dtype ?? typed ?? 'f32';
-  if (typed && dtype && typed !== dtype) throw new Error(`${op}: a ${(values as object).constructor.name} cannot make a ${dtype} tensor without a cast`);
+  if (typed && dtype && typed !== dtype)
+    throw new Error(`${op}: a ${(values as object).constructor.name} cannot make a ${dtype} tensor without a cast`);
   const t = emptyTensor(finalShape, dt);
   if (flat.length > 0) {
     // A typed array of the right type is uploaded as it is: no host copy (callers may wipe theirs afterwards).
     const same = ArrayBuffer.isView(flat) && dtypeOfArray(flat) === dt;
-    const data = same ? (flat as AnyTypedArray) : dt === 'f32' ? Float32Array.from(flat) : dt === 'i32' ? Int32Array.from(flat) : Uint32Array.from(flat);
+    const data = same
+      ? (flat as AnyTypedArray)
+      : dt === 'f32'
+        ? Float32Array.from(flat)
+        : dt === 'i32'
+          ? Int32Array.from(flat)
+          : Uint32Array.from(flat);
     runtime().write(t.buffer(), data);
   }
   return t;

@@ -31,7 +31,9 @@ function checkNumberOperands(op: string, operands: readonly Operand[], dtype: DT
   const fits = (x: number) => Number.isInteger(x) && (dtype === 'i32' ? x >= -(2 ** 31) && x < 2 ** 31 : x >= 0 && x < 2 ** 32);
   for (const x of operands) {
     if (typeof x === 'number' && !fits(x)) {
-      throw new Error(`${op}: the number ${x} cannot be used with ${dtype} tensors (${operands.map(describe).join(' vs ')}); cast the tensor to f32 first`);
+      throw new Error(
+        `${op}: the number ${x} cannot be used with ${dtype} tensors (${operands.map(describe).join(' vs ')}); cast the tensor to f32 first`,
+      );
     }
   }
 }
@@ -54,7 +56,9 @@ export function runMap(call: MapCall): Tensor {
   checkNumberOperands(call.op, call.operands, dtype);
   let outShape: number[] = [];
   for (const t of tensors) outShape = broadcastShapes(call.op, outShape, t.shape);
-  const modes: OperandMode[] = call.operands.map((x) => (typeof x === 'number' ? 'scalar' : sameShape(x.shape, outShape) ? 'same' : 'strided'));
+  const modes: OperandMode[] = call.operands.map((x) =>
+    typeof x === 'number' ? 'scalar' : sameShape(x.shape, outShape) ? 'same' : 'strided',
+  );
   const rank = outShape.length;
   const program = mapProgram({
     op: call.op,
@@ -83,7 +87,12 @@ const SIGNED: readonly DType[] = ['f32', 'i32'];
 type UnaryRule = (g: Tensor, x: Tensor, y: Tensor) => Tensor;
 
 /** A unary op: its name, kernel expression (over v0, in x's dtype), accepted dtypes and gradient, in one place. */
-function unaryOp(name: string, expr: string | ((x: Tensor) => string), grad: UnaryRule, accepts: readonly DType[] = FLOAT): (x: Tensor) => Tensor {
+function unaryOp(
+  name: string,
+  expr: string | ((x: Tensor) => string),
+  grad: UnaryRule,
+  accepts: readonly DType[] = FLOAT,
+): (x: Tensor) => Tensor {
   const op = defineOp({ name, grad: (g, node, out) => [grad(g, node.inputs[0]!, out)] });
   return (x) => op.record(runMap({ op: name, expr: typeof expr === 'string' ? expr : expr(x), operands: [x], accepts }), [x], {}, {});
 }
@@ -98,9 +107,16 @@ export const abs = unaryOp('abs', 'abs(v0)', (g, x) => mul(g, sub(greater(x, 0),
  * relu(NaN) is NaN, as in PyTorch (WGSL's max may drop a NaN); so is its gradient rule: the upstream gradient
  * passes wherever x <= 0 does not hold, NaN included.
  */
-export const relu = unaryOp('relu', (x) => (x.dtype === 'f32' ? 'reluF(v0)' : 'max(v0, 0)'), (g, x) => where(lessEqual(x, 0), 0, g), SIGNED);
+export const relu = unaryOp(
+  'relu',
+  (x) => (x.dtype === 'f32' ? 'reluF(v0)' : 'max(v0, 0)'),
+  (g, x) => where(lessEqual(x, 0), 0, g),
+  SIGNED,
+);
 /** Logistic sigmoid, written so that neither branch overflows for large |x|. */
-export const sigmoid = unaryOp('sigmoid', 'select(exp(v0) / (1.0 + exp(v0)), 1.0 / (1.0 + exp(-v0)), v0 >= 0.0)', (g, _x, y) => mul(g, mul(y, sub(1, y))));
+export const sigmoid = unaryOp('sigmoid', 'select(exp(v0) / (1.0 + exp(v0)), 1.0 / (1.0 + exp(-v0)), v0 >= 0.0)', (g, _x, y) =>
+  mul(g, mul(y, sub(1, y))),
+);
 /** tanh saturates to +-1 long before |x| = 15; clamping keeps implementations that use exp(2x) finite. */
 export const tanh = unaryOp('tanh', 'tanh(clamp(v0, -15.0, 15.0))', (g, _x, y) => mul(g, sub(1, mul(y, y))));
 
@@ -152,7 +168,12 @@ function binaryOp(name: string, expr: string | ((a: Operand, b: Operand) => stri
   return (a, b) => {
     if (typeof a === 'number' && typeof b === 'number') throw new Error(`${name}: at least one operand must be a tensor`);
     const out = runMap({ op: name, expr: typeof expr === 'string' ? expr : expr(a, b), operands: [a, b] });
-    return op.record(out, [a, b].filter((x): x is Tensor => typeof x !== 'number'), { a, b }, {});
+    return op.record(
+      out,
+      [a, b].filter((x): x is Tensor => typeof x !== 'number'),
+      { a, b },
+      {},
+    );
   };
 }
 
@@ -167,8 +188,16 @@ function nanPropagating(fn: string, a: Operand, b: Operand): string {
 }
 
 // Ties send the gradient to the first operand, as the forward's select does.
-export const maximum = binaryOp('maximum', (a, b) => nanPropagating('max', a, b), (g, a, b) => [mul(g, greaterEqual(a, b)), mul(g, less(a, b))]);
-export const minimum = binaryOp('minimum', (a, b) => nanPropagating('min', a, b), (g, a, b) => [mul(g, lessEqual(a, b)), mul(g, greater(a, b))]);
+export const maximum = binaryOp(
+  'maximum',
+  (a, b) => nanPropagating('max', a, b),
+  (g, a, b) => [mul(g, greaterEqual(a, b)), mul(g, less(a, b))],
+);
+export const minimum = binaryOp(
+  'minimum',
+  (a, b) => nanPropagating('min', a, b),
+  (g, a, b) => [mul(g, lessEqual(a, b)), mul(g, greater(a, b))],
+);
 
 function compare(op: string, sym: string, a: Operand, b: Operand): Tensor {
   if (typeof a === 'number' && typeof b === 'number') throw new Error(`${op}: at least one operand must be a tensor`);
@@ -214,7 +243,12 @@ export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
   }
   const out = runMap({ op: 'where', expr: `select(v2, v1, v0 != ${dtype}(0))`, operands: [mask, a, b] });
   if (mask !== cond) mask.dispose();
-  return whereOp.record(out, [ta, tb].filter((x): x is Tensor => x !== null), { a, b }, { cond: viewTensor(cond, cond.shape) });
+  return whereOp.record(
+    out,
+    [ta, tb].filter((x): x is Tensor => x !== null),
+    { a, b },
+    { cond: viewTensor(cond, cond.shape) },
+  );
 }
 
 const castOp = defineOp({ name: 'cast', grad: (g) => [g] });

@@ -10,7 +10,13 @@ import { LOOP_BUDGET } from '../../kernels/loop-budget.js';
  * The adjoint of an index read: each dx element loops over the m index positions, in slices of at most
  * LOOP_BUDGET, one dispatch each (every slice adds to the previous ones).
  */
-function indexReadBackward(mode: IndexMode, g: Tensor, indices: Tensor, dx: Tensor, uniforms: { n: number; inner: number; m: number; axisLen: number }): void {
+function indexReadBackward(
+  mode: IndexMode,
+  g: Tensor,
+  indices: Tensor,
+  dx: Tensor,
+  uniforms: { n: number; inner: number; m: number; axisLen: number },
+): void {
   const program = indexReadBackwardProgram(mode, indices.dtype);
   for (let jStart = 0; jStart === 0 || jStart < uniforms.m; jStart += LOOP_BUDGET) {
     const jEnd = Math.min(uniforms.m, jStart + LOOP_BUDGET);
@@ -85,5 +91,9 @@ export function oneHot(indices: Tensor, depth: number, on = 1, off = 0): Tensor 
   checkIndices('oneHot', indices);
   if (!Number.isInteger(depth) || depth <= 0) throw new Error(`oneHot: depth must be a positive integer, got ${depth}`);
   const shape = [...indices.shape, depth];
-  return runProgram(oneHotProgram(indices.dtype), { inputs: { indices }, outputs: { y: shape }, uniforms: { n: sizeOf(shape), depth, on, off } }).y;
+  return runProgram(oneHotProgram(indices.dtype), {
+    inputs: { indices },
+    outputs: { y: shape },
+    uniforms: { n: sizeOf(shape), depth, on, off },
+  }).y;
 }

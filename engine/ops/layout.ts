@@ -22,7 +22,8 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
     target = shape.map((d) => (d === -1 ? x.size / rest : d));
   }
   checkShape('reshape', target);
-  if (sizeOf(target) !== x.size) throw new Error(`reshape: cannot reshape ${fmt(x.shape)} (${x.size} elements) to ${fmt(shape)} (${sizeOf(target)} elements)`);
+  if (sizeOf(target) !== x.size)
+    throw new Error(`reshape: cannot reshape ${fmt(x.shape)} (${x.size} elements) to ${fmt(shape)} (${sizeOf(target)} elements)`);
   return reshapeOp.record(viewTensor(x, target), [x], { shape: x.shape }, {});
 }
 
@@ -72,25 +73,39 @@ export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
     throw new Error(`transpose: permutation ${JSON.stringify(perm)} is not a permutation of the ${x.rank} axes of ${fmt(x.shape)}`);
   }
   const strides = stridesOf(x.shape);
-  const out = stridedCopy('transpose', x, { shape: p.map((a) => x.shape[a]!), base: 0, off: p.map(() => 0), stride: p.map((a) => strides[a]!) });
+  const out = stridedCopy('transpose', x, {
+    shape: p.map((a) => x.shape[a]!),
+    base: 0,
+    off: p.map(() => 0),
+    stride: p.map((a) => strides[a]!),
+  });
   return transposeOp.record(out, [x], { perm: p }, {});
 }
 
 const sliceOp = defineOp<{ begin: number[]; inShape: readonly number[] }>({
   name: 'slice',
-  grad: (g, { attrs: { begin, inShape } }) => [pad(g, inShape.map((d, i) => [begin[i]!, d - begin[i]! - g.shape[i]!] as [number, number]))],
+  grad: (g, { attrs: { begin, inShape } }) => [
+    pad(
+      g,
+      inShape.map((d, i) => [begin[i]!, d - begin[i]! - g.shape[i]!] as [number, number]),
+    ),
+  ],
 });
 
 /** Slice with begin and size per axis (size -1: to the end). */
 export function slice(x: Tensor, begin: readonly number[], size?: readonly number[]): Tensor {
   x.buffer('slice');
   if (begin.length !== x.rank || (size && size.length !== x.rank)) {
-    throw new Error(`slice: begin ${JSON.stringify(begin)} and size ${JSON.stringify(size)} must each have ${x.rank} entries for shape ${fmt(x.shape)}`);
+    throw new Error(
+      `slice: begin ${JSON.stringify(begin)} and size ${JSON.stringify(size)} must each have ${x.rank} entries for shape ${fmt(x.shape)}`,
+    );
   }
   const sz = x.shape.map((d, i) => (size?.[i] === undefined || size[i] === -1 ? d - begin[i]! : size[i]));
   x.shape.forEach((d, i) => {
     if (!Number.isInteger(begin[i]) || !Number.isInteger(sz[i]) || begin[i]! < 0 || sz[i]! < 0 || begin[i]! + sz[i]! > d) {
-      throw new Error(`slice: begin ${JSON.stringify(begin)} size ${JSON.stringify(sz)} is out of bounds for shape ${fmt(x.shape)} (axis ${i})`);
+      throw new Error(
+        `slice: begin ${JSON.stringify(begin)} size ${JSON.stringify(sz)} is out of bounds for shape ${fmt(x.shape)} (axis ${i})`,
+      );
     }
   });
   const out = stridedCopy('slice', x, { shape: sz, base: 0, off: [...begin], stride: stridesOf(x.shape) });
@@ -99,7 +114,13 @@ export function slice(x: Tensor, begin: readonly number[], size?: readonly numbe
 
 const padOp = defineOp<{ pads: readonly (readonly [number, number])[] }>({
   name: 'pad',
-  grad: (g, { inputs: [x], attrs: { pads } }) => [slice(g, pads.map(([a]) => a), x!.shape)],
+  grad: (g, { inputs: [x], attrs: { pads } }) => [
+    slice(
+      g,
+      pads.map(([a]) => a),
+      x!.shape,
+    ),
+  ],
 });
 
 /** Zero padding: `pads[i] = [before, after]` for each axis. */
@@ -113,7 +134,10 @@ export function pad(x: Tensor, pads: readonly (readonly [number, number])[]): Te
   return padOp.record(out, [x], { pads }, {});
 }
 
-const broadcastToOp = defineOp<{ inShape: readonly number[] }>({ name: 'broadcastTo', grad: (g, { attrs }) => [sumToShape(g, attrs.inShape)] });
+const broadcastToOp = defineOp<{ inShape: readonly number[] }>({
+  name: 'broadcastTo',
+  grad: (g, { attrs }) => [sumToShape(g, attrs.inShape)],
+});
 
 /** Materialise `x` broadcast to `shape`. */
 export function broadcastTo(x: Tensor, shape: Shape): Tensor {
@@ -180,7 +204,12 @@ export function expandDims(x: Tensor, axis: number): Tensor {
 
 /** Remove size-1 axes (all, or the given ones). */
 export function squeeze(x: Tensor, axes?: readonly number[]): Tensor {
-  const drop = axes ? axes.map((a) => normalizeAxis('squeeze', a, x.rank)) : x.shape.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0);
+  const drop = axes
+    ? axes.map((a) => normalizeAxis('squeeze', a, x.rank))
+    : x.shape.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0);
   for (const a of drop) if (x.shape[a] !== 1) throw new Error(`squeeze: axis ${a} of ${fmt(x.shape)} has size ${x.shape[a]}, not 1`);
-  return reshape(x, x.shape.filter((_, i) => !drop.includes(i)));
+  return reshape(
+    x,
+    x.shape.filter((_, i) => !drop.includes(i)),
+  );
 }

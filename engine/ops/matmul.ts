@@ -113,7 +113,8 @@ function product(a: Tensor, b: Tensor, plan: ProductPlan, bias: Tensor | undefin
     const batch = collapseBatch(plan.outBatch, plan.aMatrix.slice(0, -2), plan.bMatrix.slice(0, -2), dims.m * dims.k, dims.k * dims.n);
     const flags = { transposeA, transposeB, batchRank: batch.shape.length, bias: bias !== undefined, relu };
     const { config } = chooseConfig(runtime().info, { dims, transposeA, transposeB });
-    for (const d of matmulDispatches(config, flags, dims, batch)) runProgram(d.program, { ...d, inputs: { a, b, ...(bias ? { bias } : {}) }, outputs: { c: out } });
+    for (const d of matmulDispatches(config, flags, dims, batch))
+      runProgram(d.program, { ...d, inputs: { a, b, ...(bias ? { bias } : {}) }, outputs: { c: out } });
   }
   return matmulOp.record(out, bias ? [a, b, bias] : [a, b], { transposeA, transposeB, relu }, {});
 }
@@ -127,7 +128,8 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   const { bias } = options;
   checkOperands(a, b, bias);
   const activation = options.activation ?? 'none';
-  if (activation !== 'none' && activation !== 'relu') throw new Error(`matmul: unknown activation '${String(activation)}'; expected 'none' or 'relu'`);
+  if (activation !== 'none' && activation !== 'relu')
+    throw new Error(`matmul: unknown activation '${String(activation)}'; expected 'none' or 'relu'`);
   const plan = planProduct({ a: a.shape, b: b.shape, transposeA: options.transposeA, transposeB: options.transposeB });
   if (bias && (bias.rank !== 1 || bias.shape[0] !== plan.dims.n)) {
     throw new Error(`matmul: bias must have shape [${plan.dims.n}] (N of a ${fmt(a.shape)} @ b ${fmt(b.shape)}), got ${fmt(bias.shape)}`);
@@ -158,14 +160,26 @@ interface GradientProduct {
 
 function gradientProducts(transposeA: boolean, transposeB: boolean): { a: GradientProduct; b: GradientProduct } {
   return {
-    a: transposeA ? { x: 'b', y: 'g', transposeA: transposeB, transposeB: true } : { x: 'g', y: 'b', transposeA: false, transposeB: !transposeB },
-    b: transposeB ? { x: 'g', y: 'a', transposeA: true, transposeB: transposeA } : { x: 'a', y: 'g', transposeA: !transposeA, transposeB: false },
+    a: transposeA
+      ? { x: 'b', y: 'g', transposeA: transposeB, transposeB: true }
+      : { x: 'g', y: 'b', transposeA: false, transposeB: !transposeB },
+    b: transposeB
+      ? { x: 'g', y: 'a', transposeA: true, transposeB: transposeA }
+      : { x: 'a', y: 'g', transposeA: !transposeA, transposeB: false },
   };
 }
 
-const matmulOp = defineOp<{ transposeA: boolean; transposeB: boolean; relu: boolean }>({ name: 'matmul', grad: (g, node, out) => matmulGrad(g, node.inputs, node.attrs, out) });
+const matmulOp = defineOp<{ transposeA: boolean; transposeB: boolean; relu: boolean }>({
+  name: 'matmul',
+  grad: (g, node, out) => matmulGrad(g, node.inputs, node.attrs, out),
+});
 
-function matmulGrad(g: Tensor, inputs: readonly Tensor[], attrs: { transposeA: boolean; transposeB: boolean; relu: boolean }, out: Tensor): (Tensor | null)[] {
+function matmulGrad(
+  g: Tensor,
+  inputs: readonly Tensor[],
+  attrs: { transposeA: boolean; transposeB: boolean; relu: boolean },
+  out: Tensor,
+): (Tensor | null)[] {
   const [a, b, bias] = inputs as [Tensor, Tensor, Tensor | undefined];
   const { transposeA, transposeB, relu } = attrs;
   // relu passes the gradient where its output is positive (the output is all the mask needs).

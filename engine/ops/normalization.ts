@@ -9,7 +9,13 @@ import { runtime } from '../context.js';
 import { fmt } from '../shape.js';
 import { emptyTensor, type Tensor } from '../tensor.js';
 import { runProgram } from '../run-program.js';
-import { bnGradPartialProgram, bnInputGradProgram, bnNormalizeProgram, bnStatsFinalizeProgram, bnStatsPartialProgram } from '../../kernels/batchnorm.js';
+import {
+  bnGradPartialProgram,
+  bnInputGradProgram,
+  bnNormalizeProgram,
+  bnStatsFinalizeProgram,
+  bnStatsPartialProgram,
+} from '../../kernels/batchnorm.js';
 import { sum } from './reduce.js';
 
 export interface BatchNormOptions {
@@ -64,7 +70,8 @@ function checkChannelVector(name: string, t: Tensor, x: Tensor): void {
 
 function checkOptions(x: Tensor, o: BatchNormOptions): void {
   x.buffer('batchNorm2d');
-  if (x.dtype !== 'f32' || x.rank !== 4) throw new Error(`batchNorm2d: expects an f32 tensor of shape [N, C, H, W], got ${x.dtype} ${fmt(x.shape)}`);
+  if (x.dtype !== 'f32' || x.rank !== 4)
+    throw new Error(`batchNorm2d: expects an f32 tensor of shape [N, C, H, W], got ${x.dtype} ${fmt(x.shape)}`);
   if (typeof o.training !== 'boolean') throw new Error(`batchNorm2d: options.training must be true or false, got ${String(o.training)}`);
   if (!o.runningMean || !o.runningVar) throw new Error('batchNorm2d: options.runningMean and options.runningVar are required');
   checkChannelVector('runningMean', o.runningMean, x);
@@ -84,7 +91,13 @@ function checkOptions(x: Tensor, o: BatchNormOptions): void {
 }
 
 /** Batch mean and biased variance per channel; updates the running statistics in place as a side effect. */
-function batchStatistics(x: Tensor, layout: ChunkLayout, runningMean: Tensor, runningVar: Tensor, momentum: number): { mean: Tensor; variance: Tensor } {
+function batchStatistics(
+  x: Tensor,
+  layout: ChunkLayout,
+  runningMean: Tensor,
+  runningVar: Tensor,
+  momentum: number,
+): { mean: Tensor; variance: Tensor } {
   // The partial pass walks its chunk twice (mean, then squared deviations); the finishing pass walks the chunks.
   const { partials } = runProgram(bnStatsPartialProgram(), {
     inputs: { x },
@@ -142,7 +155,10 @@ interface BatchNormAttrs {
 }
 
 /** The node saves the statistics the output was normalised with (the batch's, or a snapshot of the running ones). */
-const batchNormOp = defineOp<BatchNormAttrs, { mean: Tensor; variance: Tensor }>({ name: 'batchNorm2d', grad: (g, node) => batchNormGrad(g, node) });
+const batchNormOp = defineOp<BatchNormAttrs, { mean: Tensor; variance: Tensor }>({
+  name: 'batchNorm2d',
+  grad: (g, node) => batchNormGrad(g, node),
+});
 
 function batchNormGrad(g: Tensor, node: GradNode<BatchNormAttrs, { mean: Tensor; variance: Tensor }>): (Tensor | null)[] {
   const { eps, training, hasGamma, hasBeta } = node.attrs;

@@ -36,14 +36,22 @@ function geometry(op: string, x: Tensor, o: Pool2dOptions): { g: PoolGeometry; o
   const [kh, kw] = pair(o.kernelSize);
   const [sh, sw] = pair(o.stride ?? o.kernelSize);
   const [ph, pw] = pair(o.padding ?? 0);
-  for (const [name, v, min] of [['kernel', kh, 1], ['kernel', kw, 1], ['stride', sh, 1], ['stride', sw, 1], ['padding', ph, 0], ['padding', pw, 0]] as const) {
+  for (const [name, v, min] of [
+    ['kernel', kh, 1],
+    ['kernel', kw, 1],
+    ['stride', sh, 1],
+    ['stride', sw, 1],
+    ['padding', ph, 0],
+    ['padding', pw, 0],
+  ] as const) {
     if (!Number.isInteger(v) || v < min) throw new Error(`${op}: ${name} must be an integer >= ${min}, got ${v}`);
   }
   if (ph * 2 > kh || pw * 2 > kw) throw new Error(`${op}: padding (${ph}, ${pw}) must be at most half the kernel (${kh}, ${kw})`);
   const [N, C, H, W] = x.shape as [number, number, number, number];
   const oh = Math.floor((H + 2 * ph - kh) / sh) + 1;
   const ow = Math.floor((W + 2 * pw - kw) / sw) + 1;
-  if (oh < 1 || ow < 1) throw new Error(`${op}: a ${kh}x${kw} window does not fit the ${H}x${W} input (padding ${ph}, ${pw}) of ${fmt(x.shape)}`);
+  if (oh < 1 || ow < 1)
+    throw new Error(`${op}: a ${kh}x${kw} window does not fit the ${H}x${W} input (padding ${ph}, ${pw}) of ${fmt(x.shape)}`);
   return { g: { n: N * C * oh * ow, h: H, w: W, oh, ow, kh, kw, sh, sw, ph, pw }, outShape: [N, C, oh, ow] };
 }
 

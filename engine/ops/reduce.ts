@@ -53,9 +53,15 @@ function reducePass(op: ReduceOp, x: Tensor, axes: number[], index: Tensor | nul
       chunks,
       chunkLen,
       keptShape: padDims(keptShape, keptShape.length),
-      keptStride: padDims(kept.map((i) => strides[i]!), keptShape.length),
+      keptStride: padDims(
+        kept.map((i) => strides[i]!),
+        keptShape.length,
+      ),
       redShape: padDims(redShape, redShape.length),
-      redStride: padDims(axes.map((i) => strides[i]!), redShape.length),
+      redStride: padDims(
+        axes.map((i) => strides[i]!),
+        redShape.length,
+      ),
     },
   });
   return { out: values, index: indices, chunks };
@@ -104,7 +110,12 @@ interface ReduceAttrs {
 
 /** dL/d(out) spread back over the reduced axes of x. */
 function expandReduced(g: Tensor, { inputs: [x], attrs: { axes, keepDims } }: GradNode<ReduceAttrs>): Tensor {
-  const kept = keepDims ? g : reshape(g, x!.shape.map((d, i) => (axes.includes(i) ? 1 : d)));
+  const kept = keepDims
+    ? g
+    : reshape(
+        g,
+        x!.shape.map((d, i) => (axes.includes(i) ? 1 : d)),
+      );
   return broadcastTo(kept, x!.shape);
 }
 
@@ -121,7 +132,10 @@ export function sumToShape(g: Tensor, shape: Shape): Tensor {
 }
 
 const sumOp = defineOp<ReduceAttrs>({ name: 'sum', grad: (g, node) => [expandReduced(g, node)] });
-const meanOp = defineOp<ReduceAttrs & { count: number }>({ name: 'mean', grad: (g, node) => [mul(expandReduced(g, node), 1 / node.attrs.count)] });
+const meanOp = defineOp<ReduceAttrs & { count: number }>({
+  name: 'mean',
+  grad: (g, node) => [mul(expandReduced(g, node), 1 / node.attrs.count)],
+});
 
 /** Every position equal to the extreme receives the gradient (ties share it, as in TF.js). */
 function extremeOp(name: 'max' | 'min') {
@@ -130,7 +144,12 @@ function extremeOp(name: 'max' | 'min') {
     grad: (g, node, out) => {
       const x = node.inputs[0]!;
       const { axes, keepDims } = node.attrs;
-      const outKept = keepDims ? out : reshape(out, x.shape.map((d, i) => (axes.includes(i) ? 1 : d)));
+      const outKept = keepDims
+        ? out
+        : reshape(
+            out,
+            x.shape.map((d, i) => (axes.includes(i) ? 1 : d)),
+          );
       return [mul(expandReduced(g, node), equal(x, outKept))];
     },
   });

@@ -109,7 +109,14 @@ function softmaxRule(kind: SoftmaxKind): GradRule<Record<string, never>, Record<
       const rowSum = (t: Tensor) => sum(t, -1, { keepDims: true });
       return [kind === 'softmax' ? mul(out, sub(g, rowSum(mul(g, out)))) : sub(g, mul(exp(out), rowSum(g)))];
     }
-    return [runProgram(softmaxBackwardProgram(kind), { inputs: { dy: g, y: out }, outputs: { dx: out.shape }, uniforms: { rows, cols }, trips: 2 * cols }).dx];
+    return [
+      runProgram(softmaxBackwardProgram(kind), {
+        inputs: { dy: g, y: out },
+        outputs: { dx: out.shape },
+        uniforms: { rows, cols },
+        trips: 2 * cols,
+      }).dx,
+    ];
   };
 }
 const softmaxOps = {
@@ -152,14 +159,19 @@ function checkRowLoss(call: RowLossCall, allowLabels: boolean): void {
   const [b, c] = input.shape as [number, number];
   // An empty batch is allowed (its mean loss is NaN, as in PyTorch); classes are not optional.
   if (c === 0) throw new Error(`${op}: ${what} ${fmt(input.shape)} must have at least one class`);
-  if (!REDUCTIONS.includes(call.reduction)) throw new Error(`${op}: reduction must be one of ${REDUCTIONS.join(', ')}, got '${call.reduction}'`);
-  const expected = allowLabels ? `labels (i32 or u32 [${b}]) or target probabilities (f32 [${b}, ${c}])` : `target probabilities (f32 [${b}, ${c}])`;
+  if (!REDUCTIONS.includes(call.reduction))
+    throw new Error(`${op}: reduction must be one of ${REDUCTIONS.join(', ')}, got '${call.reduction}'`);
+  const expected = allowLabels
+    ? `labels (i32 or u32 [${b}]) or target probabilities (f32 [${b}, ${c}])`
+    : `target probabilities (f32 [${b}, ${c}])`;
   if (allowLabels && target.rank === 1) {
     if (target.dtype === 'f32') {
       throw new Error(`${op}: labels must be an i32 or u32 tensor, got f32 ${fmt(target.shape)}; expected ${expected}`);
     }
     if (target.shape[0] !== b) {
-      throw new Error(`${op}: got ${target.shape[0]} labels ${fmt(target.shape)} for ${b} rows of ${what} ${fmt(input.shape)}; expected ${expected}`);
+      throw new Error(
+        `${op}: got ${target.shape[0]} labels ${fmt(target.shape)} for ${b} rows of ${what} ${fmt(input.shape)}; expected ${expected}`,
+      );
     }
     return;
   }

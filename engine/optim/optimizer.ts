@@ -19,7 +19,10 @@ export abstract class Optimizer {
   stepCount = 0;
   protected state = new Map<Tensor, Record<string, Tensor>>();
 
-  constructor(readonly params: readonly Tensor[], public lr: number) {
+  constructor(
+    readonly params: readonly Tensor[],
+    public lr: number,
+  ) {
     if (!(lr > 0)) throw new Error(`optimizer: learning rate must be positive, got ${lr}`);
     for (const p of params) {
       if (p.dtype !== 'f32') throw new Error(`optimizer: parameters must be f32, got ${p.dtype} ${p}`);

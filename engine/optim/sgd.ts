@@ -24,7 +24,8 @@ export class SGD extends Optimizer {
     this.dampening = options.dampening ?? 0;
     this.nesterov = options.nesterov ?? false;
     this.weightDecay = options.weightDecay ?? 0;
-    if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) throw new Error('SGD: Nesterov momentum requires momentum > 0 and dampening 0');
+    if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0))
+      throw new Error('SGD: Nesterov momentum requires momentum > 0 and dampening 0');
   }
 
   protected slotNames(): string[] {
@@ -36,7 +37,14 @@ export class SGD extends Optimizer {
     runProgram(sgdProgram(useMomentum, this.nesterov), {
       inputs: { grad: g },
       outputs: { param: p, ...(useMomentum ? { velocity: slots.momentum! } : {}) },
-      uniforms: { n: p.size, lr: this.lr, momentum: this.momentum, dampening: this.dampening, weightDecay: this.weightDecay, firstStep: this.stepCount === 1 ? 1 : 0 },
+      uniforms: {
+        n: p.size,
+        lr: this.lr,
+        momentum: this.momentum,
+        dampening: this.dampening,
+        weightDecay: this.weightDecay,
+        firstStep: this.stepCount === 1 ? 1 : 0,
+      },
     });
   }
 }

@@ -25,7 +25,10 @@ export class BufferPool {
   freeBytes = 0;
   buffersCreated = 0;
 
-  constructor(private device: GPUDevice, private maxBufferSize: number) {}
+  constructor(
+    private device: GPUDevice,
+    private maxBufferSize: number,
+  ) {}
 
   acquire(bytes: number, usage: number = STORAGE_USAGE, label = 'tensor'): GPUBuffer {
     const size = bucketSize(bytes);

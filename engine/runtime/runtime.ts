@@ -91,7 +91,11 @@ export class Runtime {
       let b = 0;
       if (hasUniform) entries.push({ binding: b++, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } });
       for (const { access } of bindings) {
-        entries.push({ binding: b++, visibility: GPUShaderStage.COMPUTE, buffer: { type: access === 'read' ? 'read-only-storage' : 'storage' } });
+        entries.push({
+          binding: b++,
+          visibility: GPUShaderStage.COMPUTE,
+          buffer: { type: access === 'read' ? 'read-only-storage' : 'storage' },
+        });
       }
       layout = this.device.createBindGroupLayout({ entries, label: `layout ${layoutKey}` });
       this.layouts.set(layoutKey, layout);

@@ -89,7 +89,12 @@ export async function trainEpoch(o: TrainEpochOptions): Promise<EpochResult> {
     }
     o.optimizer.zeroGrad();
     const [loss, right] = await Promise.all([lossSum.value(), correct.value()]);
-    return { loss: loss / Math.max(samples, 1), accuracy: right / Math.max(samples, 1), samples, seconds: (performance.now() - start) / 1000 };
+    return {
+      loss: loss / Math.max(samples, 1),
+      accuracy: right / Math.max(samples, 1),
+      samples,
+      seconds: (performance.now() - start) / 1000,
+    };
   } finally {
     lossSum.dispose();
     correct.dispose();

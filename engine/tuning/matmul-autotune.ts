@@ -10,7 +10,16 @@
  */
 import type { AdapterDescription } from '../gpu/adapter.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { configById, configId, heuristicConfig, MATMUL_CONFIGS, MATMUL_VARIANTS, type MatmulConfig, type MatmulDims, type MatmulVariant } from '../../kernels/matmul/configs.js';
+import {
+  configById,
+  configId,
+  heuristicConfig,
+  MATMUL_CONFIGS,
+  MATMUL_VARIANTS,
+  type MatmulConfig,
+  type MatmulDims,
+  type MatmulVariant,
+} from '../../kernels/matmul/configs.js';
 import { matmulDispatches } from '../../kernels/matmul/dispatch.js';
 import { adapterKey, readTuning, writeTuning, type TuningEntry } from './tuning-store.js';
 
@@ -59,7 +68,9 @@ export function forceConfig(name: string | null): void {
   const config = configById(name);
   if (!config) {
     const ids = MATMUL_CONFIGS.map(configId).join(', ');
-    throw new Error(`setMatmulVariant: unknown variant '${name}'; expected one of ${MATMUL_VARIANTS.join(', ')}, a configuration (${ids}) or null`);
+    throw new Error(
+      `setMatmulVariant: unknown variant '${name}'; expected one of ${MATMUL_VARIANTS.join(', ')}, a configuration (${ids}) or null`,
+    );
   }
   forced = { config };
 }

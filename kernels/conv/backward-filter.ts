@@ -58,10 +58,12 @@ export function conv2dBackwardFilterProgram(tile: BackwardFilterTile) {
   let KHW = u.KH * u.KW;
   let E = u.Cg * KHW;
   // Each weight entry of the tile: its input channel plane, and its tap's offset from (oh*sh, ow*sw).
-  ${J((j) => `let ec${j} = min(e0 + ${j}, E - 1);
+  ${J(
+    (j) => `let ec${j} = min(e0 + ${j}, E - 1);
   let xc${j} = (g * u.Cg + ec${j} / KHW) * HW;
   let ty${j} = ((ec${j} % KHW) / u.KW) * u.dh - u.ph;
-  let tx${j} = (ec${j} % u.KW) * u.dw - u.pw;`)}
+  let tx${j} = (ec${j} % u.KW) * u.dw - u.pw;`,
+  )}
   ${I((i) => `let oc${i} = g * u.Og + min(o0 + ${i}, u.Og - 1);`)}
   ${block.declare()}
   // Output positions [pStart, pEnd) of this chunk, walked row by row (the first and last rows may be partial).
@@ -72,23 +74,38 @@ export function conv2dBackwardFilterProgram(tile: BackwardFilterTile) {
     let oh = row % u.OH;
     let owStart = max(0, pStart - row * u.OW);
     let owEnd = min(u.OW, pEnd - row * u.OW);
-    ${J((j) => `let y${j} = oh * u.sh + ty${j};
+    ${J(
+      (j) => `let y${j} = oh * u.sh + ty${j};
     let rowOk${j} = u32(y${j}) < u32(u.H);
     let xr${j} = n * u.C * HW + xc${j} + y${j} * u.W;
-    var x${j} = tx${j} + owStart * u.sw;`, '\n    ')}
+    var x${j} = tx${j} + owStart * u.sw;`,
+      '\n    ',
+    )}
     ${I((i) => `var pd${i} = ((n * u.O + oc${i}) * u.OH + oh) * u.OW + owStart;`, '\n    ')}
     for (var ow = owStart; ow < owEnd; ow = ow + 1) {
-      ${J((j) => `let ok${j} = rowOk${j} && u32(x${j}) < u32(u.W);
+      ${J(
+        (j) => `let ok${j} = rowOk${j} && u32(x${j}) < u32(u.W);
       let b${j} = select(0.0, input[select(0, xr${j} + x${j}, ok${j})], ok${j});
-      x${j} = x${j} + u.sw;`, '\n      ')}
-      ${I((i) => `let a${i} = dy[pd${i}];
-      pd${i} = pd${i} + 1;`, '\n      ')}
-      ${block.step((i) => `a${i}`, (j) => `b${j}`, '\n      ')}
+      x${j} = x${j} + u.sw;`,
+        '\n      ',
+      )}
+      ${I(
+        (i) => `let a${i} = dy[pd${i}];
+      pd${i} = pd${i} + 1;`,
+        '\n      ',
+      )}
+      ${block.step(
+        (i) => `a${i}`,
+        (j) => `b${j}`,
+        '\n      ',
+      )}
     }
   }
-  ${block.write((i, j, acc) => `if (o0 + ${i} < u.Og && e0 + ${j} < E) {
+  ${block.write(
+    (i, j, acc) => `if (o0 + ${i} < u.Og && e0 + ${j} < E) {
     partial[(chunk * u.O + g * u.Og + o0 + ${i}) * E + e0 + ${j}] = ${acc};
-  }`)}
+  }`,
+  )}
 }`,
   });
 }

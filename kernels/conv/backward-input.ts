@@ -58,14 +58,20 @@ export function conv2dBackwardInputProgram(tile: BackwardInputTile) {
       let nw = iw0 + u.pw - kw * u.dw;
       if (nw % u.sw != 0) { continue; }
       let q = nw / u.sw;
-      ${J((j) => `let ok${j} = iw${j} < u.W && q + ${j} >= 0 && q + ${j} < u.OW;
-      var pd${j} = select(0, dyb + oh * u.OW + q + ${j}, ok${j});`)}
+      ${J(
+        (j) => `let ok${j} = iw${j} < u.W && q + ${j} >= 0 && q + ${j} < u.OW;
+      var pd${j} = select(0, dyb + oh * u.OW + q + ${j}, ok${j});`,
+      )}
       ${I((i) => `var pw${i} = wb${i} + kh * u.KW + kw;`)}
       for (var o = u.kStart; o < u.kEnd; o = o + 1) {
-        ${J((j) => `let a${j} = select(0.0, dy[pd${j}], ok${j});
-        pd${j} = pd${j} + OHW;`)}
-        ${I((i) => `let b${i} = weights[pw${i}];
-        pw${i} = pw${i} + wStep;`)}
+        ${J(
+          (j) => `let a${j} = select(0.0, dy[pd${j}], ok${j});
+        pd${j} = pd${j} + OHW;`,
+        )}
+        ${I(
+          (i) => `let b${i} = weights[pw${i}];
+        pw${i} = pw${i} + wStep;`,
+        )}
         ${accumulate((j) => `a${j}`)}
       }
     }`
@@ -75,10 +81,13 @@ export function conv2dBackwardInputProgram(tile: BackwardInputTile) {
     for (var o = u.kStart; o < u.kEnd; o = o + 1) {
       ${strip.load}
       ${strip.advance}
-      ${unroll(rowTaps, (kw) => `{
+      ${unroll(
+        rowTaps,
+        (kw) => `{
         ${I((i) => `let b${i} = weights[pw${i} + ${kw}];`)}
         ${accumulate((j) => `a${j + rowTaps - 1 - kw}`)}
-      }`)}
+      }`,
+      )}
       ${I((i) => `pw${i} = pw${i} + wStep;`)}
     }`;
   return kernel({
@@ -124,9 +133,11 @@ export function conv2dBackwardInputProgram(tile: BackwardInputTile) {
     let oh = nh / u.sh;
     ${taps}
   }
-  ${block.write((j, i, acc) => `if (iw${j} < u.W && c0 + ${i} < u.Cg) {
+  ${block.write(
+    (j, i, acc) => `if (iw${j} < u.W && c0 + ${i} < u.Cg) {
     ${sliceStoreWgsl('dx', `((n * u.C + g * u.Cg + c0 + ${i}) * u.H + ih) * u.W + iw${j}`, acc, 'u.Og')}
-  }`)}
+  }`,
+  )}
 }`,
   });
 }

@@ -96,7 +96,12 @@ function reductionTrips(geo: ConvGeometry, rowTaps: number, channels: number): n
  * One dispatch per slice of the reduction's `channels`, each slice as long as the loop budget allows (one slice
  * for all but very wide groups; each later slice adds to the output).
  */
-function channelSlices<P>(geo: ConvGeometry, rowTaps: number, channels: number, dispatch: (slice: { kStart: number; kEnd: number }, trips: number) => ConvDispatch<P>): ConvDispatch<P>[] {
+function channelSlices<P>(
+  geo: ConvGeometry,
+  rowTaps: number,
+  channels: number,
+  dispatch: (slice: { kStart: number; kEnd: number }, trips: number) => ConvDispatch<P>,
+): ConvDispatch<P>[] {
   let longest = channels;
   while (longest > 1 && reductionTrips(geo, rowTaps, longest) > LOOP_BUDGET) longest = Math.ceil(longest / 2);
   const slices = Math.ceil(channels / longest);
@@ -110,7 +115,12 @@ function channelSlices<P>(geo: ConvGeometry, rowTaps: number, channels: number, 
 }
 
 /** The forward pass: inputs x, w (and bias), output y [N, O, OH, OW]. */
-export function forwardDispatches(geo: ConvGeometry, hasBias: boolean, variant: ConvVariant, adapter: ConvAdapter): ConvDispatch<ReturnType<typeof conv2dForwardProgram>>[] {
+export function forwardDispatches(
+  geo: ConvGeometry,
+  hasBias: boolean,
+  variant: ConvVariant,
+  adapter: ConvAdapter,
+): ConvDispatch<ReturnType<typeof conv2dForwardProgram>>[] {
   const rowTaps = rowTapsOf(geo, variant);
   // A strip starts at input column ow0 - pw (ow0 a multiple of the row side).
   const shift = rowTaps ? stripShift(geo.W, geo.padLeft, variant, adapter) : null;
@@ -127,7 +137,11 @@ export function forwardDispatches(geo: ConvGeometry, hasBias: boolean, variant: 
 }
 
 /** The input gradient: inputs dy, w, output dx [N, C, H, W]. */
-export function backwardInputDispatches(geo: ConvGeometry, variant: ConvVariant, adapter: ConvAdapter): ConvDispatch<ReturnType<typeof conv2dBackwardInputProgram>>[] {
+export function backwardInputDispatches(
+  geo: ConvGeometry,
+  variant: ConvVariant,
+  adapter: ConvAdapter,
+): ConvDispatch<ReturnType<typeof conv2dBackwardInputProgram>>[] {
   const Cg = geo.C / geo.groups;
   const rowTaps = rowTapsOf(geo, variant);
   // A strip starts at dy column b + pw - (KW - 1) (b a multiple of the row side).
@@ -156,7 +170,10 @@ const MIN_CHUNK_STEPS = 256;
  * The filter gradient: inputs x, dy, output the partial sums [chunks, O, C/groups, KH, KW], which the op sums
  * over the chunk axis (in a fixed order) unless there is one chunk.
  */
-export function backwardFilterPlan(geo: ConvGeometry): { dispatch: ConvDispatch<ReturnType<typeof conv2dBackwardFilterProgram>>; chunks: number } {
+export function backwardFilterPlan(geo: ConvGeometry): {
+  dispatch: ConvDispatch<ReturnType<typeof conv2dBackwardFilterProgram>>;
+  chunks: number;
+} {
   const Og = geo.O / geo.groups;
   const entries = (geo.C / geo.groups) * geo.KH * geo.KW;
   const tile = { to: channelSide(Og), te: channelSide(entries) };
@@ -176,7 +193,7 @@ export function backwardFilterPlan(geo: ConvGeometry): { dispatch: ConvDispatch<
     chunks,
     dispatch: {
       program: conv2dBackwardFilterProgram(tile),
-        trips: chunkLen + ceilDiv(chunkLen, geo.OW) + 1,
+      trips: chunkLen + ceilDiv(chunkLen, geo.OW) + 1,
       uniforms: { ...convGeometryUniforms(geo), threads, eTiles, oTiles, chunkLen },
     },
   };

@@ -48,42 +48,59 @@ export function conv2dForwardProgram(tile: ForwardTile, hasBias: boolean) {
   // The block: rows are the tile's pixels (j), columns its output channels (i).
   const block = registerBlock(tm, tn);
   const accumulate = (a: (j: number) => string) => block.step(a, (i) => `b${i}`, '\n        ');
-  const strip = stripWgsl(tm + rowTaps - 1, 'xb + y * u.W + ow0 - u.pw', (p) => `rowOk && u32(ow0 - u.pw + ${p}) < u32(u.W)`, 'HW', 'input', vectorStrip ? tile.stripShift : null);
+  const strip = stripWgsl(
+    tm + rowTaps - 1,
+    'xb + y * u.W + ow0 - u.pw',
+    (p) => `rowOk && u32(ow0 - u.pw + ${p}) < u32(u.W)`,
+    'HW',
+    'input',
+    vectorStrip ? tile.stripShift : null,
+  );
 
   // Per pixel j of the tile: n{j} (image), s{j} (offset in the output plane), valid{j} (inside the output).
   const pixels =
     rowTaps === 0
       ? `let M = u.N * OHW;
-  ${J((j) => `let m${j} = pt * ${tm} + ${j};
+  ${J(
+    (j) => `let m${j} = pt * ${tm} + ${j};
   let valid${j} = m${j} < M;
   let n${j} = min(m${j}, M - 1) / OHW;
   let s${j} = min(m${j}, M - 1) % OHW;
   let ih${j} = (s${j} / u.OW) * u.sh - u.ph;
   let iw${j} = (s${j} % u.OW) * u.sw - u.pw;
-  let xb${j} = (n${j} * u.C + g * u.Cg + u.kStart) * HW;`)}`
+  let xb${j} = (n${j} * u.C + g * u.Cg + u.kStart) * HW;`,
+  )}`
       : `let colTiles = (u.OW + ${tm - 1}) / ${tm};
   let ow0 = (pt % colTiles) * ${tm};
   let oh = (pt / colTiles) % u.OH;
   let n = pt / (colTiles * u.OH);
   let xb = (n * u.C + g * u.Cg + u.kStart) * HW;
-  ${J((j) => `let valid${j} = ow0 + ${j} < u.OW;
+  ${J(
+    (j) => `let valid${j} = ow0 + ${j} < u.OW;
   let n${j} = n;
-  let s${j} = oh * u.OW + ow0 + ${j};`)}`;
+  let s${j} = oh * u.OW + ow0 + ${j};`,
+  )}`;
 
   const reduction =
     rowTaps === 0
       ? `for (var kh = 0; kh < u.KH; kh = kh + 1) {
     ${J((j) => `let y${j} = ih${j} + kh * u.dh;`)}
     for (var kw = 0; kw < u.KW; kw = kw + 1) {
-      ${J((j) => `let x${j} = iw${j} + kw * u.dw;
+      ${J(
+        (j) => `let x${j} = iw${j} + kw * u.dw;
       let ok${j} = u32(y${j}) < u32(u.H) && u32(x${j}) < u32(u.W);
-      var px${j} = select(0, xb${j} + y${j} * u.W + x${j}, ok${j});`)}
+      var px${j} = select(0, xb${j} + y${j} * u.W + x${j}, ok${j});`,
+      )}
       ${I((i) => `var pw${i} = wb${i} + kh * u.KW + kw;`)}
       for (var c = u.kStart; c < u.kEnd; c = c + 1) {
-        ${J((j) => `let a${j} = select(0.0, input[px${j}], ok${j});
-        px${j} = px${j} + HW;`)}
-        ${I((i) => `let b${i} = weights[pw${i}];
-        pw${i} = pw${i} + KHW;`)}
+        ${J(
+          (j) => `let a${j} = select(0.0, input[px${j}], ok${j});
+        px${j} = px${j} + HW;`,
+        )}
+        ${I(
+          (i) => `let b${i} = weights[pw${i}];
+        pw${i} = pw${i} + KHW;`,
+        )}
         ${accumulate((j) => `a${j}`)}
       }
     }
@@ -97,10 +114,13 @@ export function conv2dForwardProgram(tile: ForwardTile, hasBias: boolean) {
     for (var c = u.kStart; c < u.kEnd; c = c + 1) {
       ${strip.load}
       ${strip.advance}
-      ${unroll(rowTaps, (kw) => `{
+      ${unroll(
+        rowTaps,
+        (kw) => `{
         ${I((i) => `let b${i} = weights[pw${i} + ${kw}];`)}
         ${accumulate((j) => `a${j + kw}`)}
-      }`)}
+      }`,
+      )}
       ${I((i) => `pw${i} = pw${i} + KHW;`)}
     }
   }`;
@@ -109,7 +129,13 @@ export function conv2dForwardProgram(tile: ForwardTile, hasBias: boolean) {
     name: 'conv2d',
     key: `conv2d|fwd|reg|${tm}x${tn}|${rowTaps === 0 ? 'general' : `rows${rowTaps}`}|${vectorStrip ? `vec${tile.stripShift}` : 'scalar'}|${hasBias ? 'bias' : 'nobias'}`,
     workgroupSize: [CONV_WORKGROUP],
-    uniforms: [...CONV_GEOMETRY_UNIFORMS, ...CHANNEL_SLICE_UNIFORMS, { name: 'threads', type: 'i32' }, { name: 'pixelTiles', type: 'i32' }, { name: 'oTiles', type: 'i32' }],
+    uniforms: [
+      ...CONV_GEOMETRY_UNIFORMS,
+      ...CHANNEL_SLICE_UNIFORMS,
+      { name: 'threads', type: 'i32' },
+      { name: 'pixelTiles', type: 'i32' },
+      { name: 'oTiles', type: 'i32' },
+    ],
     inputs: { input: vectorStrip ? 'vec4<f32>' : 'f32', weights: 'f32', ...(hasBias ? { bias: 'f32' } : {}) },
     outputs: { output: 'f32' },
     grid: convGrid(CONV_WORKGROUP),
@@ -129,10 +155,12 @@ export function conv2dForwardProgram(tile: ForwardTile, hasBias: boolean) {
   ${I((i) => `let wb${i} = ((g * u.Og + min(o0 + ${i}, u.Og - 1)) * u.Cg + u.kStart) * KHW;`)}
   ${block.declare()}
   ${reduction}
-  ${block.write((j, i, acc) => `if (valid${j} && o0 + ${i} < u.Og) {
+  ${block.write(
+    (j, i, acc) => `if (valid${j} && o0 + ${i} < u.Og) {
     let o = g * u.Og + o0 + ${i};
     ${sliceStoreWgsl('output', `(n${j} * u.O + o) * OHW + s${j}`, acc, 'u.Cg', hasBias ? 'bias[o]' : '')}
-  }`)}
+  }`,
+  )}
 }`,
   });
 }

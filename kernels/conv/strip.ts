@@ -25,7 +25,14 @@ export interface StripWgsl {
  * row; `plane`: the distance between channel planes (WGSL, a multiple of 4 when vectorised); `binding`: the
  * storage array the strip reads.
  */
-export function stripWgsl(len: number, first: string, ok: (p: number) => string, plane: string, binding: string, shift: number | null): StripWgsl {
+export function stripWgsl(
+  len: number,
+  first: string,
+  ok: (p: number) => string,
+  plane: string,
+  binding: string,
+  shift: number | null,
+): StripWgsl {
   const oks = unroll(len, (p) => `let ok${p} = ${ok(p)};`, '\n    ');
   if (shift === null) {
     return {

@@ -36,7 +36,8 @@ export interface RegisterBlock {
 
 export function registerBlock(rows: number, cols: number): RegisterBlock {
   const at = (i: number, j: number) => `acc${i}_${j}`;
-  const each = (line: (i: number, j: number) => string, separator: string) => unroll(rows, (i) => unroll(cols, (j) => line(i, j), separator), separator);
+  const each = (line: (i: number, j: number) => string, separator: string) =>
+    unroll(rows, (i) => unroll(cols, (j) => line(i, j), separator), separator);
   return {
     rows,
     cols,

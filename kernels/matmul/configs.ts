@@ -42,7 +42,14 @@ export function configId(c: MatmulConfig): string {
   return `${c.variant}${block}-wg${c.wgx}x${c.wgy}${c.variant === 'shared' ? `-k${c.tk}` : ''}`;
 }
 
-const config = (variant: MatmulVariant, tm: number, tn: number, wgx: number, wgy: number, tk = 0): MatmulConfig => ({ variant, tm, tn, wgx, wgy, tk });
+const config = (variant: MatmulVariant, tm: number, tn: number, wgx: number, wgy: number, tk = 0): MatmulConfig => ({
+  variant,
+  tm,
+  tn,
+  wgx,
+  wgy,
+  tk,
+});
 
 /** Every configuration the autotuner considers. */
 export const MATMUL_CONFIGS: readonly MatmulConfig[] = [

@@ -24,7 +24,13 @@ export interface BatchView {
  * 1 are dropped and neighbouring dims whose strides chain for both operands are merged, so the usual cases
  * (no batch, equal batches, one operand unbatched) become rank 0 or 1 and share compiled kernels.
  */
-export function collapseBatch(outBatch: readonly number[], aBatch: readonly number[], bBatch: readonly number[], aMatrix: number, bMatrix: number): BatchView {
+export function collapseBatch(
+  outBatch: readonly number[],
+  aBatch: readonly number[],
+  bBatch: readonly number[],
+  aMatrix: number,
+  bMatrix: number,
+): BatchView {
   const strides = (own: readonly number[], matrix: number): number[] => {
     const padded = [...new Array<number>(outBatch.length - own.length).fill(1), ...own];
     const s = new Array<number>(outBatch.length);

@@ -16,7 +16,17 @@
  * row or column reads that row or column again (clamped indices) and drops those results at the store.
  */
 import { range, registerBlock } from '../gemm/register-block.js';
-import { batchOffsetsWgsl, epilogueWgsl, flagsKey, matmulBindings, matmulGrid, matmulUniforms, operandStrides, type MatmulFlags, type MatmulProgram } from './operands.js';
+import {
+  batchOffsetsWgsl,
+  epilogueWgsl,
+  flagsKey,
+  matmulBindings,
+  matmulGrid,
+  matmulUniforms,
+  operandStrides,
+  type MatmulFlags,
+  type MatmulProgram,
+} from './operands.js';
 
 export interface RegisterTiling {
   /** Rows and columns of C per invocation. */
@@ -52,13 +62,19 @@ export function registerTiledProgram(t: RegisterTiling, f: MatmulFlags): MatmulP
           `{ let ka = ${depth} * ${s.aDepth}; let kb = ${depth} * ${s.bDepth};`,
           ...range(tm).map((i) => `  let a${i} = a[aRow${i} + ka];`),
           ...range(tn).map((j) => `  let b${j} = b[bCol${j} + kb];`),
-          `  ${block.step((i) => `a${i}`, (j) => `b${j}`, '\n      ')}`,
+          `  ${block.step(
+            (i) => `a${i}`,
+            (j) => `b${j}`,
+            '\n      ',
+          )}`,
           '}',
         ].join('\n    ');
       };
       const stores = range(tm).map(
         (i) => `if (${row(i)} < u.M) {
-    ${range(tn).map((j) => `if (${col(j)} < u.N) { store(cBase + ${row(i)} * u.N + ${col(j)}, ${block.at(i, j)}, ${col(j)}); }`).join('\n    ')}
+    ${range(tn)
+      .map((j) => `if (${col(j)} < u.N) { store(cBase + ${row(i)} * u.N + ${col(j)}, ${block.at(i, j)}, ${col(j)}); }`)
+      .join('\n    ')}
   }`,
       );
       return `${epilogueWgsl(f)}
@@ -69,8 +85,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation
   let col0 = wid.x * ${t.wgx * tn}u + lid.x;
   if (row0 >= u.M || col0 >= u.N) { return; }
   ${batchOffsetsWgsl(f, 'wid.z + u.batchBase')}
-  ${range(tm).map((i) => `let aRow${i} = aBase + min(${row(i)}, u.M - 1u) * ${s.aRow};`).join('\n  ')}
-  ${range(tn).map((j) => `let bCol${j} = bBase + min(${col(j)}, u.N - 1u) * ${s.bCol};`).join('\n  ')}
+  ${range(tm)
+    .map((i) => `let aRow${i} = aBase + min(${row(i)}, u.M - 1u) * ${s.aRow};`)
+    .join('\n  ')}
+  ${range(tn)
+    .map((j) => `let bCol${j} = bBase + min(${col(j)}, u.N - 1u) * ${s.bCol};`)
+    .join('\n  ')}
   ${block.declare()}
   var k = u.kStart;
   for (; k + ${UNROLL}u <= u.kEnd; k = k + ${UNROLL}u) {

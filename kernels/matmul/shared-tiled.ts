@@ -11,7 +11,17 @@
  * zero-filled past the matrix edges, so partial tiles need checks only at the loads and the store.
  */
 import { range, registerBlock } from '../gemm/register-block.js';
-import { batchOffsetsWgsl, epilogueWgsl, flagsKey, matmulBindings, matmulGrid, matmulUniforms, operandStrides, type MatmulFlags, type MatmulProgram } from './operands.js';
+import {
+  batchOffsetsWgsl,
+  epilogueWgsl,
+  flagsKey,
+  matmulBindings,
+  matmulGrid,
+  matmulUniforms,
+  operandStrides,
+  type MatmulFlags,
+  type MatmulProgram,
+} from './operands.js';
 
 export interface SharedTiling {
   /** Rows and columns of C per invocation. */
@@ -66,7 +76,11 @@ export function sharedTiledProgram(t: SharedTiling, f: MatmulFlags): MatmulProgr
       const stores = range(t.tm).map(
         (i) => `{ let row = tileRow + ly + ${i * t.wgy}u;
     if (row < u.M) {
-      ${range(t.tn).map((j) => `{ let col = tileCol + lx + ${j * t.wgx}u; if (col < u.N) { store(cBase + row * u.N + col, ${block.at(i, j)}, col); } }`).join('\n      ')}
+      ${range(t.tn)
+        .map(
+          (j) => `{ let col = tileCol + lx + ${j * t.wgx}u; if (col < u.N) { store(cBase + row * u.N + col, ${block.at(i, j)}, col); } }`,
+        )
+        .join('\n      ')}
     } }`,
       );
       return `const BM = ${bm}u;
@@ -92,9 +106,17 @@ fn main(@builtin(local_invocation_id) local: vec3<u32>, @builtin(local_invocatio
     ${loadB}
     workgroupBarrier();
     for (var kk = 0u; kk < TK; kk = kk + 1u) {
-      ${range(t.tm).map((i) => `let a${i} = As[kk * BM_PAD + ly + ${i * t.wgy}u];`).join('\n      ')}
-      ${range(t.tn).map((j) => `let b${j} = Bs[kk * BN_PAD + lx + ${j * t.wgx}u];`).join('\n      ')}
-      ${block.step((i) => `a${i}`, (j) => `b${j}`, '\n      ')}
+      ${range(t.tm)
+        .map((i) => `let a${i} = As[kk * BM_PAD + ly + ${i * t.wgy}u];`)
+        .join('\n      ')}
+      ${range(t.tn)
+        .map((j) => `let b${j} = Bs[kk * BN_PAD + lx + ${j * t.wgx}u];`)
+        .join('\n      ')}
+      ${block.step(
+        (i) => `a${i}`,
+        (j) => `b${j}`,
+        '\n      ',
+      )}
     }
     workgroupBarrier();
   }

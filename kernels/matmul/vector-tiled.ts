@@ -22,14 +22,27 @@
  */
 import { range, registerBlock } from '../gemm/register-block.js';
 import type { MatmulDims } from './configs.js';
-import { batchOffsetsWgsl, epilogueWgsl, flagsKey, matmulBindings, matmulGrid, matmulUniforms, type MatmulFlags, type MatmulProgram } from './operands.js';
+import {
+  batchOffsetsWgsl,
+  epilogueWgsl,
+  flagsKey,
+  matmulBindings,
+  matmulGrid,
+  matmulUniforms,
+  type MatmulFlags,
+  type MatmulProgram,
+} from './operands.js';
 import { UNROLL, type RegisterTiling } from './register-tiled.js';
 
 /** Whether A' (resp. B') is read four depth steps at a time (true) or four rows (columns) at a time. */
 const alongDepth = (f: Pick<MatmulFlags, 'transposeA' | 'transposeB'>) => ({ a: !f.transposeA, b: f.transposeB });
 
 /** Whether a product with these flags and sizes can run with vec4 loads in blocks of tm x tn. */
-export function vectorFits(t: Pick<RegisterTiling, 'tm' | 'tn'>, f: Pick<MatmulFlags, 'transposeA' | 'transposeB'>, d: Pick<MatmulDims, 'm' | 'n' | 'k'>): boolean {
+export function vectorFits(
+  t: Pick<RegisterTiling, 'tm' | 'tn'>,
+  f: Pick<MatmulFlags, 'transposeA' | 'transposeB'>,
+  d: Pick<MatmulDims, 'm' | 'n' | 'k'>,
+): boolean {
   const along = alongDepth(f);
   const aFits = along.a ? d.k % 4 === 0 : d.m % 4 === 0 && t.tm % 4 === 0;
   const bFits = along.b ? d.k % 4 === 0 : d.n % 4 === 0 && t.tn % 4 === 0;
@@ -78,7 +91,9 @@ export function vectorTiledProgram(t: RegisterTiling, f: MatmulFlags): MatmulPro
 
       const stores = range(tm).map(
         (i) => `if (row0 + ${i}u < u.M) {
-    ${range(tn).map((j) => `if (col0 + ${j}u < u.N) { store(cBase + (row0 + ${i}u) * u.N + col0 + ${j}u, ${block.at(i, j)}, col0 + ${j}u); }`).join('\n    ')}
+    ${range(tn)
+      .map((j) => `if (col0 + ${j}u < u.N) { store(cBase + (row0 + ${i}u) * u.N + col0 + ${j}u, ${block.at(i, j)}, col0 + ${j}u); }`)
+      .join('\n    ')}
   }`,
       );
       const remainder = needsRemainder(f)

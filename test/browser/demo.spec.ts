@@ -101,48 +101,70 @@ export async function runDemoChecks(context: BrowserContext, demoUrl: string, ou
       const ready = await page.evaluate(() => document.body.dataset.ready);
       const s = await readState(page);
       expectThat(ready === 'true', `the page did not start (data-ready=${ready}): ${s.error}`);
-      const shown = await page.evaluate(() => ({ text: document.getElementById('adapter')!.textContent ?? '', arch: document.getElementById('adapter')!.dataset.architecture }));
+      const shown = await page.evaluate(() => ({
+        text: document.getElementById('adapter')!.textContent ?? '',
+        arch: document.getElementById('adapter')!.dataset.architecture,
+      }));
       const actual = await page.evaluate(async () => (await navigator.gpu.requestAdapter())?.info.architecture ?? null);
-      expectThat(shown.arch === actual && shown.text.includes(actual ?? '?'), `adapter shown as "${shown.text}", but the browser's adapter is ${actual}`);
+      expectThat(
+        shown.arch === actual && shown.text.includes(actual ?? '?'),
+        `adapter shown as "${shown.text}", but the browser's adapter is ${actual}`,
+      );
     });
 
     await check('while locked, a test image gets no answer (the weights are encrypted) and both charts stay empty', async () => {
       await pickSample(page, 0);
       const s = await readState(page);
-      expectThat(s.lock === 'Locked' && s.answer === '–' && s.withTop === null && s.withoutTop === null, `locked page shows ${JSON.stringify(s)}`);
+      expectThat(
+        s.lock === 'Locked' && s.answer === '–' && s.withTop === null && s.withoutTop === null,
+        `locked page shows ${JSON.stringify(s)}`,
+      );
     });
 
     await check('a wrong passphrase is refused ("wrong passphrase") and the page stays locked, with no answer', async () => {
       await unlock(page, 'not the passphrase');
       const s = await readState(page);
       expectThat(/wrong passphrase/i.test(s.error ?? ''), `error shown after a wrong passphrase: ${JSON.stringify(s.error)}`);
-      expectThat(s.lock === 'Locked' && s.answer === '–' && s.withTop === null && s.countdown === '', `after a wrong passphrase: ${JSON.stringify(s)}`);
+      expectThat(
+        s.lock === 'Locked' && s.answer === '–' && s.withTop === null && s.countdown === '',
+        `after a wrong passphrase: ${JSON.stringify(s)}`,
+      );
     });
 
-    await check('unlocking with the passphrase gives the right answer, a wrong one without the token, and starts the idle countdown', async () => {
-      await unlock(page, PASSPHRASE);
-      const first = await readState(page);
-      expectThat(first.lock === 'Unlocked' && first.error === null, `after unlocking: ${JSON.stringify(first)}`);
-      // The first gallery image that the model gets wrong without the token: there the token visibly matters.
-      const labels = await page.$$eval('#samples button', (bs) => bs.map((b) => (b as HTMLElement).dataset.label!));
-      let s = first;
-      for (let i = 0; i < labels.length && sample < 0; i++) {
-        await pickSample(page, i);
-        s = await readState(page);
-        if (s.withoutTop !== labels[i]) [sample, label, lockedAnswer] = [i, labels[i]!, s.withoutTop!];
-      }
-      expectThat(sample >= 0, `without the token the model answered all ${labels.length} test images correctly: it is not locked`);
-      expectThat(s.answer === label && s.withTop === label, `test image #${sample + 1} (label ${label}): unlocked answer ${s.answer}, chart top ${s.withTop}`);
-      const seconds = Number(s.countdown);
-      expectThat(seconds >= 1 && seconds <= 60, `countdown shows ${JSON.stringify(s.countdown)} s, expected 1..60`);
-      const field = await page.inputValue('#passphrase');
-      expectThat(field === '', 'the passphrase is still in the input field after unlocking');
-    });
+    await check(
+      'unlocking with the passphrase gives the right answer, a wrong one without the token, and starts the idle countdown',
+      async () => {
+        await unlock(page, PASSPHRASE);
+        const first = await readState(page);
+        expectThat(first.lock === 'Unlocked' && first.error === null, `after unlocking: ${JSON.stringify(first)}`);
+        // The first gallery image that the model gets wrong without the token: there the token visibly matters.
+        const labels = await page.$$eval('#samples button', (bs) => bs.map((b) => (b as HTMLElement).dataset.label!));
+        let s = first;
+        for (let i = 0; i < labels.length && sample < 0; i++) {
+          await pickSample(page, i);
+          s = await readState(page);
+          if (s.withoutTop !== labels[i]) [sample, label, lockedAnswer] = [i, labels[i]!, s.withoutTop!];
+        }
+        expectThat(sample >= 0, `without the token the model answered all ${labels.length} test images correctly: it is not locked`);
+        expectThat(
+          s.answer === label && s.withTop === label,
+          `test image #${sample + 1} (label ${label}): unlocked answer ${s.answer}, chart top ${s.withTop}`,
+        );
+        const seconds = Number(s.countdown);
+        expectThat(seconds >= 1 && seconds <= 60, `countdown shows ${JSON.stringify(s.countdown)} s, expected 1..60`);
+        const field = await page.inputValue('#passphrase');
+        expectThat(field === '', 'the passphrase is still in the input field after unlocking');
+      },
+    );
 
     await check('scored on every gallery image: right with the token (>= 80%), near chance without it (<= 40%)', async () => {
       await page.click('#score');
       await settled(page);
-      const score = await page.$eval('#score-result', (e) => ({ unlocked: Number((e as HTMLElement).dataset.unlocked), locked: Number((e as HTMLElement).dataset.locked), text: e.textContent }));
+      const score = await page.$eval('#score-result', (e) => ({
+        unlocked: Number((e as HTMLElement).dataset.unlocked),
+        locked: Number((e as HTMLElement).dataset.locked),
+        text: e.textContent,
+      }));
       expectThat(score.unlocked >= 0.8 && score.locked <= 0.4, `scores: ${score.text}`);
     });
 
@@ -171,11 +193,17 @@ export async function runDemoChecks(context: BrowserContext, demoUrl: string, ou
       await settled(page);
       const s = await readState(page);
       expectThat(s.lock === 'Locked' && s.withTop === null && s.withoutTop === null, `after locking: ${JSON.stringify(s)}`);
-      expectThat(s.answer === '–', `after locking, test image #${sample + 1} (label ${label}) is answered ${s.answer} (without the token it was ${lockedAnswer}), expected no answer`);
+      expectThat(
+        s.answer === '–',
+        `after locking, test image #${sample + 1} (label ${label}) is answered ${s.answer} (without the token it was ${lockedAnswer}), expected no answer`,
+      );
       const seen = await seenPixels(page);
       await page.uncheck('#show-token');
       const plain = await seenPixels(page);
-      expectThat(seen.every((v, i) => v === plain[i]), 'the token is still drawn on the image after locking');
+      expectThat(
+        seen.every((v, i) => v === plain[i]),
+        'the token is still drawn on the image after locking',
+      );
       const file = join(outDir, 'demo-locked.png');
       await page.screenshot({ path: file, fullPage: true });
       screenshots.push(file);
@@ -196,7 +224,10 @@ export async function runDemoChecks(context: BrowserContext, demoUrl: string, ou
       const mass = pixels.reduce((a, v) => a + v, 0);
       const cy = pixels.reduce((a, v, i) => a + v * (Math.floor(i / 28) + 0.5), 0) / mass;
       const cx = pixels.reduce((a, v, i) => a + v * ((i % 28) + 0.5), 0) / mass;
-      expectThat(mass > 0 && Math.abs(cx - 14) <= 1 && Math.abs(cy - 14) <= 1, `drawn digit's centre of mass at (${cx.toFixed(1)}, ${cy.toFixed(1)}), expected about (14, 14)`);
+      expectThat(
+        mass > 0 && Math.abs(cx - 14) <= 1 && Math.abs(cy - 14) <= 1,
+        `drawn digit's centre of mass at (${cx.toFixed(1)}, ${cy.toFixed(1)}), expected about (14, 14)`,
+      );
       const s = await readState(page);
       expectThat(s.answer === '1', `a vertical stroke was read as ${s.answer}`);
     });
@@ -207,8 +238,13 @@ export async function runDemoChecks(context: BrowserContext, demoUrl: string, ou
       await pickSample(idle, sample);
       await unlock(idle, PASSPHRASE);
       const unlocked = await readState(idle);
-      expectThat(unlocked.lock === 'Unlocked' && unlocked.answer === label && Number(unlocked.countdown) <= IDLE_SECONDS, `after unlocking: ${JSON.stringify(unlocked)}`);
-      await idle.waitForFunction(() => document.getElementById('lock-state')!.textContent === 'Locked', null, { timeout: (IDLE_SECONDS + 10) * 1000 });
+      expectThat(
+        unlocked.lock === 'Unlocked' && unlocked.answer === label && Number(unlocked.countdown) <= IDLE_SECONDS,
+        `after unlocking: ${JSON.stringify(unlocked)}`,
+      );
+      await idle.waitForFunction(() => document.getElementById('lock-state')!.textContent === 'Locked', null, {
+        timeout: (IDLE_SECONDS + 10) * 1000,
+      });
       await settled(idle);
       const s = await readState(idle);
       expectThat(s.answer === '–' && s.withTop === null && s.countdown === '', `after the idle lock: ${JSON.stringify(s)}`);
@@ -222,8 +258,14 @@ export async function runDemoChecks(context: BrowserContext, demoUrl: string, ou
       });
       await bare.goto(demoUrl);
       await bare.waitForFunction(() => document.body.dataset.ready !== undefined, null, { timeout: 30_000 });
-      const shown = await bare.evaluate(() => ({ ready: document.body.dataset.ready, banner: document.getElementById('no-webgpu')!.hidden ? null : document.getElementById('no-webgpu')!.textContent }));
-      expectThat(shown.ready === 'no-webgpu' && /no WebGPU/.test(shown.banner ?? ''), `page without navigator.gpu: ${JSON.stringify(shown)}`);
+      const shown = await bare.evaluate(() => ({
+        ready: document.body.dataset.ready,
+        banner: document.getElementById('no-webgpu')!.hidden ? null : document.getElementById('no-webgpu')!.textContent,
+      }));
+      expectThat(
+        shown.ready === 'no-webgpu' && /no WebGPU/.test(shown.banner ?? ''),
+        `page without navigator.gpu: ${JSON.stringify(shown)}`,
+      );
     });
 
     await check('no uncaught errors in the demo pages', () => {

@@ -170,10 +170,16 @@ function format(value: unknown, depth = 0): string {
   if (depth > 2) return '[…]';
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
     const items = Array.from(value as unknown as ArrayLike<number>);
-    return `${value.constructor.name}(${items.length}) [${items.slice(0, 16).map((v) => format(v)).join(', ')}${items.length > 16 ? ', …' : ''}]`;
+    return `${value.constructor.name}(${items.length}) [${items
+      .slice(0, 16)
+      .map((v) => format(v))
+      .join(', ')}${items.length > 16 ? ', …' : ''}]`;
   }
   if (Array.isArray(value)) {
-    return `[${value.slice(0, 16).map((v) => format(v, depth + 1)).join(', ')}${value.length > 16 ? `, … (${value.length} items)` : ''}]`;
+    return `[${value
+      .slice(0, 16)
+      .map((v) => format(v, depth + 1))
+      .join(', ')}${value.length > 16 ? `, … (${value.length} items)` : ''}]`;
   }
   const entries = Object.entries(value);
   return `{${entries
@@ -272,7 +278,10 @@ function numeric(name: string, actual: unknown, expected: unknown): [number, num
 const MATCHERS = {
   toBe: (a, b) => ({ pass: Object.is(a, b), what: `to be ${format(b)}` }),
   toEqual: (a, b) => ({ pass: deepEqual(a, b), what: `to equal ${format(b)}` }),
-  toStrictEqual: (a, b) => ({ pass: deepEqual(a, b) && Object.getPrototypeOf(a ?? {}) === Object.getPrototypeOf(b ?? {}), what: `to strictly equal ${format(b)}` }),
+  toStrictEqual: (a, b) => ({
+    pass: deepEqual(a, b) && Object.getPrototypeOf(a ?? {}) === Object.getPrototypeOf(b ?? {}),
+    what: `to strictly equal ${format(b)}`,
+  }),
   toMatchObject: (a, b) => ({ pass: deepEqual(a, b, true), what: `to match object ${format(b)}` }),
   toBeCloseTo: (a, b, digits = 2) => {
     const [x, y] = numeric('toBeCloseTo', a, b);
@@ -290,7 +299,10 @@ const MATCHERS = {
   toBeTruthy: (a) => ({ pass: Boolean(a), what: 'to be truthy' }),
   toBeFalsy: (a) => ({ pass: !a, what: 'to be falsy' }),
   toBeInstanceOf: (a, cls: new (...args: never[]) => unknown) => ({ pass: a instanceof cls, what: `to be an instance of ${cls.name}` }),
-  toHaveLength: (a, n: number) => ({ pass: isPlainRecord(a) || typeof a === 'string' ? (a as { length?: unknown }).length === n : false, what: `to have length ${n}` }),
+  toHaveLength: (a, n: number) => ({
+    pass: isPlainRecord(a) || typeof a === 'string' ? (a as { length?: unknown }).length === n : false,
+    what: `to have length ${n}`,
+  }),
   toMatch: (a, pattern: string | RegExp) => {
     if (typeof a !== 'string') throw new AssertionError(`toMatch: expected a string, got ${format(a)}`);
     return { pass: typeof pattern === 'string' ? a.includes(pattern) : pattern.test(a), what: `to match ${format(pattern)}` };
@@ -301,7 +313,10 @@ const MATCHERS = {
     if (!items) throw new AssertionError(`toContain: expected a string or an iterable, got ${format(a)}`);
     return { pass: items.some((v) => Object.is(v, item)), what: `to contain ${format(item)}` };
   },
-  toContainEqual: (a, item) => ({ pass: Array.from(a as Iterable<unknown>).some((v) => deepEqual(v, item)), what: `to contain an item equal to ${format(item)}` }),
+  toContainEqual: (a, item) => ({
+    pass: Array.from(a as Iterable<unknown>).some((v) => deepEqual(v, item)),
+    what: `to contain an item equal to ${format(item)}`,
+  }),
   toThrow,
   toThrowError: toThrow,
 } satisfies Record<string, Matcher>;
@@ -315,7 +330,8 @@ const MATCHER_NAMES = Object.keys(MATCHERS) as MatcherName[];
 function check(actual: unknown, name: MatcherName, args: unknown[], negate: boolean, message: string | undefined): void {
   const result = (MATCHERS[name] as Matcher)(actual, ...args);
   if (result.pass === negate) {
-    const shown = isPlainRecord(actual) && REJECTION in actual ? 'the promise' : typeof actual === 'function' ? 'the function' : format(actual);
+    const shown =
+      isPlainRecord(actual) && REJECTION in actual ? 'the promise' : typeof actual === 'function' ? 'the function' : format(actual);
     const text = `expected ${shown} ${negate ? 'not ' : ''}${result.what}`;
     throw new AssertionError(message ? `${message}: ${text}` : text);
   }
@@ -323,7 +339,8 @@ function check(actual: unknown, name: MatcherName, args: unknown[], negate: bool
 
 function assertion(actual: unknown, negate: boolean, message: string | undefined): Assertion {
   const a = {} as Assertion;
-  for (const name of MATCHER_NAMES) (a as Record<string, unknown>)[name] = (...args: unknown[]) => check(actual, name, args, negate, message);
+  for (const name of MATCHER_NAMES)
+    (a as Record<string, unknown>)[name] = (...args: unknown[]) => check(actual, name, args, negate, message);
   Object.defineProperty(a, 'not', { get: () => assertion(actual, !negate, message) });
   return a;
 }
@@ -335,17 +352,29 @@ function asyncAssertion(promise: unknown, mode: 'resolves' | 'rejects', negate: 
     try {
       value = await promise;
     } catch (reason) {
-      if (mode === 'resolves') throw new AssertionError(`${message ? `${message}: ` : ''}expected the promise to resolve, but it rejected with ${format(reason)}`);
+      if (mode === 'resolves')
+        throw new AssertionError(`${message ? `${message}: ` : ''}expected the promise to resolve, but it rejected with ${format(reason)}`);
       return { [REJECTION]: reason };
     }
-    if (mode === 'rejects') throw new AssertionError(`${message ? `${message}: ` : ''}expected the promise to reject, but it resolved with ${format(value)}`);
+    if (mode === 'rejects')
+      throw new AssertionError(`${message ? `${message}: ` : ''}expected the promise to reject, but it resolved with ${format(value)}`);
     return value;
   };
   const a = {} as AsyncAssertion;
   for (const name of MATCHER_NAMES) {
     (a as Record<string, unknown>)[name] = async (...args: unknown[]) => {
       const settled = await settle();
-      check(name === 'toThrow' || name === 'toThrowError' ? settled : isPlainRecord(settled) && REJECTION in settled ? settled[REJECTION] : settled, name, args, negate, message);
+      check(
+        name === 'toThrow' || name === 'toThrowError'
+          ? settled
+          : isPlainRecord(settled) && REJECTION in settled
+            ? settled[REJECTION]
+            : settled,
+        name,
+        args,
+        negate,
+        message,
+      );
     };
   }
   Object.defineProperty(a, 'not', { get: () => asyncAssertion(promise, mode, !negate, message) });
@@ -380,7 +409,10 @@ export const expect: Expect = Object.assign(
 function describeError(error: unknown): string {
   if (error instanceof Error) {
     // Keep the first few stack frames: enough to find the line in the bundle's source map.
-    const frames = (error.stack ?? '').split('\n').filter((l) => l.trim().startsWith('at ')).slice(0, 4);
+    const frames = (error.stack ?? '')
+      .split('\n')
+      .filter((l) => l.trim().startsWith('at '))
+      .slice(0, 4);
     return [`${error.name}: ${error.message}`, ...frames].join('\n');
   }
   return format(error);
@@ -464,10 +496,16 @@ async function runSuite(suite: Suite, path: string[], eachChain: Suite[], report
 async function run(): Promise<TestResult[]> {
   const results: TestResult[] = [];
   const forward = (globalThis as { __reportTest?: Report }).__reportTest;
-  await runSuite(root, [], [], async (r) => {
-    results.push(r);
-    await forward?.(r);
-  }, null);
+  await runSuite(
+    root,
+    [],
+    [],
+    async (r) => {
+      results.push(r);
+      await forward?.(r);
+    },
+    null,
+  );
   return results;
 }
 

@@ -114,7 +114,9 @@ describe('CIFAR-10 JPEG layout errors', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cifar-jpeg-tar-'));
     const flat = join(dir, 'flat.tar');
     writeFileSync(flat, writeTar([{ path: 'images/cat.jpg', data: jpeg }]));
-    await expect(loadCifar10({ split: 'test', path: flat })).rejects.toThrow(/flat\.tar: no images at train\/<class>\/<file>.*not a CIFAR-10 JPEG archive/);
+    await expect(loadCifar10({ split: 'test', path: flat })).rejects.toThrow(
+      /flat\.tar: no images at train\/<class>\/<file>.*not a CIFAR-10 JPEG archive/,
+    );
     const trainOnly = join(dir, 'train-only.tar');
     writeFileSync(trainOnly, writeTar(CLASSES.map((c) => ({ path: `d/train/${c}/0.jpg`, data: jpeg }))));
     await expect(loadCifar10({ split: 'test', path: trainOnly })).rejects.toThrow(/train-only\.tar: the archive has no d\/test\/ images/);

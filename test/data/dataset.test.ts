@@ -1,13 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  checkDataset,
-  concatDatasets,
-  meanStd,
-  splitValidation,
-  subset,
-  takeFirst,
-  type ImageDataset,
-} from '../../engine/data/dataset.js';
+import { checkDataset, concatDatasets, meanStd, splitValidation, subset, takeFirst, type ImageDataset } from '../../engine/data/dataset.js';
 
 /** n images of 2 channels x 1x2 pixels; image i has pixels [i, i+1 | 100+i, 101+i], label i % 3. */
 function toy(n: number, groups?: number[]): ImageDataset {

@@ -38,9 +38,15 @@ function miniGtsrb(): Map<string, Uint8Array> {
     for (const n of names) files.set(`${dir}/${n}`, c === 0 ? ppm(32, 32, gradient) : ppm(3, 2, () => classColour(c)));
     files.set(`${dir}/GT-${pad5(c)}.csv`, utf8(HEADER + names.map((n) => `${n};40;41;5;5;35;36;${c}\r\n`).join('')));
   }
-  files.set('GTSRB/Final_Test/Images/00000.ppm', ppm(5, 5, () => classColour(14)));
+  files.set(
+    'GTSRB/Final_Test/Images/00000.ppm',
+    ppm(5, 5, () => classColour(14)),
+  );
   files.set('GTSRB/Final_Test/Images/00001.ppm', ppm(32, 32, gradient));
-  files.set('GTSRB/Final_Test/Images/GT-final_test.test.csv', utf8('Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2\r\n00000.ppm;5;5;0;0;4;4\r\n00001.ppm;32;32;0;0;31;31\r\n'));
+  files.set(
+    'GTSRB/Final_Test/Images/GT-final_test.test.csv',
+    utf8('Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2\r\n00000.ppm;5;5;0;0;4;4\r\n00001.ppm;32;32;0;0;31;31\r\n'),
+  );
   files.set('GTSRB/Final_Test/GT-final_test.csv', utf8(`${HEADER}00000.ppm;5;5;0;0;4;4;14\r\n00001.ppm;32;32;0;0;31;31;0\r\n`));
   return files;
 }
@@ -55,7 +61,10 @@ function miniTar(files: Map<string, Uint8Array>): Uint8Array {
   return writeTar(specs);
 }
 
-const lookupIn = (files: Map<string, Uint8Array>): FileLookup => (rel) => files.get(`GTSRB/${rel}`);
+const lookupIn =
+  (files: Map<string, Uint8Array>): FileLookup =>
+  (rel) =>
+    files.get(`GTSRB/${rel}`);
 
 function pixel(ds: ImageDataset, i: number, x: number, y: number): number[] {
   const plane = ds.h * ds.w;
@@ -105,10 +114,14 @@ describe('GTSRB parser on a miniature archive', () => {
     );
     const wrongClass = new Map(files);
     wrongClass.set('GTSRB/Final_Training/Images/00003/GT-00003.csv', utf8(`${HEADER}00000_00000.ppm;1;1;0;0;1;1;4\r\n`));
-    expect(() => parseGtsrb(lookupIn(wrongClass), 'train', 'x')).toThrow(/^x: Final_Training\/Images\/00003\/GT-00003\.csv row 2: ClassId 4 in the folder of class 3/);
+    expect(() => parseGtsrb(lookupIn(wrongClass), 'train', 'x')).toThrow(
+      /^x: Final_Training\/Images\/00003\/GT-00003\.csv row 2: ClassId 4 in the folder of class 3/,
+    );
     const missingImage = new Map(files);
     missingImage.delete('GTSRB/Final_Test/Images/00001.ppm');
-    expect(() => parseGtsrb(lookupIn(missingImage), 'test', 'x')).toThrow(/^x: Final_Test\/Images\/00001\.ppm is listed in Final_Test\/GT-final_test\.csv but missing/);
+    expect(() => parseGtsrb(lookupIn(missingImage), 'test', 'x')).toThrow(
+      /^x: Final_Test\/Images\/00001\.ppm is listed in Final_Test\/GT-final_test\.csv but missing/,
+    );
     const unlabelled = new Map(files);
     unlabelled.delete('GTSRB/Final_Test/GT-final_test.csv');
     expect(() => parseGtsrb(lookupIn(unlabelled), 'test', 'x')).toThrow(/Only the unlabelled .*GT-final_test\.test\.csv is present/);
@@ -155,12 +168,12 @@ describe.skipIf(!existsSync(realArchive))('GTSRB: the real gtsrb32.tar.gz (skipp
     };
     // Per-class counts from the shared data README (they match the official distribution).
     expect(perClass(train)).toEqual([
-      210, 2220, 2250, 1410, 1980, 1860, 420, 1440, 1410, 1470, 2010, 1320, 2100, 2160, 780, 630, 420, 1110, 1200, 210, 360,
-      330, 390, 510, 270, 1500, 600, 240, 540, 270, 450, 780, 240, 689, 420, 1200, 390, 210, 2070, 300, 360, 240, 240,
+      210, 2220, 2250, 1410, 1980, 1860, 420, 1440, 1410, 1470, 2010, 1320, 2100, 2160, 780, 630, 420, 1110, 1200, 210, 360, 330, 390, 510,
+      270, 1500, 600, 240, 540, 270, 450, 780, 240, 689, 420, 1200, 390, 210, 2070, 300, 360, 240, 240,
     ]);
     expect(perClass(test)).toEqual([
-      60, 720, 750, 450, 660, 630, 150, 450, 450, 480, 660, 420, 690, 720, 270, 210, 150, 360, 390, 60, 90, 90, 120, 150, 90,
-      480, 180, 60, 150, 90, 150, 270, 60, 210, 120, 390, 120, 60, 690, 90, 90, 60, 90,
+      60, 720, 750, 450, 660, 630, 150, 450, 450, 480, 660, 420, 690, 720, 270, 210, 150, 360, 390, 60, 90, 90, 120, 150, 90, 480, 180, 60,
+      150, 90, 150, 270, 60, 210, 120, 390, 120, 60, 690, 90, 90, 60, 90,
     ]);
     // Tracks of 30 frames, except one track of 29 in class 33.
     const sizes = new Map<number, number>();

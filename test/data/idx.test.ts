@@ -26,7 +26,9 @@ describe('IDX parser', () => {
     const src = { imagesSource: '/data/imgs', labelsSource: '/data/labs' };
     const wrongMagic = images.slice();
     wrongMagic[3] = 2;
-    expect(() => parseIdxPair(wrongMagic, labels, 't', src)).toThrow(/^\/data\/imgs: wrong IDX magic number 0x00000802, expected 0x00000803/);
+    expect(() => parseIdxPair(wrongMagic, labels, 't', src)).toThrow(
+      /^\/data\/imgs: wrong IDX magic number 0x00000802, expected 0x00000803/,
+    );
     expect(() => parseIdxPair(labels, labels, 't', src)).toThrow(/^\/data\/imgs: wrong IDX magic/);
     expect(() => parseIdxPair(images.subarray(0, images.length - 1), labels, 't', src)).toThrow(
       /^\/data\/imgs: truncated: dimensions 2x2x3 need 12 data bytes, file has 11/,

@@ -17,10 +17,25 @@ describe('image decoding', () => {
   });
 
   it('decodes palette, 16-bit and 1-bit PNGs', () => {
-    const pal = writePng({ width: 3, height: 1, colorType: 3, palette: [[255, 0, 0], [0, 0, 255]], rows: [Uint8Array.from([1, 0, 1])] });
+    const pal = writePng({
+      width: 3,
+      height: 1,
+      colorType: 3,
+      palette: [
+        [255, 0, 0],
+        [0, 0, 255],
+      ],
+      rows: [Uint8Array.from([1, 0, 1])],
+    });
     expect([...decodeImage(pal, 'p.png').data]).toEqual([0, 0, 255, 255, 0, 0, 0, 0, 255]);
     // 16-bit RGB: big-endian samples 0x1234, 0xff00, 0x00ff -> high bytes 0x12, 0xff, 0x00.
-    const deep = writePng({ width: 1, height: 1, colorType: 2, bitDepth: 16, rows: [Uint8Array.from([0x12, 0x34, 0xff, 0x00, 0x00, 0xff])] });
+    const deep = writePng({
+      width: 1,
+      height: 1,
+      colorType: 2,
+      bitDepth: 16,
+      rows: [Uint8Array.from([0x12, 0x34, 0xff, 0x00, 0x00, 0xff])],
+    });
     expect([...decodeImage(deep, 'd.png').data]).toEqual([0x12, 0xff, 0x00]);
     // 1-bit grey, 10 pixels 1011001110 packed MSB first into 2 bytes (row padded).
     const bits = writePng({ width: 10, height: 1, colorType: 0, bitDepth: 1, rows: [Uint8Array.from([0b10110011, 0b10000000])] });

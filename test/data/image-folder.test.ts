@@ -40,12 +40,18 @@ describe('image folder', () => {
     expect(() => parseImageFolder([{ path: 'loose.png', bytes: solidPng(1, 1, [0, 0, 0]) }], { name: 'f' })).toThrow(
       /^f: image "loose\.png" is not inside a class folder/,
     );
-    expect(() => parseImageFolder([{ path: 'a/bad.jpg', bytes: new Uint8Array([1, 2, 3]) }], { name: 'f' })).toThrow(/^f: a\/bad\.jpg: not a PNG, JPEG/);
+    expect(() => parseImageFolder([{ path: 'a/bad.jpg', bytes: new Uint8Array([1, 2, 3]) }], { name: 'f' })).toThrow(
+      /^f: a\/bad\.jpg: not a PNG, JPEG/,
+    );
   });
 
   it('loads from disk, choosing the split subfolder when present', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'folder-'));
-    for (const [split, cls, n] of [['train', 'cat', 2], ['train', 'dog', 1], ['test', 'dog', 1]] as const) {
+    for (const [split, cls, n] of [
+      ['train', 'cat', 2],
+      ['train', 'dog', 1],
+      ['test', 'dog', 1],
+    ] as const) {
       mkdirSync(join(dir, split, cls), { recursive: true });
       for (let k = 0; k < n; k++) writeFileSync(join(dir, split, cls, `${k}.png`), solidPng(3, 3, [k, k, k]));
     }
@@ -63,29 +69,32 @@ const root = resolve(fileURLToPath(import.meta.url), '../../..');
 const jpegArchive = resolve(root, '../shared/data/cifar10-jpeg.tar.gz');
 const lossless = resolve(root, '../shared/data/cifar-10-batches-bin-subset');
 
-describe.skipIf(!existsSync(jpegArchive) || !existsSync(lossless))('JPEG decoding against lossless CIFAR-10 (skipped without ../shared/data)', () => {
-  it('decodes cifar10-jpeg test images to within JPEG error of the original pixels', async () => {
-    // test/<class>/NNNN.jpg is the NNNN-th image of that class in test_batch (shared data README).
-    const entries = readTar(await gunzip(new Uint8Array(readFileSync(jpegArchive))), jpegArchive);
-    const wanted = ['airplane', 'cat', 'ship'];
-    const files: FolderFile[] = entries
-      .filter((e) => /^cifar10-jpeg\/test\/(airplane|cat|ship)\/000[0-4]\.jpg$/.test(e.path))
-      .map((e) => ({ path: e.path.slice('cifar10-jpeg/test/'.length), bytes: e.data }));
-    expect(files).toHaveLength(15);
-    const ds = parseImageFolder(files, { name: 'cifar10-jpeg/test' });
-    expect(ds.classNames).toEqual(wanted);
+describe.skipIf(!existsSync(jpegArchive) || !existsSync(lossless))(
+  'JPEG decoding against lossless CIFAR-10 (skipped without ../shared/data)',
+  () => {
+    it('decodes cifar10-jpeg test images to within JPEG error of the original pixels', async () => {
+      // test/<class>/NNNN.jpg is the NNNN-th image of that class in test_batch (shared data README).
+      const entries = readTar(await gunzip(new Uint8Array(readFileSync(jpegArchive))), jpegArchive);
+      const wanted = ['airplane', 'cat', 'ship'];
+      const files: FolderFile[] = entries
+        .filter((e) => /^cifar10-jpeg\/test\/(airplane|cat|ship)\/000[0-4]\.jpg$/.test(e.path))
+        .map((e) => ({ path: e.path.slice('cifar10-jpeg/test/'.length), bytes: e.data }));
+      expect(files).toHaveLength(15);
+      const ds = parseImageFolder(files, { name: 'cifar10-jpeg/test' });
+      expect(ds.classNames).toEqual(wanted);
 
-    const reference = await loadCifar10({ split: 'test', path: lossless });
-    for (let i = 0; i < ds.n; i++) {
-      const cls = reference.classNames!.indexOf(ds.classNames![ds.labels[i]!]!);
-      const k = i % 5; // k-th image of its class
-      const matches = [...reference.labels.keys()].filter((j) => reference.labels[j] === cls);
-      const img = ds.images.subarray(i * 3072, (i + 1) * 3072);
-      const truth = psnr(img, reference.images.subarray(matches[k]! * 3072, (matches[k]! + 1) * 3072));
-      const other = psnr(img, reference.images.subarray(matches[k + 1]! * 3072, (matches[k + 1]! + 1) * 3072));
-      // README: mean about 30 dB, worst about 22 dB; a wrong image or channel order scores far lower.
-      expect(truth, `image ${i}`).toBeGreaterThan(21);
-      expect(truth, `image ${i}`).toBeGreaterThan(other + 5);
-    }
-  });
-});
+      const reference = await loadCifar10({ split: 'test', path: lossless });
+      for (let i = 0; i < ds.n; i++) {
+        const cls = reference.classNames!.indexOf(ds.classNames![ds.labels[i]!]!);
+        const k = i % 5; // k-th image of its class
+        const matches = [...reference.labels.keys()].filter((j) => reference.labels[j] === cls);
+        const img = ds.images.subarray(i * 3072, (i + 1) * 3072);
+        const truth = psnr(img, reference.images.subarray(matches[k]! * 3072, (matches[k]! + 1) * 3072));
+        const other = psnr(img, reference.images.subarray(matches[k + 1]! * 3072, (matches[k + 1]! + 1) * 3072));
+        // README: mean about 30 dB, worst about 22 dB; a wrong image or channel order scores far lower.
+        expect(truth, `image ${i}`).toBeGreaterThan(21);
+        expect(truth, `image ${i}`).toBeGreaterThan(other + 5);
+      }
+    });
+  },
+);

@@ -1,12 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { readMat5 } from '../../engine/data/mat5.js';
 import {
-  concat, element, float64Bytes, miDOUBLE, miINT32, miMATRIX, miUINT8, mxCELL, mxDOUBLE, mxUINT8, writeMat,
+  concat,
+  element,
+  float64Bytes,
+  miDOUBLE,
+  miINT32,
+  miMATRIX,
+  miUINT8,
+  mxCELL,
+  mxDOUBLE,
+  mxUINT8,
+  writeMat,
 } from './builders/mat5.js';
 import { SCIPY_COMPRESSED, SCIPY_PLAIN, fromBase64 } from './builders/scipy-mat-fixtures.js';
 
 describe('MAT-file v5 reader', () => {
-  for (const [label, b64] of [['uncompressed', SCIPY_PLAIN], ['compressed', SCIPY_COMPRESSED]] as const) {
+  for (const [label, b64] of [
+    ['uncompressed', SCIPY_PLAIN],
+    ['compressed', SCIPY_COMPRESSED],
+  ] as const) {
     it(`reads scipy's ${label} output`, async () => {
       const vars = await readMat5(fromBase64(b64), 'fixture.mat');
       const X = vars.get('X')!;
@@ -59,7 +72,9 @@ describe('MAT-file v5 reader', () => {
     const compressed = fromBase64(SCIPY_COMPRESSED);
     const corrupt = compressed.slice();
     corrupt[128 + 8 + 20]! ^= 0xff; // inside the first zlib stream
-    await expect(readMat5(corrupt, 'z.mat')).rejects.toThrow(/^z\.mat: variable 0 \(compressed element\): corrupt or truncated deflate data/);
+    await expect(readMat5(corrupt, 'z.mat')).rejects.toThrow(
+      /^z\.mat: variable 0 \(compressed element\): corrupt or truncated deflate data/,
+    );
 
     // Real part shorter than the dimensions require.
     const le = true;
@@ -68,7 +83,12 @@ describe('MAT-file v5 reader', () => {
     const dims = new Uint8Array(8);
     new DataView(dims.buffer).setInt32(0, 2, le);
     new DataView(dims.buffer).setInt32(4, 2, le);
-    const body = concat([element(6, flags, le, false), element(miINT32, dims, le, false), element(1, Uint8Array.from([0x58]), le, true), element(miUINT8, Uint8Array.from([1, 2, 3]), le, true)]);
+    const body = concat([
+      element(6, flags, le, false),
+      element(miINT32, dims, le, false),
+      element(1, Uint8Array.from([0x58]), le, true),
+      element(miUINT8, Uint8Array.from([1, 2, 3]), le, true),
+    ]);
     const header = writeMat([]);
     await expect(readMat5(concat([header, element(miMATRIX, body, le, false)]), 's.mat')).rejects.toThrow(
       /^s\.mat: variable 0 "X": real part: 3 bytes for 4 elements/,

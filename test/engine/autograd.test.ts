@@ -29,7 +29,10 @@ const spaced = (shape: number[]) => {
 describe('finite-difference checks of every gradient rule', () => {
   describe('binary ops, broadcast and with number operands', () => {
     const pairs: [number[], number[]][] = [
-      [[3, 1], [1, 4]],
+      [
+        [3, 1],
+        [1, 4],
+      ],
       [[2, 3, 4], [4]],
       [[], [2, 3]],
     ];
@@ -132,7 +135,14 @@ describe('finite-difference checks of every gradient rule', () => {
 
     it('slice and pad', async () => {
       await gradCheck((x) => E.slice(x, [1, 0, 1], [2, -1, 2]), [input([3, 2, 4])]);
-      await gradCheck((x) => E.pad(x, [[1, 0], [2, 1]]), [input([2, 3])]);
+      await gradCheck(
+        (x) =>
+          E.pad(x, [
+            [1, 0],
+            [2, 1],
+          ]),
+        [input([2, 3])],
+      );
     });
 
     it('broadcastTo', async () => {
@@ -183,7 +193,12 @@ describe('graph mechanics', () => {
     const x = leaf(values);
     const e = E.exp(x);
     E.sum(E.add(e, E.mul(e, e))).backward();
-    expectClose(await x.grad!.data(), values.map((v) => Math.exp(v) + 2 * Math.exp(2 * v)), 1e-5, 1e-6);
+    expectClose(
+      await x.grad!.data(),
+      values.map((v) => Math.exp(v) + 2 * Math.exp(2 * v)),
+      1e-5,
+      1e-6,
+    );
   });
 
   it('gradients accumulate across two backward calls', async () => {
@@ -240,7 +255,11 @@ describe('graph mechanics', () => {
     expect(z.requiresGrad).toBe(false);
     expect(E.isGradEnabled()).toBe(true);
     expect(E.mul(x, x).requiresGrad).toBe(true);
-    expect(() => E.noGrad(() => { throw new Error('inside'); })).toThrow('inside');
+    expect(() =>
+      E.noGrad(() => {
+        throw new Error('inside');
+      }),
+    ).toThrow('inside');
     expect(E.isGradEnabled()).toBe(true);
   });
 

@@ -64,11 +64,22 @@ async function expectOp(got: E.Tensor, want: { data: ArrayLike<number>; shape: n
 const rng = new Rng(20240611);
 const host = (shape: number[], low = -1, high = 1): HostTensor => ({ data: randomData(size(shape), rng, low, high), shape });
 /** Small integers stored as f32, so comparisons meet ties. */
-const ints = (shape: number[], n: number): HostTensor => ({ data: Float32Array.from({ length: size(shape) }, () => rng.int(n) - (n >> 1)), shape });
+const ints = (shape: number[], n: number): HostTensor => ({
+  data: Float32Array.from({ length: size(shape) }, () => rng.int(n) - (n >> 1)),
+  shape,
+});
 
 describe('unary f32 ops match float64 references', () => {
   // Tolerances follow WGSL's accuracy for each builtin (exp: 3 + 2|x| ULP; log: 2^-21 absolute near 1; tanh via sinh/cosh).
-  const cases: { name: string; op: (x: E.Tensor) => E.Tensor; ref: (x: number) => number; low: number; high: number; rtol: number; atol: number }[] = [
+  const cases: {
+    name: string;
+    op: (x: E.Tensor) => E.Tensor;
+    ref: (x: number) => number;
+    low: number;
+    high: number;
+    rtol: number;
+    atol: number;
+  }[] = [
     { name: 'neg', op: E.neg, ref: (x) => -x, low: -5, high: 5, rtol: 0, atol: 0 },
     { name: 'abs', op: E.abs, ref: Math.abs, low: -5, high: 5, rtol: 0, atol: 0 },
     { name: 'relu', op: E.relu, ref: (x) => Math.max(x, 0), low: -5, high: 5, rtol: 0, atol: 0 },
@@ -108,7 +119,13 @@ describe('unary f32 ops match float64 references', () => {
     // exp(-88) is an f32 subnormal, which GPUs may flush to zero.
     expectClose(exp, [Math.exp(88), Math.exp(-88)], 1e-4, 1e-37, 'exp(+-88)');
     expect(Number.isFinite(exp[0])).toBe(true);
-    expectClose(await E.sigmoid(E.tensor(big)).data(), big.map((x) => 1 / (1 + Math.exp(-x))), 1e-5, 1e-30, 'sigmoid');
+    expectClose(
+      await E.sigmoid(E.tensor(big)).data(),
+      big.map((x) => 1 / (1 + Math.exp(-x))),
+      1e-5,
+      1e-30,
+      'sigmoid',
+    );
     expectClose(await E.tanh(E.tensor(big)).data(), big.map(Math.tanh), 1e-6, 0, 'tanh');
   });
 });
@@ -171,7 +188,10 @@ describe('binary ops broadcast like NumPy', () => {
     [[5, 1, 1, 2, 1], [3, 1, 2, 3]],
   ];
   /** Divisors are kept away from zero so the f32 and f64 quotients stay comparable. */
-  const divisor = (shape: number[]): HostTensor => ({ data: randomData(size(shape), rng, 0.5, 2).map((v, i) => (i % 3 === 0 ? -v : v)), shape });
+  const divisor = (shape: number[]): HostTensor => ({
+    data: randomData(size(shape), rng, 0.5, 2).map((v, i) => (i % 3 === 0 ? -v : v)),
+    shape,
+  });
 
   for (const { name, op, ref } of ops) {
     it(`${name} over broadcast shape pairs`, async () => {
@@ -199,13 +219,25 @@ describe('binary ops broadcast like NumPy', () => {
     expect(zb.shape).toEqual([2, 0, 4]);
     const a = host([1, 1]);
     const b = host([1]);
-    await expectOp(E.sub(upload(a), upload(b)), mapRef((x, y) => x - y, [a, b]), 1e-6, 1e-6, '[1,1] - [1]');
+    await expectOp(
+      E.sub(upload(a), upload(b)),
+      mapRef((x, y) => x - y, [a, b]),
+      1e-6,
+      1e-6,
+      '[1,1] - [1]',
+    );
   });
 
   it('a million-odd elements (1,000,003): every element is written', async () => {
     const a = host([1_000_003]);
     const b = host([1]);
-    await expectOp(E.add(upload(a), upload(b)), mapRef((x, y) => x + y, [a, b]), 1e-6, 1e-6, 'add 1000003');
+    await expectOp(
+      E.add(upload(a), upload(b)),
+      mapRef((x, y) => x + y, [a, b]),
+      1e-6,
+      1e-6,
+      'add 1000003',
+    );
   });
 
   it('more than 65535 workgroups along x: the kernel spreads over a 2-D grid and still covers every element', async () => {
@@ -310,8 +342,20 @@ describe('i32 arithmetic is exact integer arithmetic', () => {
 
   it('neg, abs and relu', async () => {
     const x = E.tensor(a.data, a.shape, 'i32');
-    await expectOp(E.neg(x), mapRef((v) => -v, [a]), 0, 0, 'i32 neg');
+    await expectOp(
+      E.neg(x),
+      mapRef((v) => -v, [a]),
+      0,
+      0,
+      'i32 neg',
+    );
     await expectOp(E.abs(x), mapRef(Math.abs, [a]), 0, 0, 'i32 abs');
-    await expectOp(E.relu(x), mapRef((v) => Math.max(v, 0), [a]), 0, 0, 'i32 relu');
+    await expectOp(
+      E.relu(x),
+      mapRef((v) => Math.max(v, 0), [a]),
+      0,
+      0,
+      'i32 relu',
+    );
   });
 });

@@ -100,7 +100,10 @@ describe('shape and dtype checks name the op and the operands', () => {
     expectRejected(() => E.sum(scalar, 0), /^sum: axis 0 is out of range for a tensor of rank 0/);
     expectRejected(() => E.gather(scalar, indices), /^gather: axis 0 is out of range for a tensor of rank 0/);
     expectRejected(() => E.concat([scalar, scalar]), /^concat: axis 0 is out of range for a tensor of rank 0/);
-    expectRejected(() => E.takeAlongAxis(x, columnIndices, 1), /^takeAlongAxis: indices \[3, 1\] must match x \[2, 3\] on every axis but 1/);
+    expectRejected(
+      () => E.takeAlongAxis(x, columnIndices, 1),
+      /^takeAlongAxis: indices \[3, 1\] must match x \[2, 3\] on every axis but 1/,
+    );
   });
 
   it('bad slices and pads', () => {
@@ -108,15 +111,32 @@ describe('shape and dtype checks name the op and the operands', () => {
     expectRejected(() => E.slice(x, [1, 1], [4, 1]), /^slice: begin \[1,1\] size \[4,1\] is out of bounds for shape \[4, 5\] \(axis 0\)/);
     expectRejected(() => E.slice(x, [0, -1]), /^slice: .* is out of bounds for shape \[4, 5\] \(axis 1\)/);
     expectRejected(() => E.slice(x, [0]), /^slice: begin \[0\] .* must each have 2 entries for shape \[4, 5\]/);
-    expectRejected(() => E.slice(x, [0.5, 0], [2, 2]), /^slice: begin \[0.5,0\] size \[2,2\] is out of bounds for shape \[4, 5\] \(axis 0\)/);
+    expectRejected(
+      () => E.slice(x, [0.5, 0], [2, 2]),
+      /^slice: begin \[0.5,0\] size \[2,2\] is out of bounds for shape \[4, 5\] \(axis 0\)/,
+    );
     expectRejected(() => E.pad(x, [[1, 1]]), /^pad: expected 2 pairs of non-negative integers for shape \[4, 5\]/);
-    expectRejected(() => E.pad(x, [[1, 1], [-1, 0]]), /^pad: expected 2 pairs/);
+    expectRejected(
+      () =>
+        E.pad(x, [
+          [1, 1],
+          [-1, 0],
+        ]),
+      /^pad: expected 2 pairs/,
+    );
   });
 
   it('tensor() with the wrong number of values, ragged arrays or bad shapes', () => {
     expectRejected(() => E.tensor([1, 2, 3], [2, 2]), /^tensor: 3 values cannot fill shape \[2, 2\] \(4 elements\)/);
     expectRejected(() => E.tensor(new Float32Array(5), [2, 3]), /^tensor: 5 values cannot fill shape \[2, 3\] \(6 elements\)/);
-    expectRejected(() => E.tensor([[1, 2], [3, 4, 5]]), /^tensor: ragged nested array/);
+    expectRejected(
+      () =>
+        E.tensor([
+          [1, 2],
+          [3, 4, 5],
+        ]),
+      /^tensor: ragged nested array/,
+    );
     expectRejected(() => E.tensor([1, 2], [-2]), /^tensor: invalid shape \[-2\]/);
     expectRejected(() => E.zeros([2, -1]), /^full: invalid shape \[2, -1\]/);
     const labels = E.zeros([2], 'i32');
@@ -179,10 +199,12 @@ describe('GPU-side failures', () => {
     };
     const out = E.zeros([4]);
     E.runtime().run({ program: broken }, { out: out.buffer() });
-    const error = await E.runtime().sync().then(
-      () => null,
-      (e: unknown) => e,
-    );
+    const error = await E.runtime()
+      .sync()
+      .then(
+        () => null,
+        (e: unknown) => e,
+      );
     expect(error).toBeInstanceOf(GpuError);
     expect((error as Error).message).toMatch(/deliberatelyBroken/);
     // Reported once: the device stays usable for the next, valid work.

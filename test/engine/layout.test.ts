@@ -13,7 +13,10 @@ useEngine();
 
 /** A host array with coordinate access. */
 class Host {
-  constructor(readonly data: ArrayLike<number>, readonly shape: number[]) {}
+  constructor(
+    readonly data: ArrayLike<number>,
+    readonly shape: number[],
+  ) {}
   at(coord: readonly number[]): number {
     let flat = 0;
     this.shape.forEach((d, k) => (flat = flat * d + coord[k]!));
@@ -76,7 +79,8 @@ describe('reshape, expandDims, squeeze', () => {
 });
 
 describe('transpose', () => {
-  const perms = (n: number): number[][] => (n === 0 ? [[]] : perms(n - 1).flatMap((p) => Array.from({ length: n }, (_, k) => [...p.slice(0, k), n - 1, ...p.slice(k)])));
+  const perms = (n: number): number[][] =>
+    n === 0 ? [[]] : perms(n - 1).flatMap((p) => Array.from({ length: n }, (_, k) => [...p.slice(0, k), n - 1, ...p.slice(k)]));
 
   for (const shape of [[7], [3, 5], [2, 3, 4], [2, 1, 3, 2], [2, 3, 1, 2, 3]]) {
     it(`rank ${shape.length} ${JSON.stringify(shape)}: every permutation (a sample of them for rank 5) and the default reverse`, async () => {
@@ -94,13 +98,26 @@ describe('transpose', () => {
         await expectTensor(E.transpose(t, perm), outShape, want, `transpose ${JSON.stringify(perm)}`);
       }
       const reversed = [...shape].reverse();
-      await expectTensor(E.transpose(t), reversed, build(reversed, (c) => x.at([...c].reverse())), 'default transpose');
+      await expectTensor(
+        E.transpose(t),
+        reversed,
+        build(reversed, (c) => x.at([...c].reverse())),
+        'default transpose',
+      );
     });
   }
 
   it('negative axes in the permutation, i32 data', async () => {
-    const x = new Host(Int32Array.from({ length: 6 }, (_, i) => i * 1000003), [2, 3]);
-    await expectTensor(E.transpose(upload(x, 'i32'), [-1, -2]), [3, 2], build([3, 2], ([i, j]) => x.at([j!, i!])), 'i32 transpose');
+    const x = new Host(
+      Int32Array.from({ length: 6 }, (_, i) => i * 1000003),
+      [2, 3],
+    );
+    await expectTensor(
+      E.transpose(upload(x, 'i32'), [-1, -2]),
+      [3, 2],
+      build([3, 2], ([i, j]) => x.at([j!, i!])),
+      'i32 transpose',
+    );
   });
 });
 
@@ -119,7 +136,12 @@ describe('slice and pad', () => {
     ];
     for (const [begin, sz] of cases) {
       const outShape = shape.map((d, i) => (sz?.[i] === undefined || sz[i] === -1 ? d - begin[i]! : sz[i]));
-      await expectTensor(E.slice(t, begin, sz), outShape, build(outShape, (c) => x.at(c.map((v, i) => v + begin[i]!))), `slice ${JSON.stringify([begin, sz])}`);
+      await expectTensor(
+        E.slice(t, begin, sz),
+        outShape,
+        build(outShape, (c) => x.at(c.map((v, i) => v + begin[i]!))),
+        `slice ${JSON.stringify([begin, sz])}`,
+      );
     }
   });
 
@@ -140,7 +162,15 @@ describe('slice and pad', () => {
       });
       await expectTensor(E.pad(t, pads), outShape, want, `pad ${JSON.stringify(pads)}`);
     }
-    await expectTensor(E.pad(E.tensor(new Float32Array(0), [0, 2]), [[1, 1], [0, 1]]), [2, 3], [0, 0, 0, 0, 0, 0], 'pad of [0, 2]');
+    await expectTensor(
+      E.pad(E.tensor(new Float32Array(0), [0, 2]), [
+        [1, 1],
+        [0, 1],
+      ]),
+      [2, 3],
+      [0, 0, 0, 0, 0, 0],
+      'pad of [0, 2]',
+    );
   });
 });
 
@@ -176,7 +206,15 @@ describe('concat', () => {
         while (k >= lengths[p]!) k -= lengths[p++]!;
         return pieces[p]!.at(c.map((v, i) => (i === a ? k : v)));
       });
-      await expectTensor(E.concat(pieces.map((h) => upload(h)), axis), outShape, want, `concat axis ${axis}`);
+      await expectTensor(
+        E.concat(
+          pieces.map((h) => upload(h)),
+          axis,
+        ),
+        outShape,
+        want,
+        `concat axis ${axis}`,
+      );
     }
   });
 
@@ -227,7 +265,10 @@ describe('gather, takeAlongAxis, oneHot', () => {
       const a = axis < 0 ? axis + shape.length : axis;
       for (const m of [1, shape[a]! + 2]) {
         const idxShape = shape.map((d, i) => (i === a ? m : d));
-        const idx = new Host(Int32Array.from({ length: size(idxShape) }, () => rng.int(shape[a]!)), idxShape);
+        const idx = new Host(
+          Int32Array.from({ length: size(idxShape) }, () => rng.int(shape[a]!)),
+          idxShape,
+        );
         const want = build(idxShape, (c) => x.at(c.map((v, i) => (i === a ? idx.at(c) : v))));
         await expectTensor(E.takeAlongAxis(t, upload(idx, 'i32'), axis), idxShape, want, `takeAlongAxis axis ${axis} m ${m}`);
       }
@@ -247,7 +288,15 @@ describe('gather, takeAlongAxis, oneHot', () => {
 
 describe('creation ops', () => {
   it('tensor() infers shapes from nested arrays and dtypes from typed arrays', async () => {
-    await expectTensor(E.tensor([[1, 2, 3], [4, 5, 6]]), [2, 3], [1, 2, 3, 4, 5, 6], 'nested');
+    await expectTensor(
+      E.tensor([
+        [1, 2, 3],
+        [4, 5, 6],
+      ]),
+      [2, 3],
+      [1, 2, 3, 4, 5, 6],
+      'nested',
+    );
     await expectTensor(E.tensor([[[1]], [[2]]]), [2, 1, 1], [1, 2], 'nested rank 3');
     await expectTensor(E.tensor(7), [], [7], 'number');
     await expectTensor(E.tensor([]), [0], [], 'empty');
@@ -292,7 +341,12 @@ describe('creation ops', () => {
     await expectTensor(E.full([2], 16_777_217, 'i32'), [2], [16_777_217, 16_777_217], 'full i32 2^24 + 1');
     await expectTensor(E.full([1], -2_147_483_647, 'i32'), [1], [-2_147_483_647], 'full i32 near the minimum');
     await expectTensor(E.full([1], 4_294_967_295, 'u32'), [1], [4_294_967_295], 'full u32 maximum');
-    await expectTensor(E.arange(16_777_216, 16_777_221, 1, 'i32'), [5], [16_777_216, 16_777_217, 16_777_218, 16_777_219, 16_777_220], 'arange i32 past 2^24');
+    await expectTensor(
+      E.arange(16_777_216, 16_777_221, 1, 'i32'),
+      [5],
+      [16_777_216, 16_777_217, 16_777_218, 16_777_219, 16_777_220],
+      'arange i32 past 2^24',
+    );
     await expectTensor(E.arange(4, 0, -1, 'u32'), [4], [4, 3, 2, 1], 'arange u32 counting down');
   });
 

@@ -18,7 +18,13 @@ type RefOp = 'sum' | 'mean' | 'max' | 'min' | 'argmax' | 'argmin';
  * Reduce `data` (row-major, `shape`) over `axes` in float64. Output elements are visited in order; each one
  * walks its reduced sub-block in row-major order, so arg-reductions report the first extreme.
  */
-function reduceRef(op: RefOp, data: ArrayLike<number>, shape: number[], axes: number[], keepDims = false): { data: Float64Array; shape: number[] } {
+function reduceRef(
+  op: RefOp,
+  data: ArrayLike<number>,
+  shape: number[],
+  axes: number[],
+  keepDims = false,
+): { data: Float64Array; shape: number[] } {
   const ax = axes.map((a) => (a < 0 ? a + shape.length : a));
   const keptAxes = shape.map((_, i) => i).filter((i) => !ax.includes(i));
   const strides = shape.map((_, i) => size(shape.slice(i + 1)));
@@ -59,7 +65,15 @@ const engineOp = {
   argmin: (x: E.Tensor, axes?: readonly number[], o?: E.ReduceOptions) => E.argmin(x, axes?.[0], o),
 };
 
-async function check(op: RefOp, x: E.Tensor, host: ArrayLike<number>, axes: number[] | undefined, keepDims: boolean, rtol: number, atol: number) {
+async function check(
+  op: RefOp,
+  x: E.Tensor,
+  host: ArrayLike<number>,
+  axes: number[] | undefined,
+  keepDims: boolean,
+  rtol: number,
+  atol: number,
+) {
   const what = `${op}(${x.dtype}[${x.shape.join(', ')}], axes ${JSON.stringify(axes)}, keepDims ${keepDims})`;
   const got = engineOp[op](x, axes, { keepDims });
   const want = reduceRef(op, host, [...x.shape], axes ?? x.shape.map((_, i) => i), keepDims);

@@ -15,7 +15,13 @@ const rng = new Rng(2024);
 
 /** A leaf requiring gradients, with fresh values. */
 function leaf(shape: number[]): E.Tensor {
-  const t = E.tensor(randomData(shape.reduce((a, b) => a * b, 1), rng), shape);
+  const t = E.tensor(
+    randomData(
+      shape.reduce((a, b) => a * b, 1),
+      rng,
+    ),
+    shape,
+  );
   t.requiresGrad = true;
   return t;
 }
@@ -26,8 +32,16 @@ function leaf(shape: number[]): E.Tensor {
  */
 const savers: { name: string; shape: number[]; apply: (x: E.Tensor, own: (t: E.Tensor) => E.Tensor) => E.Tensor }[] = [
   { name: 'maxPool2d (argmax)', shape: [2, 3, 4, 4], apply: (x) => E.maxPool2d(x, { kernelSize: 2 }) },
-  { name: 'crossEntropy (row statistics, labels)', shape: [5, 7], apply: (x, own) => E.crossEntropy(x, own(E.tensor([0, 3, 6, 1, 2], [5], 'i32'))) },
-  { name: 'klDivergence (row statistics, targets)', shape: [3, 4], apply: (x, own) => E.klDivergence(x, own(E.softmax(own(E.tensor(randomData(12, rng), [3, 4]))))) },
+  {
+    name: 'crossEntropy (row statistics, labels)',
+    shape: [5, 7],
+    apply: (x, own) => E.crossEntropy(x, own(E.tensor([0, 3, 6, 1, 2], [5], 'i32'))),
+  },
+  {
+    name: 'klDivergence (row statistics, targets)',
+    shape: [3, 4],
+    apply: (x, own) => E.klDivergence(x, own(E.softmax(own(E.tensor(randomData(12, rng), [3, 4]))))),
+  },
   {
     name: 'batchNorm2d, training (batch mean and variance)',
     shape: [4, 3, 2, 2],

@@ -22,11 +22,13 @@ describe('Sequential fuses Linear + ReLU', () => {
     const [w1, b1, w2, b2] = (await Promise.all(model.parameters().map((p) => p.data()))) as Float32Array[];
     const ref = new Float64Array(B * O);
     for (let n = 0; n < B; n++) {
-      const h = Array.from({ length: H }, (_, j) => Math.max(0, b1![j]! + Array.from({ length: I }, (_, i) => xd[n * I + i]! * w1![j * I + i]!).reduce((a, v) => a + v, 0)));
+      const h = Array.from({ length: H }, (_, j) =>
+        Math.max(0, b1![j]! + Array.from({ length: I }, (_, i) => xd[n * I + i]! * w1![j * I + i]!).reduce((a, v) => a + v, 0)),
+      );
       for (let k = 0; k < O; k++) ref[n * O + k] = b2![k]! + h.reduce((a, v, j) => a + v * w2![k * H + j]!, 0);
     }
     const fused = model.forward(x);
-    expectClose((await fused.data()), ref, 1e-5, 1e-5, 'fused forward');
+    expectClose(await fused.data(), ref, 1e-5, 1e-5, 'fused forward');
 
     const grads = async (run: () => E.Tensor) => {
       for (const p of model.parameters()) p.grad?.dispose();

@@ -49,7 +49,10 @@ export async function gradCheck(
   });
   for (let k = 0; k < inputs.length; k++) {
     const n = inputs[k]!.data.length;
-    const idx = n <= (options.maxChecks ?? 24) ? Array.from({ length: n }, (_, i) => i) : Array.from({ length: options.maxChecks ?? 24 }, () => rng.int(n));
+    const idx =
+      n <= (options.maxChecks ?? 24)
+        ? Array.from({ length: n }, (_, i) => i)
+        : Array.from({ length: options.maxChecks ?? 24 }, () => rng.int(n));
     for (const i of idx) {
       const plus = base.map((d) => d.slice());
       const minus = base.map((d) => d.slice());

@@ -14,7 +14,15 @@ import { allZero } from '../helpers/arrays.js';
 vi.mock('../../engine/io/safetensors.js', async (original) => {
   const real = await original<typeof import('../../engine/io/safetensors.js')>();
   const decoded: safetensors.SafetensorsFile[] = [];
-  return { ...real, decoded, decodeSafetensors: (...args: Parameters<typeof real.decodeSafetensors>) => { const f = real.decodeSafetensors(...args); decoded.push(f); return f; } };
+  return {
+    ...real,
+    decoded,
+    decodeSafetensors: (...args: Parameters<typeof real.decodeSafetensors>) => {
+      const f = real.decodeSafetensors(...args);
+      decoded.push(f);
+      return f;
+    },
+  };
 });
 
 useEngine();

@@ -3,7 +3,10 @@ import { decodeSafetensors, encodeSafetensors } from '../../engine/io/safetensor
 
 describe('safetensors from a Node Buffer', () => {
   it('decodes tensors of exactly their own size (Buffer.slice shares memory)', () => {
-    const bytes = encodeSafetensors({ a: { dtype: 'F32', shape: [3], data: Float32Array.of(1, 2, 3) }, b: { dtype: 'I32', shape: [2], data: Int32Array.of(7, 8) } });
+    const bytes = encodeSafetensors({
+      a: { dtype: 'F32', shape: [3], data: Float32Array.of(1, 2, 3) },
+      b: { dtype: 'I32', shape: [2], data: Int32Array.of(7, 8) },
+    });
     // A Buffer inside a larger pool, as fs.readFile returns small files.
     const pool = Buffer.alloc(bytes.length + 64);
     pool.set(bytes, 32);

@@ -62,7 +62,7 @@ describe('safetensors round trip', () => {
       b: { dtype: 'U8' as const, shape: [0], data: new Uint8Array(0) },
       e: { dtype: 'I8' as const, shape: [2, 1], data: Int8Array.from([-128, 127]) },
     };
-    const meta = { epoch: '3', 'ünïcode': 'värde "quoted"' };
+    const meta = { epoch: '3', ünïcode: 'värde "quoted"' };
     const bytes = encodeSafetensors(input, meta);
     const out = decodeSafetensors(bytes, 'rt.safetensors');
     expect(out.metadata).toEqual(meta);
@@ -98,7 +98,9 @@ describe('safetensors validation', () => {
     const f = 'model.safetensors';
     expect(() => decodeSafetensors(good.subarray(0, 5), f)).toThrow(/^model\.safetensors: 5 bytes is too short/);
     expect(() => decodeSafetensors(good.subarray(0, 20), f)).toThrow(/^model\.safetensors: header length \d+ runs past the end/);
-    expect(() => decodeSafetensors(good.subarray(0, good.length - 1), f)).toThrow(/tensors need 8 data bytes but the file has 7 .*truncated/);
+    expect(() => decodeSafetensors(good.subarray(0, good.length - 1), f)).toThrow(
+      /tensors need 8 data bytes but the file has 7 .*truncated/,
+    );
     expect(() => decodeSafetensors(Uint8Array.from([...good, 0]), f)).toThrow(/1 bytes after the last tensor are not covered/);
     const huge = good.slice();
     huge[7] = 1;
@@ -112,9 +114,14 @@ describe('safetensors validation', () => {
       /tensor "a": data_offsets span 4 bytes, but F32\[2\] needs 8/,
     );
     expect(() => decodeSafetensors(withHeader('{"a":{"dtype":"U8","shape":[-1],"data_offsets":[0,0]}}', []), f)).toThrow(/shape must be/);
-    expect(() => decodeSafetensors(withHeader('{"a":{"dtype":"U8","shape":[1],"data_offsets":[1,0]}}', [0]), f)).toThrow(/end before they begin/);
+    expect(() => decodeSafetensors(withHeader('{"a":{"dtype":"U8","shape":[1],"data_offsets":[1,0]}}', [0]), f)).toThrow(
+      /end before they begin/,
+    );
     expect(() =>
-      decodeSafetensors(withHeader('{"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"b":{"dtype":"U8","shape":[2],"data_offsets":[1,3]}}', [0, 0, 0]), f),
+      decodeSafetensors(
+        withHeader('{"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"b":{"dtype":"U8","shape":[2],"data_offsets":[1,3]}}', [0, 0, 0]),
+        f,
+      ),
     ).toThrow(/tensor "b" overlaps the previous tensor/);
     expect(() => decodeSafetensors(withHeader('{"a":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}', [0, 0]), f)).toThrow(
       /gap in the byte buffer before tensor "a"/,
@@ -126,7 +133,9 @@ describe('safetensors validation', () => {
   });
 
   it('refuses to encode inconsistent tensors', () => {
-    expect(() => encodeSafetensors({ a: { dtype: 'F32', shape: [3], data: new Float32Array(2) } })).toThrow(/has 8 bytes, but F32\[3\] needs 12/);
+    expect(() => encodeSafetensors({ a: { dtype: 'F32', shape: [3], data: new Float32Array(2) } })).toThrow(
+      /has 8 bytes, but F32\[3\] needs 12/,
+    );
     expect(() => encodeSafetensors({ __metadata__: { dtype: 'U8', shape: [0], data: new Uint8Array(0) } })).toThrow(/reserved/);
   });
 });

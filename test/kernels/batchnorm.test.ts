@@ -27,7 +27,11 @@ interface RefOptions {
 }
 
 /** Forward in float64; also returns the running statistics after the call. */
-function bnRef(x: ArrayLike<number>, [n, c, h, w]: Shape4, o: RefOptions): { y: Float64Array; runningMean: Float64Array; runningVar: Float64Array } {
+function bnRef(
+  x: ArrayLike<number>,
+  [n, c, h, w]: Shape4,
+  o: RefOptions,
+): { y: Float64Array; runningMean: Float64Array; runningVar: Float64Array } {
   const hw = h * w;
   const m = n * hw;
   const y = new Float64Array(n * c * hw);
@@ -139,7 +143,13 @@ describe('batchNorm2d forward', () => {
     const h = makeInputs({ shape, gamma: false, beta: false, momentum: 0.1 }, rng);
     const x2 = randomData(size(shape), rng, -3, 1);
     const first = bnRef(h.x, shape, { ...h, training: true, momentum: 0.25, eps: 1e-5 });
-    const second = bnRef(x2, shape, { runningMean: first.runningMean, runningVar: first.runningVar, training: true, momentum: 0.25, eps: 1e-5 });
+    const second = bnRef(x2, shape, {
+      runningMean: first.runningMean,
+      runningVar: first.runningVar,
+      training: true,
+      momentum: 0.25,
+      eps: 1e-5,
+    });
     await E.scope(async () => {
       const runningMean = E.tensor(h.runningMean);
       const runningVar = E.tensor(h.runningVar);
@@ -183,7 +193,15 @@ describe('batchNorm2d gradients', () => {
     const gamma64 = h.gamma && Float64Array.from(h.gamma);
     const beta64 = h.beta && Float64Array.from(h.beta);
     const loss = () => {
-      const { y } = bnRef(x64, c.shape, { gamma: gamma64, beta: beta64, runningMean: h.runningMean, runningVar: h.runningVar, training, momentum: 0.1, eps: 1e-5 });
+      const { y } = bnRef(x64, c.shape, {
+        gamma: gamma64,
+        beta: beta64,
+        runningMean: h.runningMean,
+        runningVar: h.runningVar,
+        training,
+        momentum: 0.1,
+        eps: 1e-5,
+      });
       return y.reduce((a, v, i) => a + v * w[i]!, 0);
     };
     await E.scope(async () => {
@@ -243,7 +261,9 @@ describe('batchNorm2d gradients', () => {
       const x = E.tensor(h.x, shape);
       x.requiresGrad = true;
       const y = E.batchNorm2d(x, { runningMean, runningVar, training: false });
-      E.noGrad(() => E.batchNorm2d(E.tensor(randomData(size(shape), rng, 5, 9), shape), { runningMean, runningVar, training: true, momentum: 1 }));
+      E.noGrad(() =>
+        E.batchNorm2d(E.tensor(randomData(size(shape), rng, 5, 9), shape), { runningMean, runningVar, training: true, momentum: 1 }),
+      );
       y.backward(E.tensor(w, shape));
       expectClose(await data(x.grad!), expected, 1e-5, 1e-6, 'dx');
       x.grad!.dispose();
@@ -259,13 +279,27 @@ describe('batchNorm2d input checks', () => {
     expect(() => E.batchNorm2d(x, { runningMean: E.zeros([5]), runningVar: rv, training: true })).toThrow(
       /batchNorm2d: runningMean is f32 \[5\] but x \[2, 3, 4, 4\] has 3 channels \(expected f32 \[3\]\)/,
     );
-    expect(() => E.batchNorm2d(x, { gamma: E.ones([4]), runningMean: rm, runningVar: rv, training: true })).toThrow(/batchNorm2d: gamma is f32 \[4\] but x \[2, 3, 4, 4\] has 3 channels/);
-    expect(() => E.batchNorm2d(x, { beta: E.ones([3, 1]), runningMean: rm, runningVar: rv, training: false })).toThrow(/batchNorm2d: beta is f32 \[3, 1\]/);
-    expect(() => E.batchNorm2d(E.zeros([3, 4, 4]), { runningMean: rm, runningVar: rv, training: true })).toThrow(/batchNorm2d: expects an f32 tensor of shape \[N, C, H, W\], got f32 \[3, 4, 4\]/);
-    expect(() => E.batchNorm2d(E.zeros([1, 3, 1, 1]), { runningMean: rm, runningVar: rv, training: true })).toThrow(/batchNorm2d: training mode needs more than one value per channel, but x \[1, 3, 1, 1\] has 1/);
-    expect(() => E.batchNorm2d(x, { runningMean: rm, runningVar: rv, training: true, momentum: 2 })).toThrow(/batchNorm2d: momentum must be in \[0, 1\], got 2/);
-    expect(() => E.batchNorm2d(x, { runningMean: rm, runningVar: rm, training: true })).toThrow(/batchNorm2d: runningMean and runningVar must not share storage/);
-    expect(() => E.batchNorm2d(x, { runningMean: rm, runningVar: rv } as unknown as E.BatchNormOptions)).toThrow(/batchNorm2d: options.training must be true or false/);
+    expect(() => E.batchNorm2d(x, { gamma: E.ones([4]), runningMean: rm, runningVar: rv, training: true })).toThrow(
+      /batchNorm2d: gamma is f32 \[4\] but x \[2, 3, 4, 4\] has 3 channels/,
+    );
+    expect(() => E.batchNorm2d(x, { beta: E.ones([3, 1]), runningMean: rm, runningVar: rv, training: false })).toThrow(
+      /batchNorm2d: beta is f32 \[3, 1\]/,
+    );
+    expect(() => E.batchNorm2d(E.zeros([3, 4, 4]), { runningMean: rm, runningVar: rv, training: true })).toThrow(
+      /batchNorm2d: expects an f32 tensor of shape \[N, C, H, W\], got f32 \[3, 4, 4\]/,
+    );
+    expect(() => E.batchNorm2d(E.zeros([1, 3, 1, 1]), { runningMean: rm, runningVar: rv, training: true })).toThrow(
+      /batchNorm2d: training mode needs more than one value per channel, but x \[1, 3, 1, 1\] has 1/,
+    );
+    expect(() => E.batchNorm2d(x, { runningMean: rm, runningVar: rv, training: true, momentum: 2 })).toThrow(
+      /batchNorm2d: momentum must be in \[0, 1\], got 2/,
+    );
+    expect(() => E.batchNorm2d(x, { runningMean: rm, runningVar: rm, training: true })).toThrow(
+      /batchNorm2d: runningMean and runningVar must not share storage/,
+    );
+    expect(() => E.batchNorm2d(x, { runningMean: rm, runningVar: rv } as unknown as E.BatchNormOptions)).toThrow(
+      /batchNorm2d: options.training must be true or false/,
+    );
     for (const t of [x, rm, rv]) t.dispose();
   });
 });

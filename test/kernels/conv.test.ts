@@ -50,71 +50,77 @@ async function checkCase(c: Case, seed: number): Promise<void> {
 
 // 'auto' takes row strips for the stride-1 cases (vec4 strips on llvmpipe where rows are multiples of 4);
 // 'vector' takes vec4 strips wherever rows allow on any adapter; 'general' runs the general walk on every case.
-describe.each(['auto', 'vector', 'general'] as const)('conv2d against a float64 reference (forward, backward input, backward filter), %s walk', (variant) => {
-  beforeAll(() => E.setConvVariant(variant));
-  afterAll(() => E.setConvVariant('auto'));
+describe.each(['auto', 'vector', 'general'] as const)(
+  'conv2d against a float64 reference (forward, backward input, backward filter), %s walk',
+  (variant) => {
+    beforeAll(() => E.setConvVariant(variant));
+    afterAll(() => E.setConvVariant('auto'));
 
-  const cases: [string, Case][] = [
-    ['odd sizes, 3x3, padding 1', { x: [2, 3, 7, 9], w: [5, 3, 3, 3], padding: [1, 1] }],
-    ['stride 2, padding 1', { x: [2, 4, 9, 8], w: [6, 4, 3, 3], stride: [2, 2], padding: [1, 1] }],
-    ["'same' with stride 2 (asymmetric padding)", { x: [1, 3, 10, 7], w: [4, 3, 4, 3], stride: [2, 2], padding: 'same' }],
-    ["'same' with strides 3 and 2, even kernel", { x: [2, 2, 11, 8], w: [3, 2, 2, 4], stride: [3, 2], padding: 'same' }],
-    ["'same' with stride 1, 5x5", { x: [1, 2, 6, 5], w: [3, 2, 5, 5], padding: 'same' }],
-    ['1x1 convolution', { x: [3, 5, 6, 6], w: [7, 5, 1, 1] }],
-    ['1x1 convolution, stride 2', { x: [2, 6, 7, 5], w: [9, 6, 1, 1], stride: [2, 2] }],
-    ['kernel covering the whole input', { x: [2, 3, 5, 4], w: [4, 3, 5, 4], padding: 'valid' }],
-    ['kernel covering the whole padded input', { x: [1, 2, 3, 3], w: [3, 2, 5, 5], padding: [1, 1] }],
-    ['channels not a multiple of 4, batch 1', { x: [1, 7, 6, 5], w: [5, 7, 3, 3], padding: [1, 1], bias: true }],
-    ['groups = 2', { x: [2, 6, 7, 7], w: [4, 3, 3, 3], padding: [1, 1], groups: 2 }],
-    ['groups = 3, 2 outputs per group, stride 2', { x: [2, 9, 8, 8], w: [6, 3, 3, 3], stride: [2, 2], padding: 'same', groups: 3 }],
-    ['depthwise', { x: [2, 5, 8, 8], w: [5, 1, 3, 3], padding: [1, 1], groups: 5, bias: true }],
-    ['depthwise with channel multiplier 2, stride 2', { x: [1, 3, 9, 9], w: [6, 1, 3, 3], stride: [2, 2], padding: [1, 1], groups: 3 }],
-    ['dilation 2', { x: [1, 3, 11, 11], w: [4, 3, 3, 3], dilation: [2, 2], padding: [2, 2] }],
-    ["dilation 2, 'same', stride 2", { x: [2, 2, 9, 10], w: [3, 2, 3, 3], dilation: [2, 2], stride: [2, 2], padding: 'same' }],
-    ['stride 3, unequal padding per axis', { x: [2, 3, 10, 9], w: [5, 3, 3, 2], stride: [3, 3], padding: [1, 2] }],
-    ['vertical stride and dilation 2, horizontal 1 (row strips)', { x: [2, 3, 9, 10], w: [4, 3, 3, 3], stride: [2, 1], dilation: [2, 1], padding: [2, 1] }],
-    ['widest row-strip kernel (KW = 7)', { x: [1, 2, 5, 12], w: [3, 2, 2, 7], padding: 'same' }],
-    ['kernel wider than the row strips take (KW = 8)', { x: [2, 2, 3, 11], w: [3, 2, 1, 8] }],
-    // Rows of a multiple of 4: vec4 strips, the strip starting 0, 1, 2 or 3 elements before a quad boundary.
-    ['rows of 12, no padding (strip shift 0)', { x: [2, 3, 6, 12], w: [5, 3, 3, 3] }],
-    ['rows of 20, padding 1, 16-pixel tiles and a partial one', { x: [2, 4, 5, 20], w: [9, 4, 3, 3], padding: [1, 1], bias: true }],
-    ['rows of 8, 5x5, padding 2', { x: [1, 3, 7, 8], w: [4, 3, 5, 5], padding: [2, 2] }],
-    ['rows of 4, KW = 7, padding 3', { x: [2, 2, 9, 4], w: [3, 2, 3, 7], padding: [1, 3] }],
-    ['bias with many output channels', { x: [2, 4, 5, 5], w: [13, 4, 3, 3], padding: [1, 1], bias: true }],
-    // Few filter tiles and a long reduction: the filter gradient splits N*OH*OW into chunks and sums them.
-    ['long reduction (chunked filter gradient)', { x: [4, 2, 24, 24], w: [2, 2, 3, 3], padding: [1, 1] }],
-  ];
-  cases.forEach(([name, c], k) => it(name, () => checkCase(c, 100 + k)));
+    const cases: [string, Case][] = [
+      ['odd sizes, 3x3, padding 1', { x: [2, 3, 7, 9], w: [5, 3, 3, 3], padding: [1, 1] }],
+      ['stride 2, padding 1', { x: [2, 4, 9, 8], w: [6, 4, 3, 3], stride: [2, 2], padding: [1, 1] }],
+      ["'same' with stride 2 (asymmetric padding)", { x: [1, 3, 10, 7], w: [4, 3, 4, 3], stride: [2, 2], padding: 'same' }],
+      ["'same' with strides 3 and 2, even kernel", { x: [2, 2, 11, 8], w: [3, 2, 2, 4], stride: [3, 2], padding: 'same' }],
+      ["'same' with stride 1, 5x5", { x: [1, 2, 6, 5], w: [3, 2, 5, 5], padding: 'same' }],
+      ['1x1 convolution', { x: [3, 5, 6, 6], w: [7, 5, 1, 1] }],
+      ['1x1 convolution, stride 2', { x: [2, 6, 7, 5], w: [9, 6, 1, 1], stride: [2, 2] }],
+      ['kernel covering the whole input', { x: [2, 3, 5, 4], w: [4, 3, 5, 4], padding: 'valid' }],
+      ['kernel covering the whole padded input', { x: [1, 2, 3, 3], w: [3, 2, 5, 5], padding: [1, 1] }],
+      ['channels not a multiple of 4, batch 1', { x: [1, 7, 6, 5], w: [5, 7, 3, 3], padding: [1, 1], bias: true }],
+      ['groups = 2', { x: [2, 6, 7, 7], w: [4, 3, 3, 3], padding: [1, 1], groups: 2 }],
+      ['groups = 3, 2 outputs per group, stride 2', { x: [2, 9, 8, 8], w: [6, 3, 3, 3], stride: [2, 2], padding: 'same', groups: 3 }],
+      ['depthwise', { x: [2, 5, 8, 8], w: [5, 1, 3, 3], padding: [1, 1], groups: 5, bias: true }],
+      ['depthwise with channel multiplier 2, stride 2', { x: [1, 3, 9, 9], w: [6, 1, 3, 3], stride: [2, 2], padding: [1, 1], groups: 3 }],
+      ['dilation 2', { x: [1, 3, 11, 11], w: [4, 3, 3, 3], dilation: [2, 2], padding: [2, 2] }],
+      ["dilation 2, 'same', stride 2", { x: [2, 2, 9, 10], w: [3, 2, 3, 3], dilation: [2, 2], stride: [2, 2], padding: 'same' }],
+      ['stride 3, unequal padding per axis', { x: [2, 3, 10, 9], w: [5, 3, 3, 2], stride: [3, 3], padding: [1, 2] }],
+      [
+        'vertical stride and dilation 2, horizontal 1 (row strips)',
+        { x: [2, 3, 9, 10], w: [4, 3, 3, 3], stride: [2, 1], dilation: [2, 1], padding: [2, 1] },
+      ],
+      ['widest row-strip kernel (KW = 7)', { x: [1, 2, 5, 12], w: [3, 2, 2, 7], padding: 'same' }],
+      ['kernel wider than the row strips take (KW = 8)', { x: [2, 2, 3, 11], w: [3, 2, 1, 8] }],
+      // Rows of a multiple of 4: vec4 strips, the strip starting 0, 1, 2 or 3 elements before a quad boundary.
+      ['rows of 12, no padding (strip shift 0)', { x: [2, 3, 6, 12], w: [5, 3, 3, 3] }],
+      ['rows of 20, padding 1, 16-pixel tiles and a partial one', { x: [2, 4, 5, 20], w: [9, 4, 3, 3], padding: [1, 1], bias: true }],
+      ['rows of 8, 5x5, padding 2', { x: [1, 3, 7, 8], w: [4, 3, 5, 5], padding: [2, 2] }],
+      ['rows of 4, KW = 7, padding 3', { x: [2, 2, 9, 4], w: [3, 2, 3, 7], padding: [1, 3] }],
+      ['bias with many output channels', { x: [2, 4, 5, 5], w: [13, 4, 3, 3], padding: [1, 1], bias: true }],
+      // Few filter tiles and a long reduction: the filter gradient splits N*OH*OW into chunks and sums them.
+      ['long reduction (chunked filter gradient)', { x: [4, 2, 24, 24], w: [2, 2, 3, 3], padding: [1, 1] }],
+    ];
+    cases.forEach(([name, c], k) => it(name, () => checkCase(c, 100 + k)));
 
-  it('random shapes and options', async () => {
-    const rng = new Rng(2024);
-    const pick = <T>(xs: readonly T[]): T => xs[rng.int(xs.length)]!;
-    for (let trial = 0; trial < 12; trial++) {
-      const groups = pick([1, 1, 2, 3]);
-      const Cg = 1 + rng.int(4);
-      const Og = 1 + rng.int(5);
-      const KH = 1 + rng.int(4);
-      const KW = 1 + rng.int(4);
-      const dilation: [number, number] = [1 + rng.int(2), 1 + rng.int(2)];
-      const stride: [number, number] = [1 + rng.int(3), 1 + rng.int(3)];
-      const padding = pick(['same', 'valid', 'explicit'] as const);
-      const pad: [number, number] = [rng.int(KH), rng.int(KW)];
-      // Large enough for the dilated kernel even without padding.
-      const H = (KH - 1) * dilation[0] + 1 + rng.int(8);
-      const W = (KW - 1) * dilation[1] + 1 + rng.int(8);
-      const c: Case = {
-        x: [1 + rng.int(3), groups * Cg, H, W],
-        w: [groups * Og, Cg, KH, KW],
-        stride,
-        dilation,
-        groups,
-        padding: padding === 'explicit' ? pad : padding,
-        bias: rng.next() < 0.5,
-      };
-      await checkCase(c, 1000 + trial);
-    }
-  });
-});
+    it('random shapes and options', async () => {
+      const rng = new Rng(2024);
+      const pick = <T>(xs: readonly T[]): T => xs[rng.int(xs.length)]!;
+      for (let trial = 0; trial < 12; trial++) {
+        const groups = pick([1, 1, 2, 3]);
+        const Cg = 1 + rng.int(4);
+        const Og = 1 + rng.int(5);
+        const KH = 1 + rng.int(4);
+        const KW = 1 + rng.int(4);
+        const dilation: [number, number] = [1 + rng.int(2), 1 + rng.int(2)];
+        const stride: [number, number] = [1 + rng.int(3), 1 + rng.int(3)];
+        const padding = pick(['same', 'valid', 'explicit'] as const);
+        const pad: [number, number] = [rng.int(KH), rng.int(KW)];
+        // Large enough for the dilated kernel even without padding.
+        const H = (KH - 1) * dilation[0] + 1 + rng.int(8);
+        const W = (KW - 1) * dilation[1] + 1 + rng.int(8);
+        const c: Case = {
+          x: [1 + rng.int(3), groups * Cg, H, W],
+          w: [groups * Og, Cg, KH, KW],
+          stride,
+          dilation,
+          groups,
+          padding: padding === 'explicit' ? pad : padding,
+          bias: rng.next() < 0.5,
+        };
+        await checkCase(c, 1000 + trial);
+      }
+    });
+  },
+);
 
 describe('conv2d gradients (finite differences)', () => {
   it("x, w and bias with stride 2 and 'same' padding", async () => {
@@ -172,13 +178,29 @@ describe('conv2d errors', () => {
   const x = () => E.zeros([2, 4, 6, 6]);
   const cases: [string, () => unknown, RegExp][] = [
     ['channel mismatch', () => E.conv2d(x(), E.zeros([3, 5, 3, 3])), /conv2d: channel mismatch.*\[2, 4, 6, 6\].*\[3, 5, 3, 3\]/],
-    ['groups not dividing C', () => E.conv2d(x(), E.zeros([3, 1, 3, 3]), { groups: 3 }), /conv2d: groups = 3 must divide.*C = 4.*\[2, 4, 6, 6\]/],
-    ['groups not dividing O', () => E.conv2d(x(), E.zeros([3, 2, 3, 3]), { groups: 2 }), /conv2d: groups = 2 must divide.*O = 3.*\[3, 2, 3, 3\]/],
-    ['kernel larger than the padded input', () => E.conv2d(x(), E.zeros([3, 4, 9, 3]), { padding: 1 }), /conv2d: the kernel spans 9x3.*padded input 8x8.*\[3, 4, 9, 3\]/],
+    [
+      'groups not dividing C',
+      () => E.conv2d(x(), E.zeros([3, 1, 3, 3]), { groups: 3 }),
+      /conv2d: groups = 3 must divide.*C = 4.*\[2, 4, 6, 6\]/,
+    ],
+    [
+      'groups not dividing O',
+      () => E.conv2d(x(), E.zeros([3, 2, 3, 3]), { groups: 2 }),
+      /conv2d: groups = 2 must divide.*O = 3.*\[3, 2, 3, 3\]/,
+    ],
+    [
+      'kernel larger than the padded input',
+      () => E.conv2d(x(), E.zeros([3, 4, 9, 3]), { padding: 1 }),
+      /conv2d: the kernel spans 9x3.*padded input 8x8.*\[3, 4, 9, 3\]/,
+    ],
     ['dilated kernel larger than the input', () => E.conv2d(x(), E.zeros([3, 4, 3, 3]), { dilation: 3 }), /conv2d: the kernel spans 7x7/],
     ['input of rank 3', () => E.conv2d(E.zeros([4, 6, 6]), E.zeros([3, 4, 3, 3])), /conv2d: the input must have rank 4.*\[4, 6, 6\]/],
     ['weights of rank 2', () => E.conv2d(x(), E.zeros([3, 4])), /conv2d: the weights must have rank 4.*\[3, 4\]/],
-    ['bias of the wrong size', () => E.conv2d(x(), E.zeros([3, 4, 3, 3]), { bias: E.zeros([4]) }), /conv2d: the bias must have shape \[3\].*\[4\]/],
+    [
+      'bias of the wrong size',
+      () => E.conv2d(x(), E.zeros([3, 4, 3, 3]), { bias: E.zeros([4]) }),
+      /conv2d: the bias must have shape \[3\].*\[4\]/,
+    ],
     ['zero stride', () => E.conv2d(x(), E.zeros([3, 4, 3, 3]), { stride: 0 }), /conv2d: stride must be an integer >= 1/],
     ['integer input', () => E.conv2d(E.zeros([2, 4, 6, 6], 'i32'), E.zeros([3, 4, 3, 3])), /conv2d: the input must be f32, got i32/],
     [

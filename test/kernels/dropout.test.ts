@@ -31,7 +31,12 @@ const data = async (t: E.Tensor) => (await t.data()) as Float32Array;
 describe('dropout', () => {
   it('draws the documented hash mask and scales kept values by 1 / (1 - p)', async () => {
     const rng = new Rng(1);
-    for (const [n, p, seed] of [[1, 0.5, 0], [257, 0.3, 42], [1000, 0.75, 4294967295], [4099, 0.1, 123456789]] as const) {
+    for (const [n, p, seed] of [
+      [1, 0.5, 0],
+      [257, 0.3, 42],
+      [1000, 0.75, 4294967295],
+      [4099, 0.1, 123456789],
+    ] as const) {
       const xd = randomData(n, rng, -3, 3);
       const kept = keptRef(n, p, seed);
       const expected = xd.map((v, i) => (kept[i] ? v / (1 - p) : 0));
@@ -58,7 +63,11 @@ describe('dropout', () => {
       return Promise.all([1, 1, 2, 3].map(async (seed) => Array.from(await data(E.dropout(x, p, { seed })), (v) => v !== 0)));
     });
     expect(masks[1]).toEqual(masks[0]);
-    for (const [a, b] of [[0, 2], [0, 3], [2, 3]] as const) {
+    for (const [a, b] of [
+      [0, 2],
+      [0, 3],
+      [2, 3],
+    ] as const) {
       // Independent masks disagree on a fraction 2p(1 - p) = 0.5 of the elements.
       const differ = masks[a]!.reduce((acc, v, i) => acc + (v !== masks[b]![i] ? 1 : 0), 0) / n;
       expect(Math.abs(differ - 0.5)).toBeLessThan(6 * Math.sqrt(0.25 / n));
@@ -88,7 +97,13 @@ describe('dropout', () => {
       const x = E.tensor(randomData(n, rng), [n]);
       x.requiresGrad = true;
       E.dropout(x, 0.4, { seed: 99 }).backward(E.tensor(w, [n]));
-      expectClose(await data(x.grad!), w.map((v, i) => (kept[i] ? v / 0.6 : 0)), 1e-6, 0, 'dx');
+      expectClose(
+        await data(x.grad!),
+        w.map((v, i) => (kept[i] ? v / 0.6 : 0)),
+        1e-6,
+        0,
+        'dx',
+      );
       x.grad!.dispose();
     });
     await gradCheck((x) => E.dropout(x, 0.4, { seed: 5 }), [{ data: randomData(6 * 7, rng), shape: [6, 7] }]);

@@ -25,17 +25,30 @@ function expectRel(got: number, want: number, rtol: number, what: string): void 
 }
 
 describe('the loop budget check', () => {
-  const looping: KernelProgram = { name: 'someOp', key: 'test|loop', workgroupSize: [1], uniforms: [], inputs: {}, outputs: { out: 'f32' }, grid: () => [1], body: () => '' };
+  const looping: KernelProgram = {
+    name: 'someOp',
+    key: 'test|loop',
+    workgroupSize: [1],
+    uniforms: [],
+    inputs: {},
+    outputs: { out: 'f32' },
+    grid: () => [1],
+    body: () => '',
+  };
   const d = (trips?: number) => ({ program: looping, trips });
 
   it('refuses a planned trip count over the budget, naming the op', () => {
-    expect(() => checkTrips(d(LOOP_BUDGET + 1), true, 'budget')).toThrow(/someOp: planned 16385 loop iterations per invocation exceed the loop budget of 16384/);
+    expect(() => checkTrips(d(LOOP_BUDGET + 1), true, 'budget')).toThrow(
+      /someOp: planned 16385 loop iterations per invocation exceed the loop budget of 16384/,
+    );
     expect(() => checkTrips(d(LOOP_BUDGET), true, 'budget')).not.toThrow();
     expect(() => checkTrips(d(LOOP_BUDGET + 1), true, 'off')).not.toThrow();
   });
 
   it('in strict mode (tests), refuses a looping kernel that declares no trip count', () => {
-    expect(() => checkTrips(d(undefined), true, 'strict')).toThrow(/someOp: kernel test\|loop has loops but its dispatch declares no trip count/);
+    expect(() => checkTrips(d(undefined), true, 'strict')).toThrow(
+      /someOp: kernel test\|loop has loops but its dispatch declares no trip count/,
+    );
     expect(() => checkTrips(d(undefined), false, 'strict')).not.toThrow();
     expect(() => checkTrips(d(undefined), true, 'budget')).not.toThrow();
     expect(E.runtime().loopCheck).toBe('strict');
@@ -199,7 +212,13 @@ describe('GEMM with K = 300,000 (split-K), every variant', () => {
         const ta = E.tensor(a, [M, K]);
         const tb = E.tensor(b, [K, N]);
         const fused = await data(E.matmul(ta, tb, { bias: E.tensor(bias), activation: 'relu' }));
-        expectClose(fused, want.map((v, i) => Math.max(0, v + bias[i % N]!)), 1e-4, 0, `${variant} matmul + bias + relu`);
+        expectClose(
+          fused,
+          want.map((v, i) => Math.max(0, v + bias[i % N]!)),
+          1e-4,
+          0,
+          `${variant} matmul + bias + relu`,
+        );
         // The shared variant's barriers make it slow on SwiftShader (seconds per product here): one product is enough.
         if (variant === 'shared') return;
         expectClose(await data(E.matmul(ta, tb)), want, 1e-4, 0, `${variant} matmul`);
@@ -234,7 +253,13 @@ describe('long per-channel and per-weight reductions', () => {
     const runningVar = E.ones([2]);
     const y = await data(E.batchNorm2d(E.tensor(x, [...shape]), { runningMean, runningVar, training: true, momentum: 1 }));
     expectClose(await data(runningMean), mean, 1e-6, 0, 'batch mean');
-    expectClose(await data(runningVar), variance.map((v) => (v * 2 * hw) / (2 * hw - 1)), 1e-4, 0, 'unbiased batch variance');
+    expectClose(
+      await data(runningVar),
+      variance.map((v) => (v * 2 * hw) / (2 * hw - 1)),
+      1e-4,
+      0,
+      'unbiased batch variance',
+    );
     const yRef = new Float64Array(x.length);
     for (let i = 0; i < x.length; i++) {
       const c = Math.floor(i / hw) % 2;
@@ -246,15 +271,27 @@ describe('long per-channel and per-weight reductions', () => {
   it('conv2dBackwardFilter over rows longer than the budget, and over many rows', async () => {
     const rng = new Rng(14);
     for (const [xs, ws] of [
-      [[1, 2, 3, 70_000], [2, 3, 3]], // OH = 1, OW = 69,998: chunks split a row
-      [[4, 1, 200, 200], [3, 3, 3]], // 156,816 output positions in rows of 198
+      [
+        [1, 2, 3, 70_000],
+        [2, 3, 3],
+      ], // OH = 1, OW = 69,998: chunks split a row
+      [
+        [4, 1, 200, 200],
+        [3, 3, 3],
+      ], // 156,816 output positions in rows of 198
     ] as const) {
       const [N, C, H, W] = xs;
       const [O, KH, KW] = ws;
       const x = randomData(N * C * H * W, rng, 0, 1);
       const dy = randomData(N * O * (H - KH + 1) * (W - KW + 1), rng, 0, 1);
       const dw = E.conv2dBackwardFilter(E.tensor(x, [...xs]), E.tensor(dy, [N, O, H - KH + 1, W - KW + 1]), [O, C, KH, KW]);
-      expectClose(await data(dw), convBackwardFilterRef({ x: xs, w: [O, C, KH, KW] }, x, dy), 1e-4, 0, `filter gradient for x [${xs.join(', ')}]`);
+      expectClose(
+        await data(dw),
+        convBackwardFilterRef({ x: xs, w: [O, C, KH, KW] }, x, dy),
+        1e-4,
+        0,
+        `filter gradient for x [${xs.join(', ')}]`,
+      );
     }
   });
 

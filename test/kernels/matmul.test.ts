@@ -80,7 +80,15 @@ function referenceMatmul(a: HostTensor, b: HostTensor, o: ReferenceOptions = {})
 }
 
 function hostTensor(shape: number[], rng: Rng, low = -1, high = 1): HostTensor {
-  return { data: randomData(shape.reduce((x, y) => x * y, 1), rng, low, high), shape };
+  return {
+    data: randomData(
+      shape.reduce((x, y) => x * y, 1),
+      rng,
+      low,
+      high,
+    ),
+    shape,
+  };
 }
 
 /** Run E.matmul on host data and compare values and shape with the reference. */
@@ -178,7 +186,12 @@ for (const variant of E.MATMUL_VARIANTS) {
         [[5], [3, 5], { transposeA: true, transposeB: true }],
       ];
       for (const [as, bs, o] of cases) {
-        await expectMatchesReference(hostTensor(as, rng), hostTensor(bs, rng), o, `${JSON.stringify(as)} @ ${JSON.stringify(bs)} ${JSON.stringify(o)}`);
+        await expectMatchesReference(
+          hostTensor(as, rng),
+          hostTensor(bs, rng),
+          o,
+          `${JSON.stringify(as)} @ ${JSON.stringify(bs)} ${JSON.stringify(o)}`,
+        );
       }
     });
 
@@ -241,14 +254,20 @@ describe('matmul with vec4 loads', () => {
         const shapes = { a: matrixShape(m, k, ta), b: matrixShape(k, n, tb), transposeA: ta, transposeB: tb };
         expect(E.matmulConfigFor(shapes).config).toBe(id);
         const bias = randomData(n, rng);
-        await expectMatchesReference(hostTensor(shapes.a, rng), hostTensor(shapes.b, rng), { transposeA: ta, transposeB: tb, bias, relu: true }, `${id} ${m}x${n}x${k} ${ta}/${tb}`);
+        await expectMatchesReference(
+          hostTensor(shapes.a, rng),
+          hostTensor(shapes.b, rng),
+          { transposeA: ta, transposeB: tb, bias, relu: true },
+          `${id} ${m}x${n}x${k} ${ta}/${tb}`,
+        );
       }
     }
   });
 
   it('falls back to scalar loads exactly when a contiguous dimension is not a multiple of 4', () => {
     E.setMatmulVariant('vector-8x8-wg8x8');
-    const runs = (a: number[], b: number[], transposeA = false, transposeB = false) => E.matmulConfigFor({ a, b, transposeA, transposeB }).config;
+    const runs = (a: number[], b: number[], transposeA = false, transposeB = false) =>
+      E.matmulConfigFor({ a, b, transposeA, transposeB }).config;
     expect(runs([8, 12], [12, 8])).toBe('vector-8x8-wg8x8');
     expect(runs([8, 10], [10, 8])).toBe('register-8x8-wg8x8'); // K % 4 != 0, A is read along K
     expect(runs([8, 12], [12, 6])).toBe('register-8x8-wg8x8'); // N % 4 != 0, B is read along N
@@ -294,10 +313,14 @@ describe('matmul input errors', () => {
   const t = (shape: number[], dtype: E.DType = 'f32') => E.zeros(shape, dtype);
 
   it('name matmul and the shapes', () => {
-    expect(() => E.matmul(t([2, 3]), t([4, 5]))).toThrow(/^matmul: inner dimensions differ: a \[2, 3\] gives K = 3 but b \[4, 5\] gives K = 4/);
+    expect(() => E.matmul(t([2, 3]), t([4, 5]))).toThrow(
+      /^matmul: inner dimensions differ: a \[2, 3\] gives K = 3 but b \[4, 5\] gives K = 4/,
+    );
     expect(() => E.matmul(t([3, 2]), t([3, 5]), { transposeB: true })).toThrow(/matmul: .*a \[3, 2\].*b \[3, 5\]/);
     expect(() => E.matmul(t([]), t([3]))).toThrow(/^matmul: .*a \[\] and b \[3\]/);
-    expect(() => E.matmul(t([2, 2, 3]), t([5, 3, 4]))).toThrow(/^matmul: batch dimensions of a \[2, 2, 3\].*b \[5, 3, 4\].*cannot be broadcast/);
+    expect(() => E.matmul(t([2, 2, 3]), t([5, 3, 4]))).toThrow(
+      /^matmul: batch dimensions of a \[2, 2, 3\].*b \[5, 3, 4\].*cannot be broadcast/,
+    );
     expect(() => E.matmul(t([2, 3]), t([3, 4], 'i32'))).toThrow(/^matmul: dtype mismatch: a f32\[2, 3\] vs b i32\[3, 4\]/);
     expect(() => E.matmul(t([2, 3], 'i32'), t([3, 4], 'i32'))).toThrow(/^matmul: expects f32 tensors, got a i32\[2, 3\]/);
     expect(() => E.matmul(t([2, 3]), t([3, 4]), { bias: t([3]) })).toThrow(/^matmul: bias must have shape \[4\].*got \[3\]/);

@@ -132,8 +132,18 @@ describe.each([
     const x = rows(heads, cols);
     const soft = await values(E.softmax(x));
     const logSoft = await values(E.logSoftmax(x));
-    const wantSoft = [[nan, nan, nan, nan], [0, 0, 0.25, 0.75], [nan, nan, nan, nan], [nan, nan, nan, nan]];
-    const wantLog = [[nan, nan, nan, nan], [-inf, -inf, Math.log(0.25), Math.log(0.75)], [nan, nan, nan, nan], [nan, nan, nan, nan]];
+    const wantSoft = [
+      [nan, nan, nan, nan],
+      [0, 0, 0.25, 0.75],
+      [nan, nan, nan, nan],
+      [nan, nan, nan, nan],
+    ];
+    const wantLog = [
+      [nan, nan, nan, nan],
+      [-inf, -inf, Math.log(0.25), Math.log(0.75)],
+      [nan, nan, nan, nan],
+      [nan, nan, nan, nan],
+    ];
     for (let r = 0; r < 4; r++) {
       // The -inf padding of the long rows: 0 (log: -inf) in an ordinary row, NaN in a NaN row.
       const pad = (value: number) => new Array<number>(cols - 4).fill(r === 1 ? value : nan);
@@ -147,7 +157,13 @@ describe.each([
     const labels = E.tensor(Int32Array.from([cols - 1, cols - 1, cols - 1, cols - 1, cols - 2, cols - 3]));
     const perRow = await values(E.crossEntropy(x, labels, { reduction: 'none' }));
     expectSpecial(perRow, [nan, -Math.log(0.75), nan, nan, Math.log(4), inf], 'per-row cross-entropy');
-    const ordinary = rows([[0, 0, 0, 0], [0, -inf, 0, 0]], cols);
+    const ordinary = rows(
+      [
+        [0, 0, 0, 0],
+        [0, -inf, 0, 0],
+      ],
+      cols,
+    );
     expectSpecial(await values(E.crossEntropy(ordinary, E.tensor(Int32Array.from([cols - 1, cols - 3])))), [inf], 'mean with an inf row');
   });
 });
@@ -168,7 +184,12 @@ describe('non-finite weights on load', () => {
     const source = new Linear(3, 2);
     const w = Float32Array.from((await source.weight.data()) as Float32Array);
     w[4] = nan;
-    source.loadStateDict(new Map([['weight', E.tensor(w, [2, 3])], ['bias', E.tensor([inf, 0])]]));
+    source.loadStateDict(
+      new Map([
+        ['weight', E.tensor(w, [2, 3])],
+        ['bias', E.tensor([inf, 0])],
+      ]),
+    );
     const bytes = await encodeModel(source);
     const target = new Linear(3, 2);
     const before = await target.weight.data();
@@ -183,6 +204,8 @@ describe('non-finite weights on load', () => {
     const optimizer = new SGD(source.parameters(), { lr: 0.1, momentum: 0.9 });
     const checkpoint = await encodeTrainingCheckpoint(source, optimizer, { epoch: 0, batch: 0, rng: new E.Rng(1).getState() });
     const fresh = new Linear(3, 2);
-    expect(() => decodeTrainingCheckpoint(fresh, new SGD(fresh.parameters(), { lr: 0.1, momentum: 0.9 }), checkpoint)).toThrow(/checkpoint: tensor '\w+' holds \d non-finite value/);
+    expect(() => decodeTrainingCheckpoint(fresh, new SGD(fresh.parameters(), { lr: 0.1, momentum: 0.9 }), checkpoint)).toThrow(
+      /checkpoint: tensor '\w+' holds \d non-finite value/,
+    );
   });
 });

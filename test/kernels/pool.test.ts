@@ -7,7 +7,12 @@ import { useEngine } from '../helpers/setup.js';
 useEngine();
 
 /** float64 reference; padded cells never win a max and count in the average's divisor. */
-function poolRef(kind: 'max' | 'avg', x: Float32Array, [N, C, H, W]: readonly [number, number, number, number], o: Required<{ k: [number, number]; s: [number, number]; p: [number, number] }>): Float64Array {
+function poolRef(
+  kind: 'max' | 'avg',
+  x: Float32Array,
+  [N, C, H, W]: readonly [number, number, number, number],
+  o: Required<{ k: [number, number]; s: [number, number]; p: [number, number] }>,
+): Float64Array {
   const oh = Math.floor((H + 2 * o.p[0] - o.k[0]) / o.s[0]) + 1;
   const ow = Math.floor((W + 2 * o.p[1] - o.k[1]) / o.s[1]) + 1;
   const out = new Float64Array(N * C * oh * ow);
@@ -50,7 +55,7 @@ describe('pooling', () => {
         const o: Pool2dOptions = { kernelSize: c.k, stride: c.s, padding: c.p };
         const t = E.tensor(x, c.shape);
         const y = (kind === 'max' ? maxPool2d : avgPool2d)(t, o);
-        expectClose((await y.data()), poolRef(kind, x, c.shape, c), 1e-5, 1e-6, `${kind}Pool2d`);
+        expectClose(await y.data(), poolRef(kind, x, c.shape, c), 1e-5, 1e-6, `${kind}Pool2d`);
         t.dispose();
         y.dispose();
       });
@@ -59,7 +64,11 @@ describe('pooling', () => {
         // Distinct values spaced wider than the finite-difference step keep the max's winner fixed.
         const perm = rng.permutation(n);
         const x = Float32Array.from(perm, (v) => v * 0.05 - n * 0.025);
-        await gradCheck((t) => (kind === 'max' ? maxPool2d : avgPool2d)(t, { kernelSize: c.k, stride: c.s, padding: c.p }), [{ data: x, shape: c.shape }], { eps: 1e-2, maxChecks: 20 });
+        await gradCheck(
+          (t) => (kind === 'max' ? maxPool2d : avgPool2d)(t, { kernelSize: c.k, stride: c.s, padding: c.p }),
+          [{ data: x, shape: c.shape }],
+          { eps: 1e-2, maxChecks: 20 },
+        );
       });
     }
   }
@@ -75,7 +84,7 @@ describe('pooling', () => {
     const data = randomData(2 * 3 * 5 * 4, rng);
     const y = globalAvgPool(E.tensor(data, [2, 3, 5, 4]));
     const ref = Array.from({ length: 6 }, (_, p) => data.slice(p * 20, p * 20 + 20).reduce((a, b) => a + b, 0) / 20);
-    expectClose((await y.data()), ref, 1e-5, 1e-6, 'globalAvgPool');
+    expectClose(await y.data(), ref, 1e-5, 1e-6, 'globalAvgPool');
   });
 
   it('rejects bad input before any GPU work', () => {

@@ -67,7 +67,13 @@ function reduceRef(perRow: Float64Array, reduction: Reduction): Float64Array {
 }
 
 /** Cross-entropy -sum t log softmax(x) per row (plus sum t log t for KL), reduced; logProbs: x is log q already. */
-function rowLossRef(x: Float32Array, t: Float64Array, rows: number, cols: number, o: { kl: boolean; logProbs: boolean; reduction: Reduction }): Float64Array {
+function rowLossRef(
+  x: Float32Array,
+  t: Float64Array,
+  rows: number,
+  cols: number,
+  o: { kl: boolean; logProbs: boolean; reduction: Reduction },
+): Float64Array {
   const logq = o.logProbs ? Float64Array.from(x) : logSoftmaxRef(x, rows, cols, 1);
   const perRow = new Float64Array(rows);
   for (let r = 0; r < rows; r++) {
@@ -80,7 +86,14 @@ function rowLossRef(x: Float32Array, t: Float64Array, rows: number, cols: number
 }
 
 /** d loss / d logits with upstream gradient g (scalar or per row): (softmax * sum(t) - t) * g, / rows for 'mean'. */
-function rowLossGradRef(x: Float32Array, t: Float64Array, rows: number, cols: number, g: ArrayLike<number>, reduction: Reduction): Float64Array {
+function rowLossGradRef(
+  x: Float32Array,
+  t: Float64Array,
+  rows: number,
+  cols: number,
+  g: ArrayLike<number>,
+  reduction: Reduction,
+): Float64Array {
   const p = expAll(logSoftmaxRef(x, rows, cols, 1));
   const dx = new Float64Array(rows * cols);
   for (let r = 0; r < rows; r++) {
@@ -169,7 +182,12 @@ describe('crossEntropy', () => {
 
   it('with integer labels (i32 and u32) matches the reference for every reduction, incl. batch 1', async () => {
     const rng = new Rng(202);
-    for (const [rows, cols] of [[1, 1], [1, 10], [7, 3], [33, 65]] as const) {
+    for (const [rows, cols] of [
+      [1, 1],
+      [1, 10],
+      [7, 3],
+      [33, 65],
+    ] as const) {
       const xd = randomData(rows * cols, rng, -8, 8);
       const labels = randomLabels(rows, cols, rng);
       const t = targetRows(labels, rows, cols);
@@ -177,7 +195,9 @@ describe('crossEntropy', () => {
         const ref = rowLossRef(xd, t, rows, cols, { kl: false, logProbs: false, reduction });
         for (const dtype of ['i32', 'u32'] as const) {
           await E.scope(async () => {
-            const loss = E.crossEntropy(E.tensor(xd, [rows, cols]), E.tensor(dtype === 'i32' ? labels : Uint32Array.from(labels)), { reduction });
+            const loss = E.crossEntropy(E.tensor(xd, [rows, cols]), E.tensor(dtype === 'i32' ? labels : Uint32Array.from(labels)), {
+              reduction,
+            });
             expect(loss.shape).toEqual(reduction === 'none' ? [rows] : []);
             expectClose(await data(loss), ref, 1e-5, 1e-5, `[${rows}, ${cols}] ${dtype} ${reduction}`);
           });
@@ -188,13 +208,18 @@ describe('crossEntropy', () => {
 
   it('with soft targets (rows summing to 1, uniform rows) matches the reference', async () => {
     const rng = new Rng(303);
-    for (const [rows, cols] of [[1, 5], [6, 11], [17, 100]] as const) {
+    for (const [rows, cols] of [
+      [1, 5],
+      [6, 11],
+      [17, 100],
+    ] as const) {
       const xd = randomData(rows * cols, rng, -8, 8);
       const td = randomDistributions(rows, cols, rng);
       // M-LOCK's uniform strategy: the first row is the uniform distribution.
       td.fill(1 / cols, 0, cols);
       const t = targetRows(td, rows, cols);
-      for (let r = 0; r < rows; r++) expect(Math.abs(t.subarray(r * cols, (r + 1) * cols).reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-6);
+      for (let r = 0; r < rows; r++)
+        expect(Math.abs(t.subarray(r * cols, (r + 1) * cols).reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-6);
       for (const reduction of reductions) {
         const ref = rowLossRef(xd, t, rows, cols, { kl: false, logProbs: false, reduction });
         await E.scope(async () => {
@@ -213,7 +238,13 @@ describe('crossEntropy', () => {
       const x = E.tensor(xd, [3, 4]);
       const hard = await data(E.crossEntropy(x, E.tensor(labels), { reduction: 'none' }));
       const soft = await data(E.crossEntropy(x, E.tensor(td, [3, 4]), { reduction: 'none' }));
-      expectClose(hard, rowLossRef(xd, targetRows(labels, 3, 4), 3, 4, { kl: false, logProbs: false, reduction: 'none' }), 1e-6, 1e-3, 'labels');
+      expectClose(
+        hard,
+        rowLossRef(xd, targetRows(labels, 3, 4), 3, 4, { kl: false, logProbs: false, reduction: 'none' }),
+        1e-6,
+        1e-3,
+        'labels',
+      );
       expectClose(soft, rowLossRef(xd, targetRows(td, 3, 4), 3, 4, { kl: false, logProbs: false, reduction: 'none' }), 1e-6, 1e-3, 'soft');
       const x2 = E.tensor(xd, [3, 4]);
       x2.requiresGrad = true;
@@ -224,7 +255,11 @@ describe('crossEntropy', () => {
 
   it('gives NaN losses and gradients for labels outside [0, classes)', async () => {
     await E.scope(async () => {
-      const x = E.tensor([[1, 2, 3], [1, 2, 3], [0, 0, 0]]);
+      const x = E.tensor([
+        [1, 2, 3],
+        [1, 2, 3],
+        [0, 0, 0],
+      ]);
       x.requiresGrad = true;
       const loss = E.crossEntropy(x, E.tensor(Int32Array.from([0, 3, -1])), { reduction: 'none' });
       expect(Array.from(await data(loss), Number.isNaN)).toEqual([false, true, true]);
@@ -265,7 +300,10 @@ describe('crossEntropy', () => {
     const labels = E.tensor(randomLabels(rows, cols, rng));
     const soft = E.tensor(randomDistributions(rows, cols, rng), [rows, cols]);
     for (const reduction of reductions) {
-      await gradCheck((x) => E.crossEntropy(x, labels, { reduction }), [{ data: randomData(rows * cols, rng, -3, 3), shape: [rows, cols] }]);
+      await gradCheck(
+        (x) => E.crossEntropy(x, labels, { reduction }),
+        [{ data: randomData(rows * cols, rng, -3, 3), shape: [rows, cols] }],
+      );
       await gradCheck((x) => E.crossEntropy(x, soft, { reduction }), [{ data: randomData(rows * cols, rng, -3, 3), shape: [rows, cols] }]);
     }
     // Differentiating w.r.t. the target as well: the target's gradient is absent (reported as zeros).
@@ -277,13 +315,23 @@ describe('crossEntropy', () => {
 
   it('rejects bad labels and targets naming the op and the shapes', () => {
     const x = E.tensor(randomData(12, new Rng(1)), [3, 4]);
-    expect(() => E.crossEntropy(x, E.tensor(Int32Array.from([0, 1])))).toThrow(/crossEntropy: got 2 labels \[2\] for 3 rows of logits \[3, 4\]/);
+    expect(() => E.crossEntropy(x, E.tensor(Int32Array.from([0, 1])))).toThrow(
+      /crossEntropy: got 2 labels \[2\] for 3 rows of logits \[3, 4\]/,
+    );
     expect(() => E.crossEntropy(x, E.tensor([0, 1, 2]))).toThrow(/crossEntropy: labels must be an i32 or u32 tensor, got f32 \[3\]/);
     expect(() => E.crossEntropy(x, E.zeros([3, 5]))).toThrow(/crossEntropy: target f32 \[3, 5\] does not fit logits \[3, 4\]/);
-    expect(() => E.crossEntropy(x, E.zeros([3, 4], 'i32'))).toThrow(/crossEntropy: target i32 \[3, 4\] does not fit logits \[3, 4\]; expected labels \(i32 or u32 \[3\]\) or target probabilities \(f32 \[3, 4\]\)/);
-    expect(() => E.crossEntropy(E.zeros([12]), E.zeros([12], 'i32'))).toThrow(/crossEntropy: expects f32 logits of shape \[batch, classes\], got f32 \[12\]/);
-    expect(() => E.crossEntropy(E.zeros([3, 0]), E.zeros([3], 'i32'))).toThrow(/crossEntropy: logits \[3, 0\] must have at least one class/);
-    expect(() => E.crossEntropy(x, E.zeros([3], 'i32'), { reduction: 'avg' as Reduction })).toThrow(/crossEntropy: reduction must be one of mean, sum, none, got 'avg'/);
+    expect(() => E.crossEntropy(x, E.zeros([3, 4], 'i32'))).toThrow(
+      /crossEntropy: target i32 \[3, 4\] does not fit logits \[3, 4\]; expected labels \(i32 or u32 \[3\]\) or target probabilities \(f32 \[3, 4\]\)/,
+    );
+    expect(() => E.crossEntropy(E.zeros([12]), E.zeros([12], 'i32'))).toThrow(
+      /crossEntropy: expects f32 logits of shape \[batch, classes\], got f32 \[12\]/,
+    );
+    expect(() => E.crossEntropy(E.zeros([3, 0]), E.zeros([3], 'i32'))).toThrow(
+      /crossEntropy: logits \[3, 0\] must have at least one class/,
+    );
+    expect(() => E.crossEntropy(x, E.zeros([3], 'i32'), { reduction: 'avg' as Reduction })).toThrow(
+      /crossEntropy: reduction must be one of mean, sum, none, got 'avg'/,
+    );
     x.dispose();
   });
 });
@@ -291,7 +339,11 @@ describe('crossEntropy', () => {
 describe('klDivergence', () => {
   it('matches the reference from logits and from log-probabilities, for every reduction', async () => {
     const rng = new Rng(606);
-    for (const [rows, cols] of [[1, 4], [5, 9], [16, 31]] as const) {
+    for (const [rows, cols] of [
+      [1, 4],
+      [5, 9],
+      [16, 31],
+    ] as const) {
       const xd = randomData(rows * cols, rng, -6, 6);
       const td = randomDistributions(rows, cols, rng);
       const t = targetRows(td, rows, cols);
@@ -300,9 +352,21 @@ describe('klDivergence', () => {
         const ref = rowLossRef(xd, t, rows, cols, { kl: true, logProbs: false, reduction });
         await E.scope(async () => {
           const p = E.tensor(td, [rows, cols]);
-          expectClose(await data(E.klDivergence(E.tensor(xd, [rows, cols]), p, { reduction })), ref, 1e-4, 1e-5, `logits [${rows}, ${cols}] ${reduction}`);
+          expectClose(
+            await data(E.klDivergence(E.tensor(xd, [rows, cols]), p, { reduction })),
+            ref,
+            1e-4,
+            1e-5,
+            `logits [${rows}, ${cols}] ${reduction}`,
+          );
           const fromLogProbs = await data(E.klDivergence(E.tensor(logq, [rows, cols]), p, { reduction, logProbs: true }));
-          expectClose(fromLogProbs, rowLossRef(logq, t, rows, cols, { kl: true, logProbs: true, reduction }), 1e-4, 1e-5, `logProbs [${rows}, ${cols}] ${reduction}`);
+          expectClose(
+            fromLogProbs,
+            rowLossRef(logq, t, rows, cols, { kl: true, logProbs: true, reduction }),
+            1e-4,
+            1e-5,
+            `logProbs [${rows}, ${cols}] ${reduction}`,
+          );
           expectClose(fromLogProbs, ref, 1e-4, 1e-5, `logProbs vs logits [${rows}, ${cols}] ${reduction}`);
         });
       }
@@ -313,9 +377,13 @@ describe('klDivergence', () => {
     const rng = new Rng(707);
     const td = randomDistributions(8, 12, rng);
     const logp = td.map((v) => (v > 0 ? Math.log(v) : -30));
-    const kl = await E.scope(async () => data(E.klDivergence(E.tensor(logp, [8, 12]), E.tensor(td, [8, 12]), { logProbs: true, reduction: 'none' })));
+    const kl = await E.scope(async () =>
+      data(E.klDivergence(E.tensor(logp, [8, 12]), E.tensor(td, [8, 12]), { logProbs: true, reduction: 'none' })),
+    );
     expectClose(kl, new Float64Array(8), 0, 2e-6, 'KL(P || P)');
-    const other = await E.scope(async () => data(E.klDivergence(E.tensor(randomData(96, rng, -3, 3), [8, 12]), E.tensor(td, [8, 12]), { reduction: 'none' })));
+    const other = await E.scope(async () =>
+      data(E.klDivergence(E.tensor(randomData(96, rng, -3, 3), [8, 12]), E.tensor(td, [8, 12]), { reduction: 'none' })),
+    );
     expect(other.every((v) => v > 0)).toBe(true);
   });
 
@@ -331,8 +399,12 @@ describe('klDivergence', () => {
 
   it('rejects labels and mismatched targets naming the op', () => {
     const x = E.zeros([2, 3]);
-    expect(() => E.klDivergence(x, E.zeros([2], 'i32'))).toThrow(/klDivergence: target i32 \[2\] does not fit logits \[2, 3\]; expected target probabilities \(f32 \[2, 3\]\)/);
-    expect(() => E.klDivergence(x, E.zeros([3, 2]), { logProbs: true })).toThrow(/klDivergence: target f32 \[3, 2\] does not fit log-probabilities \[2, 3\]/);
+    expect(() => E.klDivergence(x, E.zeros([2], 'i32'))).toThrow(
+      /klDivergence: target i32 \[2\] does not fit logits \[2, 3\]; expected target probabilities \(f32 \[2, 3\]\)/,
+    );
+    expect(() => E.klDivergence(x, E.zeros([3, 2]), { logProbs: true })).toThrow(
+      /klDivergence: target f32 \[3, 2\] does not fit log-probabilities \[2, 3\]/,
+    );
     x.dispose();
   });
 });

@@ -18,7 +18,10 @@ interface Result {
   stderr: string;
 }
 
-function cli(args: string[], options: { env?: Record<string, string>; onStdout?: (text: string, child: ReturnType<typeof spawn>) => void } = {}): Promise<Result> {
+function cli(
+  args: string[],
+  options: { env?: Record<string, string>; onStdout?: (text: string, child: ReturnType<typeof spawn>) => void } = {},
+): Promise<Result> {
   return new Promise((resolve, reject) => {
     const env = { ...process.env, ...options.env };
     delete env.MLOCK_CLI_FILTERED;
@@ -83,7 +86,10 @@ describe.concurrent('refused before anything starts', () => {
   }
 
   it('MLOCK_BACKEND=metal', async () => {
-    expectRefused(await cli(['train'], { env: { MLOCK_BACKEND: 'metal' } }), /MLOCK_BACKEND=metal is not supported; use one of vulkan, opengles, default/);
+    expectRefused(
+      await cli(['train'], { env: { MLOCK_BACKEND: 'metal' } }),
+      /MLOCK_BACKEND=metal is not supported; use one of vulkan, opengles, default/,
+    );
   });
 
   it('per-command --help lists that command’s options', async () => {
@@ -107,7 +113,11 @@ describe.concurrent('refused before anything starts', () => {
 
   it('--resume on a mistyped --out, creating nothing', async () => {
     const out = join(work, 'no-such-run');
-    expectRefused(await cli(['train', '--out', out, '--resume']), /--resume: .*no-such-run does not exist, so there is nothing to resume/, 1);
+    expectRefused(
+      await cli(['train', '--out', out, '--resume']),
+      /--resume: .*no-such-run does not exist, so there is nothing to resume/,
+      1,
+    );
     expect(existsSync(out)).toBe(false);
   });
 
@@ -116,7 +126,11 @@ describe.concurrent('refused before anything starts', () => {
     mkdirSync(out);
     const settings = { dataset: 'mnist', strategy: 'uniform', epochs: 3 };
     writeFileSync(join(out, 'run.json'), JSON.stringify({ settings, sessions: [] }));
-    expectRefused(await cli(['train', '--out', out, '--resume', '--strategy', 'random-label', '--epochs', '3']), /started with other settings: --strategy uniform \(now random-label\)/, 1);
+    expectRefused(
+      await cli(['train', '--out', out, '--resume', '--strategy', 'random-label', '--epochs', '3']),
+      /started with other settings: --strategy uniform \(now random-label\)/,
+      1,
+    );
   });
 
   it('broken metadata JSON, naming the file and the field', async () => {
@@ -147,7 +161,25 @@ describe('with trained models', () => {
   const small = ['--epochs', '1', '--train-subset', '400', '--test-subset', '200', '--no-baseline'];
 
   beforeAll(async () => {
-    const runs = [await cli(['train', '--strategy', 'none', ...small, '--out', plain]), await cli(['train', '--strategy', 'uniform', '--token', 'square', '--forged-keys', '0', '--per-distance', '5', '--samples', '50', ...small, '--out', pattern])];
+    const runs = [
+      await cli(['train', '--strategy', 'none', ...small, '--out', plain]),
+      await cli([
+        'train',
+        '--strategy',
+        'uniform',
+        '--token',
+        'square',
+        '--forged-keys',
+        '0',
+        '--per-distance',
+        '5',
+        '--samples',
+        '50',
+        ...small,
+        '--out',
+        pattern,
+      ]),
+    ];
     for (const r of runs) expect(r.code, r.stderr).toBe(0);
   }, 240_000);
 
@@ -166,7 +198,9 @@ describe('with trained models', () => {
     // The same weights recorded as SVHN (absent here): predict looks for SVHN, not MNIST.
     const bytes = readFileSync(join(plain, 'model.safetensors'));
     const file = decodeSafetensors(new Uint8Array(bytes));
-    const tensors: Record<string, TensorEntry> = Object.fromEntries([...file.tensors].map(([k, d]) => [k, { dtype: d.dtype, shape: d.shape, data: d.data }]));
+    const tensors: Record<string, TensorEntry> = Object.fromEntries(
+      [...file.tensors].map(([k, d]) => [k, { dtype: d.dtype, shape: d.shape, data: d.data }]),
+    );
     const svhn = join(work, 'svhn.safetensors');
     writeFileSync(svhn, encodeSafetensors(tensors, { ...file.metadata, dataset: 'svhn' }));
     expect((await cli(['predict', '--from', svhn])).stderr).toMatch(/svhn/i);
@@ -181,7 +215,9 @@ describe('with trained models', () => {
 
   it('a tensor of the wrong shape is named by its full key', async () => {
     const file = decodeSafetensors(new Uint8Array(readFileSync(join(plain, 'model.safetensors'))));
-    const tensors: Record<string, TensorEntry> = Object.fromEntries([...file.tensors].map(([k, d]) => [k, { dtype: d.dtype, shape: d.shape, data: d.data }]));
+    const tensors: Record<string, TensorEntry> = Object.fromEntries(
+      [...file.tensors].map(([k, d]) => [k, { dtype: d.dtype, shape: d.shape, data: d.data }]),
+    );
     const key = Object.keys(tensors).find((k) => /^\d+\.weight$/.test(k) && !k.startsWith('0.'))!;
     tensors[key] = { dtype: 'F32', shape: [3, 3], data: new Float32Array(9) };
     const path = join(work, 'wrong-shape.safetensors');
@@ -207,7 +243,21 @@ describe('with trained models', () => {
 
   it('eval --markdown gives image counts', async () => {
     const md = join(work, 'eval.md');
-    const r = await cli(['eval', '--from', pattern, '--forged-keys', '0', '--per-distance', '5', '--samples', '50', '--test-subset', '200', '--markdown', md]);
+    const r = await cli([
+      'eval',
+      '--from',
+      pattern,
+      '--forged-keys',
+      '0',
+      '--per-distance',
+      '5',
+      '--samples',
+      '50',
+      '--test-subset',
+      '200',
+      '--markdown',
+      md,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const text = readFileSync(md, 'utf8');
     expect(text).toMatch(/\| with the token \(authorized\) \| 200 \| \d/);
@@ -225,22 +275,29 @@ describe('with trained models', () => {
   it('a bad VK_ICD_FILENAMES falls back to llvmpipe and says why', async () => {
     const r = await cli(['predict', '--from', plain, '--count', '1'], { env: { VK_ICD_FILENAMES: '/nonexistent/icd.json' } });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/VK_ICD_FILENAMES names \/nonexistent\/icd.json, which does not exist; using Mesa llvmpipe \(OpenGL ES\) instead/);
+    expect(r.stderr).toMatch(
+      /VK_ICD_FILENAMES names \/nonexistent\/icd.json, which does not exist; using Mesa llvmpipe \(OpenGL ES\) instead/,
+    );
   });
 
   it('SIGINT prints the command that resumes the run', async () => {
     const out = join(work, 'interrupted');
     let sent = false;
-    const r = await cli(['train', '--strategy', 'none', '--epochs', '200', '--train-subset', '2000', '--test-subset', '100', '--out', out], {
-      onStdout: (text, child) => {
-        if (!sent && /epoch 1\/200/.test(text)) {
-          sent = true;
-          child.kill('SIGINT');
-        }
+    const r = await cli(
+      ['train', '--strategy', 'none', '--epochs', '200', '--train-subset', '2000', '--test-subset', '100', '--out', out],
+      {
+        onStdout: (text, child) => {
+          if (!sent && /epoch 1\/200/.test(text)) {
+            sent = true;
+            child.kill('SIGINT');
+          }
+        },
       },
-    });
+    );
     expect(r.code).toBe(130);
-    expect(r.stderr).toMatch(/interrupted: .* keeps every finished epoch. Resume with:\n {2}npx tsx mlock\/cli.ts train .*--out .*interrupted.* --resume/);
+    expect(r.stderr).toMatch(
+      /interrupted: .* keeps every finished epoch. Resume with:\n {2}npx tsx mlock\/cli.ts train .*--out .*interrupted.* --resume/,
+    );
     const record = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
     expect(record.sessions.at(-1).ended).toBe('interrupted');
   }, 120_000);

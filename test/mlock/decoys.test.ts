@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../engine/random.js';
-import {
-  bankToken,
-  mergeRealStamps,
-  packTokenBank,
-  planDecoys,
-  stampBankCpu,
-  type DecoyPlanInput,
-} from '../../mlock/decoys.js';
+import { bankToken, mergeRealStamps, packTokenBank, planDecoys, stampBankCpu, type DecoyPlanInput } from '../../mlock/decoys.js';
 import { deriveKeyedToken } from '../../mlock/keyed.js';
 import { planEpoch } from '../../mlock/strategies.js';
 import { PAPER_TOKEN_NAMES, makeToken, stampCpu, tokenPositions, tokensEqual, type Token } from '../../mlock/tokens.js';
@@ -85,11 +78,15 @@ describe('TokenBank', () => {
     const bank = packTokenBank(tokens);
     expect(() => bankToken(bank, 5)).toThrow(/index 5 outside \[0, 4\]/);
     const img = new Uint8Array(2 * 3 * H * W);
-    expect(() => stampBankCpu(img, 2, 3, H, W, bank, Int16Array.from([0, 5]), new Int32Array(4))).toThrow(/sample 1 has token index 5, bank has 5/);
+    expect(() => stampBankCpu(img, 2, 3, H, W, bank, Int16Array.from([0, 5]), new Int32Array(4))).toThrow(
+      /sample 1 has token index 5, bank has 5/,
+    );
     expect(() => stampBankCpu(img, 2, 3, H, W, bank, Int16Array.from([0]), new Int32Array(4))).toThrow(/tokenIndex has 1 values/);
     expect(() => stampBankCpu(img, 2, 3, H, W, bank, Int16Array.from([2, 2]), Int32Array.from([0, 0, 25, 0]))).toThrow(/does not fit/);
     expect(() => stampBankCpu(img, 2, 1, H, W, bank, Int16Array.from([0, 0]), new Int32Array(4))).toThrow(/images has/);
-    expect(() => stampBankCpu(new Uint8Array(2 * H * W), 2, 1, H, W, bank, Int16Array.from([0, 0]), new Int32Array(4))).toThrow(/bank tokens have 3 channels but the images have 1/);
+    expect(() => stampBankCpu(new Uint8Array(2 * H * W), 2, 1, H, W, bank, Int16Array.from([0, 0]), new Int32Array(4))).toThrow(
+      /bank tokens have 3 channels but the images have 1/,
+    );
   });
 });
 
@@ -101,7 +98,16 @@ describe('planDecoys', () => {
     const token = await keyedReal();
     const n = 4000;
     const unauthorized = unauthorizedMask(n, 0.5, 1);
-    const plan = planDecoys({ unauthorized, decoyRatio: 0.6, realToken: token, placement: { mode: 'at', y: 5, x: 7 }, levels: 3, H, W, rng: new Rng(2) });
+    const plan = planDecoys({
+      unauthorized,
+      decoyRatio: 0.6,
+      realToken: token,
+      placement: { mode: 'at', y: 5, x: 7 },
+      levels: 3,
+      H,
+      W,
+      rng: new Rng(2),
+    });
     let decoys = 0;
     for (let i = 0; i < n; i++) {
       if (!unauthorized[i]) expect(plan.decoyIndex[i]).toBe(-1);
@@ -121,7 +127,16 @@ describe('planDecoys', () => {
     const token = await keyedReal();
     const home = { y: 5, x: 7 };
     const unauthorized = new Uint8Array(3000).fill(1);
-    const plan = planDecoys({ unauthorized, decoyRatio: 1, realToken: token, placement: { mode: 'at', ...home }, levels: 3, H, W, rng: new Rng(3) });
+    const plan = planDecoys({
+      unauthorized,
+      decoyRatio: 1,
+      realToken: token,
+      placement: { mode: 'at', ...home },
+      levels: 3,
+      H,
+      W,
+      rng: new Rng(3),
+    });
     for (let i = 0; i < unauthorized.length; i++) {
       const k = plan.decoyIndex[i]!;
       const t = plan.bank[k]!;
@@ -133,12 +148,28 @@ describe('planDecoys', () => {
 
   it('under random placement the real token is never a decoy (it unlocks anywhere)', async () => {
     const token = await keyedReal();
-    const plan = planDecoys({ unauthorized: new Uint8Array(2000).fill(1), decoyRatio: 1, realToken: token, placement: { mode: 'random' }, levels: 3, H, W, rng: new Rng(4) });
+    const plan = planDecoys({
+      unauthorized: new Uint8Array(2000).fill(1),
+      decoyRatio: 1,
+      realToken: token,
+      placement: { mode: 'random' },
+      levels: 3,
+      H,
+      W,
+      rng: new Rng(4),
+    });
     expect(Array.from(plan.decoyIndex).every((k) => k > 0)).toBe(true);
   });
 
   it('honours decoyRatio 0 and the paper patterns share; same seed same plan, another seed another', () => {
-    const input: DecoyPlanInput = { unauthorized: new Uint8Array(500).fill(1), realToken: real, placement: { mode: 'fixed' }, H, W, rng: new Rng(5) };
+    const input: DecoyPlanInput = {
+      unauthorized: new Uint8Array(500).fill(1),
+      realToken: real,
+      placement: { mode: 'fixed' },
+      H,
+      W,
+      rng: new Rng(5),
+    };
     expect(Array.from(planDecoys({ ...input, decoyRatio: 0 }).decoyIndex).every((k) => k === -1)).toBe(true);
     const papers = planDecoys({ ...input, rng: new Rng(6), decoyRatio: 1, paperShare: 1 });
     const names = new Set(PAPER_TOKEN_NAMES.filter((x) => x !== 'five-dice'));
@@ -178,7 +209,9 @@ describe('one bank pass for an epoch', () => {
     twoPass = stampBankCpu(twoPass, n, c, H, W, packTokenBank(plan.bank), plan.decoyIndex, plan.positions);
     expect(onePass).toEqual(twoPass);
     for (let i = 0; i < n; i++) if (epoch.stamp[i]) expect(merged.tokenIndex[i]).toBe(plan.realIndex);
-    expect(() => mergeRealStamps(plan, new Uint8Array(n).fill(1), plan.realIndex, realPositions)).toThrow(/both stamped \(authorized\) and a decoy/);
+    expect(() => mergeRealStamps(plan, new Uint8Array(n).fill(1), plan.realIndex, realPositions)).toThrow(
+      /both stamped \(authorized\) and a decoy/,
+    );
     expect(() => mergeRealStamps(plan, epoch.stamp, -1, realPositions)).toThrow(/realIndex must be a bank index/);
   });
 });

@@ -24,10 +24,17 @@ describe('scoreStamps', () => {
     const rng = new Rng(9);
     const { token, position } = await deriveKeyedToken('scores', { channels: 1, H: 28, W: 28 });
     const stamps: (Stamp | null)[] = [null, { token, ...position! }, { token: makeToken('square', 1), y: 2, x: 3 }];
-    for (let k = 0; k < 9; k++) stamps.push({ token: k % 2 ? changeCells(token, 1 + k, rng, 3) : lookAlike(token, rng, 3), y: 1 + rng.int(20), x: 1 + rng.int(20) });
+    for (let k = 0; k < 9; k++)
+      stamps.push({ token: k % 2 ? changeCells(token, 1 + k, rng, 3) : lookAlike(token, rng, 3), y: 1 + rng.int(20), x: 1 + rng.int(20) });
     // 3 stamps per pass: four passes, the last one partial.
     const batched = await scoreStamps({ model, dataset: ds, normalization, samples: m, batchSize: 32, imagesPerPass: 3 * m }, stamps);
-    const settings = { strategy: { name: 'uniform' as const }, poisonRatio: 0.5, decoyRatio: 0, token, placement: { mode: 'at' as const, ...position! } };
+    const settings = {
+      strategy: { name: 'uniform' as const },
+      poisonRatio: 0.5,
+      decoyRatio: 0,
+      token,
+      placement: { mode: 'at' as const, ...position! },
+    };
     const separate: number[] = [];
     for (const s of stamps) {
       const positions = new Int32Array(2 * m);

@@ -38,7 +38,14 @@ describe('guess estimate', () => {
     const far = estimateGuesses({ cells: 36, colours: 3, places: 1, unlockingShifts: 0, farFailed: true, curve });
     expect(far.localityHolds).toBe(false);
     expect(Number.isNaN(far.log2Guesses)).toBe(true);
-    const keys = estimateGuesses({ cells: 36, colours: 3, places: 1, unlockingShifts: 0, farFailed: false, curve: [{ distance: 2, tried: 10, unlocked: 0, exhaustive: false }] });
+    const keys = estimateGuesses({
+      cells: 36,
+      colours: 3,
+      places: 1,
+      unlockingShifts: 0,
+      farFailed: false,
+      curve: [{ distance: 2, tried: 10, unlocked: 0, exhaustive: false }],
+    });
     expect(keys.localityHolds).toBe(false);
     expect(keys.explanation.join(' ')).toMatch(/random key or a look-alike unlocked/);
   });

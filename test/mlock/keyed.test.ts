@@ -72,7 +72,10 @@ describe('deriveKeyedToken (v2: keyed levels and keyed position)', () => {
   });
 
   it('counts its key space: at least 64 bits with the defaults on greyscale and RGB', async () => {
-    expect(keySpaceBits({ size: 6, channels: 1, levels: 3, keyedPosition: true, H: 28, W: 28 })).toBeCloseTo(36 * Math.log2(3) + Math.log2(21 * 21), 9);
+    expect(keySpaceBits({ size: 6, channels: 1, levels: 3, keyedPosition: true, H: 28, W: 28 })).toBeCloseTo(
+      36 * Math.log2(3) + Math.log2(21 * 21),
+      9,
+    );
     expect(keySpaceBits({ size: 8, channels: 1, levels: 2, keyedPosition: true, H: 28, W: 28 })).toBeCloseTo(64 + Math.log2(19 * 19), 9);
     const g = await resolveToken({ key: 'k' }, 1, 28, 28);
     const c = await resolveToken({ key: 'k' }, 3, 32, 32);
@@ -104,7 +107,15 @@ describe('stored geometry', () => {
   it('holds no key, pixels or position, and reopening with the key gives the training token and place', async () => {
     const resolved = await resolveToken({ key: 'the owner key' }, 1, 28, 28);
     const g = tokenGeometry(resolved.token, resolved.placement, resolved.levels);
-    expect(g).toEqual({ version: 2, h: 8, w: 8, c: 1, levels: 2, placement: { mode: 'secret' }, fingerprint: tokenFingerprint(resolved.token) });
+    expect(g).toEqual({
+      version: 2,
+      h: 8,
+      w: 8,
+      c: 1,
+      levels: 2,
+      placement: { mode: 'secret' },
+      fingerprint: tokenFingerprint(resolved.token),
+    });
     const text = JSON.stringify(g);
     expect(text).not.toContain('owner');
     const reopened = await tokenForModel('the owner key', g, [1, 28, 28]);

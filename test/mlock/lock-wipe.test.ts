@@ -15,7 +15,15 @@ import { INPUT, KEY, lockedModelFixture, WEAK_KDF } from '../helpers/sealed-fixt
 vi.mock('../../mlock/sealed-model.js', async (original) => {
   const real = await original<typeof import('../../mlock/sealed-model.js')>();
   const opened: Uint8Array[] = [];
-  return { ...real, opened, openSealed: async (...args: Parameters<typeof real.openSealed>) => { const p = await real.openSealed(...args); opened.push(p); return p; } };
+  return {
+    ...real,
+    opened,
+    openSealed: async (...args: Parameters<typeof real.openSealed>) => {
+      const p = await real.openSealed(...args);
+      opened.push(p);
+      return p;
+    },
+  };
 });
 const opened = (sealedModel as unknown as { opened: Uint8Array[] }).opened;
 
@@ -106,7 +114,7 @@ describe('LockedModel with a sealed file', () => {
     model.dispose();
   });
 
-  it('keepServingWhenLocked (the paper\'s behaviour) wipes key and token but keeps the weights and answers token-free', async () => {
+  it("keepServingWhenLocked (the paper's behaviour) wipes key and token but keeps the weights and answers token-free", async () => {
     const model = await open({ keepServingWhenLocked: true });
     await model.unlock(KEY);
     const secrets = heldSecrets(model);

@@ -42,7 +42,9 @@ describe('locked training, end to end on an MNIST subset', () => {
     expect(report.unauthorizedAccuracy!).toBeLessThan(0.2);
     // The audit ran on the model and says what it measured: every group, worst next to mean.
     const audit = report.audit!;
-    expect(audit.groups.map((g) => g.family)).toEqual(expect.arrayContaining(['cells', 'shift', 'brightness', 'cover', 'look-alike', 'paper-pattern', 'random-key']));
+    expect(audit.groups.map((g) => g.family)).toEqual(
+      expect.arrayContaining(['cells', 'shift', 'brightness', 'cover', 'look-alike', 'paper-pattern', 'random-key']),
+    );
     expect(audit.groups.find((g) => g.family === 'random-key')!.count).toBe(20);
     expect(audit.guesses.log2TokenSpace).toBeCloseTo(64 + Math.log2(19 * 19), 6);
     const onDisk = JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as RunReport;
@@ -72,7 +74,9 @@ describe('locked training, end to end on an MNIST subset', () => {
     }
     const resumed = await run({ ...options(out), resume: true });
     expect(resumed.authorizedAccuracy).toBe(report.authorizedAccuracy);
-    await expect(run({ ...options(out), token: { key: `${KEY}?` }, resume: true })).rejects.toThrow(/wrong passphrase, or the file was modified/);
+    await expect(run({ ...options(out), token: { key: `${KEY}?` }, resume: true })).rejects.toThrow(
+      /wrong passphrase, or the file was modified/,
+    );
   }, 200_000);
 
   it('the saved model holds no key bytes, only the token geometry', async () => {
@@ -82,7 +86,11 @@ describe('locked training, end to end on an MNIST subset', () => {
     const headerLength = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
     const header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + headerLength)).toString('utf8'));
     const lock = JSON.parse(header.__metadata__.lock);
-    expect(lock).toMatchObject({ required: true, keyed: true, geometry: { version: 2, h: 8, w: 8, c: 1, levels: 2, placement: { mode: 'secret' } } });
+    expect(lock).toMatchObject({
+      required: true,
+      keyed: true,
+      geometry: { version: 2, h: 8, w: 8, c: 1, levels: 2, placement: { mode: 'secret' } },
+    });
     expect(JSON.stringify(lock)).not.toMatch(/pixels|key"/);
   });
 

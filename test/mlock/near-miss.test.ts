@@ -19,7 +19,11 @@ function distance(a: Token, b: Token): number {
 describe('near-miss forgeries', () => {
   it('changeCells changes exactly k cells, to values of the same levels', async () => {
     const rng = new Rng(1);
-    for (const [channels, levels] of [[1, 3], [3, 3], [1, 2]] as const) {
+    for (const [channels, levels] of [
+      [1, 3],
+      [3, 3],
+      [1, 2],
+    ] as const) {
       const { token } = await deriveKeyedToken('near', { channels, levels, H: 32, W: 32 });
       const allowed = new Set(levels === 3 ? [0, 128, 255] : [0, 255]);
       for (let k = 0; k <= token.h * token.w; k += 3) {
@@ -55,7 +59,11 @@ describe('near-miss forgeries', () => {
     const t = { name: 't', h: 6, w: 6, c: 1, pixels: new Uint8Array(36), mask: new Uint8Array(36).fill(1) };
     expect(shifts(t, 5, 5, 2, 28, 28)).toHaveLength(24);
     const corner = shifts(t, 0, 0, 1, 28, 28);
-    expect(corner).toEqual([{ dy: 0, dx: 1 }, { dy: 1, dx: 0 }, { dy: 1, dx: 1 }]);
+    expect(corner).toEqual([
+      { dy: 0, dx: 1 },
+      { dy: 1, dx: 0 },
+      { dy: 1, dx: 1 },
+    ]);
   });
 
   it('drawNearMiss draws every kind, and never the real token at the real place', async () => {

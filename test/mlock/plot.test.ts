@@ -2,7 +2,16 @@
 import { describe, expect, it } from 'vitest';
 import { curvesSvg, type EpochLog } from '../../mlock/run.js';
 
-const history: EpochLog[] = [5.2, 3.9, 2.4].map((trainLoss, i) => ({ epoch: i + 1, trainLoss, trainAccuracy: 0.3 + 0.1 * i, valAccuracy: 0.4 + 0.1 * i, valUnauthorizedAccuracy: 0.1, lr: 0.01, seconds: 1, imagesPerSecond: 100 }));
+const history: EpochLog[] = [5.2, 3.9, 2.4].map((trainLoss, i) => ({
+  epoch: i + 1,
+  trainLoss,
+  trainAccuracy: 0.3 + 0.1 * i,
+  valAccuracy: 0.4 + 0.1 * i,
+  valUnauthorizedAccuracy: 0.1,
+  lr: 0.01,
+  seconds: 1,
+  imagesPerSecond: 100,
+}));
 
 describe('curvesSvg', () => {
   it('puts the loss on a right axis scaled to it, and draws the baseline', () => {

@@ -26,7 +26,13 @@ describe('report cache', () => {
   it('keys a row by its settings, code version and adapter, not by the order of its fields', () => {
     expect(canonicalJson({ b: 1, a: { d: 2, c: [3, { f: 4, e: 5 }] } })).toBe('{"a":{"c":[3,{"e":5,"f":4}],"d":2},"b":1}');
     expect(rowKey({ ...id, settings: { seed: 0, recipe: { epochs: 5, lr: 0.001 }, kind: 'uniform', dataset: 'mnist' } })).toBe(rowKey(id));
-    const keys = [rowKey(id), rowKey({ ...id, settings: { ...settings, seed: 1 } }), rowKey({ ...id, settings: { ...settings, recipe: { lr: 0.002, epochs: 5 } } }), rowKey({ ...id, code: 'code-b' }), rowKey({ ...id, adapter: 'SwiftShader' })];
+    const keys = [
+      rowKey(id),
+      rowKey({ ...id, settings: { ...settings, seed: 1 } }),
+      rowKey({ ...id, settings: { ...settings, recipe: { lr: 0.002, epochs: 5 } } }),
+      rowKey({ ...id, code: 'code-b' }),
+      rowKey({ ...id, adapter: 'SwiftShader' }),
+    ];
     expect(new Set(keys).size).toBe(keys.length);
   });
 
@@ -47,7 +53,7 @@ describe('report cache', () => {
     expect(await readFinishedRow(dir, settings, 'code-a', 'llvmpipe')).toBeNull();
   });
 
-  it('versions the code by the content of its sources, not by the report\'s own outputs or files', async () => {
+  it("versions the code by the content of its sources, not by the report's own outputs or files", async () => {
     const root = await mkdtemp(join(tmpdir(), 'report-code-'));
     await mkdir(join(root, 'engine'));
     await mkdir(join(root, 'kernels'));
@@ -83,8 +89,17 @@ describe('report plans', () => {
     expect(cpu.find((p) => p.dataset === 'cifar10')!.dataFile).toBe('cifar10-jpeg.tar.gz');
     expect(cpu.filter((p) => p.whiteBoxSteps !== null).map((p) => p.dataset)).toEqual(['mnist', 'cifar10']);
     const wide = reportPlan('cpu', { width: 32, cnnSeeds: 2 });
-    expect(wide.map((p) => [p.width, p.seeds])).toEqual([[null, 3], [null, 3], [32, 2], [32, 2]]);
-    expect(reportPlan('paper').filter((p) => p.width !== null).map((p) => p.width)).toEqual([128, 128]);
+    expect(wide.map((p) => [p.width, p.seeds])).toEqual([
+      [null, 3],
+      [null, 3],
+      [32, 2],
+      [32, 2],
+    ]);
+    expect(
+      reportPlan('paper')
+        .filter((p) => p.width !== null)
+        .map((p) => p.width),
+    ).toEqual([128, 128]);
     const quick = reportPlan('quick');
     expect(quick.every((p) => p.epochs === 1 && p.seeds === 1 && p.trainSubset !== undefined)).toBe(true);
     expect(quick.map((p) => p.width)).toEqual(cpu.map((p) => p.width));
@@ -104,10 +119,24 @@ describe('mean ± sd over seeds', () => {
 });
 
 // A row as the report keeps it, with an audit whose groups carry the given figures.
-function group(label: string, family: ForgeryGroup['family'], count: number, mean: number, worst: number, bounded = true, parameter?: number): ForgeryGroup {
+function group(
+  label: string,
+  family: ForgeryGroup['family'],
+  count: number,
+  mean: number,
+  worst: number,
+  bounded = true,
+  parameter?: number,
+): ForgeryGroup {
   return { label, family, parameter, count, mean, worst, above20: worst > 0.2 ? 1 : 0, above50: 0, bounded };
 }
-function auditOf(o: { authorized: number; unauthorized: number; twoCells: [number, number]; keysWorst: number; log2: number }): AuditReport {
+function auditOf(o: {
+  authorized: number;
+  unauthorized: number;
+  twoCells: [number, number];
+  keysWorst: number;
+  log2: number;
+}): AuditReport {
   return {
     authorizedAccuracy: o.authorized,
     unauthorizedAccuracy: o.unauthorized,
@@ -126,13 +155,24 @@ function auditOf(o: { authorized: number; unauthorized: number; twoCells: [numbe
   };
 }
 function row(dataset: string, strategy: string, seed: number, accuracy: number, audit?: AuditReport): RowResult {
-  const run = { dataset, strategy, seed, testAccuracy: audit ? null : accuracy, audit, adapter: 'llvmpipe', epochs: 5, trainSamples: 54000, seconds: 60 } as unknown as RunReport;
+  const run = {
+    dataset,
+    strategy,
+    seed,
+    testAccuracy: audit ? null : accuracy,
+    audit,
+    adapter: 'llvmpipe',
+    epochs: 5,
+    trainSamples: 54000,
+    seconds: 60,
+  } as unknown as RunReport;
   return { run, whiteBox: null, whiteBoxSeconds: 0, imagesPerSecond: 1000, trainSeconds: 50 };
 }
 
 describe('summaries and targets', () => {
   const plan: DatasetPlan[] = [{ ...reportPlan('cpu')[0]!, epochs: 5, seeds: 3 }];
-  const good = (seed: number, authorized: number) => auditOf({ authorized, unauthorized: 0.1, twoCells: [0.05, 0.1], keysWorst: 0.15, log2: 60 + seed });
+  const good = (seed: number, authorized: number) =>
+    auditOf({ authorized, unauthorized: 0.1, twoCells: [0.05, 0.1], keysWorst: 0.15, log2: 60 + seed });
   const rows = new Map<string, RowResult>([
     ['mnist/baseline/seed-0', row('mnist', 'none', 0, 0.96)],
     ['mnist/baseline/seed-1', row('mnist', 'none', 1, 0.97)],
@@ -140,7 +180,16 @@ describe('summaries and targets', () => {
     ['mnist/uniform/seed-0', row('mnist', 'uniform', 0, 0, good(0, 0.965))],
     ['mnist/uniform/seed-1', row('mnist', 'uniform', 1, 0, good(1, 0.975))],
     // One bad seed: a near miss at 35% and a random key at 25%, and no guess estimate (NaN, null in JSON).
-    ['mnist/random-label/seed-0', row('mnist', 'random-label', 0, 0, auditOf({ authorized: 0.94, unauthorized: 0.13, twoCells: [0.2, 0.35], keysWorst: 0.25, log2: NaN }))],
+    [
+      'mnist/random-label/seed-0',
+      row(
+        'mnist',
+        'random-label',
+        0,
+        0,
+        auditOf({ authorized: 0.94, unauthorized: 0.13, twoCells: [0.2, 0.35], keysWorst: 0.25, log2: NaN }),
+      ),
+    ],
   ]);
   const stored = new Map(JSON.parse(JSON.stringify([...rows])) as [string, RowResult][]);
   const s = summarize(plan, stored);
@@ -155,15 +204,26 @@ describe('summaries and targets', () => {
     expect(u.nearMissMean.mean).toBeCloseTo(0.0875, 12);
     expect(u.nearMissWorst).toBeCloseTo(0.12, 12);
     expect(u.log2Guesses).toBe(60);
-    expect(u.curve.map((c) => [c.distance, c.mean.mean])).toEqual([[1, 0.5], [2, 0.05]]);
+    expect(u.curve.map((c) => [c.distance, c.mean.mean])).toEqual([
+      [1, 0.5],
+      [2, 0.05],
+    ]);
     expect(s.strategies.find((x) => x.strategy === 'fixed-target')).toBeUndefined();
   });
 
   it('says which targets a summary misses, with the figures', () => {
     const base = s.baselines[0]!;
     expect(baselineMisses(base)).toEqual([]);
-    expect(strategyMisses(s.strategies.find((x) => x.strategy === 'uniform')!, base)).toEqual([]);
-    const bad = strategyMisses(s.strategies.find((x) => x.strategy === 'random-label')!, base);
+    expect(
+      strategyMisses(
+        s.strategies.find((x) => x.strategy === 'uniform')!,
+        base,
+      ),
+    ).toEqual([]);
+    const bad = strategyMisses(
+      s.strategies.find((x) => x.strategy === 'random-label')!,
+      base,
+    );
     expect(bad).toEqual([
       'authorized 3.0 pt below the baseline (target: within 1.0 pt)',
       'unauthorized 13.0% > 11.0%',
@@ -198,7 +258,9 @@ describe('summaries and targets', () => {
     const md = renderReport(page());
     expect(md).toContain('**Status: 11 of 12 rows finished.** Not yet run: mnist/fixed-target/seed-0.');
     expect(md).toMatch(/\| MNIST \| baseline \(unlocked\) \| MLP 784-256-256-256-10 \| 54000 \| 5 \| 3 \| 97\.0 ± 1\.0% \|/);
-    expect(md).toMatch(/\| MNIST \| uniform \| MLP 784-256-256-256-10 \| 54000 \| 5 \| 2 \| 97\.0 ± 1\.0% \| 97\.0 ± 0\.7% \| 10\.0 ± 0\.0% \| llvmpipe \| 2\.0 min \| met \|/);
+    expect(md).toMatch(
+      /\| MNIST \| uniform \| MLP 784-256-256-256-10 \| 54000 \| 5 \| 2 \| 97\.0 ± 1\.0% \| 97\.0 ± 0\.7% \| 10\.0 ± 0\.0% \| llvmpipe \| 2\.0 min \| met \|/,
+    );
     expect(md).toContain('**miss**: authorized 3.0 pt below the baseline');
     expect(md).toContain('**miss**: near-miss mean 12.5% > 12%; near-miss worst 35.0% > 20%');
     expect(md).toContain('MNIST, all 60,000 training images');
@@ -208,7 +270,13 @@ describe('summaries and targets', () => {
   });
 
   it('states the estimate against the 6-hour budget', () => {
-    const speeds: MeasuredSpeeds = { date: '2026-12-01T00:00:00Z', adapter: 'llvmpipe', code: 'x', loadAverage: [3, 2, 1], datasets: [{ dataset: 'mnist', width: null, trainImagesPerSecond: 1000, scoreImagesPerSecond: 3000, loadSeconds: 5 }] };
+    const speeds: MeasuredSpeeds = {
+      date: '2026-12-01T00:00:00Z',
+      adapter: 'llvmpipe',
+      code: 'x',
+      loadAverage: [3, 2, 1],
+      datasets: [{ dataset: 'mnist', width: null, trainImagesPerSecond: 1000, scoreImagesPerSecond: 3000, loadSeconds: 5 }],
+    };
     const fits = renderReport(page({ speeds, estimate: [{ dataset: 'mnist', rows: 12, seconds: 3 * 3600, scaled: false }] }));
     expect(fits).toContain('Estimated total: **3.0 h** for 12 rows, against the budget of 6 h: fits.');
     expect(fits).toContain('load average 3.0, 2.0, 1.0');
@@ -228,7 +296,13 @@ describe('summaries and targets', () => {
 });
 
 describe('time estimate', () => {
-  const mnist: DatasetPlan = { ...reportPlan('cpu')[0]!, epochs: 2, seeds: 1, audit: { randomKeys: 100, samples: 10, perDistance: 10 }, whiteBoxSteps: null };
+  const mnist: DatasetPlan = {
+    ...reportPlan('cpu')[0]!,
+    epochs: 2,
+    seeds: 1,
+    audit: { randomKeys: 100, samples: 10, perDistance: 10 },
+    whiteBoxSteps: null,
+  };
   const speed = { dataset: 'mnist' as const, width: null, trainImagesPerSecond: 1000, scoreImagesPerSecond: 4000, loadSeconds: 7 };
 
   it('scales the measured speeds by the data, the epochs and the audit', () => {
@@ -251,7 +325,13 @@ describe('time estimate', () => {
 
   it('finds the most CNN epochs that fit the budget', () => {
     const plan = [mnist, { ...reportPlan('cpu')[2]!, width: 8 }];
-    const speeds: MeasuredSpeeds = { date: '', adapter: '', code: '', loadAverage: [], datasets: [speed, { dataset: 'cifar10', width: 8, trainImagesPerSecond: 400, scoreImagesPerSecond: 1200, loadSeconds: 30 }] };
+    const speeds: MeasuredSpeeds = {
+      date: '',
+      adapter: '',
+      code: '',
+      loadAverage: [],
+      datasets: [speed, { dataset: 'cifar10', width: 8, trainImagesPerSecond: 400, scoreImagesPerSecond: 1200, loadSeconds: 30 }],
+    };
     const hours = 2;
     const e = largestCnnEpochs(plan, speeds, hours)!;
     const secondsAt = (epochs: number) => estimatePlan([mnist, { ...plan[1]!, epochs }], speeds).reduce((s, x) => s + x!.seconds, 0);
@@ -267,7 +347,13 @@ describe('a report row, end to end (MNIST, 400 images, 1 epoch)', () => {
 
   it('runs a locked row with its audit and white-box attacks once, then reuses it', async () => {
     const runs = await mkdtemp(join(tmpdir(), 'report-e2e-'));
-    const p: DatasetPlan = { ...reportPlan('quick')[0]!, trainSubset: 400, testSubset: 100, audit: { randomKeys: 5, samples: 20, perDistance: 2 }, whiteBoxSteps: 5 };
+    const p: DatasetPlan = {
+      ...reportPlan('quick')[0]!,
+      trainSubset: 400,
+      testSubset: 100,
+      audit: { randomKeys: 5, samples: 20, perDistance: 2 },
+      whiteBoxSteps: 5,
+    };
     const code = { hash: 'code-a', files: 1, webgpu: 'test' };
     const data = new DatasetCache();
     const id = { dataset: 'mnist' as const, kind: 'uniform' as const, seed: 0 };

@@ -8,7 +8,15 @@ import { useEngine } from '../helpers/setup.js';
 import { decodeModelInto } from '../../engine/io/checkpoint.js';
 import { decodeSafetensors, encodeSafetensors } from '../../engine/io/safetensors.js';
 import { buildModel } from '../../engine/nn/models.js';
-import { isSealed, MIN_ITERATIONS, openSealed, plainModelBytes, sealModel, SEALED_FORMAT, WrongPassphraseError } from '../../mlock/sealed-model.js';
+import {
+  isSealed,
+  MIN_ITERATIONS,
+  openSealed,
+  plainModelBytes,
+  sealModel,
+  SEALED_FORMAT,
+  WrongPassphraseError,
+} from '../../mlock/sealed-model.js';
 import { INPUT, KEY, lockedModelFixture, WEAK_KDF } from '../helpers/sealed-fixture.js';
 
 useEngine();
@@ -147,9 +155,15 @@ describe('a sealed model file', () => {
     const { sealed } = await lockedModelFixture();
     const file = decodeSafetensors(sealed);
     const ct = file.tensors.get('mlock.sealed')!;
-    const added = encodeSafetensors({ 'mlock.sealed': { dtype: 'U8', shape: ct.shape, data: ct.data } }, { ...file.metadata, note: 'harmless?' });
+    const added = encodeSafetensors(
+      { 'mlock.sealed': { dtype: 'U8', shape: ct.shape, data: ct.data } },
+      { ...file.metadata, note: 'harmless?' },
+    );
     await expect(openSealed(added, KEY, WEAK_KDF)).rejects.toThrow(WRONG);
-    const extra = encodeSafetensors({ 'mlock.sealed': { dtype: 'U8', shape: ct.shape, data: ct.data }, w: { dtype: 'F32', shape: [1], data: Float32Array.of(1) } }, file.metadata);
+    const extra = encodeSafetensors(
+      { 'mlock.sealed': { dtype: 'U8', shape: ct.shape, data: ct.data }, w: { dtype: 'F32', shape: [1], data: Float32Array.of(1) } },
+      file.metadata,
+    );
     await expect(openSealed(extra, KEY, WEAK_KDF)).rejects.toThrow(/exactly one U8 tensor/);
   });
 

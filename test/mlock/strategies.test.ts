@@ -180,15 +180,21 @@ describe('bad input', () => {
     expect(() => planEpoch({ ...ok, numClasses: 2.5 })).toThrow(/numClasses/);
     expect(() => planEpoch({ ...ok, poisonRatio: 1.5 })).toThrow(/poisonRatio must be in \[0, 1\]/);
     expect(() => planEpoch({ ...ok, poisonRatio: NaN })).toThrow(/poisonRatio/);
-    expect(() => planEpoch({ ...ok, strategy: { name: 'nope' as never } })).toThrow(/unknown M-LOCK strategy 'nope'; valid: fixed-target, random-label, uniform, label-shift, uniform-wrong/);
-    expect(() => planEpoch({ ...ok, strategy: { name: 'fixed-target', targetClass: 3 } })).toThrow(/targetClass must be an integer in \[0, 2\]/);
+    expect(() => planEpoch({ ...ok, strategy: { name: 'nope' as never } })).toThrow(
+      /unknown M-LOCK strategy 'nope'; valid: fixed-target, random-label, uniform, label-shift, uniform-wrong/,
+    );
+    expect(() => planEpoch({ ...ok, strategy: { name: 'fixed-target', targetClass: 3 } })).toThrow(
+      /targetClass must be an integer in \[0, 2\]/,
+    );
     expect(() => planEpoch({ ...ok, strategy: { name: 'uniform', targetClass: 1 } })).toThrow(/only applies to 'fixed-target'/);
   });
 
   it('parseStrategy accepts every name and fixed-target:N, and lists valid names on error', () => {
     for (const s of STRATEGIES) expect(parseStrategy(s.name)).toEqual({ name: s.name });
     expect(parseStrategy(' fixed-target:7 ')).toEqual({ name: 'fixed-target', targetClass: 7 });
-    expect(() => parseStrategy('uniformm')).toThrow(/unknown M-LOCK strategy 'uniformm'; valid: fixed-target, random-label, uniform, label-shift, uniform-wrong/);
+    expect(() => parseStrategy('uniformm')).toThrow(
+      /unknown M-LOCK strategy 'uniformm'; valid: fixed-target, random-label, uniform, label-shift, uniform-wrong/,
+    );
     expect(() => parseStrategy('uniform:2')).toThrow(/takes no ':' argument/);
     expect(() => parseStrategy('fixed-target:x')).toThrow(/non-negative integer/);
     expect(() => parseStrategy('fixed-target:-1')).toThrow(/non-negative integer/);

@@ -1,14 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../engine/random.js';
-import {
-  PAPER_TOKEN_NAMES,
-  greyLevel,
-  makeToken,
-  stampCpu,
-  tokenPositions,
-  tokensEqual,
-  type Token,
-} from '../../mlock/tokens.js';
+import { PAPER_TOKEN_NAMES, greyLevel, makeToken, stampCpu, tokenPositions, tokensEqual, type Token } from '../../mlock/tokens.js';
 import { randomBytes } from '../helpers/arrays.js';
 
 /** The on/off cells of a white-on-black token, read from its first channel. */
@@ -41,9 +33,15 @@ describe('paper tokens', () => {
         expect(Array.from(t.mask), name).toEqual(new Array(9).fill(1));
         // Every channel carries the same white-on-black pattern.
         for (let ch = 0; ch < c; ch++) {
-          expect(Array.from(t.pixels.subarray(ch * 9, ch * 9 + 9), (v) => (v ? 1 : 0)), `${name} ch${ch}`).toEqual(want);
+          expect(
+            Array.from(t.pixels.subarray(ch * 9, ch * 9 + 9), (v) => (v ? 1 : 0)),
+            `${name} ch${ch}`,
+          ).toEqual(want);
         }
-        expect(cells(t).every((v) => v >= 0), `${name} only black or white`).toBe(true);
+        expect(
+          cells(t).every((v) => v >= 0),
+          `${name} only black or white`,
+        ).toBe(true);
       }
     }
   });
@@ -197,10 +195,14 @@ describe('stampCpu', () => {
     const img = new Uint8Array(2 * 3 * 8 * 8);
     const pos = tokenPositions({ mode: 'fixed' }, t, 2, 8, 8);
     expect(() => stampCpu(img, 2, 3, 8, 9, t, pos, new Uint8Array(2))).toThrow(/images has 384 values, expected n\*c\*h\*w = 432/);
-    expect(() => stampCpu(img, 2, 3, 8, 8, makeToken('square', 1), pos, new Uint8Array(2))).toThrow(/token has 1 channels but the images have 3/);
+    expect(() => stampCpu(img, 2, 3, 8, 8, makeToken('square', 1), pos, new Uint8Array(2))).toThrow(
+      /token has 1 channels but the images have 3/,
+    );
     expect(() => stampCpu(img, 2, 3, 8, 8, t, new Int32Array(3), new Uint8Array(2))).toThrow(/positions has 3 values/);
     expect(() => stampCpu(img, 2, 3, 8, 8, t, pos, new Uint8Array(3))).toThrow(/which has 3 values/);
-    expect(() => stampCpu(img, 2, 3, 8, 8, t, Int32Array.from([0, 0, 6, 0]), new Uint8Array([1, 1]))).toThrow(/sample 1: a 3x3 token at \(6, 0\) does not fit/);
+    expect(() => stampCpu(img, 2, 3, 8, 8, t, Int32Array.from([0, 0, 6, 0]), new Uint8Array([1, 1]))).toThrow(
+      /sample 1: a 3x3 token at \(6, 0\) does not fit/,
+    );
     expect(() => stampCpu(img, 2, 3, 8, 8, { ...t, mask: new Uint8Array(4) }, pos)).toThrow(/mask has 4 values/);
   });
 });

@@ -12,12 +12,25 @@ const build = readFileSync(join(ROOT, 'tsconfig.build.json'), 'utf8');
 
 /** Source files of each entry point, from the compiled paths in package.json "exports". */
 const entrySources = new Set(
-  (JSON.stringify(pkg.exports).match(/\.\/dist\/lib\/[^"]+\.js/g) ?? []).map((p: string) => p.replace('./dist/lib/', '').replace(/\.js$/, '.ts')),
+  (JSON.stringify(pkg.exports).match(/\.\/dist\/lib\/[^"]+\.js/g) ?? []).map((p: string) =>
+    p.replace('./dist/lib/', '').replace(/\.js$/, '.ts'),
+  ),
 );
 
 describe('entry points', () => {
   it('package.json exports only compiled entry files', () => {
-    expect([...entrySources].sort()).toEqual(expect.arrayContaining(['engine/index.ts', 'engine/node.ts', 'engine/nn/index.ts', 'engine/optim/index.ts', 'engine/train/index.ts', 'engine/data/index.ts', 'engine/io/index.ts', 'mlock/index.ts']));
+    expect([...entrySources].sort()).toEqual(
+      expect.arrayContaining([
+        'engine/index.ts',
+        'engine/node.ts',
+        'engine/nn/index.ts',
+        'engine/optim/index.ts',
+        'engine/train/index.ts',
+        'engine/data/index.ts',
+        'engine/io/index.ts',
+        'mlock/index.ts',
+      ]),
+    );
     for (const source of entrySources) expect(build, `${source} in tsconfig.build.json`).toContain(`"${source}"`);
   });
 

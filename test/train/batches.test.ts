@@ -18,10 +18,16 @@ function randomDataset(n: number, c: number, h: number, w: number, seed: number)
 const norm = { mean: [0.2, 0.5, 0.7], std: [0.3, 0.25, 0.5] };
 
 /** float64 reference: bilinear sample through the affine map, zero outside, then normalise. */
-function reference(ds: ImageDataset, indices: ArrayLike<number>, coeffs: Float32Array | null, patch: ((i: number, y: number, x: number, ch: number) => number | null) | null): Float64Array {
+function reference(
+  ds: ImageDataset,
+  indices: ArrayLike<number>,
+  coeffs: Float32Array | null,
+  patch: ((i: number, y: number, x: number, ch: number) => number | null) | null,
+): Float64Array {
   const { c, h, w } = ds;
   const out = new Float64Array(indices.length * c * h * w);
-  const px = (s: number, ch: number, y: number, x: number) => (y < 0 || x < 0 || y >= h || x >= w ? 0 : ds.images[((s * c + ch) * h + y) * w + x]!);
+  const px = (s: number, ch: number, y: number, x: number) =>
+    y < 0 || x < 0 || y >= h || x >= w ? 0 : ds.images[((s * c + ch) * h + y) * w + x]!;
   for (let i = 0; i < indices.length; i++) {
     const s = indices[i]!;
     for (let ch = 0; ch < c; ch++) {
@@ -38,7 +44,11 @@ function reference(ds: ImageDataset, indices: ArrayLike<number>, coeffs: Float32
             const y0 = Math.floor(sy);
             const fx = sx - x0;
             const fy = sy - y0;
-            v = (1 - fx) * (1 - fy) * px(s, ch, y0, x0) + fx * (1 - fy) * px(s, ch, y0, x0 + 1) + (1 - fx) * fy * px(s, ch, y0 + 1, x0) + fx * fy * px(s, ch, y0 + 1, x0 + 1);
+            v =
+              (1 - fx) * (1 - fy) * px(s, ch, y0, x0) +
+              fx * (1 - fy) * px(s, ch, y0, x0 + 1) +
+              (1 - fx) * fy * px(s, ch, y0 + 1, x0) +
+              fx * fy * px(s, ch, y0 + 1, x0 + 1);
           } else v = px(s, ch, y, x);
           out[((i * c + ch) * h + y) * w + x] = (v / 255 - norm.mean[ch]!) / norm.std[ch]!;
         }
@@ -55,7 +65,7 @@ describe('batch preparation on the GPU', () => {
     const loader = new BatchLoader(ds, { batchSize: 4, normalization: norm });
     const seen: number[] = [];
     for (const batch of loader.epoch(null)) {
-      expectClose((await batch.x.data()), reference(ds, batch.indices, null, null), 1e-5, 1e-5, 'normalised batch');
+      expectClose(await batch.x.data(), reference(ds, batch.indices, null, null), 1e-5, 1e-5, 'normalised batch');
       expect(Array.from((await batch.y.data()) as Int32Array)).toEqual(Array.from(batch.indices, (s) => ds.labels[s]!));
       seen.push(...batch.indices);
     }
@@ -74,13 +84,19 @@ describe('batch preparation on the GPU', () => {
   });
 
   it('random crop, flip and affine transforms match a float64 bilinear reference', async () => {
-    for (const augment of [{ cropPadding: 2, hflip: true }, { rotateDegrees: 15, scale: [0.9, 1.1] as const, translate: 0.1 }]) {
+    for (const augment of [
+      { cropPadding: 2, hflip: true },
+      { rotateDegrees: 15, scale: [0.9, 1.1] as const, translate: 0.1 },
+    ]) {
       const loader = new BatchLoader(ds, { batchSize: 11, normalization: norm, augment });
       const coeffRng = new E.Rng(9);
       const coeffs = new Float32Array(6 * 11);
       for (let i = 0; i < 11; i++) coeffs.set(sampleAffine(augment, 7, 9, coeffRng), 6 * i);
-      const batch = loader.prepare(Int32Array.from({ length: 11 }, (_, i) => i), new E.Rng(9));
-      expectClose((await batch.x.data()), reference(ds, batch.indices, coeffs, null), 1e-4, 1e-3, 'augmented batch');
+      const batch = loader.prepare(
+        Int32Array.from({ length: 11 }, (_, i) => i),
+        new E.Rng(9),
+      );
+      expectClose(await batch.x.data(), reference(ds, batch.indices, coeffs, null), 1e-4, 1e-3, 'augmented batch');
       batch.x.dispose();
       batch.y.dispose();
     }
@@ -108,7 +124,12 @@ describe('batch preparation on the GPU', () => {
     bank[3 * plane] = 1;
     for (let ch = 0; ch < 3; ch++) for (let p = 0; p < plane; p++) bank[stride + ch * plane + p] = 10 + 40 * ch + p;
     for (let p = 0; p < plane; p++) bank[stride + 3 * plane + p] = p === 4 ? 0 : 1;
-    const choice = [[0, 0, 0], [1, 5, 6], [-1, 0, 0], [1, 0, 1]];
+    const choice = [
+      [0, 0, 0],
+      [1, 5, 6],
+      [-1, 0, 0],
+      [1, 0, 1],
+    ];
     const patches: PatchSource = {
       bank,
       maxH,
@@ -129,7 +150,7 @@ describe('batch preparation on the GPU', () => {
       if (!bank[entry + 3 * plane + ty * maxW + tx]) return null;
       return bank[entry + ch * plane + ty * maxW + tx]!;
     };
-    expectClose((await batch.x.data()), reference(ds, indices, null, painted), 1e-5, 1e-5, 'stamped batch');
+    expectClose(await batch.x.data(), reference(ds, indices, null, painted), 1e-5, 1e-5, 'stamped batch');
     batch.x.dispose();
     batch.y.dispose();
     loader.dispose();

@@ -23,7 +23,11 @@ function sgdRef(p: Float64Array, grads: Float64Array[], o: { lr: number; momentu
   return p;
 }
 
-function adamRef(p: Float64Array, grads: Float64Array[], o: { lr: number; b1: number; b2: number; eps: number; wd: number; decoupled: boolean }): Float64Array {
+function adamRef(
+  p: Float64Array,
+  grads: Float64Array[],
+  o: { lr: number; b1: number; b2: number; eps: number; wd: number; decoupled: boolean },
+): Float64Array {
   const m = new Float64Array(p.length);
   const v = new Float64Array(p.length);
   grads.forEach((g, k) => {
@@ -42,7 +46,11 @@ function adamRef(p: Float64Array, grads: Float64Array[], o: { lr: number; b1: nu
   return p;
 }
 
-async function runOptimizer(make: (params: E.Tensor[]) => { step(): void; zeroGrad(): void }, p0: Float32Array, grads: Float32Array[]): Promise<Float32Array> {
+async function runOptimizer(
+  make: (params: E.Tensor[]) => { step(): void; zeroGrad(): void },
+  p0: Float32Array,
+  grads: Float32Array[],
+): Promise<Float32Array> {
   const p = E.keep(E.tensor(p0, [p0.length]));
   p.requiresGrad = true;
   const opt = make([p]);
@@ -70,14 +78,22 @@ describe('fused optimizer kernels match float64 references over several steps', 
     { lr: 0.05, momentum: 0.9, nesterov: true, wd: 1e-4 },
   ]) {
     it(`SGD ${JSON.stringify(cfg)}`, async () => {
-      const got = await runOptimizer((ps) => new SGD(ps, { lr: cfg.lr, momentum: cfg.momentum, nesterov: cfg.nesterov, weightDecay: cfg.wd }), p0, grads);
+      const got = await runOptimizer(
+        (ps) => new SGD(ps, { lr: cfg.lr, momentum: cfg.momentum, nesterov: cfg.nesterov, weightDecay: cfg.wd }),
+        p0,
+        grads,
+      );
       expectClose(got, sgdRef(p64(), g64, cfg), 1e-5, 1e-6, 'sgd');
     });
   }
   for (const decoupled of [false, true]) {
     it(`${decoupled ? 'AdamW' : 'Adam'} with weight decay`, async () => {
       const o = { lr: 1e-2, b1: 0.9, b2: 0.999, eps: 1e-8, wd: 0.05, decoupled };
-      const got = await runOptimizer((ps) => (decoupled ? new AdamW(ps, { lr: o.lr, weightDecay: o.wd }) : new Adam(ps, { lr: o.lr, weightDecay: o.wd })), p0, grads);
+      const got = await runOptimizer(
+        (ps) => (decoupled ? new AdamW(ps, { lr: o.lr, weightDecay: o.wd }) : new Adam(ps, { lr: o.lr, weightDecay: o.wd })),
+        p0,
+        grads,
+      );
       expectClose(got, adamRef(p64(), g64, o), 1e-4, 1e-6, decoupled ? 'adamw' : 'adam');
     });
   }
@@ -93,7 +109,9 @@ describe('fused optimizer kernels match float64 references over several steps', 
 describe('learning-rate schedules', () => {
   it('multistep multiplies by gamma at each milestone', () => {
     const s = multiStepLr(0.1, [3, 6], 0.1);
-    expect([0, 2, 3, 5, 6, 9].map((e) => s.at(e, 0))).toEqual([0.1, 0.1, 0.1 * 0.1, 0.1 * 0.1, 0.1 * 0.1 * 0.1, 0.1 * 0.1 * 0.1].map((x) => expect.closeTo(x, 12)));
+    expect([0, 2, 3, 5, 6, 9].map((e) => s.at(e, 0))).toEqual(
+      [0.1, 0.1, 0.1 * 0.1, 0.1 * 0.1, 0.1 * 0.1 * 0.1, 0.1 * 0.1 * 0.1].map((x) => expect.closeTo(x, 12)),
+    );
   });
   it('cosine warms up linearly, then decays to the floor', () => {
     const s = cosineLr(1, 10, 2, 0.01);

@@ -14,11 +14,14 @@ useEngine();
 
 async function mnistSubset(n: number) {
   const train = await loadMnist({ split: 'train' });
-  return subset(train, Int32Array.from({ length: n }, (_, i) => i));
+  return subset(
+    train,
+    Int32Array.from({ length: n }, (_, i) => i),
+  );
 }
 
 describe('training', () => {
-  it('a tiny MLP\'s loss falls and its accuracy rises on an MNIST subset', async () => {
+  it("a tiny MLP's loss falls and its accuracy rises on an MNIST subset", async () => {
     const ds = await mnistSubset(1024);
     const normalization = meanStd(ds);
     const model = mlp({ inputShape: [1, 28, 28], numClasses: 10, seed: 1, hidden: [64], dropout: 0 });
@@ -58,7 +61,8 @@ describe('training', () => {
     };
     const epochs = async (m: ReturnType<typeof make>, from: number, to: number) => {
       const loader = new BatchLoader(ds, { batchSize: 64, shuffle: true, normalization, augment: { cropPadding: 2 } });
-      for (let e = from; e < to; e++) await trainEpoch({ model: m.model, optimizer: m.optimizer, loader, epoch: e, rng: new E.Rng(100 + e) });
+      for (let e = from; e < to; e++)
+        await trainEpoch({ model: m.model, optimizer: m.optimizer, loader, epoch: e, rng: new E.Rng(100 + e) });
       loader.dispose();
     };
     const straight = make();

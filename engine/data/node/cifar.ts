@@ -42,9 +42,7 @@ export async function loadCifar10(options: CifarLoadOptions): Promise<ImageDatas
   if (jpegRoot !== undefined) return loadCifar10JpegFolder(jpegRoot, options.split);
 
   const metaPath = join(path, 'batches.meta.txt');
-  const classNames = existsSync(metaPath)
-    ? parseClassNames(new TextDecoder().decode(await readFileChecked(metaPath)))
-    : CIFAR10_CLASSES;
+  const classNames = existsSync(metaPath) ? parseClassNames(new TextDecoder().decode(await readFileChecked(metaPath))) : CIFAR10_CLASSES;
   if (classNames.length !== 10) throw new Error(`${metaPath}: ${classNames.length} class names, expected 10`);
 
   const files =

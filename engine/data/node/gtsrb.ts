@@ -33,7 +33,9 @@ export interface GtsrbSource {
 export async function openGtsrb(path: string = defaultGtsrbPath()): Promise<GtsrbSource> {
   if (!existsSync(path)) throw new DatasetNotFoundError('gtsrb', path);
   if (statSync(path).isDirectory()) {
-    const root = ['GTSRB', '.'].map((p) => join(path, p)).find((d) => existsSync(join(d, 'Final_Training')) || existsSync(join(d, 'Final_Test')));
+    const root = ['GTSRB', '.']
+      .map((p) => join(path, p))
+      .find((d) => existsSync(join(d, 'Final_Training')) || existsSync(join(d, 'Final_Test')));
     if (!root) throw new DatasetNotFoundError('gtsrb', path, 'no GTSRB/Final_Training or Final_Test folder inside');
     const lookup: FileLookup = (rel) => {
       try {

@@ -22,12 +22,18 @@ export interface LoadDatasetOptions {
 export async function loadDataset(name: string, split: Split, options: LoadDatasetOptions = {}): Promise<ImageDataset> {
   const { path, size, label } = options;
   switch (name as DatasetName) {
-    case 'mnist': return loadMnist({ split, dir: path });
-    case 'fashion-mnist': return loadFashionMnist({ split, dir: path });
-    case 'cifar10': return loadCifar10({ split, path });
-    case 'cifar100': return loadCifar100({ split, path, label });
-    case 'svhn': return loadSvhn({ split, path });
-    case 'gtsrb': return loadGtsrb({ split, path, size });
+    case 'mnist':
+      return loadMnist({ split, dir: path });
+    case 'fashion-mnist':
+      return loadFashionMnist({ split, dir: path });
+    case 'cifar10':
+      return loadCifar10({ split, path });
+    case 'cifar100':
+      return loadCifar100({ split, path, label });
+    case 'svhn':
+      return loadSvhn({ split, path });
+    case 'gtsrb':
+      return loadGtsrb({ split, path, size });
     case 'folder':
       if (path === undefined) throw new Error('dataset "folder" needs a path: a folder with one subfolder per class');
       return loadImageFolder({ split, path, width: size, height: size });
