@@ -16,7 +16,15 @@
 import { kernel } from '../program.js';
 import { registerBlock, unroll } from '../gemm/register-block.js';
 import { stripWgsl } from './strip.js';
-import { CHANNEL_SLICE_UNIFORMS, CONV_GEOMETRY_UNIFORMS, convGrid, convMainWgsl, decodeThreadWgsl, sliceStoreWgsl } from './geometry.js';
+import {
+  CHANNEL_SLICE_UNIFORMS,
+  CONV_GEOMETRY_UNIFORMS,
+  channelLoopWgsl,
+  convGrid,
+  convMainWgsl,
+  decodeThreadWgsl,
+  sliceStoreWgsl,
+} from './geometry.js';
 import { CONV_WORKGROUP } from './forward.js';
 
 export interface BackwardInputTile {
@@ -63,17 +71,7 @@ export function conv2dBackwardInputProgram(tile: BackwardInputTile) {
       var pd${j} = select(0, dyb + oh * u.OW + q + ${j}, ok${j});`,
       )}
       ${I((i) => `var pw${i} = wb${i} + kh * u.KW + kw;`)}
-      for (var o = u.kStart; o < u.kEnd; o = o + 1) {
-        ${J(
-          (j) => `let a${j} = select(0.0, dy[pd${j}], ok${j});
-        pd${j} = pd${j} + OHW;`,
-        )}
-        ${I(
-          (i) => `let b${i} = weights[pw${i}];
-        pw${i} = pw${i} + wStep;`,
-        )}
-        ${accumulate((j) => `a${j}`)}
-      }
+      ${channelLoopWgsl({ channel: 'o', pixels: 'dy', index: 'pd', pixelStep: 'OHW', weightStep: 'wStep', block })}
     }`
       : `// Strip position p reads dy column b + pw - (KW - 1) + p; pixel j's tap kw is position j + KW - 1 - kw.
     ${strip.start}

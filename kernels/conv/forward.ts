@@ -17,7 +17,15 @@
 import { kernel } from '../program.js';
 import { registerBlock, unroll } from '../gemm/register-block.js';
 import { stripWgsl } from './strip.js';
-import { CHANNEL_SLICE_UNIFORMS, CONV_GEOMETRY_UNIFORMS, convGrid, convMainWgsl, decodeThreadWgsl, sliceStoreWgsl } from './geometry.js';
+import {
+  CHANNEL_SLICE_UNIFORMS,
+  CONV_GEOMETRY_UNIFORMS,
+  channelLoopWgsl,
+  convGrid,
+  convMainWgsl,
+  decodeThreadWgsl,
+  sliceStoreWgsl,
+} from './geometry.js';
 
 export const CONV_WORKGROUP = 64;
 
@@ -92,17 +100,7 @@ export function conv2dForwardProgram(tile: ForwardTile, hasBias: boolean) {
       var px${j} = select(0, xb${j} + y${j} * u.W + x${j}, ok${j});`,
       )}
       ${I((i) => `var pw${i} = wb${i} + kh * u.KW + kw;`)}
-      for (var c = u.kStart; c < u.kEnd; c = c + 1) {
-        ${J(
-          (j) => `let a${j} = select(0.0, input[px${j}], ok${j});
-        px${j} = px${j} + HW;`,
-        )}
-        ${I(
-          (i) => `let b${i} = weights[pw${i}];
-        pw${i} = pw${i} + KHW;`,
-        )}
-        ${accumulate((j) => `a${j}`)}
-      }
+      ${channelLoopWgsl({ channel: 'c', pixels: 'input', index: 'px', pixelStep: 'HW', weightStep: 'KHW', block })}
     }
   }`
       : `for (var kh = 0; kh < u.KH; kh = kh + 1) {

@@ -6,6 +6,7 @@
  * All of it travels as i32 uniforms, so kernels do signed index arithmetic without casts and a new shape
  * never recompiles.
  */
+import { unroll, type RegisterBlock } from '../gemm/register-block.js';
 import { linearGrid, type UniformField, type UniformValues } from '../program.js';
 
 export interface ConvGeometry {
@@ -72,6 +73,32 @@ export function decodeThreadWgsl(digits: readonly ThreadDigit[], rest: string): 
 
 /** The grid of the conv kernels: one invocation per thread of the `threads` uniform. */
 export const convGrid = (workgroupSize: number) => linearGrid(workgroupSize, 'threads');
+
+/**
+ * The general walk's loop over the reduction's channels (forward: input channels `c`; input gradient: output
+ * channels `o`), shared by both passes: per channel, the tile's masked pixel values a{j} from
+ * `pixels[{index}{j}]` (the index advancing by `pixelStep`), its weights b{i} from `weights[pw{i}]` (advancing
+ * by `weightStep`), then one depth step of the block. The caller declares ok{j}, {index}{j} and pw{i}.
+ */
+export function channelLoopWgsl(o: {
+  channel: string;
+  pixels: string;
+  index: string;
+  pixelStep: string;
+  weightStep: string;
+  block: RegisterBlock;
+}): string {
+  const { channel: c, index: p, block } = o;
+  return `for (var ${c} = u.kStart; ${c} < u.kEnd; ${c} = ${c} + 1) {
+        ${unroll(block.rows, (j) => `let a${j} = select(0.0, ${o.pixels}[${p}${j}], ok${j});\n        ${p}${j} = ${p}${j} + ${o.pixelStep};`, '\n        ')}
+        ${unroll(block.cols, (i) => `let b${i} = weights[pw${i}];\n        pw${i} = pw${i} + ${o.weightStep};`, '\n        ')}
+        ${block.step(
+          (j) => `a${j}`,
+          (i) => `b${i}`,
+          '\n        ',
+        )}
+      }`;
+}
 
 /** Entry point of the conv kernels: a linear i32 thread index `t` over a `convGrid` dispatch, and an early exit. */
 export function convMainWgsl(workgroupSize: number): string {

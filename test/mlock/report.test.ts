@@ -279,7 +279,7 @@ describe('summaries and targets', () => {
     };
     const fits = renderReport(page({ speeds, estimate: [{ dataset: 'mnist', rows: 12, seconds: 3 * 3600, scaled: false }] }));
     expect(fits).toContain('Estimated total: **3.0 h** for 12 rows, against the budget of 6 h: fits.');
-    expect(fits).toContain('load average 3.0, 2.0, 1.0');
+    expect(fits).toContain('Load average 3.0, 2.0, 1.0 at the start');
     const over = renderReport(page({ speeds, estimate: [{ dataset: 'mnist', rows: 12, seconds: 7 * 3600, scaled: false }] }));
     expect(over).toContain('against the budget of 6 h: **over budget**.');
   });
