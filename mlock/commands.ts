@@ -21,7 +21,7 @@ import { predictClasses } from '../engine/train/index.js';
 import type { Values } from './cli-schema.js';
 import { fineTuneAttack, pruneAttack, reverseEngineerAttack, whiteBoxAttacks, type WhiteBoxResult } from './attacks.js';
 import { auditLock, auditMarkdown, type AuditReport } from './audit.js';
-import { authorizedAccuracy, type EvalSetup } from './evaluate.js';
+import { authorizedAccuracy } from './evaluate.js';
 import { LockPlan, type LockSettings } from './lock-plan.js';
 import { provenance, redactedCommand, type Provenance } from './provenance.js';
 import {
@@ -401,6 +401,19 @@ export async function evalCommand(v: Values, command: 'eval' | 'audit' = 'eval')
   if (v.markdown) await writeFileAtomic(v.markdown, evalMarkdown(report));
 }
 
+/**
+ * What an attack works with: the model, the training images the command names (the attacker's clean data), the
+ * test set, and, for a locked model, how to measure its authorized accuracy.
+ */
+async function attackContext(model: Module, m: SavedModel, v: Values, test: ImageDataset, settings: LockSettings | null | undefined) {
+  let train = await loadDataset(m.dataset, 'train', { path: v.data });
+  if (v['train-subset']) train = sampleSubset(train, v['train-subset'], v.seed ?? 0);
+  const authorized = settings
+    ? (net: Module) => authorizedAccuracy({ model: net, dataset: test, settings, normalization: m.normalization })
+    : undefined;
+  return { model, train, test, normalization: m.normalization, seed: v.seed ?? 0, authorized };
+}
+
 /** The file holder's attacks (attacks.ts) on the test set and the training images the command names. */
 async function whiteBoxAttacksOn(
   model: Module,
@@ -409,16 +422,7 @@ async function whiteBoxAttacksOn(
   test: ImageDataset,
   settings: LockSettings,
 ): Promise<WhiteBoxResult> {
-  let train = await loadDataset(m.dataset, 'train', { path: v.data });
-  if (v['train-subset']) train = sampleSubset(train, v['train-subset'], v.seed ?? 0);
-  const ctx = {
-    model,
-    train,
-    test,
-    normalization: m.normalization,
-    seed: v.seed ?? 0,
-    authorized: (net: Module) => authorizedAccuracy({ model: net, dataset: test, settings, normalization: m.normalization }),
-  };
+  const ctx = await attackContext(model, m, v, test, settings);
   console.error('audit: white-box attacks (fine-tuning, trigger search)');
   return whiteBoxAttacks(ctx, v.steps ?? 200);
 }
@@ -473,17 +477,8 @@ export async function attackCommand(v: Values): Promise<void> {
   await startEngine();
   const model = await loadModel(m, v, 'attack');
   const test = await testSet(m, v);
-  let train = await loadDataset(m.dataset, 'train', { path: v.data });
-  if (v['train-subset']) train = sampleSubset(train, v['train-subset'], v.seed ?? 0);
-  const setup = (net: Module): EvalSetup => ({ model: net, dataset: test, settings: settings!, normalization: m.normalization });
-  const ctx = {
-    model,
-    train,
-    test,
-    normalization: m.normalization,
-    seed: v.seed ?? 0,
-    authorized: settings ? (net: Module) => authorizedAccuracy(setup(net)) : undefined,
-  };
+  const ctx = await attackContext(model, m, v, test, settings);
+  const train = ctx.train;
   console.log(`attacks on ${m.path} (${train.n} training / ${test.n} test images of ${m.dataset})`);
   const fineTune = await fineTuneAttack(ctx, [1, 5, 10], v.epochs ?? 5);
   for (const r of fineTune)
