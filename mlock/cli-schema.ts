@@ -122,6 +122,7 @@ export const OPTIONS = {
   samples: option(wholeNumber(1), 'test images each forged token is scored on in the audit (default 500)'),
   'per-distance': option(wholeNumber(1), 'sampled near-miss variants per distance in the audit (default 200)'),
   'no-baseline': flag('skip the unlocked baseline run'),
+  'warm-start': flag('lock the baseline: train it first, then start locked training from its weights'),
   seed: option(wholeNumber(0), 'random seed (default 0)'),
   out: option(words('DIR'), 'run folder (train default runs/<dataset>-<strategy>-<time>); must be new or empty'),
   resume: flag("continue the run in --out from its last finished epoch (its settings must match this command's)"),
@@ -173,6 +174,7 @@ const TRAIN: OptionName[] = [
   'samples',
   'per-distance',
   'no-baseline',
+  'warm-start',
   'seed',
   'out',
   'resume',
@@ -214,6 +216,10 @@ function trainChecks(v: Values): void {
   if (v.key === undefined && (v['token-size'] !== undefined || v.levels !== undefined))
     throw new Error('--token-size and --levels shape a keyed token: they need --key');
   if (v.key === undefined && v.placement === 'keyed') throw new Error('--placement keyed derives the place from the key: it needs --key');
+  if (v['warm-start'] && (v['no-baseline'] || v.strategy === null))
+    throw new Error(
+      '--warm-start locks the unlocked baseline: it needs a locked run with its baseline (no --no-baseline, no --strategy none)',
+    );
 }
 
 function tokenChecks(v: Values): void {

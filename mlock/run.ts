@@ -78,6 +78,11 @@ export interface RunOptions {
   auditPerDistance?: number;
   /** Also train an unlocked model the same way and report its accuracy. */
   baseline?: boolean;
+  /**
+   * Lock the baseline instead of a fresh network: the unlocked model is trained first and locked training
+   * starts from its weights (what an owner locking an existing model does). Needs `baseline`.
+   */
+  warmStart?: boolean;
   out: string;
   /** Stop after the epoch that passes this many minutes of training (the report says so). */
   maxMinutes?: number;
@@ -192,6 +197,8 @@ export async function trainModel(
   settings: LockSettings | null,
   tag: string,
   checkpointPath: string | null,
+  /** Plain safetensors weights to start from (a warm start); a resumed checkpoint takes precedence. */
+  init: Uint8Array | null = null,
 ): Promise<TrainedModel> {
   const seed = o.seed ?? 0;
   const { train, validation } = data;
@@ -203,6 +210,7 @@ export async function trainModel(
     width: recipe.width,
     dropout: recipe.dropout,
   });
+  if (init) decodeModelInto(model, init, `${tag} starting weights`);
   const optimizer = makeOptimizer(model, recipe);
   // Fractions of the run become epoch milestones; short runs merge them rather than decaying twice at once.
   const milestones = [...new Set(recipe.milestones.map((f) => Math.round(f * recipe.epochs)))].filter((m) => m > 0 && m < recipe.epochs);
@@ -386,8 +394,22 @@ export async function run(o: RunOptions): Promise<RunReport> {
     );
   }
 
+  if (o.warmStart && !(settings && o.baseline)) throw new Error('a warm start locks the baseline: it needs a locked run with a baseline');
+  let baselineAccuracy: number | null = null;
+  let baselineWeights: Uint8Array | null = null;
+  if (settings && o.baseline) {
+    log(`baseline: training the same model without the lock${o.warmStart ? '; locked training then starts from it' : ''}`);
+    const base = await trainModel(opts, data, recipe, null, 'baseline', join(o.out, 'baseline-checkpoint.safetensors'));
+    const tl = new BatchLoader(data.test, { batchSize: 256, normalization: data.normalization });
+    baselineAccuracy = (await evaluate(base.model, tl)).accuracy;
+    tl.dispose();
+    if (o.warmStart) baselineWeights = await encodeModel(base.model);
+    base.model.dispose();
+  }
+
   const tag = settings ? 'locked' : 'plain';
-  const trained = await trainModel(opts, data, recipe, settings, tag, join(o.out, 'checkpoint.safetensors'));
+  const trained = await trainModel(opts, data, recipe, settings, tag, join(o.out, 'checkpoint.safetensors'), baselineWeights);
+  baselineWeights?.fill(0);
   let lockEval: AuditReport | null = null;
   let testAccuracy: number | null = null;
   if (settings) {
@@ -406,16 +428,6 @@ export async function run(o: RunOptions): Promise<RunReport> {
     const tl = new BatchLoader(data.test, { batchSize: 256, normalization: data.normalization });
     testAccuracy = (await evaluate(trained.model, tl)).accuracy;
     tl.dispose();
-  }
-
-  let baselineAccuracy: number | null = null;
-  if (settings && o.baseline) {
-    log('baseline: training the same model without the lock');
-    const base = await trainModel(opts, data, recipe, null, 'baseline', join(o.out, 'baseline-checkpoint.safetensors'));
-    const tl = new BatchLoader(data.test, { batchSize: 256, normalization: data.normalization });
-    baselineAccuracy = (await evaluate(base.model, tl)).accuracy;
-    tl.dispose();
-    base.model.dispose();
   }
 
   const metadata: Record<string, string> = {

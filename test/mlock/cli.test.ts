@@ -78,6 +78,8 @@ describe.concurrent('refused before anything starts', () => {
     ['--key with --token', ['train', '--key', 'k', '--token', 'square'], /--key and --token both choose the token/],
     ['--resume with --force', ['train', '--out', 'x', '--resume', '--force'], /--resume .* --force .*pass one/],
     ['--resume without --out', ['train', '--resume'], /--resume needs --out/],
+    ['--warm-start without a baseline', ['train', '--warm-start', '--no-baseline'], /--warm-start locks the unlocked baseline: it needs/],
+    ['--warm-start of a plain run', ['train', '--warm-start', '--strategy', 'none'], /--warm-start locks the unlocked baseline: it needs/],
     ['report --quick with --scale', ['report', '--quick', '--scale', 'paper'], /--quick is its own plan .* no --scale/],
     ['report with an unknown scale', ['report', '--scale', 'huge'], /expected one of cpu, paper/],
   ];
