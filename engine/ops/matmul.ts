@@ -12,7 +12,7 @@ import { runtime } from '../context.js';
 import { fmt, sizeOf, type Shape } from '../shape.js';
 import { emptyTensor, type Tensor } from '../tensor.js';
 import { runProgram } from '../run-program.js';
-import { greater, mul } from './elementwise.js';
+import { reluGrad } from './elementwise.js';
 import { reshape } from './layout.js';
 import { sumToShape } from './reduce.js';
 import {
@@ -182,8 +182,8 @@ function matmulGrad(
 ): (Tensor | null)[] {
   const [a, b, bias] = inputs as [Tensor, Tensor, Tensor | undefined];
   const { transposeA, transposeB, relu } = attrs;
-  // relu passes the gradient where its output is positive (the output is all the mask needs).
-  const gz = relu ? mul(g, greater(out, 0)) : g;
+  // The output is all relu's mask needs.
+  const gz = relu ? reluGrad(g, out) : g;
   const operands = { a, b, g: gz };
   const plans = gradientProducts(transposeA, transposeB);
   const grads: (Tensor | null)[] = [a, b].map((x, i) => {
