@@ -1,11 +1,12 @@
 /**
- * Sequential runs a Linear followed by a ReLU as one matmul with the relu epilogue. The fused forward must match
+ * Sequential runs a Linear followed by a ReLU as one matmul with the relu epilogue, and a BatchNorm2d followed by
+ * a ReLU with the relu in the normalisation and its gradient. The fused Linear forward must match
  * a float64 reference of x W1^T + b1 -> relu -> W2^T + b2, and its gradients must match those of the same layers
  * run one by one (unfused), on seeded inputs whose pre-activations stay away from the kink.
  */
 import { describe, expect, it } from 'vitest';
 import * as E from '../../engine/node.js';
-import { Linear, ReLU, Sequential } from '../../engine/nn/index.js';
+import { BatchNorm2d, Conv2d, Linear, ReLU, Sequential } from '../../engine/nn/index.js';
 import { Rng } from '../../engine/random.js';
 import { expectClose, randomData } from '../helpers/gradcheck.js';
 import { useEngine } from '../helpers/setup.js';
@@ -40,5 +41,32 @@ describe('Sequential fuses Linear + ReLU', () => {
     const unfusedGrads = await grads(() => model.layers.reduce((h, m) => m.forward(h), x));
     expect(fusedGrads.length).toBe(4);
     fusedGrads.forEach((g, i) => expectClose(g, Float64Array.from(unfusedGrads[i] as Float32Array), 1e-6, 1e-6, `gradient ${i}`));
+  });
+});
+
+describe('Sequential fuses BatchNorm2d + ReLU', () => {
+  it('matches the unfused layers, forward and backward, in training and eval mode', async () => {
+    const rng = new Rng(78);
+    const shape = [3, 4, 5, 6];
+    const model = new Sequential(new Conv2d(4, 4, 3, { padding: 1, bias: false, rng: rng.fork() }), new BatchNorm2d(4), new ReLU());
+    const x = E.tensor(randomData(3 * 4 * 5 * 6, rng, -2, 2), shape);
+    const w = E.tensor(randomData(3 * 4 * 5 * 6, new Rng(6)), shape);
+    // Both paths run the same steps in the same order, so the running statistics they update stay equal.
+    const run = async (forward: () => E.Tensor) => {
+      for (const p of model.parameters()) p.grad?.dispose();
+      for (const p of model.parameters()) p.grad = null;
+      const y = forward();
+      E.sum(E.mul(y, w)).backward();
+      return [await y.data(), ...(await Promise.all(model.parameters().map((p) => p.grad!.data())))];
+    };
+    for (const training of [true, false]) {
+      model.train(training);
+      const fused = await run(() => model.forward(x));
+      const unfused = await run(() => model.layers.reduce((h, m) => m.forward(h), x));
+      expect(fused.length).toBe(4);
+      fused.forEach((v, i) =>
+        expectClose(v, Float64Array.from(unfused[i] as Float32Array), 1e-5, 1e-6, `${training} output/gradient ${i}`),
+      );
+    }
   });
 });
