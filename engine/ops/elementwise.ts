@@ -115,11 +115,12 @@ export const relu = unaryOp(
 );
 
 /**
- * relu's gradient in one pass: g where y <= 0 does not hold (NaN included), zero elsewhere, with y relu's input
- * or its output (they have the same sign pattern; fused relu epilogues only keep the output).
+ * relu's gradient in one pass: g * scale where y <= 0 does not hold (NaN included), zero elsewhere, with y relu's
+ * input or its output (they have the same sign pattern; fused relu epilogues only keep the output). A fused
+ * dropout's scale rides along: its output is zero wherever the mask dropped.
  */
-export function reluGrad(g: Tensor, y: Tensor): Tensor {
-  return runMap({ op: 'reluGrad', expr: 'select(v0, 0.0, v1 <= 0.0)', operands: [g, y] });
+export function reluGrad(g: Tensor, y: Tensor, scale = 1): Tensor {
+  return runMap({ op: 'reluGrad', expr: 'select(v0 * s, 0.0, v1 <= 0.0)', operands: [g, y], scalarParam: scale });
 }
 
 /** Logistic sigmoid, written so that neither branch overflows for large |x|. */
