@@ -7,7 +7,8 @@
  * Forward (training): chunk mean (of values shifted by the chunk's first one) and sum of squared deviations
  * (a second pass over the chunk; both stay accurate when the mean is large), combined with Chan's pairwise formula into the batch mean and biased variance;
  * the same pass updates the running statistics in place. The normalisation itself is elementwise.
- * Backward: per-chunk sums of g and g * xhat (finished by an ordinary sum), then an elementwise input gradient.
+ * Backward: per-chunk sums of g and g * xhat, both finished per channel by one pass, then an elementwise input
+ * gradient.
  *
  * A following ReLU can be fused (`relu`): the normalisation applies it in the same pass, and the backward's
  * chunk pass masks the upstream gradient by the output (writing the masked gradient for the input-gradient
@@ -187,6 +188,30 @@ export function bnGradPartialProgram(relu: boolean) {
   var sg = 0.0;
   var sgx = 0.0;
   ${chunkLoopWgsl(`let g = ${g};${relu ? '\n      maskedDy[idx] = g;' : ''}\n      sg = sg + g;\n      sgx = sgx + g * (x[idx] - mu) * invstd;`)}
+  sumG[i] = sg;
+  sumGXhat[i] = sgx;
+}`,
+  });
+}
+
+/** Per channel: the chunk sums of g and of g * xhat added in chunk order (the beta and gamma gradients). */
+export function bnGradFinalizeProgram() {
+  return kernel({
+    name: 'batchNorm2dBackward',
+    key: 'bnGradFinalize',
+    workgroupSize: [WG],
+    uniforms: CHUNK_UNIFORMS,
+    inputs: { partialG: 'f32', partialGXhat: 'f32' },
+    outputs: { sumG: 'f32', sumGXhat: 'f32' },
+    grid: linearGrid(WG, 'c'),
+    body: () => `${linearMainWgsl(WG)}
+  if (i >= u.c) { return; }
+  var sg = 0.0;
+  var sgx = 0.0;
+  for (var k = 0u; k < u.chunks; k = k + 1u) {
+    sg = sg + partialG[i * u.chunks + k];
+    sgx = sgx + partialGXhat[i * u.chunks + k];
+  }
   sumG[i] = sg;
   sumGXhat[i] = sgx;
 }`,

@@ -11,13 +11,13 @@ import { fmt } from '../shape.js';
 import { emptyTensor, type Tensor } from '../tensor.js';
 import { runProgram } from '../run-program.js';
 import {
+  bnGradFinalizeProgram,
   bnGradPartialProgram,
   bnInputGradProgram,
   bnNormalizeProgram,
   bnStatsFinalizeProgram,
   bnStatsPartialProgram,
 } from '../../kernels/batchnorm.js';
-import { sum } from './reduce.js';
 
 export interface BatchNormOptions {
   /** Per-channel scale, f32 [C]. */
@@ -189,7 +189,13 @@ function batchNormGrad(g: Tensor, node: GradNode<BatchNormAttrs, { mean: Tensor;
       uniforms: { ...layout, eps },
       trips: layout.chunkLen,
     });
-    sums = { g: sum(part.sumG, 1), gXhat: sum(part.sumGXhat, 1) };
+    const total = runProgram(bnGradFinalizeProgram(), {
+      inputs: { partialG: part.sumG, partialGXhat: part.sumGXhat },
+      outputs: { sumG: [layout.c], sumGXhat: [layout.c] },
+      uniforms: { ...layout },
+      trips: layout.chunks,
+    });
+    sums = { g: total.sumG, gXhat: total.sumGXhat };
     if (part.maskedDy) dy = part.maskedDy;
   }
   let dx: Tensor | null = null;
