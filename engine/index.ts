@@ -10,6 +10,7 @@ export type { DType } from './dtype.js';
 export type { Shape } from './shape.js';
 export { Rng } from './random.js';
 export { initEngine, runtime, shutdownEngine, hasEngine, environmentDeviceOptions } from './context.js';
+export type { RecordedWork } from './runtime/runtime.js';
 export { acquireDevice, adapterLabel, registerGpuProvider, type DeviceOptions, type AdapterDescription } from './gpu/adapter.js';
 export { scope, keep } from './scope.js';
 export { backward, grad, type BackwardOptions } from './autograd.js';

@@ -7,8 +7,14 @@
  * Forward (training): chunk mean (of values shifted by the chunk's first one) and sum of squared deviations
  * (a second pass over the chunk; both stay accurate when the mean is large), combined with Chan's pairwise formula into the batch mean and biased variance;
  * the same pass updates the running statistics in place. The normalisation itself is elementwise.
- * Backward: per-chunk sums of g and g * xhat (finished by an ordinary sum), then an elementwise input gradient.
+ * Backward: per-chunk sums of g and g * xhat, both finished per channel by one pass, then an elementwise input
+ * gradient.
+ *
+ * A following ReLU can be fused (`relu`): the normalisation applies it in the same pass, and the backward's
+ * chunk pass masks the upstream gradient by the output (writing the masked gradient for the input-gradient
+ * pass), so the activation costs no pass of its own in either direction.
  */
+import { IEEE_WGSL } from './ieee.js';
 import { kernel, linearGrid } from './program.js';
 import { linearMainWgsl } from './wgsl.js';
 
@@ -121,10 +127,11 @@ export function bnStatsFinalizeProgram() {
   });
 }
 
-/** Which optional per-channel affine parameters a kernel reads. */
-export interface BnAffine {
+/** Which optional per-channel affine parameters the normalisation reads, and whether a ReLU follows it. */
+export interface BnNormalizeFlags {
   gamma: boolean;
   beta: boolean;
+  relu: boolean;
 }
 
 /** xhat = (x - mean[c]) * invstd with invstd = inverseSqrt(variance[c] + eps), for element i of x. */
@@ -140,42 +147,71 @@ const ELEMENTWISE_UNIFORMS = [
   { name: 'count', type: 'f32' },
 ] as const;
 
-/** y = xhat * gamma[c] + beta[c], with gamma and beta when present. */
-export function bnNormalizeProgram(affine: BnAffine) {
-  const gamma = affine.gamma ? ' * gamma[ch]' : '';
-  const beta = affine.beta ? ' + beta[ch]' : '';
+/** y = xhat * gamma[c] + beta[c], with gamma and beta when present, then relu when fused. */
+export function bnNormalizeProgram(flags: BnNormalizeFlags) {
+  const affine = `xhat${flags.gamma ? ' * gamma[ch]' : ''}${flags.beta ? ' + beta[ch]' : ''}`;
   return kernel({
     name: 'batchNorm2d',
-    key: `bnNormalize|${affine.gamma ? 'g' : ''}${affine.beta ? 'b' : ''}`,
+    key: `bnNormalize|${flags.gamma ? 'g' : ''}${flags.beta ? 'b' : ''}${flags.relu ? 'r' : ''}`,
     workgroupSize: [ELEMENTWISE_WG],
     uniforms: ELEMENTWISE_UNIFORMS,
-    inputs: { x: 'f32', mean: 'f32', variance: 'f32', ...(affine.gamma ? { gamma: 'f32' } : {}), ...(affine.beta ? { beta: 'f32' } : {}) },
+    inputs: { x: 'f32', mean: 'f32', variance: 'f32', ...(flags.gamma ? { gamma: 'f32' } : {}), ...(flags.beta ? { beta: 'f32' } : {}) },
     outputs: { y: 'f32' },
     grid: linearGrid(ELEMENTWISE_WG, 'n'),
-    body: () => `${linearMainWgsl(ELEMENTWISE_WG)}
+    body: () => `${flags.relu ? IEEE_WGSL : ''}
+${linearMainWgsl(ELEMENTWISE_WG)}
   if (i >= u.n) { return; }
   ${XHAT_WGSL}
-  y[i] = xhat${gamma}${beta};
+  y[i] = ${flags.relu ? `reluF(${affine})` : affine};
 }`,
   });
 }
 
-/** Per (channel, chunk): sums of the upstream gradient dy and of dy * xhat, laid out [c, chunks]. */
-export function bnGradPartialProgram() {
+/**
+ * Per (channel, chunk): sums of the upstream gradient g and of g * xhat, laid out [c, chunks]. With a fused
+ * relu, g is dy masked by the normalisation's output y (zero where y <= 0 holds, as relu's own rule), and the
+ * masked g is written out for the input-gradient pass: the chunks cover every element exactly once.
+ */
+export function bnGradPartialProgram(relu: boolean) {
+  const g = relu ? 'select(dy[idx], 0.0, y[idx] <= 0.0)' : 'dy[idx]';
   return kernel({
     name: 'batchNorm2dBackward',
-    key: 'bnGradPartial',
+    key: `bnGradPartial|${relu ? 'r' : ''}`,
     workgroupSize: [WG],
     uniforms: [...CHUNK_UNIFORMS, { name: 'eps', type: 'f32' }],
-    inputs: { dy: 'f32', x: 'f32', mean: 'f32', variance: 'f32' },
-    outputs: { sumG: 'f32', sumGXhat: 'f32' },
+    inputs: { dy: 'f32', x: 'f32', mean: 'f32', variance: 'f32', ...(relu ? { y: 'f32' } : {}) },
+    outputs: { sumG: 'f32', sumGXhat: 'f32', ...(relu ? { maskedDy: 'f32' } : {}) },
     grid: linearGrid(WG, 'c', 'chunks'),
     body: () => `${chunkHeaderWgsl()}
   let mu = mean[c];
   let invstd = inverseSqrt(variance[c] + u.eps);
   var sg = 0.0;
   var sgx = 0.0;
-  ${chunkLoopWgsl('let g = dy[idx];\n      sg = sg + g;\n      sgx = sgx + g * (x[idx] - mu) * invstd;')}
+  ${chunkLoopWgsl(`let g = ${g};${relu ? '\n      maskedDy[idx] = g;' : ''}\n      sg = sg + g;\n      sgx = sgx + g * (x[idx] - mu) * invstd;`)}
+  sumG[i] = sg;
+  sumGXhat[i] = sgx;
+}`,
+  });
+}
+
+/** Per channel: the chunk sums of g and of g * xhat added in chunk order (the beta and gamma gradients). */
+export function bnGradFinalizeProgram() {
+  return kernel({
+    name: 'batchNorm2dBackward',
+    key: 'bnGradFinalize',
+    workgroupSize: [WG],
+    uniforms: CHUNK_UNIFORMS,
+    inputs: { partialG: 'f32', partialGXhat: 'f32' },
+    outputs: { sumG: 'f32', sumGXhat: 'f32' },
+    grid: linearGrid(WG, 'c'),
+    body: () => `${linearMainWgsl(WG)}
+  if (i >= u.c) { return; }
+  var sg = 0.0;
+  var sgx = 0.0;
+  for (var k = 0u; k < u.chunks; k = k + 1u) {
+    sg = sg + partialG[i * u.chunks + k];
+    sgx = sgx + partialGXhat[i * u.chunks + k];
+  }
   sumG[i] = sg;
   sumGXhat[i] = sgx;
 }`,

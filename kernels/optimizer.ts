@@ -3,17 +3,32 @@
  * state in place. The parameter is bound read_write (it is both read and written), the gradient read-only.
  * Learning rate, step-dependent bias corrections and other hyper-parameters travel as uniforms, so a schedule
  * changes them without recompiling and without any readback.
+ *
+ * Each invocation updates `width` consecutive elements: four (vec4 bindings) where the parameter's size is a
+ * multiple of 4, one otherwise. The update is bound by its loads, and a vec4 load per invocation is much
+ * cheaper per float than scalar ones on the software adapters: measured side by side on a 335,116-element SGD
+ * momentum update, 1.5-2x on llvmpipe and about 2x on SwiftShader.
  */
 import { kernel, linearGrid } from './program.js';
 import { linearMainWgsl } from './wgsl.js';
 
 const WG = 256;
 
+/** Elements per invocation of an update of `n` elements; the uniform `n` of the programs is n / width. */
+export type UpdateWidth = 1 | 4;
+
+export function updateWidth(n: number): UpdateWidth {
+  return n % 4 === 0 ? 4 : 1;
+}
+
+const elementType = (width: UpdateWidth) => (width === 4 ? 'vec4<f32>' : 'f32');
+
 /** SGD with optional momentum (heavy-ball or Nesterov) and L2 weight decay, as in PyTorch's SGD. */
-export function sgdProgram(momentum: boolean, nesterov: boolean) {
+export function sgdProgram(momentum: boolean, nesterov: boolean, width: UpdateWidth) {
+  const t = elementType(width);
   return kernel({
     name: 'sgdUpdate',
-    key: `sgd|${momentum ? 'm' : '-'}|${nesterov ? 'n' : '-'}`,
+    key: `sgd|${momentum ? 'm' : '-'}|${nesterov ? 'n' : '-'}|${width}`,
     workgroupSize: [WG],
     uniforms: [
       { name: 'n', type: 'u32' },
@@ -23,8 +38,8 @@ export function sgdProgram(momentum: boolean, nesterov: boolean) {
       { name: 'weightDecay', type: 'f32' },
       { name: 'firstStep', type: 'u32' },
     ],
-    inputs: { grad: 'f32' },
-    outputs: { param: 'f32', ...(momentum ? { velocity: 'f32' } : {}) },
+    inputs: { grad: t },
+    outputs: { param: t, ...(momentum ? { velocity: t } : {}) },
     grid: linearGrid(WG, 'n'),
     body: () => `${linearMainWgsl(WG)}
   if (i >= u.n) { return; }
@@ -47,10 +62,11 @@ export function sgdProgram(momentum: boolean, nesterov: boolean) {
  * Adam and AdamW. `decoupled` selects AdamW (weight decay applied to the parameter, not added to the gradient).
  * Bias corrections are folded on the CPU into `stepSize` = lr / (1 - beta1^t) and `vCorrection` = 1 / (1 - beta2^t).
  */
-export function adamProgram(decoupled: boolean) {
+export function adamProgram(decoupled: boolean, width: UpdateWidth) {
+  const t = elementType(width);
   return kernel({
     name: decoupled ? 'adamwUpdate' : 'adamUpdate',
-    key: `adam|${decoupled ? 'w' : 'l2'}`,
+    key: `adam|${decoupled ? 'w' : 'l2'}|${width}`,
     workgroupSize: [WG],
     uniforms: [
       { name: 'n', type: 'u32' },
@@ -62,8 +78,8 @@ export function adamProgram(decoupled: boolean) {
       { name: 'stepSize', type: 'f32' },
       { name: 'vCorrection', type: 'f32' },
     ],
-    inputs: { grad: 'f32' },
-    outputs: { param: 'f32', firstMoment: 'f32', secondMoment: 'f32' },
+    inputs: { grad: t },
+    outputs: { param: t, firstMoment: t, secondMoment: t },
     grid: linearGrid(WG, 'n'),
     body: () => `${linearMainWgsl(WG)}
   if (i >= u.n) { return; }

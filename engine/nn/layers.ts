@@ -42,14 +42,17 @@ export class Linear extends Module {
     return this.forwardThen(x, 'none');
   }
 
-  /** x W^T + b, then the activation, in one kernel (Sequential fuses a following ReLU this way). */
-  forwardThen(x: Tensor, activation: 'none' | 'relu'): Tensor {
+  /**
+   * x W^T + b, then the activation and a dropout mask, in one kernel (Sequential fuses a following ReLU, and a
+   * training Dropout after it, this way).
+   */
+  forwardThen(x: Tensor, activation: 'none' | 'relu', dropout?: { p: number; seed: number }): Tensor {
     if (x.rank !== 2 || x.shape[1] !== this.inFeatures) {
       throw new Error(
         `Linear(${this.inFeatures}, ${this.outFeatures}): expected input [batch, ${this.inFeatures}], got [${x.shape.join(', ')}]`,
       );
     }
-    return matmul(x, this.weight, { transposeB: true, bias: this.bias ?? undefined, activation });
+    return matmul(x, this.weight, { transposeB: true, bias: this.bias ?? undefined, activation, dropout });
   }
 }
 
@@ -98,6 +101,11 @@ export class BatchNorm2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    return this.forwardThen(x, 'none');
+  }
+
+  /** Normalise, then the activation, in the same passes (Sequential fuses a following ReLU this way). */
+  forwardThen(x: Tensor, activation: 'none' | 'relu'): Tensor {
     return batchNorm2d(x, {
       gamma: this.weight ?? undefined,
       beta: this.bias ?? undefined,
@@ -106,6 +114,7 @@ export class BatchNorm2d extends Module {
       training: this.training,
       momentum: this.options.momentum ?? 0.1,
       eps: this.options.eps ?? 1e-5,
+      activation,
     });
   }
 }
@@ -160,7 +169,11 @@ export class Dropout extends Module {
     this.rng = new Rng(seed);
   }
   forward(x: Tensor): Tensor {
-    return dropout(x, this.p, { seed: this.training ? this.rng.nextU32() : 0, training: this.training });
+    return dropout(x, this.p, { seed: this.training ? this.nextSeed() : 0, training: this.training });
+  }
+  /** The next training forward's mask seed (also drawn by Sequential when it fuses this layer into a matmul). */
+  nextSeed(): number {
+    return this.rng.nextU32();
   }
   /** The mask stream's position (saved in checkpoints so a resumed run draws the same masks). */
   get rngState() {
@@ -178,12 +191,21 @@ export class Sequential extends Module {
     this.layers = layers;
     layers.forEach((m, i) => this.addModule(String(i), m));
   }
-  /** Runs the layers in order; a Linear followed by a ReLU runs as one matmul with the relu epilogue (one pass less). */
+  /**
+   * Runs the layers in order; a Linear or BatchNorm2d followed by a ReLU applies the relu in its own kernels
+   * (the matmul's epilogue, the normalisation pass and its gradient's chunk pass): one pass less each way. A
+   * Linear + ReLU followed by a training Dropout applies the mask in the matmul's epilogue too (the same mask
+   * the Dropout would draw), and its gradient rides on the relu's: two passes less.
+   */
   forward(x: Tensor): Tensor {
     let h = x;
     for (let i = 0; i < this.layers.length; i++) {
       const m = this.layers[i]!;
-      if (m instanceof Linear && this.layers[i + 1] instanceof ReLU) {
+      const next = this.layers[i + 2];
+      if (m instanceof Linear && this.layers[i + 1] instanceof ReLU && next instanceof Dropout && next.training) {
+        h = m.forwardThen(h, 'relu', { p: next.p, seed: next.nextSeed() });
+        i += 2;
+      } else if ((m instanceof Linear || m instanceof BatchNorm2d) && this.layers[i + 1] instanceof ReLU) {
         h = m.forwardThen(h, 'relu');
         i++;
       } else {

@@ -6,7 +6,7 @@ import { defineOp } from '../graph.js';
 import { fmt } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { runProgram } from '../run-program.js';
-import { dropoutProgram, DROPOUT_LEVELS } from '../../kernels/dropout.js';
+import { dropoutProgram, dropoutUniforms } from '../../kernels/dropout.js';
 import { reshape } from './layout.js';
 
 export interface DropoutOptions {
@@ -16,27 +16,36 @@ export interface DropoutOptions {
   training?: boolean;
 }
 
-/** Zero each element with probability p (mask from `seed`), scale the rest by 1 / (1 - p). */
-function applyMask(x: Tensor, p: number, seed: number): Tensor {
-  return runProgram(dropoutProgram(), {
-    inputs: { x },
-    outputs: { y: x.shape },
-    uniforms: { n: x.size, seed, threshold: Math.round(p * DROPOUT_LEVELS), scale: p < 1 ? 1 / (1 - p) : 0 },
-  }).y;
+/** Zero each element with probability p (mask from `seed`), scale the rest by 1 / (1 - p). Records nothing. */
+export function dropoutMask(x: Tensor, p: number, seed: number): Tensor {
+  return runProgram(dropoutProgram(), { inputs: { x }, outputs: { y: x.shape }, uniforms: { n: x.size, ...dropoutUniforms(p, seed) } }).y;
 }
 
 /** The mask is regenerated from the seed, so backward needs no saved tensor. */
-const dropoutOp = defineOp<{ p: number; seed: number }>({ name: 'dropout', grad: (g, { attrs: { p, seed } }) => [applyMask(g, p, seed)] });
+const dropoutOp = defineOp<{ p: number; seed: number }>({
+  name: 'dropout',
+  grad: (g, { attrs: { p, seed } }) => [dropoutMask(g, p, seed)],
+});
+
+/** Refuse a drop probability outside [0, 1] (`op` names the caller in the message). */
+export function checkDropoutP(op: string, p: number): void {
+  if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new Error(`${op}: p must be a probability in [0, 1], got ${p}`);
+}
+
+/** Refuse a missing or out-of-range mask seed (`field` says where the caller passed it). */
+export function checkDropoutSeed(op: string, seed: number | undefined, field = 'options.seed'): asserts seed is number {
+  if (seed === undefined || !Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) {
+    throw new Error(`${op}: training mode needs ${field}, an integer in [0, 2^32), got ${seed}`);
+  }
+}
 
 /** Inverted dropout of `x` with drop probability `p` in [0, 1]. */
 export function dropout(x: Tensor, p: number, options: DropoutOptions = {}): Tensor {
   x.buffer('dropout');
   if (x.dtype !== 'f32') throw new Error(`dropout: expects an f32 tensor, got ${x.dtype} ${fmt(x.shape)}`);
-  if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new Error(`dropout: p must be a probability in [0, 1], got ${p}`);
+  checkDropoutP('dropout', p);
   if (!(options.training ?? true)) return reshape(x, x.shape);
   const seed = options.seed;
-  if (seed === undefined || !Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) {
-    throw new Error(`dropout: training mode needs options.seed, an integer in [0, 2^32), got ${seed}`);
-  }
-  return dropoutOp.record(applyMask(x, p, seed), [x], { p, seed }, {});
+  checkDropoutSeed('dropout', seed);
+  return dropoutOp.record(dropoutMask(x, p, seed), [x], { p, seed }, {});
 }

@@ -110,9 +110,19 @@ export const abs = unaryOp('abs', 'abs(v0)', (g, x) => mul(g, sub(greater(x, 0),
 export const relu = unaryOp(
   'relu',
   (x) => (x.dtype === 'f32' ? 'reluF(v0)' : 'max(v0, 0)'),
-  (g, x) => where(lessEqual(x, 0), 0, g),
+  (g, x) => reluGrad(g, x),
   SIGNED,
 );
+
+/**
+ * relu's gradient in one pass: g * scale where y <= 0 does not hold (NaN included), zero elsewhere, with y relu's
+ * input or its output (they have the same sign pattern; fused relu epilogues only keep the output). A fused
+ * dropout's scale rides along: its output is zero wherever the mask dropped.
+ */
+export function reluGrad(g: Tensor, y: Tensor, scale = 1): Tensor {
+  return runMap({ op: 'reluGrad', expr: 'select(v0 * s, 0.0, v1 <= 0.0)', operands: [g, y], scalarParam: scale });
+}
+
 /** Logistic sigmoid, written so that neither branch overflows for large |x|. */
 export const sigmoid = unaryOp('sigmoid', 'select(exp(v0) / (1.0 + exp(v0)), 1.0 / (1.0 + exp(-v0)), v0 >= 0.0)', (g, _x, y) =>
   mul(g, mul(y, sub(1, y))),

@@ -12,7 +12,8 @@ import { runtime } from '../context.js';
 import { fmt, sizeOf, type Shape } from '../shape.js';
 import { emptyTensor, type Tensor } from '../tensor.js';
 import { runProgram } from '../run-program.js';
-import { greater, mul } from './elementwise.js';
+import { checkDropoutP, checkDropoutSeed, dropoutMask } from './dropout.js';
+import { reluGrad } from './elementwise.js';
 import { reshape } from './layout.js';
 import { sumToShape } from './reduce.js';
 import {
@@ -28,6 +29,7 @@ import {
 } from '../tuning/matmul-autotune.js';
 import { configId, MATMUL_CONFIGS, runnableConfig, type MatmulDims } from '../../kernels/matmul/configs.js';
 import { collapseBatch, matmulDispatches } from '../../kernels/matmul/dispatch.js';
+import { dropoutUniforms } from '../../kernels/dropout.js';
 
 export interface MatmulOptions {
   /** Use A^T (the last two dims of `a` swapped). Ignored for a 1-D `a`, which is a vector either way. */
@@ -38,6 +40,11 @@ export interface MatmulOptions {
   bias?: Tensor;
   /** Applied after the bias, in the same kernel. */
   activation?: 'none' | 'relu';
+  /**
+   * Inverted dropout after the activation, in the same kernel: exactly the mask `dropout(y, p, { seed })` would
+   * draw on the (contiguous) result. Its gradient costs no pass of its own after a relu (the output masks both).
+   */
+  dropout?: { p: number; seed: number };
 }
 
 /** Operand shapes of a product, with the flags that say how they are read. */
@@ -105,18 +112,31 @@ function checkOperands(a: Tensor, b: Tensor, bias: Tensor | undefined): void {
   if (bias && bias.dtype !== 'f32') throw new Error(`matmul: bias must be f32, got ${describe(bias)}`);
 }
 
+/** What follows the dot products in the kernel. */
+interface Epilogue {
+  bias: Tensor | undefined;
+  relu: boolean;
+  dropout: { p: number; seed: number } | undefined;
+}
+
 /** The product of two operands of rank >= 2, recorded as one 'matmul' node. */
-function product(a: Tensor, b: Tensor, plan: ProductPlan, bias: Tensor | undefined, relu: boolean): Tensor {
+function product(a: Tensor, b: Tensor, plan: ProductPlan, { bias, relu, dropout }: Epilogue): Tensor {
   const out = emptyTensor(plan.productShape, 'f32', 'matmul');
   const { dims, transposeA, transposeB } = plan;
   if (out.size > 0) {
     const batch = collapseBatch(plan.outBatch, plan.aMatrix.slice(0, -2), plan.bMatrix.slice(0, -2), dims.m * dims.k, dims.k * dims.n);
-    const flags = { transposeA, transposeB, batchRank: batch.shape.length, bias: bias !== undefined, relu };
+    const flags = { transposeA, transposeB, batchRank: batch.shape.length, bias: bias !== undefined, relu, dropout: dropout !== undefined };
     const { config } = chooseConfig(runtime().info, { dims, transposeA, transposeB });
+    const mask = dropout ? dropoutUniforms(dropout.p, dropout.seed) : {};
     for (const d of matmulDispatches(config, flags, dims, batch))
-      runProgram(d.program, { ...d, inputs: { a, b, ...(bias ? { bias } : {}) }, outputs: { c: out } });
+      runProgram(d.program, {
+        ...d,
+        uniforms: { ...d.uniforms, ...mask },
+        inputs: { a, b, ...(bias ? { bias } : {}) },
+        outputs: { c: out },
+      });
   }
-  return matmulOp.record(out, bias ? [a, b, bias] : [a, b], { transposeA, transposeB, relu }, {});
+  return matmulOp.record(out, bias ? [a, b, bias] : [a, b], { transposeA, transposeB, relu, dropout: dropout ?? null }, {});
 }
 
 /**
@@ -130,6 +150,10 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   const activation = options.activation ?? 'none';
   if (activation !== 'none' && activation !== 'relu')
     throw new Error(`matmul: unknown activation '${String(activation)}'; expected 'none' or 'relu'`);
+  if (options.dropout) {
+    checkDropoutP('matmul', options.dropout.p);
+    checkDropoutSeed('matmul', options.dropout.seed, 'options.dropout.seed');
+  }
   const plan = planProduct({ a: a.shape, b: b.shape, transposeA: options.transposeA, transposeB: options.transposeB });
   if (bias && (bias.rank !== 1 || bias.shape[0] !== plan.dims.n)) {
     throw new Error(`matmul: bias must have shape [${plan.dims.n}] (N of a ${fmt(a.shape)} @ b ${fmt(b.shape)}), got ${fmt(bias.shape)}`);
@@ -137,7 +161,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   // 1-D operands run as a 1-row or 1-column matrix; the views are recorded, so gradients flow back through them.
   const a2 = a.rank === 1 ? reshape(a, plan.aMatrix) : a;
   const b2 = b.rank === 1 ? reshape(b, plan.bMatrix) : b;
-  const full = product(a2, b2, plan, bias, activation === 'relu');
+  const full = product(a2, b2, plan, { bias, relu: activation === 'relu', dropout: options.dropout });
   for (const view of [a2, b2]) if (view !== a && view !== b && !view.requiresGrad) view.dispose();
   if (plan.outShape.length === plan.productShape.length) return full;
   const out = reshape(full, plan.outShape);
@@ -169,21 +193,25 @@ function gradientProducts(transposeA: boolean, transposeB: boolean): { a: Gradie
   };
 }
 
-const matmulOp = defineOp<{ transposeA: boolean; transposeB: boolean; relu: boolean }>({
+interface MatmulAttrs {
+  transposeA: boolean;
+  transposeB: boolean;
+  relu: boolean;
+  dropout: { p: number; seed: number } | null;
+}
+
+const matmulOp = defineOp<MatmulAttrs>({
   name: 'matmul',
   grad: (g, node, out) => matmulGrad(g, node.inputs, node.attrs, out),
 });
 
-function matmulGrad(
-  g: Tensor,
-  inputs: readonly Tensor[],
-  attrs: { transposeA: boolean; transposeB: boolean; relu: boolean },
-  out: Tensor,
-): (Tensor | null)[] {
+function matmulGrad(g: Tensor, inputs: readonly Tensor[], attrs: MatmulAttrs, out: Tensor): (Tensor | null)[] {
   const [a, b, bias] = inputs as [Tensor, Tensor, Tensor | undefined];
-  const { transposeA, transposeB, relu } = attrs;
-  // relu passes the gradient where its output is positive (the output is all the mask needs).
-  const gz = relu ? mul(g, greater(out, 0)) : g;
+  const { transposeA, transposeB, relu, dropout } = attrs;
+  // The output is all relu's mask needs; after a relu it is zero exactly where dropout dropped too (or the relu
+  // did), so one pass applies both masks and the dropout scale.
+  const scale = dropout ? dropoutUniforms(dropout.p, dropout.seed).scale : 1;
+  const gz = relu ? reluGrad(g, out, scale) : dropout ? dropoutMask(g, dropout.p, dropout.seed) : g;
   const operands = { a, b, g: gz };
   const plans = gradientProducts(transposeA, transposeB);
   const grads: (Tensor | null)[] = [a, b].map((x, i) => {

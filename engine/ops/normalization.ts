@@ -2,7 +2,8 @@
  * Batch normalisation of NCHW tensors (PyTorch's BatchNorm2d semantics). Training mode normalises with the
  * batch statistics (biased variance) and updates the caller's running mean and variance in place on the GPU
  * (unbiased variance, exponential moving average with `momentum`); eval mode normalises with the running
- * statistics. gamma (scale) and beta (shift) are optional and independent.
+ * statistics. gamma (scale) and beta (shift) are optional and independent. A following ReLU can be fused into
+ * the same passes (`activation: 'relu'`, which Sequential uses for BatchNorm2d + ReLU).
  */
 import { defineOp, isGradEnabled, type GradNode } from '../graph.js';
 import { runtime } from '../context.js';
@@ -10,13 +11,13 @@ import { fmt } from '../shape.js';
 import { emptyTensor, type Tensor } from '../tensor.js';
 import { runProgram } from '../run-program.js';
 import {
+  bnGradFinalizeProgram,
   bnGradPartialProgram,
   bnInputGradProgram,
   bnNormalizeProgram,
   bnStatsFinalizeProgram,
   bnStatsPartialProgram,
 } from '../../kernels/batchnorm.js';
-import { sum } from './reduce.js';
 
 export interface BatchNormOptions {
   /** Per-channel scale, f32 [C]. */
@@ -32,6 +33,8 @@ export interface BatchNormOptions {
   momentum?: number;
   /** Added to the variance before the square root. Default 1e-5. */
   eps?: number;
+  /** Applied to the output in the normalisation pass, and masked in the backward's chunk pass. Default 'none'. */
+  activation?: 'none' | 'relu';
 }
 
 /** Per-channel reductions longer than this are split into chunks, so few channels still give many invocations. */
@@ -84,6 +87,9 @@ function checkOptions(x: Tensor, o: BatchNormOptions): void {
   if (!(momentum >= 0 && momentum <= 1)) throw new Error(`batchNorm2d: momentum must be in [0, 1], got ${momentum}`);
   const eps = o.eps ?? 1e-5;
   if (!(eps > 0)) throw new Error(`batchNorm2d: eps must be positive, got ${eps}`);
+  const activation = o.activation ?? 'none';
+  if (activation !== 'none' && activation !== 'relu')
+    throw new Error(`batchNorm2d: unknown activation '${String(activation)}'; expected 'none' or 'relu'`);
   const perChannel = x.shape[0]! * x.shape[2]! * x.shape[3]!;
   if (o.training && perChannel < 2) {
     throw new Error(`batchNorm2d: training mode needs more than one value per channel, but x ${fmt(x.shape)} has ${perChannel}`);
@@ -130,6 +136,7 @@ export function batchNorm2d(x: Tensor, options: BatchNormOptions): Tensor {
   checkOptions(x, options);
   const { gamma, beta, runningMean, runningVar, training } = options;
   const eps = options.eps ?? 1e-5;
+  const relu = options.activation === 'relu';
   const layout = chunkLayout(x);
   const params = [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])];
   const recording = isGradEnabled() && params.some((t) => t.requiresGrad);
@@ -137,14 +144,14 @@ export function batchNorm2d(x: Tensor, options: BatchNormOptions): Tensor {
   if (training) stats = batchStatistics(x, layout, runningMean, runningVar, options.momentum ?? 0.1);
   else if (recording) stats = { mean: snapshot(runningMean), variance: snapshot(runningVar) };
   else stats = { mean: runningMean, variance: runningVar };
-  const { y: out } = runProgram(bnNormalizeProgram({ gamma: !!gamma, beta: !!beta }), {
+  const { y: out } = runProgram(bnNormalizeProgram({ gamma: !!gamma, beta: !!beta, relu }), {
     inputs: { x, mean: stats.mean, variance: stats.variance, ...(gamma ? { gamma } : {}), ...(beta ? { beta } : {}) },
     outputs: { y: x.shape },
     uniforms: { n: x.size, c: layout.c, hw: layout.hw, eps, count: layout.count },
   });
   // In eval mode without a graph the statistics are the caller's running tensors, not ours to save or free.
   if (!training && !recording) return out;
-  return batchNormOp.record(out, params, { eps, training, hasGamma: !!gamma, hasBeta: !!beta }, stats);
+  return batchNormOp.record(out, params, { eps, training, hasGamma: !!gamma, hasBeta: !!beta, relu }, stats);
 }
 
 interface BatchNormAttrs {
@@ -152,36 +159,49 @@ interface BatchNormAttrs {
   training: boolean;
   hasGamma: boolean;
   hasBeta: boolean;
+  relu: boolean;
 }
 
-/** The node saves the statistics the output was normalised with (the batch's, or a snapshot of the running ones). */
+/**
+ * The node saves the statistics the output was normalised with (the batch's, or a snapshot of the running ones);
+ * a fused relu's mask comes from the output itself.
+ */
 const batchNormOp = defineOp<BatchNormAttrs, { mean: Tensor; variance: Tensor }>({
   name: 'batchNorm2d',
-  grad: (g, node) => batchNormGrad(g, node),
+  grad: (g, node, out) => batchNormGrad(g, node, out),
 });
 
-function batchNormGrad(g: Tensor, node: GradNode<BatchNormAttrs, { mean: Tensor; variance: Tensor }>): (Tensor | null)[] {
-  const { eps, training, hasGamma, hasBeta } = node.attrs;
+function batchNormGrad(g: Tensor, node: GradNode<BatchNormAttrs, { mean: Tensor; variance: Tensor }>, out: Tensor): (Tensor | null)[] {
+  const { eps, training, hasGamma, hasBeta, relu } = node.attrs;
   const { mean, variance } = node.saved;
   const [x, ...params] = node.inputs as [Tensor, ...Tensor[]];
   const gamma = hasGamma ? params[0]! : null;
   const layout = chunkLayout(x);
   const uniforms = { n: x.size, c: layout.c, hw: layout.hw, eps, count: layout.count };
-  // Channel sums of g and g * xhat: the beta and gamma gradients, and (batch statistics) terms of dx.
+  // Channel sums of g and g * xhat: the beta and gamma gradients, and (batch statistics) terms of dx. With a
+  // fused relu this pass always runs, since it also writes the masked upstream gradient dx is computed from.
   let sums: { g: Tensor; gXhat: Tensor } | null = null;
-  if (training || params.some((t) => t.requiresGrad)) {
-    const part = runProgram(bnGradPartialProgram(), {
-      inputs: { dy: g, x, mean, variance },
-      outputs: { sumG: [layout.c, layout.chunks], sumGXhat: [layout.c, layout.chunks] },
+  let dy = g;
+  if (relu || training || params.some((t) => t.requiresGrad)) {
+    const part = runProgram(bnGradPartialProgram(relu), {
+      inputs: { dy: g, x, mean, variance, ...(relu ? { y: out } : {}) },
+      outputs: { sumG: [layout.c, layout.chunks], sumGXhat: [layout.c, layout.chunks], ...(relu ? { maskedDy: x.shape } : {}) },
       uniforms: { ...layout, eps },
       trips: layout.chunkLen,
     });
-    sums = { g: sum(part.sumG, 1), gXhat: sum(part.sumGXhat, 1) };
+    const total = runProgram(bnGradFinalizeProgram(), {
+      inputs: { partialG: part.sumG, partialGXhat: part.sumGXhat },
+      outputs: { sumG: [layout.c], sumGXhat: [layout.c] },
+      uniforms: { ...layout },
+      trips: layout.chunks,
+    });
+    sums = { g: total.sumG, gXhat: total.sumGXhat };
+    if (part.maskedDy) dy = part.maskedDy;
   }
   let dx: Tensor | null = null;
   if (x.requiresGrad) {
     dx = runProgram(bnInputGradProgram(training, !!gamma), {
-      inputs: { x, mean, variance, dy: g, ...(gamma ? { gamma } : {}), ...(training ? { sumG: sums!.g, sumGXhat: sums!.gXhat } : {}) },
+      inputs: { x, mean, variance, dy, ...(gamma ? { gamma } : {}), ...(training ? { sumG: sums!.g, sumGXhat: sums!.gXhat } : {}) },
       outputs: { dx: x.shape },
       uniforms,
     }).dx;

@@ -3,7 +3,7 @@ import { defineOp } from '../graph.js';
 import { fmt } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { runProgram } from '../run-program.js';
-import { poolBackwardProgram, poolForwardProgram, poolTrips, type PoolKind } from '../../kernels/pool.js';
+import { poolBackwardProgram, poolForwardProgram, poolTrips, windowsTile, type PoolGeometry, type PoolKind } from '../../kernels/pool.js';
 import { mean } from './reduce.js';
 
 export interface Pool2dOptions {
@@ -12,20 +12,6 @@ export interface Pool2dOptions {
   stride?: number | readonly [number, number];
   /** Zero padding on each side (padded cells never win a max and count in an average's divisor). */
   padding?: number | readonly [number, number];
-}
-
-interface PoolGeometry {
-  n: number;
-  h: number;
-  w: number;
-  oh: number;
-  ow: number;
-  kh: number;
-  kw: number;
-  sh: number;
-  sw: number;
-  ph: number;
-  pw: number;
 }
 
 const pair = (v: number | readonly [number, number]): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
@@ -93,11 +79,13 @@ export function globalAvgPool(x: Tensor): Tensor {
   return mean(x, [2, 3]);
 }
 
+/** One invocation per window where the windows tile the input, else one per input pixel (see kernels/pool.ts). */
 function backward(kind: PoolKind, dy: Tensor, x: Tensor, g: PoolGeometry, argmax: Tensor | null): Tensor {
-  return runProgram(poolBackwardProgram(kind), {
+  const tiling = windowsTile(g);
+  return runProgram(poolBackwardProgram(kind, tiling), {
     inputs: { dy, ...(argmax ? { argmax } : {}) },
     outputs: { dx: x.shape },
-    uniforms: { ...g, n: x.size },
+    uniforms: { ...g, n: tiling ? g.n : x.size },
     trips: poolTrips(g, true),
   }).dx;
 }

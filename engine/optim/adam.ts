@@ -1,5 +1,5 @@
 import type { Tensor } from '../tensor.js';
-import { adamProgram } from '../../kernels/optimizer.js';
+import { adamProgram, updateWidth } from '../../kernels/optimizer.js';
 import { runProgram } from '../run-program.js';
 import { Optimizer } from './optimizer.js';
 
@@ -33,11 +33,12 @@ export class Adam extends Optimizer {
 
   protected update(p: Tensor, g: Tensor, slots: Record<string, Tensor>): void {
     const t = this.stepCount;
-    runProgram(adamProgram(this.decoupled), {
+    const width = updateWidth(p.size);
+    runProgram(adamProgram(this.decoupled, width), {
       inputs: { grad: g },
       outputs: { param: p, firstMoment: slots.m!, secondMoment: slots.v! },
       uniforms: {
-        n: p.size,
+        n: p.size / width,
         lr: this.lr,
         beta1: this.beta1,
         beta2: this.beta2,

@@ -1,5 +1,5 @@
 import type { Tensor } from '../tensor.js';
-import { sgdProgram } from '../../kernels/optimizer.js';
+import { sgdProgram, updateWidth } from '../../kernels/optimizer.js';
 import { runProgram } from '../run-program.js';
 import { Optimizer } from './optimizer.js';
 
@@ -34,11 +34,12 @@ export class SGD extends Optimizer {
 
   protected update(p: Tensor, g: Tensor, slots: Record<string, Tensor>): void {
     const useMomentum = this.momentum > 0;
-    runProgram(sgdProgram(useMomentum, this.nesterov), {
+    const width = updateWidth(p.size);
+    runProgram(sgdProgram(useMomentum, this.nesterov, width), {
       inputs: { grad: g },
       outputs: { param: p, ...(useMomentum ? { velocity: slots.momentum! } : {}) },
       uniforms: {
-        n: p.size,
+        n: p.size / width,
         lr: this.lr,
         momentum: this.momentum,
         dampening: this.dampening,

@@ -9,7 +9,8 @@
  * - the buffer pool, whose released buffers become reusable after the submit that used them;
  * - the loop-budget check of each dispatch's planned trip count (kernels/loop-budget.ts): always on an adapter
  *   that caps loops (llvmpipe), where an overrun would be a silently wrong result, and strict (every looping
- *   kernel must declare its count) with MLOCK_CHECK_LOOPS=1 or `loopCheck = 'strict'`, as in the tests.
+ *   kernel must declare its count) with MLOCK_CHECK_LOOPS=1 or `loopCheck = 'strict'`, as in the tests;
+ * - an optional observer told of every piece of work recorded, for profilers (bench/step-profile.ts).
  */
 import { BufferPool, STORAGE_USAGE } from './buffer-pool.js';
 import { bindingList, programWgsl, packUniforms, uniformLayout, type Dispatch, type KernelProgram } from '../../kernels/program.js';
@@ -24,6 +25,15 @@ interface CompiledProgram {
 }
 
 const UNIFORM_ARENA_BYTES = 64 * 1024;
+
+/** One piece of work recorded into a batch, as an observer sees it. */
+export interface RecordedWork {
+  kind: 'dispatch' | 'copy' | 'clear' | 'write';
+  /** The program's name for a dispatch. */
+  op: string;
+  /** Bytes of the buffers a dispatch binds (their pool-bucket sizes), or the bytes copied, cleared or written. */
+  bytes: number;
+}
 
 export class GpuError extends Error {
   override name = 'GpuError';
@@ -54,6 +64,8 @@ export class Runtime {
   private lostReason: string | null = null;
   dispatchCount = 0;
   submitCount = 0;
+  /** Called after each piece of work is recorded (and before a full batch is submitted); null when not profiling. */
+  observer: ((work: RecordedWork) => void) | null = null;
 
   constructor(acquired: AcquiredDevice) {
     this.device = acquired.device;
@@ -176,6 +188,7 @@ export class Runtime {
     pass.dispatchWorkgroups(x, y, z);
     this.batchOps.push(p.name);
     this.dispatchCount++;
+    this.observer?.({ kind: 'dispatch', op: p.name, bytes: Object.values(buffers).reduce((sum, b) => sum + b.size, 0) });
     if (this.batchOps.length >= this.maxBatch) this.flush();
   }
 
@@ -189,6 +202,7 @@ export class Runtime {
     }
     this.encoder!.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
     this.batchOps.push('copy');
+    this.observer?.({ kind: 'copy', op: 'copy', bytes });
   }
 
   /**
@@ -204,6 +218,7 @@ export class Runtime {
     }
     this.encoder!.clearBuffer(buffer);
     this.batchOps.push('clear');
+    this.observer?.({ kind: 'clear', op: 'clear', bytes: buffer.size });
   }
 
   /** Submit everything recorded so far. */
@@ -237,6 +252,7 @@ export class Runtime {
   write(buffer: GPUBuffer, data: ArrayBufferView, offset = 0): void {
     this.checkUsable('write');
     this.device.queue.writeBuffer(buffer, offset, data.buffer, data.byteOffset, data.byteLength);
+    this.observer?.({ kind: 'write', op: 'write', bytes: data.byteLength });
   }
 
   /** Wait for every submitted batch and raise the first GPU error, naming its ops. */

@@ -136,7 +136,14 @@ const ROUNDS = 3;
 
 /** Milliseconds per product of `config` on `problem`, or the first single-run time when it is hopeless. */
 async function timeConfig(rt: Runtime, config: MatmulConfig, p: TuneProblem, buffers: GPUBuffer[], bestMs: number): Promise<number> {
-  const flags = { transposeA: p.transposeA, transposeB: p.transposeB, batchRank: p.dims.batch > 1 ? 1 : 0, bias: false, relu: false };
+  const flags = {
+    transposeA: p.transposeA,
+    transposeB: p.transposeB,
+    batchRank: p.dims.batch > 1 ? 1 : 0,
+    bias: false,
+    relu: false,
+    dropout: false,
+  };
   const d = p.dims;
   const batch = d.batch > 1 ? { shape: [d.batch], aStride: [d.m * d.k], bStride: [d.k * d.n] } : { shape: [], aStride: [], bStride: [] };
   const dispatches = matmulDispatches(config, flags, d, batch);

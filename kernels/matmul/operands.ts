@@ -8,6 +8,7 @@
  * dim carries its own A and B strides (0 where that operand is broadcast).
  */
 import { scalarUniform, type KernelProgram, type UniformField, type UniformValues, type Workgroups } from '../program.js';
+import { DROPOUT_UNIFORMS, DROPOUT_WGSL } from '../dropout.js';
 import { IEEE_WGSL } from '../ieee.js';
 import { decodeIndexWgsl, vec4Count } from '../wgsl.js';
 
@@ -21,10 +22,13 @@ export interface MatmulFlags {
   bias: boolean;
   /** Apply max(x, 0) after the bias. */
   relu: boolean;
+  /** Then the seeded dropout mask of kernels/dropout.ts (element i of C as element i of the mask). */
+  dropout: boolean;
 }
 
 export function flagsKey(f: MatmulFlags): string {
-  return `${f.transposeA ? 't' : 'n'}${f.transposeB ? 't' : 'n'}|b${f.batchRank}|${f.bias ? 'bias' : ''}${f.relu ? 'relu' : ''}`;
+  const epilogue = `${f.bias ? 'bias' : ''}${f.relu ? 'relu' : ''}${f.dropout ? 'drop' : ''}`;
+  return `${f.transposeA ? 't' : 'n'}${f.transposeB ? 't' : 'n'}|b${f.batchRank}|${epilogue}`;
 }
 
 /**
@@ -44,6 +48,7 @@ export function matmulUniforms(f: MatmulFlags): UniformField[] {
     { name: 'batchShape', type: 'vec4u', count: k },
     { name: 'aBatchStride', type: 'vec4u', count: k },
     { name: 'bBatchStride', type: 'vec4u', count: k },
+    ...(f.dropout ? DROPOUT_UNIFORMS : []),
   ];
 }
 
@@ -101,16 +106,19 @@ export function batchOffsetsWgsl(f: MatmulFlags, batchIndex: string): string {
 
 /**
  * `fn store(index, v, col)`: writes a finished dot product (over this dispatch's depth slice) to C. A slice
- * after the first adds what the earlier slices stored; the last slice applies the fused bias and activation
- * (a relu that keeps NaN, as PyTorch's does).
+ * after the first adds what the earlier slices stored; the last slice applies the fused bias, activation (a
+ * relu that keeps NaN, as PyTorch's does) and dropout mask.
  */
 export function epilogueWgsl(f: MatmulFlags): string {
   const lines = ['var r = v;', 'if (u.kStart > 0u) { r = c[index] + r; }'];
-  if (f.bias || f.relu) {
-    const epilogue = [...(f.bias ? ['r = r + bias[col];'] : []), ...(f.relu ? ['r = reluF(r);'] : [])];
-    lines.push(`if (u.kEnd == u.K) { ${epilogue.join(' ')} }`);
-  }
-  return `${f.relu ? `${IEEE_WGSL}\n` : ''}fn store(index: u32, v: f32, col: u32) {
+  const epilogue = [
+    ...(f.bias ? ['r = r + bias[col];'] : []),
+    ...(f.relu ? ['r = reluF(r);'] : []),
+    ...(f.dropout ? ['r = dropout(index, r);'] : []),
+  ];
+  if (epilogue.length > 0) lines.push(`if (u.kEnd == u.K) { ${epilogue.join(' ')} }`);
+  const helpers = [...(f.relu ? [IEEE_WGSL] : []), ...(f.dropout ? [DROPOUT_WGSL] : [])];
+  return `${helpers.map((h) => `${h}\n`).join('')}fn store(index: u32, v: f32, col: u32) {
   ${lines.join('\n  ')}
   c[index] = r;
 }`;

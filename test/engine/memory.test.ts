@@ -1,10 +1,13 @@
 /**
- * Memory stays flat over a long training-like loop (every intermediate and gradient returns to the pool), and
- * the scope rules that make that work: returns survive, nested scopes hand returns outward, keep() escapes
- * every scope, and async scopes that end out of order are reported.
+ * Memory stays flat over a long training-like loop (every intermediate and gradient returns to the pool), also
+ * through Sequential's fused layers and an optimizer, and the scope rules that make that work: returns survive,
+ * nested scopes hand returns outward, keep() escapes every scope, and async scopes that end out of order are
+ * reported.
  */
 import { describe, expect, it } from 'vitest';
 import * as E from '../../engine/node.js';
+import { BatchNorm2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sequential } from '../../engine/nn/index.js';
+import { Adam } from '../../engine/optim/index.js';
 import { scopeDepth } from '../../engine/scope.js';
 import { useEngine } from '../helpers/setup.js';
 
@@ -64,6 +67,45 @@ describe('a 1,000-step forward + backward loop', () => {
     expect(baseline!.liveBytes).toBe(4 * (24 + 6 + 6 + 32 + 8));
     expect(E.scope(() => 0)).toBe(0);
     expect(scopeDepth()).toBe(0);
+  });
+});
+
+describe('training steps through the fused layers', () => {
+  it('keep live tensors and bytes flat: conv + batch norm + relu, pooling, linear + relu + dropout, Adam', async () => {
+    const rng = new E.Rng(9);
+    const model = new Sequential(
+      new Conv2d(2, 4, 3, { padding: 1, bias: false, rng: rng.fork() }),
+      new BatchNorm2d(4),
+      new ReLU(),
+      new MaxPool2d(2),
+      new Flatten(),
+      new Linear(4 * 4 * 4, 12, { rng: rng.fork() }),
+      new ReLU(),
+      new Dropout(0.25, 3),
+      new Linear(12, 3, { rng: rng.fork() }),
+    );
+    const opt = new Adam(model.parameters(), { lr: 1e-2 });
+    const x = E.randn([5, 2, 8, 8], { seed: 5 });
+    const labels = E.tensor([0, 1, 2, 1, 0], [5], 'i32');
+    let baseline: E.MemoryInfo | null = null;
+    for (let step = 0; step < 40; step++) {
+      E.scope(() => {
+        opt.zeroGrad();
+        E.crossEntropy(model.forward(x), labels).backward();
+        opt.step();
+      });
+      const m = E.memory();
+      if (step === 3) baseline = m;
+      if (baseline) {
+        expect(m.liveTensors, `live tensors at step ${step}`).toBe(baseline.liveTensors);
+        expect(m.liveBytes, `live bytes at step ${step}`).toBe(baseline.liveBytes);
+      }
+    }
+    expect(Number.isFinite(await E.scope(() => E.crossEntropy(model.forward(x), labels).item()))).toBe(true);
+    opt.zeroGrad();
+    opt.dispose();
+    for (const t of [x, labels]) t.dispose();
+    model.dispose();
   });
 });
 

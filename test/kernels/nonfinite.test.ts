@@ -64,6 +64,23 @@ describe('elementwise', () => {
     }
     E.setMatmulVariant(null);
   });
+
+  it('the fused relus of matmul and batch norm keep NaN, and their gradients pass the upstream gradient there', async () => {
+    const b = E.tensor([1, 1], [2, 1]);
+    b.requiresGrad = true;
+    // Rows give NaN, 0 (masked) and 1: b's gradient is the sum of the unmasked rows' a, so NaN from the first row.
+    const a = E.tensor([nan, 1, 1, 1, 2, 2], [3, 2]);
+    E.matmul(a, b, { bias: E.tensor([-3]), activation: 'relu' }).backward(E.tensor([1, 1, 1], [3, 1]));
+    expectSpecial(await values(b.grad!), [nan, 3], 'matmul + relu: db');
+    // Eval mode with mean 0 and variance + eps = 1: the normalisation is the identity, then the relu.
+    const x = E.tensor([nan, -inf, 1, inf], [1, 1, 2, 2]);
+    x.requiresGrad = true;
+    const stats = { runningMean: E.tensor([0]), runningVar: E.tensor([1 - 1e-5]) };
+    const y = E.batchNorm2d(x, { ...stats, training: false, activation: 'relu' });
+    expectSpecial(await values(y), [nan, 0, 1, inf], 'batchNorm2d + relu');
+    y.backward(E.tensor([3, 3, 3, 3], [1, 1, 2, 2]));
+    expectSpecial(await values(x.grad!), [3, 0, 3, 3], 'batchNorm2d + relu: dx');
+  });
 });
 
 describe('max-pool', () => {
