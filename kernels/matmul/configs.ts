@@ -11,7 +11,7 @@
 import type { MatmulFlags, MatmulProgram } from './operands.js';
 import { registerTiledProgram } from './register-tiled.js';
 import { sharedTiledProgram } from './shared-tiled.js';
-import { vectorFits, vectorTiledProgram } from './vector-tiled.js';
+import { storesFit, vectorFits, vectorTiledProgram } from './vector-tiled.js';
 
 export type MatmulVariant = 'shared' | 'register' | 'vector' | 'naive';
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['shared', 'register', 'vector', 'naive'];
@@ -79,10 +79,10 @@ export function runnableConfig(c: MatmulConfig, layout: OperandLayout, d: Matmul
   return c.variant === 'vector' && !vectorFits(c, layout, d) ? { ...c, variant: 'register' } : c;
 }
 
-/** The kernel of a runnable configuration (see runnableConfig). */
-export function matmulProgram(c: MatmulConfig, f: MatmulFlags): MatmulProgram {
+/** The kernel of a runnable configuration (see runnableConfig) for a product of these sizes. */
+export function matmulProgram(c: MatmulConfig, f: MatmulFlags, d: MatmulDims): MatmulProgram {
   if (c.variant === 'shared') return sharedTiledProgram(c, f);
-  return c.variant === 'vector' ? vectorTiledProgram(c, f) : registerTiledProgram(c, f);
+  return c.variant === 'vector' ? vectorTiledProgram(c, f, storesFit(d)) : registerTiledProgram(c, f);
 }
 
 /**

@@ -242,11 +242,13 @@ describe('matmul with vec4 loads', () => {
   const rng = new Rng(17);
 
   it('reads every layout along its contiguous dimension, with partial blocks and a depth remainder', async () => {
-    // M and N are multiples of 4 but not of the 8 x 8 block; K = 44 (whole vec4s) for every transpose, and
-    // K = 6 where only A^T and B are read (both across the depth), whose last two steps run one at a time.
+    // M and N are multiples of 4 but not of the 8 x 8 block (C is written as vec4s); K = 44 (whole vec4s) for
+    // every transpose, and K = 6 where only A^T and B are read (both across the depth), whose last two steps run
+    // one at a time; N = 22 where A and B^T are both read along the depth, so C is written one float at a time.
     const cases: [number, number, number, boolean, boolean][] = [
       ...TRANSPOSES.map(([ta, tb]) => [36, 20, 44, ta, tb] as [number, number, number, boolean, boolean]),
       [12, 16, 6, true, false],
+      [36, 22, 44, false, true],
       [4, 4, 4, false, false],
     ];
     for (const id of E.MATMUL_CONFIG_IDS.filter((c) => c.startsWith('vector'))) {
