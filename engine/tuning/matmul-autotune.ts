@@ -99,7 +99,7 @@ function tableFor(info: AdapterDescription): Map<string, TuningEntry> {
 /** The configuration a matmul of this problem runs with now. */
 export function chooseConfig(info: AdapterDescription, p: TuneProblem): { config: MatmulConfig; source: TuneResult['source'] } {
   if (forced) {
-    const config = 'config' in forced ? forced.config : heuristicConfig(p.dims, p, info, forced.variant);
+    const config = 'config' in forced ? forced.config : heuristicConfig(p.dims, info, forced.variant);
     return { config, source: 'forced' };
   }
   if (enabled) {
@@ -107,7 +107,7 @@ export function chooseConfig(info: AdapterDescription, p: TuneProblem): { config
     const config = tuned && configById(tuned.config);
     if (config) return { config, source: 'cache' };
   }
-  return { config: heuristicConfig(p.dims, p, info), source: 'heuristic' };
+  return { config: heuristicConfig(p.dims, info), source: 'heuristic' };
 }
 
 /** Read the adapter's cache file into memory (once per adapter; later calls wait for the same read). */

@@ -82,7 +82,7 @@ export interface MatmulDispatch {
 export function matmulDispatches(chosen: MatmulConfig, f: MatmulFlags, d: MatmulDims, batch: BatchView): MatmulDispatch[] {
   if (d.m === 0 || d.n === 0 || d.batch === 0) return [];
   const c = runnableConfig(chosen, f, d);
-  const program = matmulProgram(c, f);
+  const program = matmulProgram(c, f, d);
   const rank = batch.shape.length;
   const common = {
     M: d.m,

@@ -53,13 +53,17 @@ export function matmulUniforms(f: MatmulFlags): UniformField[] {
 }
 
 /** A matmul kernel binds A' (`a`), B' (`b`) and, with a fused bias, `bias`; it writes C (`c`). */
-export type MatmulProgram = KernelProgram<{ a: OperandElement; b: OperandElement; bias?: 'f32' }, { c: 'f32' }>;
+export type MatmulProgram = KernelProgram<{ a: OperandElement; b: OperandElement; bias?: 'f32' }, { c: OperandElement }>;
 
-/** How a kernel sees A and B: as floats, or as vec4s of four consecutive floats (the 'vector' kernel). */
+/** How a kernel sees A, B and C: as floats, or as vec4s of four consecutive floats (the 'vector' kernel). */
 export type OperandElement = 'f32' | 'vec4<f32>';
 
-export function matmulBindings(f: MatmulFlags, operands: OperandElement = 'f32'): Pick<MatmulProgram, 'inputs' | 'outputs'> {
-  return { inputs: { a: operands, b: operands, ...(f.bias ? { bias: 'f32' as const } : {}) }, outputs: { c: 'f32' } };
+export function matmulBindings(
+  f: MatmulFlags,
+  operands: OperandElement = 'f32',
+  result: OperandElement = 'f32',
+): Pick<MatmulProgram, 'inputs' | 'outputs'> {
+  return { inputs: { a: operands, b: operands, ...(f.bias ? { bias: 'f32' as const } : {}) }, outputs: { c: result } };
 }
 
 /** The largest workgroup count WebGPU guarantees per dimension. */
@@ -107,19 +111,36 @@ export function batchOffsetsWgsl(f: MatmulFlags, batchIndex: string): string {
 /**
  * `fn store(index, v, col)`: writes a finished dot product (over this dispatch's depth slice) to C. A slice
  * after the first adds what the earlier slices stored; the last slice applies the fused bias, activation (a
- * relu that keeps NaN, as PyTorch's does) and dropout mask.
+ * relu that keeps NaN, as PyTorch's does) and dropout mask (`fn finish`).
+ *
+ * With C seen as vec4s, `fn store4(index, v, col)` writes four consecutive sums of a row at once, `index` and
+ * `col` being the first one's (a multiple of 4): a store on llvmpipe is a loop over the SIMD lanes like a load,
+ * so this writes four floats for the price of one, which counts where the depth is short (the weight gradients'
+ * K is the batch) and every invocation stores a whole block after few steps.
  */
-export function epilogueWgsl(f: MatmulFlags): string {
-  const lines = ['var r = v;', 'if (u.kStart > 0u) { r = c[index] + r; }'];
+export function epilogueWgsl(f: MatmulFlags, result: OperandElement = 'f32'): string {
   const epilogue = [
     ...(f.bias ? ['r = r + bias[col];'] : []),
     ...(f.relu ? ['r = reluF(r);'] : []),
     ...(f.dropout ? ['r = dropout(index, r);'] : []),
   ];
-  if (epilogue.length > 0) lines.push(`if (u.kEnd == u.K) { ${epilogue.join(' ')} }`);
   const helpers = [...(f.relu ? [IEEE_WGSL] : []), ...(f.dropout ? [DROPOUT_WGSL] : [])];
-  return `${helpers.map((h) => `${h}\n`).join('')}fn store(index: u32, v: f32, col: u32) {
+  if (epilogue.length > 0) {
+    helpers.push(`fn finish(index: u32, v: f32, col: u32) -> f32 {
+  var r = v;
+  ${epilogue.join('\n  ')}
+  return r;
+}`);
+  }
+  const wide = result === 'vec4<f32>';
+  const at = wide ? 'index / 4u' : 'index';
+  const finished = wide
+    ? `vec4<f32>(${['x', 'y', 'z', 'w'].map((e, q) => (q === 0 ? `finish(index, r.x, col)` : `finish(index + ${q}u, r.${e}, col + ${q}u)`)).join(', ')})`
+    : 'finish(index, r, col)';
+  const lines = ['var r = v;', `if (u.kStart > 0u) { r = c[${at}] + r; }`];
+  if (epilogue.length > 0) lines.push(`if (u.kEnd == u.K) { r = ${finished}; }`);
+  return `${helpers.map((h) => `${h}\n`).join('')}fn ${wide ? 'store4' : 'store'}(index: u32, v: ${result}, col: u32) {
   ${lines.join('\n  ')}
-  c[index] = r;
+  c[${at}] = r;
 }`;
 }

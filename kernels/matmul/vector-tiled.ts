@@ -18,7 +18,8 @@
  *
  * The vec4 views need the contiguous dimensions to be multiples of 4 (then every row and every batch matrix
  * starts on a vec4) and the block to be whole vec4s: `vectorFits` says when a product qualifies; the dispatch
- * runs the register kernel of the same block size otherwise.
+ * runs the register kernel of the same block size otherwise. C is written as vec4s too where N is a multiple of
+ * 4 (`storesFit`; the blocks' columns always are whole vec4s): on llvmpipe a store is a lane loop like a load.
  */
 import { range, registerBlock } from '../gemm/register-block.js';
 import type { MatmulDims } from './configs.js';
@@ -49,19 +50,24 @@ export function vectorFits(
   return aFits && bFits;
 }
 
+/** Whether C can be written four columns at a time: every row of C (and every batch matrix) starts on a vec4. */
+export const storesFit = (d: Pick<MatmulDims, 'n'>) => d.n % 4 === 0;
+
 /** Whether the depth loop needs a remainder of single steps (neither operand is read along the depth). */
 export const needsRemainder = (f: MatmulFlags) => !alongDepth(f).a && !alongDepth(f).b;
 
-export function vectorTiledProgram(t: RegisterTiling, f: MatmulFlags): MatmulProgram {
+/** `wideStores`: write C as vec4s (only where storesFit). */
+export function vectorTiledProgram(t: RegisterTiling, f: MatmulFlags, wideStores: boolean): MatmulProgram {
   const { tm, tn } = t;
   const along = alongDepth(f);
   const block = registerBlock(tm, tn);
+  const result = wideStores ? 'vec4<f32>' : 'f32';
   return {
     name: 'matmul',
-    key: `matmul|vector|${tm}x${tn}|${t.wgx}x${t.wgy}|${flagsKey(f)}`,
+    key: `matmul|vector|${tm}x${tn}|${t.wgx}x${t.wgy}|${wideStores ? 'c4' : 'c1'}|${flagsKey(f)}`,
     workgroupSize: [t.wgx, t.wgy, 1],
     uniforms: matmulUniforms(f),
-    ...matmulBindings(f, 'vec4<f32>'),
+    ...matmulBindings(f, 'vec4<f32>', result),
     grid: matmulGrid(t.wgy * tm, t.wgx * tn, f),
     body: () => {
       // Where each operand's loads start: per row (column) along the depth, or per group of four rows (columns)
@@ -89,17 +95,27 @@ export function vectorTiledProgram(t: RegisterTiling, f: MatmulFlags): MatmulPro
         return `{\n    ${lines.join('\n    ')}\n  }`;
       };
 
+      // Row i's sums from column col0 + j on: one at a time, or four (j a multiple of 4) as one vec4.
+      const store = (i: number, j: number) => {
+        const [col, index] = [`col0 + ${j}u`, `cBase + (row0 + ${i}u) * u.N + col0 + ${j}u`];
+        const sums = wideStores
+          ? `vec4<f32>(${range(4)
+              .map((q) => block.at(i, j + q))
+              .join(', ')})`
+          : block.at(i, j);
+        return `if (${col} < u.N) { ${wideStores ? 'store4' : 'store'}(${index}, ${sums}, ${col}); }`;
+      };
       const stores = range(tm).map(
         (i) => `if (row0 + ${i}u < u.M) {
-    ${range(tn)
-      .map((j) => `if (col0 + ${j}u < u.N) { store(cBase + (row0 + ${i}u) * u.N + col0 + ${j}u, ${block.at(i, j)}, col0 + ${j}u); }`)
+    ${range(wideStores ? tn / 4 : tn)
+      .map((g) => store(i, wideStores ? 4 * g : g))
       .join('\n    ')}
   }`,
       );
       const remainder = needsRemainder(f)
         ? `for (; k < u.kEnd; k = k + 1u) ${steps(1)}`
         : '// Both depth-contiguous loads need K % 4 = 0, so the slices are whole quads: no remainder.';
-      return `${epilogueWgsl(f)}
+      return `${epilogueWgsl(f, result)}
 
 @compute @workgroup_size(${t.wgx}, ${t.wgy}, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {

@@ -189,13 +189,8 @@ describe('softmax family over rows of 200,000', () => {
   });
 });
 
-describe('GEMM with K = 300,000 (split-K), every variant', () => {
-  const [M, K, N] = [2, 300_000, 3];
-  const rng = new Rng(12);
-  // Positive operands keep the dot products well conditioned, so 1e-4 judges the summation, not cancellation.
-  const a = randomData(M * K, rng, 0, 1);
-  const b = randomData(K * N, rng, 0, 1);
-  const bias = Float32Array.from([1, 2, -1e6]); // the last column goes through relu to 0
+/** The float64 product of row-major a [M, K] and b [K, N]. */
+function referenceProduct(a: Float32Array, b: Float32Array, M: number, K: number, N: number): Float64Array {
   const want = new Float64Array(M * N);
   for (let i = 0; i < M; i++) {
     for (let j = 0; j < N; j++) {
@@ -204,6 +199,17 @@ describe('GEMM with K = 300,000 (split-K), every variant', () => {
       want[i * N + j] = s;
     }
   }
+  return want;
+}
+
+describe('GEMM with K = 300,000 (split-K), every variant', () => {
+  const [M, K, N] = [2, 300_000, 3];
+  const rng = new Rng(12);
+  // Positive operands keep the dot products well conditioned, so 1e-4 judges the summation, not cancellation.
+  const a = randomData(M * K, rng, 0, 1);
+  const b = randomData(K * N, rng, 0, 1);
+  const bias = Float32Array.from([1, 2, -1e6]); // the last column goes through relu to 0
+  const want = referenceProduct(a, b, M, K, N);
   for (const variant of E.MATMUL_VARIANTS) {
     describe(variant, () => {
       beforeAll(() => E.setMatmulVariant(variant));
@@ -231,6 +237,31 @@ describe('GEMM with K = 300,000 (split-K), every variant', () => {
       });
     });
   }
+});
+
+describe('GEMM with K = 300,000 (split-K), the 16 x 8 vector block', () => {
+  // M and N leave partial blocks; every operand is read with vec4s, along the depth (A, B^T) or across it (A^T, B).
+  const [M, K, N] = [20, 300_000, 12];
+  const rng = new Rng(14);
+  const a = randomData(M * K, rng, 0, 1);
+  const b = randomData(K * N, rng, 0, 1);
+  const want = referenceProduct(a, b, M, K, N);
+  /** The [rows, cols] matrix stored transposed. */
+  const transposed = (x: Float32Array, rows: number, cols: number) => {
+    const t = new Float32Array(x.length);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = x[r * cols + c]!;
+    return t;
+  };
+  beforeAll(() => E.setMatmulVariant('vector-16x8-wg8x8'));
+  afterAll(() => E.setMatmulVariant(null));
+
+  it('A and B, and A^T and B^T', async () => {
+    expect(E.matmulConfigFor({ a: [M, K], b: [K, N] }).config).toBe('vector-16x8-wg8x8');
+    expectClose(await data(E.matmul(E.tensor(a, [M, K]), E.tensor(b, [K, N]))), want, 1e-4, 0, 'vector 16x8, nn');
+    const at = E.tensor(transposed(a, M, K), [K, M]);
+    const bt = E.tensor(transposed(b, K, N), [N, K]);
+    expectClose(await data(E.matmul(at, bt, { transposeA: true, transposeB: true })), want, 1e-4, 0, 'vector 16x8, tt');
+  });
 });
 
 describe('long per-channel and per-weight reductions', () => {

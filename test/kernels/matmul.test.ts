@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as E from '../../engine/node.js';
+import { configId, heuristicConfig, runnableConfig } from '../../kernels/matmul/configs.js';
 import { Rng } from '../../engine/random.js';
 import { expectClose, gradCheck, randomData } from '../helpers/gradcheck.js';
 import { useEngine } from '../helpers/setup.js';
@@ -241,11 +242,13 @@ describe('matmul with vec4 loads', () => {
   const rng = new Rng(17);
 
   it('reads every layout along its contiguous dimension, with partial blocks and a depth remainder', async () => {
-    // M and N are multiples of 4 but not of the 8 x 8 block; K = 44 (whole vec4s) for every transpose, and
-    // K = 6 where only A^T and B are read (both across the depth), whose last two steps run one at a time.
+    // M and N are multiples of 4 but not of the 8 x 8 block (C is written as vec4s); K = 44 (whole vec4s) for
+    // every transpose, and K = 6 where only A^T and B are read (both across the depth), whose last two steps run
+    // one at a time; N = 22 where A and B^T are both read along the depth, so C is written one float at a time.
     const cases: [number, number, number, boolean, boolean][] = [
       ...TRANSPOSES.map(([ta, tb]) => [36, 20, 44, ta, tb] as [number, number, number, boolean, boolean]),
       [12, 16, 6, true, false],
+      [36, 22, 44, false, true],
       [4, 4, 4, false, false],
     ];
     for (const id of E.MATMUL_CONFIG_IDS.filter((c) => c.startsWith('vector'))) {
@@ -275,6 +278,31 @@ describe('matmul with vec4 loads', () => {
     expect(runs([10, 6], [10, 8], true)).toBe('register-8x8-wg8x8'); // M = 6, A^T is read along M
     expect(runs([8, 12], [6, 12], false, true)).toBe('vector-8x8-wg8x8'); // A and B^T are both read along K: N = 6 is free
     expect(runs([8, 10], [6, 10], false, true)).toBe('register-8x8-wg8x8'); // ... but K = 10 is not
+  });
+});
+
+describe('matmul heuristic on llvmpipe', () => {
+  const llvmpipe = { isFallbackAdapter: true, backend: 'opengles' };
+  const picks = (m: number, n: number, k: number, transposeA: boolean, transposeB: boolean) => {
+    const d = { m, n, k, batch: 1 };
+    return configId(runnableConfig(heuristicConfig(d, llvmpipe), { transposeA, transposeB }, d));
+  };
+
+  it("takes the 16 x 8 vector block for the MLP step's large products, in every layout they use", () => {
+    expect(picks(128, 256, 784, false, true)).toBe('vector-16x8-wg8x8'); // forward, x W^T
+    expect(picks(128, 256, 256, false, false)).toBe('vector-16x8-wg8x8'); // input gradient, g W
+    expect(picks(256, 784, 128, true, false)).toBe('vector-16x8-wg8x8'); // weight gradient, g^T x
+    expect(picks(64, 256, 64, false, false)).toBe('vector-8x8-wg8x8'); // fewer outputs: smaller blocks
+  });
+
+  it('keeps the vector block and workgroup, with scalar loads, where a contiguous dimension is not a multiple of 4', () => {
+    expect(picks(128, 256, 10, false, false)).toBe('register-16x8-wg8x8'); // g W of the 10-wide layer: K = 10
+    expect(picks(10, 256, 128, true, false)).toBe('register-4x4-wg8x8'); // g^T x of the 10-wide layer: M = 10
+  });
+
+  it('leaves SwiftShader on the scalar register blocks', () => {
+    const d = { m: 128, n: 256, k: 784, batch: 1 };
+    expect(configId(heuristicConfig(d, { isFallbackAdapter: true, backend: 'vulkan' }))).toBe('register-16x8-wg4x4');
   });
 });
 
