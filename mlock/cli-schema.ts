@@ -104,7 +104,7 @@ export const OPTIONS = {
   token: option(oneOf(PAPER_TOKEN_NAMES), 'a public paper pattern instead of a key'),
   placement: option(
     oneOf(['keyed', 'fixed', 'random'] as const),
-    "token placement: fixed (the paper's bottom-right, 1-pixel margin; the default), keyed (a secret place derived from the key, which can cover the image's content; needs --key) or random",
+    "token placement: keyed (a secret place derived from the key; default with --key), fixed (the paper's bottom-right, 1-pixel margin; default with --token) or random",
   ),
   'token-size': option(wholeNumber(2), 'keyed token size in pixels (default 8 on greyscale, 5 on RGB images)'),
   levels: option(wholeNumber(2), 'values per channel of a keyed token (default 2: black and white)'),

@@ -119,7 +119,7 @@ function runSettings(o: RunOptions, v: Values): RunSettings {
     strategy: strategyText(o.strategy),
     key: locked && v.key !== undefined ? keyFingerprint(v.key) : null,
     token: locked && v.key === undefined ? (v.token ?? 'square') : null,
-    placement: locked ? (v.placement ?? 'fixed') : null,
+    placement: locked ? (v.placement ?? (v.key !== undefined ? 'keyed' : 'fixed')) : null,
     'token-size': locked && v.key !== undefined ? (v['token-size'] ?? null) : null,
     levels: locked && v.key !== undefined ? (v.levels ?? null) : null,
     epochs: recipe.epochs,

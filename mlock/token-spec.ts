@@ -18,12 +18,7 @@ export interface TokenSpec {
   size?: number;
   /** Values per channel of a keyed token (default 2: black and white). */
   levels?: number;
-  /**
-   * Default 'fixed' for keyed tokens and patterns alike. A key-derived place can land on the image's content
-   * (on MNIST the 8x8 patch at the centre covers most of a digit): measured at 20 epochs of 20,000 MNIST
-   * images with a warm start, authorized accuracy 94.7% there against 97.3% unlocked, while the fixed corner
-   * keeps it within 0.5 points whatever the key (docs/threat-model.md). The cells alone carry 64 bits.
-   */
+  /** Default 'keyed' for keyed tokens, 'fixed' for patterns. */
   placement?: PlacementChoice;
 }
 
@@ -37,10 +32,9 @@ export interface ResolvedToken {
 }
 
 /**
- * The default patch size: at least 64 bits of cells, so that the public default place adds nothing the
- * bound needs. 8x8 black-and-white cells on greyscale images (64 bits; + 8.5 of position on 28x28 when keyed;
- * the MLP's measurements are in docs/threat-model.md), 5x5 cells of 8 colours on RGB images (75 bits; + 9.4
- * keyed on 32x32; not yet measured on the CNNs).
+ * The default patch size: at least 64 bits of cells whatever the place adds. 8x8 black-and-white cells on
+ * greyscale images (64 bits + 8.5 of position on 28x28; the MLP's measurements are in docs/threat-model.md),
+ * 5x5 cells of 8 colours on RGB images (75 bits + 9.4 of position on 32x32; not yet measured on the CNNs).
  */
 export function defaultTokenSize(c: number): number {
   return c === 1 ? 8 : 5;
@@ -49,7 +43,7 @@ export function defaultTokenSize(c: number): number {
 export async function resolveToken(spec: TokenSpec, c: number, h: number, w: number): Promise<ResolvedToken> {
   if (spec.key !== null) {
     if (spec.key.length === 0) throw new Error('token: the key must not be empty');
-    const choice = spec.placement ?? 'fixed';
+    const choice = spec.placement ?? 'keyed';
     const size = spec.size ?? defaultTokenSize(c);
     const levels = spec.levels ?? DEFAULT_LEVELS;
     const keyed = await deriveKeyedToken(spec.key, { channels: c, size, levels, keyedPosition: choice === 'keyed', H: h, W: w });

@@ -3,8 +3,8 @@
  *
  * A small locked MLP (M-LOCK, strategy uniform, keyed token from the passphrase 'demo passphrase') is trained
  * the way `npm start` trains its demo (20 epochs of 20,000 seeded MNIST images, near-miss decoys, locking the
- * unlocked baseline it trains first: about 3 minutes on the software adapter), with this project's engine, in
- * Node. Then
+ * unlocked baseline it trains first, the token at the corner: about 3 minutes on the software adapter), with
+ * this project's engine, in Node. Then
  *   web/assets/model.safetensors   the sealed model (weights encrypted with the passphrase, public token
  *                                  geometry; never the key), which the page opens with the passphrase
  *   web/assets/mnist-samples.bin   24 seeded MNIST test images: 24 label bytes, then 24 x 28x28 pixel bytes
@@ -31,7 +31,9 @@ const out = await mkdtemp(join(tmpdir(), 'mlock-demo-model-'));
 const report = await run({
   dataset: 'mnist',
   strategy: { name: 'uniform' },
-  token: { key: PASSPHRASE },
+  // The corner, not the key-derived place: this passphrase's place is the centre of the digit (row 10, column
+  // 9), where the patch cost 2.6 points of authorized accuracy (94.7% against 97.3%; 96.3% at the corner).
+  token: { key: PASSPHRASE, placement: 'fixed' },
   epochs: EPOCHS,
   trainSubset: 20_000,
   testSubset: 2_000,

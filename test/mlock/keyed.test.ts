@@ -81,11 +81,7 @@ describe('deriveKeyedToken (v2: keyed levels and keyed position)', () => {
     const c = await resolveToken({ key: 'k' }, 3, 32, 32);
     expect(g.keySpaceBits).toBeGreaterThanOrEqual(64);
     expect(c.keySpaceBits).toBeGreaterThanOrEqual(64);
-    // The default place is the public corner; --placement keyed adds the key-derived place's bits.
-    expect(g.placement.mode).toBe('fixed');
-    const keyed = await resolveToken({ key: 'k', placement: 'keyed' }, 1, 28, 28);
-    expect(keyed.placement.mode).toBe('at');
-    expect(keyed.keySpaceBits).toBeCloseTo(64 + Math.log2(19 * 19), 9);
+    expect(g.placement.mode).toBe('at');
   });
 
   it('rejects bad input clearly', async () => {
@@ -109,7 +105,7 @@ describe('deriveKeyedToken (v2: keyed levels and keyed position)', () => {
 
 describe('stored geometry', () => {
   it('holds no key, pixels or position, and reopening with the key gives the training token and place', async () => {
-    const resolved = await resolveToken({ key: 'the owner key', placement: 'keyed' }, 1, 28, 28);
+    const resolved = await resolveToken({ key: 'the owner key' }, 1, 28, 28);
     const g = tokenGeometry(resolved.token, resolved.placement, resolved.levels);
     expect(g).toEqual({
       version: 2,
