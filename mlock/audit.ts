@@ -15,7 +15,7 @@ import type { ImageDataset, Normalization } from '../engine/data/index.js';
 import type { Module } from '../engine/nn/index.js';
 import { authorizedAccuracy, unauthorizedAccuracy } from './evaluate.js';
 import { estimateGuesses, type DistanceCount, type GuessEstimate } from './guess-estimate.js';
-import { deriveKeyedToken, DEFAULT_LEVELS } from './keyed.js';
+import { deriveKeyedToken, DEFAULT_LEVELS, placeCount } from './keyed.js';
 import type { LockSettings } from './lock-plan.js';
 import { changeCells, coverPart, lookAlike, oneCellVariants, randomSpot, scaleBrightness, shifts, type Stamp } from './near-miss.js';
 import { scoreStamps } from './forgery-scores.js';
@@ -149,6 +149,7 @@ export async function auditLock(o: AuditOptions): Promise<AuditReport> {
       size: real.h,
       levels: levels ?? DEFAULT_LEVELS,
       keyedPosition: settings.placement.mode === 'at',
+      places: settings.placement.mode === 'at' ? settings.placement.among : undefined,
       H: ds.h,
       W: ds.w,
     });
@@ -185,7 +186,7 @@ export async function auditLock(o: AuditOptions): Promise<AuditReport> {
     if (g.family === 'shift') unlockingShifts += unlocked;
     if (g.family === 'random-key' || g.family === 'look-alike') farFailed &&= unlocked === 0;
   }
-  const places = settings.placement.mode === 'at' ? (ds.h - 2 - real.h + 1) * (ds.w - 2 - real.w + 1) : 1;
+  const places = settings.placement.mode === 'at' ? (settings.placement.among?.length ?? placeCount(real.h, ds.h, ds.w)) : 1;
   const guesses = estimateGuesses({ cells, colours, places, unlockingShifts, curve, farFailed });
   const report: AuditReport = {
     authorizedAccuracy: await authorizedAccuracy({ model: o.model, dataset: ds, settings, normalization: o.normalization }),

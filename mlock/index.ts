@@ -18,10 +18,14 @@ export {
   type Token,
   type PaperTokenName,
   type Placement,
+  type Place,
 } from './tokens.js';
+export { quietPlaces, QUIET_SHARE } from './quiet-places.js';
 export {
   deriveKeyedToken,
   keySpaceBits,
+  placeCount,
+  validatePlaces,
   levelValue,
   tokenFingerprint,
   tokenGeometry,

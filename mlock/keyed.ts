@@ -4,16 +4,18 @@
  * The paper's tokens are a handful of public 3x3 patterns at a public place: a forger tries them all. A keyed
  * token draws everything a forger would have to guess from HMAC-SHA256 of the key (WebCrypto, in Node and
  * browsers alike): the value of every cell of an s x s patch, on every channel, from `levels` evenly spaced
- * values (black and white for the default 2), and the patch's position. With the greyscale defaults a guess is
- * one of 2^64 patterns at one of 361 places on a 28x28 image (72.5 bits); a trained network also accepts
+ * values (black and white for the default 2), and the patch's position, from a public set of places (the
+ * training set's quiet quarter, quiet-places.ts; or anywhere). With the greyscale defaults a guess is one of
+ * 2^64 patterns at one of 90 quiet places on a 28x28 image (70.5 bits); a trained network also accepts
  * tokens near the real one, which the audit measures and subtracts (mlock/audit.ts, docs/threat-model.md).
  * Black and white cells rather than more levels: the network learns a much sharper detector for them
  * (measured: with 3 levels, 2 changed cells of 36 still unlocked at 63% on average, with 2 levels at 24%).
  *
- * What may be stored with a model (tokenGeometry) is the geometry only: patch size, channels, levels and the
- * placement *kind*. Never the key, the cells, or a keyed position: any of them would let a reader forge it.
+ * What may be stored with a model (tokenGeometry) is the geometry only: patch size, channels, levels, the
+ * placement *kind* and the public place set. Never the key, the cells, or the keyed position: any of them
+ * would let a reader forge it.
  */
-import { DEFAULT_MARGIN, validateToken, type Placement, type Token } from './tokens.js';
+import { DEFAULT_MARGIN, validateToken, type Place, type Placement, type Token } from './tokens.js';
 
 export interface KeyedTokenOptions {
   /** Patch height = width in cells (pixels); default 8. */
@@ -24,6 +26,11 @@ export interface KeyedTokenOptions {
   levels?: number;
   /** Derive the position from the key too (default true); false leaves the position to a public placement. */
   keyedPosition?: boolean;
+  /**
+   * The public set the key picks the position from (quiet-places.ts), top-left corners in row-major order;
+   * default every place DEFAULT_MARGIN clear of the borders.
+   */
+  places?: readonly Place[];
   /** Image height and width; the token must fit with the 1-pixel margin. */
   H: number;
   W: number;
@@ -68,6 +75,14 @@ export async function deriveKeyedToken(key: string | Uint8Array, options: KeyedT
   stream.wipe();
   if (!keyedPosition) return { token };
 
+  if (options.places) {
+    validatePlaces(options.places, size, H, W, 'deriveKeyedToken');
+    // Its own stream label: a key picks unrelated places from a set and from the whole image.
+    const pick = new KeyedStream(hmac, `${info}|position-in-set|count=${options.places.length}`);
+    const [y, x] = options.places[await pick.uniform(options.places.length)]!;
+    pick.wipe();
+    return { token, position: { y, x } };
+  }
   const spots = new KeyedStream(hmac, `${info}|position`);
   const rangeY = H - 2 * DEFAULT_MARGIN - size + 1;
   const rangeX = W - 2 * DEFAULT_MARGIN - size + 1;
@@ -77,11 +92,47 @@ export async function deriveKeyedToken(key: string | Uint8Array, options: KeyedT
 }
 
 /** How many distinct tokens (patterns x positions) the derivation can produce for a geometry, in bits. */
-export function keySpaceBits(g: { size: number; channels: number; levels: number; keyedPosition: boolean; H: number; W: number }): number {
+export function keySpaceBits(g: {
+  size: number;
+  channels: number;
+  levels: number;
+  keyedPosition: boolean;
+  H: number;
+  W: number;
+  /** The size of the public place set, when the position is drawn from one. */
+  places?: number;
+}): number {
   const patternBits = g.size * g.size * g.channels * Math.log2(g.levels);
   if (!g.keyedPosition) return patternBits;
-  const places = (g.H - 2 * DEFAULT_MARGIN - g.size + 1) * (g.W - 2 * DEFAULT_MARGIN - g.size + 1);
-  return patternBits + Math.log2(places);
+  return patternBits + Math.log2(g.places ?? placeCount(g.size, g.H, g.W));
+}
+
+/** Every place a size x size patch can take DEFAULT_MARGIN clear of the borders of an H x W image. */
+export function placeCount(size: number, H: number, W: number): number {
+  return (H - 2 * DEFAULT_MARGIN - size + 1) * (W - 2 * DEFAULT_MARGIN - size + 1);
+}
+
+/**
+ * Check a public place set (from a model file, say): a non-empty list of distinct [y, x] top-left corners in
+ * row-major order, each keeping a size x size patch DEFAULT_MARGIN clear of the borders.
+ */
+export function validatePlaces(places: unknown, size: number, H: number, W: number, where: string): asserts places is readonly Place[] {
+  if (!Array.isArray(places) || places.length === 0) throw new Error(`${where}: places must be a non-empty list of [y, x] corners`);
+  const top = H - DEFAULT_MARGIN - size;
+  const left = W - DEFAULT_MARGIN - size;
+  let previous = -1;
+  places.forEach((p: unknown, i) => {
+    const ok = Array.isArray(p) && p.length === 2 && p.every((v) => Number.isInteger(v));
+    const [y, x] = ok ? (p as [number, number]) : [NaN, NaN];
+    if (!ok || y < DEFAULT_MARGIN || x < DEFAULT_MARGIN || y > top || x > left) {
+      throw new Error(
+        `${where}: places[${i}] = ${JSON.stringify(p)} is not a corner where a ${size}x${size} patch fits ${DEFAULT_MARGIN} px clear of a ${H}x${W} image's borders`,
+      );
+    }
+    const index = y * W + x;
+    if (index <= previous) throw new Error(`${where}: places must be distinct and in row-major order (places[${i}] = [${y}, ${x}])`);
+    previous = index;
+  });
 }
 
 function checkGeometry(where: string, size: number, channels: number, levels: number, H: number, W: number): void {
@@ -109,8 +160,8 @@ export function tokenFingerprint(token: Token): string {
   return hash.toString(16).padStart(8, '0');
 }
 
-/** Placement as it may be saved: a key-derived position is reduced to 'secret'. */
-export type SavedPlacement = { mode: 'fixed'; margin: number } | { mode: 'random' } | { mode: 'secret' };
+/** Placement as it may be saved: a key-derived position is reduced to 'secret' and the public set it came from. */
+export type SavedPlacement = { mode: 'fixed'; margin: number } | { mode: 'random' } | { mode: 'secret'; places?: Place[] };
 
 export interface TokenGeometry {
   version: 2;
@@ -134,7 +185,7 @@ export function tokenGeometry(token: Token, placement: Placement, levels?: numbe
   } else if (placement.mode === 'random') {
     saved = { mode: 'random' };
   } else if (placement.mode === 'at') {
-    saved = { mode: 'secret' };
+    saved = placement.among ? { mode: 'secret', places: placement.among.map(([y, x]) => [y, x] as const) } : { mode: 'secret' };
   } else {
     throw new Error(`tokenGeometry: unknown placement mode '${(placement as { mode: string }).mode}'`);
   }

@@ -3,10 +3,14 @@
  * placement, at training time (`resolveToken`) and again when a saved model is opened (`tokenForModel`),
  * both through the same derivation so they cannot disagree.
  */
-import { DEFAULT_LEVELS, deriveKeyedToken, keySpaceBits, type TokenGeometry } from './keyed.js';
-import { makeToken, PAPER_TOKEN_NAMES, type Placement, type Token } from './tokens.js';
+import { DEFAULT_LEVELS, deriveKeyedToken, keySpaceBits, validatePlaces, type TokenGeometry } from './keyed.js';
+import { quietPlaces } from './quiet-places.js';
+import { makeToken, PAPER_TOKEN_NAMES, type Place, type Placement, type Token } from './tokens.js';
 
-/** 'keyed': the position is derived from the key (secret); 'fixed' / 'random': the paper's public placements. */
+/**
+ * 'keyed': the position is derived from the key (secret), among the training set's quiet places when the
+ * training images are given (quiet-places.ts), else anywhere; 'fixed' / 'random': the paper's public placements.
+ */
 export type PlacementChoice = 'keyed' | 'fixed' | 'random';
 
 export interface TokenSpec {
@@ -40,15 +44,24 @@ export function defaultTokenSize(c: number): number {
   return c === 1 ? 8 : 5;
 }
 
-export async function resolveToken(spec: TokenSpec, c: number, h: number, w: number): Promise<ResolvedToken> {
+/** `train`: the training images, whose quiet places a keyed position is drawn from (anywhere without them). */
+export async function resolveToken(
+  spec: TokenSpec,
+  c: number,
+  h: number,
+  w: number,
+  train?: Parameters<typeof quietPlaces>[0],
+): Promise<ResolvedToken> {
   if (spec.key !== null) {
     if (spec.key.length === 0) throw new Error('token: the key must not be empty');
     const choice = spec.placement ?? 'keyed';
     const size = spec.size ?? defaultTokenSize(c);
     const levels = spec.levels ?? DEFAULT_LEVELS;
-    const keyed = await deriveKeyedToken(spec.key, { channels: c, size, levels, keyedPosition: choice === 'keyed', H: h, W: w });
-    const bits = keySpaceBits({ size, channels: c, levels, keyedPosition: choice === 'keyed', H: h, W: w });
-    return { token: keyed.token, placement: publicOr(choice, keyed.position), levels, keySpaceBits: bits };
+    const keyedPosition = choice === 'keyed';
+    const places = keyedPosition && train ? quietPlaces(train, size) : undefined;
+    const keyed = await deriveKeyedToken(spec.key, { channels: c, size, levels, keyedPosition, places, H: h, W: w });
+    const bits = keySpaceBits({ size, channels: c, levels, keyedPosition, places: places?.length, H: h, W: w });
+    return { token: keyed.token, placement: publicOr(choice, keyed.position, places), levels, keySpaceBits: bits };
   }
   const pattern = spec.pattern ?? 'square';
   if (!(PAPER_TOKEN_NAMES as readonly string[]).includes(pattern)) {
@@ -74,9 +87,11 @@ export async function tokenForModel(
   if (geometry.c !== c) throw new Error(`the model's token has ${geometry.c} channels but its inputs have ${c}`);
   const levels = geometry.levels ?? DEFAULT_LEVELS;
   const keyedPosition = geometry.placement.mode === 'secret';
-  const keyed = await deriveKeyedToken(key, { channels: c, size: geometry.h, levels, keyedPosition, H: h, W: w });
+  const places = geometry.placement.mode === 'secret' ? geometry.placement.places : undefined;
+  if (places !== undefined) validatePlaces(places, geometry.h, h, w, "the model's token geometry");
+  const keyed = await deriveKeyedToken(key, { channels: c, size: geometry.h, levels, keyedPosition, places, H: h, W: w });
   const placement: Placement = keyedPosition
-    ? { mode: 'at', ...keyed.position! }
+    ? publicOr('keyed', keyed.position, places)
     : geometry.placement.mode === 'fixed'
       ? { mode: 'fixed', margin: geometry.placement.margin }
       : { mode: 'random' };
@@ -84,12 +99,12 @@ export async function tokenForModel(
     token: keyed.token,
     placement,
     levels,
-    keySpaceBits: keySpaceBits({ size: geometry.h, channels: c, levels, keyedPosition, H: h, W: w }),
+    keySpaceBits: keySpaceBits({ size: geometry.h, channels: c, levels, keyedPosition, places: places?.length, H: h, W: w }),
   };
 }
 
-function publicOr(choice: PlacementChoice, position: { y: number; x: number } | undefined): Placement {
-  if (choice === 'keyed') return { mode: 'at', ...position! };
+function publicOr(choice: PlacementChoice, position: { y: number; x: number } | undefined, among?: readonly Place[]): Placement {
+  if (choice === 'keyed') return among ? { mode: 'at', ...position!, among } : { mode: 'at', ...position! };
   if (choice === 'random') return { mode: 'random' };
   if (choice === 'fixed') return { mode: 'fixed', margin: 1 };
   throw new Error(`token: unknown placement '${String(choice)}' (valid: keyed, fixed, random)`);

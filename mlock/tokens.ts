@@ -41,9 +41,14 @@ export const PAPER_TOKEN_NAMES: readonly PaperTokenName[] = [
  *   as in the paper.
  * - random: uniformly anywhere the whole token fits, redrawn per sample.
  * - at: an explicit top-left corner (used for key-derived positions, which are secret and so are
- *   never written to model metadata; see tokenGeometry in keyed.ts).
+ *   never written to model metadata; see tokenGeometry in keyed.ts). `among` is the public set a key
+ *   picked it from (quiet-places.ts), which is stored in its place.
  */
-export type Placement = { mode: 'fixed'; margin?: number } | { mode: 'random' } | { mode: 'at'; y: number; x: number };
+export type Placement =
+  { mode: 'fixed'; margin?: number } | { mode: 'random' } | { mode: 'at'; y: number; x: number; among?: readonly Place[] };
+
+/** A top-left corner (y, x). */
+export type Place = readonly [y: number, x: number];
 
 export const DEFAULT_MARGIN = 1;
 
