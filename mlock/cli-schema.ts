@@ -91,6 +91,7 @@ export const OPTIONS = {
     `${STRATEGIES.map((s) => s.name).join(' | ')} | none (plain training); fixed-target:K picks class K (default random-label)`,
   ),
   epochs: option(wholeNumber(1), 'training epochs'),
+  'lock-epochs': option(wholeNumber(1), 'epochs of locked training (default: --epochs; the baseline keeps --epochs)'),
   'batch-size': option(wholeNumber(1), 'batch size'),
   lr: option(
     decimal('X', (x) => x > 0, 'a learning rate above 0'),
@@ -158,6 +159,7 @@ const TRAIN: OptionName[] = [
   'width',
   'strategy',
   'epochs',
+  'lock-epochs',
   'batch-size',
   'lr',
   'optimizer',
@@ -216,6 +218,8 @@ function trainChecks(v: Values): void {
   if (v.key === undefined && (v['token-size'] !== undefined || v.levels !== undefined))
     throw new Error('--token-size and --levels shape a keyed token: they need --key');
   if (v.key === undefined && v.placement === 'keyed') throw new Error('--placement keyed derives the place from the key: it needs --key');
+  if (v['lock-epochs'] !== undefined && v.strategy === null)
+    throw new Error('--lock-epochs sets the locked training: --strategy none has none');
   if (v['warm-start'] && (v['no-baseline'] || v.strategy === null))
     throw new Error(
       '--warm-start locks the unlocked baseline: it needs a locked run with its baseline (no --no-baseline, no --strategy none)',

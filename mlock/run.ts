@@ -59,6 +59,8 @@ export interface RunOptions {
   strategy: StrategyConfig | null;
   token?: TokenSpec;
   epochs?: number;
+  /** Epochs of the locked training (default `epochs`); the baseline keeps `epochs`. */
+  lockEpochs?: number;
   batchSize?: number;
   lr?: number;
   optimizer?: Recipe['optimizer'];
@@ -374,12 +376,12 @@ export async function run(o: RunOptions): Promise<RunReport> {
     `data: ${data.train.name} ${data.train.n} train / ${data.validation.n} validation / ${data.test.n} test, ${data.train.c}x${data.train.h}x${data.train.w}, ${C} classes`,
   );
   log(
-    `model: ${recipe.model}${recipe.model === 'vgg' ? ` (width ${recipe.width})` : ''}, ${recipe.optimizer} lr ${recipe.lr}, batch ${recipe.batchSize}, ${recipe.epochs} epochs`,
+    `model: ${recipe.model}${recipe.model === 'vgg' ? ` (width ${recipe.width})` : ''}, ${recipe.optimizer} lr ${recipe.lr}, batch ${recipe.batchSize}, ${recipe.epochs} epochs${o.lockEpochs !== undefined && o.strategy ? ` (the lock ${o.lockEpochs})` : ''}`,
   );
 
   let settings: LockSettings | null = null;
   if (o.strategy) {
-    const { token, placement, levels } = await resolveToken(o.token ?? { key: null }, data.train.c, data.train.h, data.train.w);
+    const { token, placement, levels } = await resolveToken(o.token ?? { key: null }, data.train.c, data.train.h, data.train.w, data.train);
     settings = {
       strategy: o.strategy,
       poisonRatio: o.poisonRatio ?? 0.5,
@@ -408,7 +410,8 @@ export async function run(o: RunOptions): Promise<RunReport> {
   }
 
   const tag = settings ? 'locked' : 'plain';
-  const trained = await trainModel(opts, data, recipe, settings, tag, join(o.out, 'checkpoint.safetensors'), baselineWeights);
+  const lockRecipe = settings && o.lockEpochs !== undefined ? { ...recipe, epochs: o.lockEpochs } : recipe;
+  const trained = await trainModel(opts, data, lockRecipe, settings, tag, join(o.out, 'checkpoint.safetensors'), baselineWeights);
   baselineWeights?.fill(0);
   let lockEval: AuditReport | null = null;
   let testAccuracy: number | null = null;
@@ -472,7 +475,7 @@ export async function run(o: RunOptions): Promise<RunReport> {
     testAccuracy,
     audit: lockEval ?? undefined,
     adapter,
-    epochs: trained.stoppedAtEpoch ?? recipe.epochs,
+    epochs: trained.stoppedAtEpoch ?? lockRecipe.epochs,
     bestEpoch: trained.bestEpoch,
     trainSamples: data.train.n,
     testSamples: data.test.n,

@@ -80,6 +80,7 @@ describe.concurrent('refused before anything starts', () => {
     ['--resume without --out', ['train', '--resume'], /--resume needs --out/],
     ['--warm-start without a baseline', ['train', '--warm-start', '--no-baseline'], /--warm-start locks the unlocked baseline: it needs/],
     ['--warm-start of a plain run', ['train', '--warm-start', '--strategy', 'none'], /--warm-start locks the unlocked baseline: it needs/],
+    ['--lock-epochs of a plain run', ['train', '--lock-epochs', '5', '--strategy', 'none'], /--lock-epochs sets the locked training/],
     ['report --quick with --scale', ['report', '--quick', '--scale', 'paper'], /--quick is its own plan .* no --scale/],
     ['report with an unknown scale', ['report', '--scale', 'huge'], /expected one of cpu, paper/],
   ];

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run, type EpochLog, type RunOptions, type RunReport } from '../../mlock/run.js';
+import { QUIET_SHARE } from '../../mlock/quiet-places.js';
 import { isSealed } from '../../mlock/sealed-model.js';
 import { LockedModel } from '../../mlock/runtime.js';
 import { loadMnist } from '../../engine/data/node/mnist.js';
@@ -46,7 +47,8 @@ describe('locked training, end to end on an MNIST subset', () => {
       expect.arrayContaining(['cells', 'shift', 'brightness', 'cover', 'look-alike', 'paper-pattern', 'random-key']),
     );
     expect(audit.groups.find((g) => g.family === 'random-key')!.count).toBe(20);
-    expect(audit.guesses.log2TokenSpace).toBeCloseTo(64 + Math.log2(19 * 19), 6);
+    // 2^64 patterns at one of the quiet quarter of the 19 x 19 places (quiet-places.ts).
+    expect(audit.guesses.log2TokenSpace).toBeCloseTo(64 + Math.log2(Math.round(QUIET_SHARE * 19 * 19)), 6);
     const onDisk = JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as RunReport;
     expect(onDisk.authorizedAccuracy).toBe(report.authorizedAccuracy);
     expect(await readFile(join(out, 'curves.svg'), 'utf8')).toMatch(/^<svg/);
@@ -58,10 +60,13 @@ describe('locked training, end to end on an MNIST subset', () => {
     const group = (r: RunReport, label: string) => r.audit!.groups.find((g) => g.label.startsWith(label))!;
     // Measured at this budget (12 epochs of 5,000 images): the paper scheme answers 60-90% right for these,
     // the decoy-trained lock under 10% on average. (Changed cells need the demo's longer training.)
-    for (const label of ['shifted 1 px', 'look-alike patterns', "the paper's public patterns"]) {
+    for (const label of ['shifted 1 px', 'look-alike patterns']) {
       expect(group(paper, label).mean, `paper scheme, ${label}`).toBeGreaterThan(0.3);
       expect(group(report, label).mean, `decoy training, ${label}`).toBeLessThan(0.15);
     }
+    // The paper's 3x3 patterns cover a seventh of the 8x8 token; at this key's quiet place they stay locked
+    // even without decoys (13%), so only the decoy-trained side is held to a bound.
+    expect(group(report, "the paper's public patterns").mean).toBeLessThan(0.15);
     expect(group(paper, 'random other keys').worst).toBeGreaterThan(0.3);
     expect(group(report, 'random other keys').worst).toBeLessThan(0.25);
     // Without decoys, near misses unlock at every distance measured, so the audit refuses to estimate guesses.
@@ -83,12 +88,15 @@ describe('locked training, end to end on an MNIST subset', () => {
     const coldDir = await mkdtemp(join(tmpdir(), 'mlock-cold-'));
     const warmDir = await mkdtemp(join(tmpdir(), 'mlock-warm-'));
     await run({ ...brief(coldDir), baseline: true });
-    await run({ ...brief(warmDir), baseline: true, warmStart: true });
+    // Two lock epochs after the one baseline epoch: --lock-epochs sets the lock's share alone.
+    const warmRun = await run({ ...brief(warmDir), baseline: true, warmStart: true, lockEpochs: 2 });
+    expect(warmRun.epochs).toBe(2);
+    expect((JSON.parse(await readFile(join(warmDir, 'history.json'), 'utf8')) as EpochLog[]).length).toBe(2);
     const cold = await firstEpoch(coldDir);
     const warm = await firstEpoch(warmDir);
     // Measured: 0.785 from scratch, 0.85 warm; a warm start that ignored the baseline would equal the cold run.
     expect(warm).toBeGreaterThan(cold + 0.03);
-    await expect(run({ ...brief(warmDir), warmStart: true, resume: true })).rejects.toThrow(/warm start locks the baseline/);
+    await expect(run({ ...brief(warmDir), warmStart: true, lockEpochs: 2, resume: true })).rejects.toThrow(/warm start locks the baseline/);
   }, 400_000);
 
   it('the model file and both training checkpoints are sealed, and --resume opens them with the key', async () => {
