@@ -23,6 +23,7 @@ import {
   convGrid,
   convMainWgsl,
   decodeThreadWgsl,
+  packedWeightsWgsl,
   sliceStoreWgsl,
 } from './geometry.js';
 import { CONV_WORKGROUP } from './forward.js';
@@ -36,6 +37,11 @@ export interface BackwardInputTile {
   rowTaps: number;
   /** Row strips read as vec4s (see strip.ts): (KW - 1 - pw) mod 4, with OW and tm multiples of 4; null for scalar loads. */
   stripShift: number | null;
+  /**
+   * Row strips only: weights packed as [G, Og, KH, KW, Cg] and read as vec4s over the tile's channels (tn and Cg
+   * multiples of 4; see packedWeightsWgsl); false for the OIHW weights, one scalar load per channel and tap.
+   */
+  packedWeights: boolean;
 }
 
 /**
@@ -51,6 +57,7 @@ export function conv2dBackwardInputProgram(tile: BackwardInputTile) {
   const block = registerBlock(tm, tn);
   const accumulate = (a: (j: number) => string) => block.step(a, (i) => `b${i}`, '\n        ');
   const vectorStrip = rowTaps !== 0 && tile.stripShift !== null;
+  const packed = rowTaps !== 0 && tile.packedWeights;
   const strip = stripWgsl(
     tm + rowTaps - 1,
     `dyb + oh * u.OW + b + u.pw - ${rowTaps - 1}`,
@@ -75,22 +82,22 @@ export function conv2dBackwardInputProgram(tile: BackwardInputTile) {
     }`
       : `// Strip position p reads dy column b + pw - (KW - 1) + p; pixel j's tap kw is position j + KW - 1 - kw.
     ${strip.start}
-    ${I((i) => `var pw${i} = wb${i} + kh * ${rowTaps};`)}
+    ${packed ? `var pq = wq0 + kh * ${rowTaps} * CG4;` : I((i) => `var pw${i} = wb${i} + kh * ${rowTaps};`)}
     for (var o = u.kStart; o < u.kEnd; o = o + 1) {
       ${strip.load}
       ${strip.advance}
       ${unroll(
         rowTaps,
         (kw) => `{
-        ${I((i) => `let b${i} = weights[pw${i} + ${kw}];`)}
+        ${packed ? packedWeightsWgsl(tn, `pq + ${kw} * CG4`) : I((i) => `let b${i} = weights[pw${i} + ${kw}];`)}
         ${accumulate((j) => `a${j + rowTaps - 1 - kw}`)}
       }`,
       )}
-      ${I((i) => `pw${i} = pw${i} + wStep;`)}
+      ${packed ? 'pq = pq + KHW * CG4;' : I((i) => `pw${i} = pw${i} + wStep;`)}
     }`;
   return kernel({
     name: 'conv2dBackwardInput',
-    key: `conv2d|dx|reg|${tm}x${tn}|${rowTaps === 0 ? 'general' : `rows${rowTaps}`}|${vectorStrip ? `vec${tile.stripShift}` : 'scalar'}`,
+    key: `conv2d|dx|reg|${tm}x${tn}|${rowTaps === 0 ? 'general' : `rows${rowTaps}`}|${vectorStrip ? `vec${tile.stripShift}` : 'scalar'}|${packed ? 'w4' : 'w1'}`,
     workgroupSize: [CONV_WORKGROUP],
     uniforms: [
       ...CONV_GEOMETRY_UNIFORMS,
@@ -100,7 +107,7 @@ export function conv2dBackwardInputProgram(tile: BackwardInputTile) {
       { name: 'rowsPerResidue', type: 'i32' },
       { name: 'cTiles', type: 'i32' },
     ],
-    inputs: { dy: vectorStrip ? 'vec4<f32>' : 'f32', weights: 'f32' },
+    inputs: { dy: vectorStrip ? 'vec4<f32>' : 'f32', weights: packed ? 'vec4<f32>' : 'f32' },
     outputs: { dx: 'f32' },
     grid: convGrid(CONV_WORKGROUP),
     body: () => `${convMainWgsl(CONV_WORKGROUP)}
@@ -120,9 +127,15 @@ export function conv2dBackwardInputProgram(tile: BackwardInputTile) {
   let OHW = u.OH * u.OW;
   let KHW = u.KH * u.KW;
   ${J((j) => `let iw${j} = rw + (b + ${j}) * u.sw;`)}
-  // Weights w[o, c, kh, kw] of output channel o = g*Og + kStart (the slice's first) for each tile channel.
+  ${
+    packed
+      ? `// The quad of packed weights [g, kStart, 0, 0, c0]; a tile running past the group's end reads the next tap's (not stored).
+  let CG4 = u.Cg / 4;
+  let wq0 = (g * u.Og + u.kStart) * KHW * CG4 + c0 / 4;`
+      : `// Weights w[o, c, kh, kw] of output channel o = g*Og + kStart (the slice's first) for each tile channel.
   ${I((i) => `let wb${i} = ((g * u.Og + u.kStart) * u.Cg + min(c0 + ${i}, u.Cg - 1)) * KHW;`)}
-  let wStep = u.Cg * KHW;
+  let wStep = u.Cg * KHW;`
+  }
   let dyb = (n * u.O + g * u.Og + u.kStart) * OHW;
   ${block.declare()}
   for (var kh = 0; kh < u.KH; kh = kh + 1) {

@@ -82,6 +82,20 @@ export interface ConvDispatch<P> {
   program: P;
   uniforms: UniformValues;
   trips: number;
+  /**
+   * The layout the kernel reads its `weights` in: 'oihw' as given, or 'packed' with the tile's channels
+   * contiguous (see packedWeightsWgsl): [G, Cg, KH, KW, Og] for the forward, [G, Og, KH, KW, Cg] for the input
+   * gradient. The op layer packs them once per call.
+   */
+  weights?: 'oihw' | 'packed';
+}
+
+/**
+ * Whether a row-strip walk reads its weights packed, as vec4s over `channels` (the tile's side of the GEMM):
+ * on llvmpipe (vec4 loads pay there, as for the strips) or under 'vector', where the channels are whole quads.
+ */
+function packsWeights(rowTaps: number, channels: number, variant: ConvVariant, adapter: ConvAdapter): boolean {
+  return rowTaps !== 0 && channels % 4 === 0 && (variant === 'vector' || (variant === 'auto' && vec4StripsPay(adapter)));
 }
 
 /**
@@ -124,7 +138,9 @@ export function forwardDispatches(
   const rowTaps = rowTapsOf(geo, variant);
   // A strip starts at input column ow0 - pw (ow0 a multiple of the row side).
   const shift = rowTaps ? stripShift(geo.W, geo.padLeft, variant, adapter) : null;
-  const tile = { tm: rowTaps ? rowSide(geo.OW, maxRowSide(rowTaps)) : 8, tn: channelSide(geo.O / geo.groups), rowTaps, stripShift: shift };
+  const Og = geo.O / geo.groups;
+  const packedWeights = packsWeights(rowTaps, Og, variant, adapter);
+  const tile = { tm: rowTaps ? rowSide(geo.OW, maxRowSide(rowTaps)) : 8, tn: channelSide(Og), rowTaps, stripShift: shift, packedWeights };
   const pixelTiles = rowTaps ? geo.N * geo.OH * ceilDiv(geo.OW, tile.tm) : ceilDiv(geo.N * geo.OH * geo.OW, tile.tm);
   const oTiles = ceilDiv(geo.O / geo.groups, tile.tn);
   const threads = geo.groups * oTiles * pixelTiles;
@@ -133,6 +149,7 @@ export function forwardDispatches(
     program,
     trips,
     uniforms: { ...convGeometryUniforms(geo), ...slice, threads, pixelTiles, oTiles },
+    weights: packedWeights ? 'packed' : 'oihw',
   }));
 }
 
@@ -146,7 +163,14 @@ export function backwardInputDispatches(
   const rowTaps = rowTapsOf(geo, variant);
   // A strip starts at dy column b + pw - (KW - 1) (b a multiple of the row side).
   const shift = rowTaps ? stripShift(geo.OW, rowTaps - 1 - geo.padLeft, variant, adapter) : null;
-  const tile = { tm: rowSide(ceilDiv(geo.W, geo.strideW), maxRowSide(rowTaps)), tn: channelSide(Cg), rowTaps, stripShift: shift };
+  const packedWeights = packsWeights(rowTaps, Cg, variant, adapter);
+  const tile = {
+    tm: rowSide(ceilDiv(geo.W, geo.strideW), maxRowSide(rowTaps)),
+    tn: channelSide(Cg),
+    rowTaps,
+    stripShift: shift,
+    packedWeights,
+  };
   const colTiles = ceilDiv(ceilDiv(geo.W, geo.strideW), tile.tm);
   const rowsPerResidue = ceilDiv(geo.H, geo.strideH);
   const cTiles = ceilDiv(Cg, tile.tn);
@@ -156,6 +180,7 @@ export function backwardInputDispatches(
     program,
     trips,
     uniforms: { ...convGeometryUniforms(geo), ...slice, threads, colTiles, rowsPerResidue, cTiles },
+    weights: packedWeights ? 'packed' : 'oihw',
   }));
 }
 
@@ -167,33 +192,76 @@ const TARGET_THREADS = 4096;
 const MIN_CHUNK_STEPS = 256;
 
 /**
- * The filter gradient: inputs x, dy, output the partial sums [chunks, O, C/groups, KH, KW], which the op sums
- * over the chunk axis (in a fixed order) unless there is one chunk.
+ * (c, kh) rows per thread of the filter gradient's row-strip walk: the most of 8, 4, 2, 1 not above the rows,
+ * with at most 12 entries (rows x KW) per output channel, so an 8-channel block holds at most 96 sums.
  */
-export function backwardFilterPlan(geo: ConvGeometry): {
+function filterRowSide(rows: number, KW: number): number {
+  return Math.min(channelSide(rows), 2 ** Math.floor(Math.log2(Math.max(1, Math.floor(12 / KW)))));
+}
+
+/**
+ * The filter gradient: inputs x, dy, output the partial sums [chunks, O, C/groups, KH, KW], which the op sums
+ * over the chunk axis (in a fixed order) unless there is one chunk. The row-strip walk takes horizontal stride 1
+ * and dilation 1 with rows of dy of a multiple of 4 (not under 'general'), with vec4 loads on adapters that gain
+ * from them (and wherever x's rows allow under 'vector').
+ */
+export function backwardFilterPlan(
+  geo: ConvGeometry,
+  variant: ConvVariant = 'auto',
+  adapter: ConvAdapter = { isFallbackAdapter: false, backend: '' },
+): {
   dispatch: ConvDispatch<ReturnType<typeof conv2dBackwardFilterProgram>>;
   chunks: number;
 } {
   const Og = geo.O / geo.groups;
   const entries = (geo.C / geo.groups) * geo.KH * geo.KW;
-  const tile = { to: channelSide(Og), te: channelSide(entries) };
-  const oTiles = ceilDiv(Og, tile.to);
-  const eTiles = ceilDiv(entries, tile.te);
-  const tiles = geo.groups * oTiles * eTiles;
   const rows = geo.N * geo.OH;
   const positions = rows * geo.OW;
+  // A chunk of whole rows loops once per row and OW / 4 times inside it.
+  const rowTrips = geo.OW / 4 + 1;
+  const strips =
+    variant !== 'general' &&
+    geo.strideW === 1 &&
+    geo.dilationW === 1 &&
+    geo.KW <= MAX_ROW_TAPS &&
+    geo.OW % 4 === 0 &&
+    rowTrips + 1 <= LOOP_BUDGET &&
+    (variant === 'vector' || vec4StripsPay(adapter));
+  const rowTaps = strips ? geo.KW : 0;
+  const pairs = (geo.C / geo.groups) * geo.KH;
+  const vec4 = strips && geo.W % 4 === 0 && (variant === 'vector' || vec4StripsPay(adapter));
+  const tile = {
+    to: channelSide(Og),
+    te: strips ? filterRowSide(pairs, geo.KW) : channelSide(entries),
+    rowTaps,
+    stripShift: vec4 ? geo.padLeft % 4 : null,
+    // Steps of 8 positions (two quads of dy per channel) measured no faster on llvmpipe than steps of 4.
+    span: strips ? 4 : 1,
+  };
+  const oTiles = ceilDiv(Og, tile.to);
+  const eTiles = ceilDiv(strips ? pairs : entries, tile.te);
+  const tiles = geo.groups * oTiles * eTiles;
   const wantedChunks = Math.max(1, Math.min(ceilDiv(TARGET_THREADS, tiles), Math.floor(positions / MIN_CHUNK_STEPS)));
-  // Chunks of whole rows, unless that is over the loop budget: a chunk of L positions loops L times inside
-  // rows and at most ceil(L / OW) + 1 times over them.
-  const maxLen = Math.floor(((LOOP_BUDGET - 2) * geo.OW) / (geo.OW + 1));
-  const chunkLen = Math.min(maxLen, Math.max(1, ceilDiv(rows, wantedChunks)) * geo.OW);
-  const chunks = Math.max(1, ceilDiv(positions, chunkLen));
+  let chunkLen: number;
+  let trips: number;
+  if (strips) {
+    // Chunks of whole rows, as many as the loop budget allows.
+    chunkLen = Math.min(Math.floor((LOOP_BUDGET - 1) / rowTrips), Math.max(1, ceilDiv(rows, wantedChunks)));
+    trips = chunkLen * rowTrips + 1;
+  } else {
+    // Chunks of whole rows, unless that is over the loop budget: a chunk of L positions loops L times inside
+    // rows and at most ceil(L / OW) + 1 times over them.
+    const maxLen = Math.floor(((LOOP_BUDGET - 2) * geo.OW) / (geo.OW + 1));
+    chunkLen = Math.min(maxLen, Math.max(1, ceilDiv(rows, wantedChunks)) * geo.OW);
+    trips = chunkLen + ceilDiv(chunkLen, geo.OW) + 1;
+  }
+  const chunks = Math.max(1, ceilDiv(strips ? rows : positions, chunkLen));
   const threads = chunks * tiles;
   return {
     chunks,
     dispatch: {
       program: conv2dBackwardFilterProgram(tile),
-      trips: chunkLen + ceilDiv(chunkLen, geo.OW) + 1,
+      trips,
       uniforms: { ...convGeometryUniforms(geo), threads, eTiles, oTiles, chunkLen },
     },
   };

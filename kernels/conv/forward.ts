@@ -24,6 +24,7 @@ import {
   convGrid,
   convMainWgsl,
   decodeThreadWgsl,
+  packedWeightsWgsl,
   sliceStoreWgsl,
 } from './geometry.js';
 
@@ -41,6 +42,11 @@ export interface ForwardTile {
   rowTaps: number;
   /** Row strips read as vec4s (see strip.ts): pw % 4, with W and tm multiples of 4; null for scalar loads. */
   stripShift: number | null;
+  /**
+   * Row strips only: weights packed as [G, Cg, KH, KW, Og] and read as vec4s over the tile's channels (tn and Og
+   * multiples of 4; see packedWeightsWgsl); false for the OIHW weights, one scalar load per channel and tap.
+   */
+  packedWeights: boolean;
 }
 
 /**
@@ -51,6 +57,7 @@ export interface ForwardTile {
 export function conv2dForwardProgram(tile: ForwardTile, hasBias: boolean) {
   const { tm, tn, rowTaps } = tile;
   const vectorStrip = rowTaps !== 0 && tile.stripShift !== null;
+  const packed = rowTaps !== 0 && tile.packedWeights;
   const J = (f: (j: number) => string, sep?: string) => unroll(tm, f, sep);
   const I = (f: (i: number) => string, sep?: string) => unroll(tn, f, sep);
   // The block: rows are the tile's pixels (j), columns its output channels (i).
@@ -108,24 +115,24 @@ export function conv2dForwardProgram(tile: ForwardTile, hasBias: boolean) {
     let rowOk = u32(y) < u32(u.H);
     // Strip position p reads input column ow0 - pw + p; pixel j's tap kw is position j + kw.
     ${strip.start}
-    ${I((i) => `var pw${i} = wb${i} + kh * ${rowTaps};`)}
+    ${packed ? `var pq = wq0 + kh * ${rowTaps} * OG4;` : I((i) => `var pw${i} = wb${i} + kh * ${rowTaps};`)}
     for (var c = u.kStart; c < u.kEnd; c = c + 1) {
       ${strip.load}
       ${strip.advance}
       ${unroll(
         rowTaps,
         (kw) => `{
-        ${I((i) => `let b${i} = weights[pw${i} + ${kw}];`)}
+        ${packed ? packedWeightsWgsl(tn, `pq + ${kw} * OG4`) : I((i) => `let b${i} = weights[pw${i} + ${kw}];`)}
         ${accumulate((j) => `a${j + kw}`)}
       }`,
       )}
-      ${I((i) => `pw${i} = pw${i} + KHW;`)}
+      ${packed ? 'pq = pq + KHW * OG4;' : I((i) => `pw${i} = pw${i} + KHW;`)}
     }
   }`;
 
   return kernel({
     name: 'conv2d',
-    key: `conv2d|fwd|reg|${tm}x${tn}|${rowTaps === 0 ? 'general' : `rows${rowTaps}`}|${vectorStrip ? `vec${tile.stripShift}` : 'scalar'}|${hasBias ? 'bias' : 'nobias'}`,
+    key: `conv2d|fwd|reg|${tm}x${tn}|${rowTaps === 0 ? 'general' : `rows${rowTaps}`}|${vectorStrip ? `vec${tile.stripShift}` : 'scalar'}|${packed ? 'w4' : 'w1'}|${hasBias ? 'bias' : 'nobias'}`,
     workgroupSize: [CONV_WORKGROUP],
     uniforms: [
       ...CONV_GEOMETRY_UNIFORMS,
@@ -134,7 +141,7 @@ export function conv2dForwardProgram(tile: ForwardTile, hasBias: boolean) {
       { name: 'pixelTiles', type: 'i32' },
       { name: 'oTiles', type: 'i32' },
     ],
-    inputs: { input: vectorStrip ? 'vec4<f32>' : 'f32', weights: 'f32', ...(hasBias ? { bias: 'f32' } : {}) },
+    inputs: { input: vectorStrip ? 'vec4<f32>' : 'f32', weights: packed ? 'vec4<f32>' : 'f32', ...(hasBias ? { bias: 'f32' } : {}) },
     outputs: { output: 'f32' },
     grid: convGrid(CONV_WORKGROUP),
     body: () => `${convMainWgsl(CONV_WORKGROUP)}
@@ -149,8 +156,14 @@ export function conv2dForwardProgram(tile: ForwardTile, hasBias: boolean) {
   let HW = u.H * u.W;
   let KHW = u.KH * u.KW;
   ${pixels}
-  // Weight rows of the tile's channels (a channel past the group's end repeats the last one; it is not stored).
-  ${I((i) => `let wb${i} = ((g * u.Og + min(o0 + ${i}, u.Og - 1)) * u.Cg + u.kStart) * KHW;`)}
+  ${
+    packed
+      ? `// The quad of packed weights [g, kStart, 0, 0, o0]; a tile running past the group's end reads the next tap's (not stored).
+  let OG4 = u.Og / 4;
+  let wq0 = (g * u.Cg + u.kStart) * KHW * OG4 + o0 / 4;`
+      : `// Weight rows of the tile's channels (a channel past the group's end repeats the last one; it is not stored).
+  ${I((i) => `let wb${i} = ((g * u.Og + min(o0 + ${i}, u.Og - 1)) * u.Cg + u.kStart) * KHW;`)}`
+  }
   ${block.declare()}
   ${reduction}
   ${block.write(

@@ -23,7 +23,8 @@ export interface StripWgsl {
 /**
  * `first`: the element index of position 0 (an i32 WGSL expression); `ok(p)`: whether position p is inside the
  * row; `plane`: the distance between channel planes (WGSL, a multiple of 4 when vectorised); `binding`: the
- * storage array the strip reads.
+ * storage array the strip reads; `tag` prefixes every name the strip declares (ok, px, quad0, xq, a), so that several
+ * strips can live side by side (the filter gradient's rows).
  */
 export function stripWgsl(
   len: number,
@@ -32,24 +33,26 @@ export function stripWgsl(
   plane: string,
   binding: string,
   shift: number | null,
+  tag = '',
 ): StripWgsl {
-  const oks = unroll(len, (p) => `let ok${p} = ${ok(p)};`, '\n    ');
+  const [ok_, px, quad0, xq, a] = ['ok', 'px', 'quad0', 'xq', 'a'].map((name) => tag + name) as [string, string, string, string, string];
+  const oks = unroll(len, (p) => `let ${ok_}${p} = ${ok(p)};`, '\n    ');
   if (shift === null) {
     return {
-      start: `${oks}\n    ${unroll(len, (p) => `var px${p} = select(0, ${first} + ${p}, ok${p});`, '\n    ')}`,
-      load: unroll(len, (p) => `let a${p} = select(0.0, ${binding}[px${p}], ok${p});`, '\n      '),
-      advance: unroll(len, (p) => `px${p} = px${p} + ${plane};`, '\n      '),
+      start: `${oks}\n    ${unroll(len, (p) => `var ${px}${p} = select(0, ${first} + ${p}, ${ok_}${p});`, '\n    ')}`,
+      load: unroll(len, (p) => `let ${a}${p} = select(0.0, ${binding}[${px}${p}], ${ok_}${p});`, '\n      '),
+      advance: unroll(len, (p) => `${px}${p} = ${px}${p} + ${plane};`, '\n      '),
     };
   }
   // Position p is element (quad0 * 4) + p + 4 - shift: component (p + 4 - shift) % 4 of quad quad0 + (p + 4 - shift) / 4.
   const at = (p: number) => ({ quad: (p + 4 - shift) >> 2, lane: (p + 4 - shift) & 3 });
   const quads = range(at(len - 1).quad + 1).filter((q) => q >= at(0).quad);
   return {
-    start: `${oks}\n    var quad0 = (${first} + ${shift - 4}) / 4;`,
+    start: `${oks}\n    var ${quad0} = (${first} + ${shift - 4}) / 4;`,
     load: [
-      ...quads.map((q) => `let xq${q} = ${binding}[max(quad0 + ${q}, 0)];`),
-      ...range(len).map((p) => `let a${p} = select(0.0, xq${at(p).quad}[${at(p).lane}], ok${p});`),
+      ...quads.map((q) => `let ${xq}${q} = ${binding}[max(${quad0} + ${q}, 0)];`),
+      ...range(len).map((p) => `let ${a}${p} = select(0.0, ${xq}${at(p).quad}[${at(p).lane}], ${ok_}${p});`),
     ].join('\n      '),
-    advance: `quad0 = quad0 + ${plane} / 4;`,
+    advance: `${quad0} = ${quad0} + ${plane} / 4;`,
   };
 }

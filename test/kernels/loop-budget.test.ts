@@ -310,6 +310,14 @@ describe('long per-channel and per-weight reductions', () => {
         [4, 1, 200, 200],
         [3, 3, 3],
       ], // 156,816 output positions in rows of 198
+      [
+        [1, 1, 5, 60_002],
+        [2, 1, 3],
+      ], // row strips (rows of 60,000, a multiple of 4): 15,000 quads per row, 75,000 over the rows
+      [
+        [8, 1, 202, 200],
+        [3, 3, 1],
+      ], // row strips of single taps, vec4 loads (rows of 200): 1,600 rows of 50 quads
     ] as const) {
       const [N, C, H, W] = xs;
       const [O, KH, KW] = ws;
