@@ -102,7 +102,8 @@ function packsWeights(rowTaps: number, channels: number, variant: ConvVariant, a
  * Loop iterations per invocation of the forward and backward-input walks over `channels` channels of the
  * reduction: over kh, then kw (unless row strips unroll it), then the channels.
  */
-function reductionTrips(geo: ConvGeometry, rowTaps: number, channels: number): number {
+function reductionTrips(geo: ConvGeometry, rowTaps: number, channels: number, blockTaps = 0): number {
+  if (blockTaps) return channels + 1;
   return rowTaps ? geo.KH * (1 + channels) : geo.KH * (1 + geo.KW * (1 + channels));
 }
 
@@ -113,19 +114,33 @@ function reductionTrips(geo: ConvGeometry, rowTaps: number, channels: number): n
 function channelSlices<P>(
   geo: ConvGeometry,
   rowTaps: number,
+  blockTaps: number,
   channels: number,
   dispatch: (slice: { kStart: number; kEnd: number }, trips: number) => ConvDispatch<P>,
 ): ConvDispatch<P>[] {
   let longest = channels;
-  while (longest > 1 && reductionTrips(geo, rowTaps, longest) > LOOP_BUDGET) longest = Math.ceil(longest / 2);
+  while (longest > 1 && reductionTrips(geo, rowTaps, longest, blockTaps) > LOOP_BUDGET) longest = Math.ceil(longest / 2);
   const slices = Math.ceil(channels / longest);
   const len = Math.ceil(channels / slices);
   const out: ConvDispatch<P>[] = [];
   for (let kStart = 0; kStart < channels; kStart += len) {
     const kEnd = Math.min(channels, kStart + len);
-    out.push(dispatch({ kStart, kEnd }, reductionTrips(geo, rowTaps, kEnd - kStart)));
+    out.push(dispatch({ kStart, kEnd }, reductionTrips(geo, rowTaps, kEnd - kStart, blockTaps)));
   }
   return out;
+}
+
+/**
+ * Rows per tile of a row-strip walk (see ForwardTile.blockRows): for rows of 8 or 4 pixels, 2 or 4 rows (fewer
+ * where the plane has fewer), so a tile keeps about 16 pixels; needs vertical stride and dilation 1, a kernel at
+ * most MAX_ROW_TAPS tall, and runs where the weights are packed (llvmpipe, or 'vector'). `rows` is the output's
+ * (forward) or the input's (input gradient) height.
+ */
+function rowBlock(geo: ConvGeometry, rowTaps: number, tm: number, packedWeights: boolean, rows: number): number {
+  if (!rowTaps || !packedWeights || geo.strideH !== 1 || geo.dilationH !== 1 || geo.KH > MAX_ROW_TAPS || tm > 8) return 1;
+  let r = 1;
+  while (r * tm < 16 && r < rows) r *= 2;
+  return r;
 }
 
 /** The forward pass: inputs x, w (and bias), output y [N, O, OH, OW]. */
@@ -140,12 +155,15 @@ export function forwardDispatches(
   const shift = rowTaps ? stripShift(geo.W, geo.padLeft, variant, adapter) : null;
   const Og = geo.O / geo.groups;
   const packedWeights = packsWeights(rowTaps, Og, variant, adapter);
-  const tile = { tm: rowTaps ? rowSide(geo.OW, maxRowSide(rowTaps)) : 8, tn: channelSide(Og), rowTaps, stripShift: shift, packedWeights };
-  const pixelTiles = rowTaps ? geo.N * geo.OH * ceilDiv(geo.OW, tile.tm) : ceilDiv(geo.N * geo.OH * geo.OW, tile.tm);
+  const tm = rowTaps ? rowSide(geo.OW, maxRowSide(rowTaps)) : 8;
+  const blockRows = rowBlock(geo, rowTaps, tm, packedWeights, geo.OH);
+  const blockTaps = blockRows > 1 ? geo.KH : 0;
+  const tile = { tm, tn: channelSide(Og), rowTaps, stripShift: shift, packedWeights, blockRows, blockTaps };
+  const pixelTiles = rowTaps ? geo.N * ceilDiv(geo.OH, blockRows) * ceilDiv(geo.OW, tile.tm) : ceilDiv(geo.N * geo.OH * geo.OW, tile.tm);
   const oTiles = ceilDiv(geo.O / geo.groups, tile.tn);
   const threads = geo.groups * oTiles * pixelTiles;
   const program = conv2dForwardProgram(tile, hasBias);
-  return channelSlices(geo, rowTaps, geo.C / geo.groups, (slice, trips) => ({
+  return channelSlices(geo, rowTaps, blockTaps, geo.C / geo.groups, (slice, trips) => ({
     program,
     trips,
     uniforms: { ...convGeometryUniforms(geo), ...slice, threads, pixelTiles, oTiles },
@@ -164,19 +182,17 @@ export function backwardInputDispatches(
   // A strip starts at dy column b + pw - (KW - 1) (b a multiple of the row side).
   const shift = rowTaps ? stripShift(geo.OW, rowTaps - 1 - geo.padLeft, variant, adapter) : null;
   const packedWeights = packsWeights(rowTaps, Cg, variant, adapter);
-  const tile = {
-    tm: rowSide(ceilDiv(geo.W, geo.strideW), maxRowSide(rowTaps)),
-    tn: channelSide(Cg),
-    rowTaps,
-    stripShift: shift,
-    packedWeights,
-  };
+  const tm = rowSide(ceilDiv(geo.W, geo.strideW), maxRowSide(rowTaps));
+  const blockRows = rowBlock(geo, rowTaps, tm, packedWeights, geo.H);
+  const blockTaps = blockRows > 1 ? geo.KH : 0;
+  const tile = { tm, tn: channelSide(Cg), rowTaps, stripShift: shift, packedWeights, blockRows, blockTaps };
   const colTiles = ceilDiv(ceilDiv(geo.W, geo.strideW), tile.tm);
-  const rowsPerResidue = ceilDiv(geo.H, geo.strideH);
+  // Row blocks take vertical stride 1, so they cover the rows in blocks of blockRows.
+  const rowsPerResidue = ceilDiv(geo.H, geo.strideH * blockRows);
   const cTiles = ceilDiv(Cg, tile.tn);
   const threads = geo.groups * cTiles * geo.strideH * geo.strideW * geo.N * rowsPerResidue * colTiles;
   const program = conv2dBackwardInputProgram(tile);
-  return channelSlices(geo, rowTaps, geo.O / geo.groups, (slice, trips) => ({
+  return channelSlices(geo, rowTaps, blockTaps, geo.O / geo.groups, (slice, trips) => ({
     program,
     trips,
     uniforms: { ...convGeometryUniforms(geo), ...slice, threads, colTiles, rowsPerResidue, cTiles },

@@ -9,7 +9,7 @@
  * row length and the tile; `shift` is compiled in), and the buffer bound as array<vec4<f32>>. The quads before the
  * row's start or past the buffer's end are clamped to valid indices; the positions they serve are masked anyway.
  */
-import { range, unroll } from '../gemm/register-block.js';
+import { range, unroll, type RegisterBlock } from '../gemm/register-block.js';
 
 export interface StripWgsl {
   /** Once per kernel row: where the strip starts (declares its loop-carried index). */
@@ -55,4 +55,39 @@ export function stripWgsl(
     ].join('\n      '),
     advance: `${quad0} = ${quad0} + ${plane} / 4;`,
   };
+}
+
+/**
+ * The channel loop of the row-strip walks (forward: input channels `c`; input gradient: output channels `o`),
+ * shared by both passes and by one-row and multi-row tiles: per channel, every strip's loads (and its move to the
+ * next channel's plane), then for each unrolled tap t its weights b{i} (`weights(t)`) and one depth step of the
+ * block, pixel p reading strip value `source(t, p)`; then `advanceWeights`. The caller starts the strips and the
+ * weight indices before it.
+ */
+export function stripLoopWgsl(o: {
+  channel: string;
+  strips: readonly StripWgsl[];
+  taps: number;
+  weights: (t: number) => string;
+  source: (t: number, p: number) => string;
+  advanceWeights: string;
+  block: RegisterBlock;
+}): string {
+  const { channel: c, block } = o;
+  return `for (var ${c} = u.kStart; ${c} < u.kEnd; ${c} = ${c} + 1) {
+      ${o.strips.map((st) => `${st.load}\n      ${st.advance}`).join('\n      ')}
+      ${unroll(
+        o.taps,
+        (t) => `{
+        ${o.weights(t)}
+        ${block.step(
+          (p) => o.source(t, p),
+          (i) => `b${i}`,
+          '\n        ',
+        )}
+      }`,
+        '\n      ',
+      )}
+      ${o.advanceWeights}
+    }`;
 }
