@@ -25,6 +25,11 @@ export interface StripWgsl {
  * row; `plane`: the distance between channel planes (WGSL, a multiple of 4 when vectorised); `binding`: the
  * storage array the strip reads; `tag` prefixes every name the strip declares (ok, px, quad0, xq, a), so that several
  * strips can live side by side (the filter gradient's rows).
+ *
+ * `slide` (vec4 strips only): the strip moves along its row by four positions per `advance` instead of to the next
+ * plane, as the filter gradient walks a row in quads; `start` runs once per row, and each `advance` keeps the quads
+ * the next step shares with this one, so each step loads one new quad. The positions' tests then depend on the
+ * step, so they move from `start` into `load` (`first` and `ok` are evaluated at the row's first step).
  */
 export function stripWgsl(
   len: number,
@@ -34,6 +39,7 @@ export function stripWgsl(
   binding: string,
   shift: number | null,
   tag = '',
+  slide = false,
 ): StripWgsl {
   const [ok_, px, quad0, xq, a] = ['ok', 'px', 'quad0', 'xq', 'a'].map((name) => tag + name) as [string, string, string, string, string];
   const oks = unroll(len, (p) => `let ${ok_}${p} = ${ok(p)};`, '\n    ');
@@ -47,12 +53,19 @@ export function stripWgsl(
   // Position p is element (quad0 * 4) + p + 4 - shift: component (p + 4 - shift) % 4 of quad quad0 + (p + 4 - shift) / 4.
   const at = (p: number) => ({ quad: (p + 4 - shift) >> 2, lane: (p + 4 - shift) & 3 });
   const quads = range(at(len - 1).quad + 1).filter((q) => q >= at(0).quad);
+  const load = (q: number) => `${xq}${q} = ${binding}[max(${quad0} + ${q}, 0)];`;
+  const values = range(len).map((p) => `let ${a}${p} = select(0.0, ${xq}${at(p).quad}[${at(p).lane}], ${ok_}${p});`);
+  if (slide) {
+    const [carried, fresh] = [quads.slice(0, -1), quads.at(-1)!];
+    return {
+      start: [`var ${quad0} = (${first} + ${shift - 4}) / 4;`, ...carried.map((q) => `var ${load(q)}`)].join('\n    '),
+      load: [oks, `let ${load(fresh)}`, ...values].join('\n      '),
+      advance: [...carried.map((q, k) => `${xq}${q} = ${xq}${quads[k + 1]!};`), `${quad0} = ${quad0} + 1;`].join('\n      '),
+    };
+  }
   return {
     start: `${oks}\n    var ${quad0} = (${first} + ${shift - 4}) / 4;`,
-    load: [
-      ...quads.map((q) => `let ${xq}${q} = ${binding}[max(${quad0} + ${q}, 0)];`),
-      ...range(len).map((p) => `let ${a}${p} = select(0.0, ${xq}${at(p).quad}[${at(p).lane}], ${ok_}${p});`),
-    ].join('\n      '),
+    load: [...quads.map((q) => `let ${load(q)}`), ...values].join('\n      '),
     advance: `${quad0} = ${quad0} + ${plane} / 4;`,
   };
 }
