@@ -131,16 +131,47 @@ function channelSlices<P>(
 }
 
 /**
- * Rows per tile of a row-strip walk (see ForwardTile.blockRows): for rows of 8 or 4 pixels, 2 or 4 rows (fewer
- * where the plane has fewer), so a tile keeps about 16 pixels; needs vertical stride and dilation 1, a kernel at
- * most MAX_ROW_TAPS tall, and runs where the weights are packed (llvmpipe, or 'vector'). `rows` is the output's
- * (forward) or the input's (input gradient) height.
+ * Rows per tile of a row-strip walk (see ForwardTile.blockRows): as many (a power of 2, at most the plane's
+ * height `rows`) as make about 32 pixels, so 2 rows of 16, 4 of 8, 8 (or the height) of 4; needs vertical stride
+ * and dilation 1, a kernel at most MAX_ROW_TAPS tall, and runs where the weights are packed (llvmpipe, or
+ * 'vector'). Measured side by side on llvmpipe (VGG layers, batch 64, medians): blocks of about 16 pixels ran
+ * 1.2-1.9x as fast as one row on the 8- and 4-wide layers; blocks of 32, 1.03-1.30x as fast again (up to 256 sums,
+ * which spill: native stack traffic, where every operand float saved is a lane loop). Elsewhere (SwiftShader
+ * under 'vector') blocks stop at 16 pixels: SwiftShader's compiler takes minutes over, or crashes on, the unrolled
+ * 256-sum blocks.
  */
-function rowBlock(geo: ConvGeometry, rowTaps: number, tm: number, packedWeights: boolean, rows: number): number {
-  if (!rowTaps || !packedWeights || geo.strideH !== 1 || geo.dilationH !== 1 || geo.KH > MAX_ROW_TAPS || tm > 8) return 1;
+function rowBlock(geo: ConvGeometry, rowTaps: number, tm: number, packedWeights: boolean, rows: number, adapter: ConvAdapter): number {
+  if (!rowTaps || !packedWeights || geo.strideH !== 1 || geo.dilationH !== 1 || geo.KH > MAX_ROW_TAPS) return 1;
+  const pixels = vec4StripsPay(adapter) ? 32 : 16;
   let r = 1;
-  while (r * tm < 16 && r < rows) r *= 2;
+  while (r * tm < pixels && r < rows) r *= 2;
   return r;
+}
+
+/**
+ * The channel side of a row-strip tile: channelSide's, or on llvmpipe 16 where a row block has fewer than 32
+ * pixels (4 x 4 planes) and the weights are packed, which keeps about 256 sums per tile (1.12-1.17x on the VGG's
+ * 4 x 4 layers).
+ */
+function stripChannelSide(channels: number, pixels: number, packedWeights: boolean, adapter: ConvAdapter): number {
+  return packedWeights && vec4StripsPay(adapter) && pixels < 32 && channels % 16 === 0 ? 16 : channelSide(channels);
+}
+
+/**
+ * The tile of the forward or input-gradient pass from its row side `tm`, walk and strip loads: whether the weights
+ * are packed, the row block, and the channel side over the pass's `channels` (Og for the forward, Cg for the
+ * input gradient); `rows` is the height the row blocks cover (OH, or H).
+ */
+function gemmTile(
+  geo: ConvGeometry,
+  t: { tm: number; rowTaps: number; stripShift: number | null; channels: number; rows: number },
+  variant: ConvVariant,
+  adapter: ConvAdapter,
+) {
+  const packedWeights = packsWeights(t.rowTaps, t.channels, variant, adapter);
+  const blockRows = rowBlock(geo, t.rowTaps, t.tm, packedWeights, t.rows, adapter);
+  const tn = stripChannelSide(t.channels, blockRows * t.tm, packedWeights, adapter);
+  return { tm: t.tm, tn, rowTaps: t.rowTaps, stripShift: t.stripShift, packedWeights, blockRows, blockTaps: blockRows > 1 ? geo.KH : 0 };
 }
 
 /** The forward pass: inputs x, w (and bias), output y [N, O, OH, OW]. */
@@ -153,12 +184,9 @@ export function forwardDispatches(
   const rowTaps = rowTapsOf(geo, variant);
   // A strip starts at input column ow0 - pw (ow0 a multiple of the row side).
   const shift = rowTaps ? stripShift(geo.W, geo.padLeft, variant, adapter) : null;
-  const Og = geo.O / geo.groups;
-  const packedWeights = packsWeights(rowTaps, Og, variant, adapter);
   const tm = rowTaps ? rowSide(geo.OW, maxRowSide(rowTaps)) : 8;
-  const blockRows = rowBlock(geo, rowTaps, tm, packedWeights, geo.OH);
-  const blockTaps = blockRows > 1 ? geo.KH : 0;
-  const tile = { tm, tn: channelSide(Og), rowTaps, stripShift: shift, packedWeights, blockRows, blockTaps };
+  const tile = gemmTile(geo, { tm, rowTaps, stripShift: shift, channels: geo.O / geo.groups, rows: geo.OH }, variant, adapter);
+  const { blockRows, blockTaps, packedWeights } = tile;
   const pixelTiles = rowTaps ? geo.N * ceilDiv(geo.OH, blockRows) * ceilDiv(geo.OW, tile.tm) : ceilDiv(geo.N * geo.OH * geo.OW, tile.tm);
   const oTiles = ceilDiv(geo.O / geo.groups, tile.tn);
   const threads = geo.groups * oTiles * pixelTiles;
@@ -181,11 +209,9 @@ export function backwardInputDispatches(
   const rowTaps = rowTapsOf(geo, variant);
   // A strip starts at dy column b + pw - (KW - 1) (b a multiple of the row side).
   const shift = rowTaps ? stripShift(geo.OW, rowTaps - 1 - geo.padLeft, variant, adapter) : null;
-  const packedWeights = packsWeights(rowTaps, Cg, variant, adapter);
   const tm = rowSide(ceilDiv(geo.W, geo.strideW), maxRowSide(rowTaps));
-  const blockRows = rowBlock(geo, rowTaps, tm, packedWeights, geo.H);
-  const blockTaps = blockRows > 1 ? geo.KH : 0;
-  const tile = { tm, tn: channelSide(Cg), rowTaps, stripShift: shift, packedWeights, blockRows, blockTaps };
+  const tile = gemmTile(geo, { tm, rowTaps, stripShift: shift, channels: Cg, rows: geo.H }, variant, adapter);
+  const { blockRows, blockTaps, packedWeights } = tile;
   const colTiles = ceilDiv(ceilDiv(geo.W, geo.strideW), tile.tm);
   // Row blocks take vertical stride 1, so they cover the rows in blocks of blockRows.
   const rowsPerResidue = ceilDiv(geo.H, geo.strideH * blockRows);
@@ -208,13 +234,15 @@ const TARGET_THREADS = 4096;
 const MIN_CHUNK_STEPS = 256;
 
 /**
- * (c, kh) rows per thread of the filter gradient's row-strip walk: at most 24 entries (rows x KW) per output
- * channel, so an 8-channel block holds at most 192 sums, and the rows split into equal tiles (9 rows: 2 tiles of
- * 5, not 8 and 1). On llvmpipe, VGG layers (KW = 3), 8 rows ran 1.07-1.20x as fast as 4 on width 32 and
+ * (c, kh) rows per thread of the filter gradient's row-strip walk: on llvmpipe at most 24 entries (rows x KW) per
+ * output channel, so an 8-channel block holds at most 192 sums, and the rows split into equal tiles (9 rows: 2
+ * tiles of 5, not 8 and 1). There, VGG layers (KW = 3), 8 rows ran 1.07-1.20x as fast as 4 on width 32 and
  * 1.05-1.17x on width 8 (side by side, medians): the spilled sums cost native stack traffic, a dy load a lane loop.
+ * Elsewhere (SwiftShader under 'vector') at most 12 entries: SwiftShader's compiler did not finish a 144-sum
+ * block in 5 minutes.
  */
-function filterRowSide(rows: number, KW: number): number {
-  const most = Math.max(1, Math.min(8, Math.floor(24 / KW)));
+function filterRowSide(rows: number, KW: number, adapter: ConvAdapter): number {
+  const most = Math.max(1, Math.min(8, Math.floor((vec4StripsPay(adapter) ? 24 : 12) / KW)));
   return Math.ceil(rows / Math.ceil(rows / most));
 }
 
@@ -251,7 +279,7 @@ export function backwardFilterPlan(
   const vec4 = strips && geo.W % 4 === 0 && (variant === 'vector' || vec4StripsPay(adapter));
   const tile = {
     to: channelSide(Og),
-    te: strips ? filterRowSide(pairs, geo.KW) : channelSide(entries),
+    te: strips ? filterRowSide(pairs, geo.KW, adapter) : channelSide(entries),
     rowTaps,
     stripShift: vec4 ? geo.padLeft % 4 : null,
   };

@@ -93,9 +93,10 @@ describe.each(['auto', 'vector', 'general'] as const)(
         'groups = 2 with 4 channels each (packed weights per group)',
         { x: [1, 8, 5, 8], w: [8, 4, 3, 3], padding: [1, 1], groups: 2, bias: true },
       ],
-      // Row blocks (short rows, channels in quads): 2 rows of 8 or 4 rows of 4 per tile, KH unrolled, a partial last block.
-      ['rows of 4, 5x3 kernel, 8 output channels (4-row blocks)', { x: [2, 4, 5, 4], w: [8, 4, 5, 3], padding: [2, 1], bias: true }],
-      ['rows of 8, 8 channels in and out (2-row blocks)', { x: [2, 8, 7, 8], w: [8, 8, 3, 3], padding: [1, 1] }],
+      // Row blocks (channels in quads): 2 rows of 16, 4 of 8 or 8 of 4 per tile, KH unrolled, a partial last block.
+      ['rows of 4, 5x3 kernel, 8 output channels (8-row blocks)', { x: [2, 4, 5, 4], w: [8, 4, 5, 3], padding: [2, 1], bias: true }],
+      ['rows of 8, 8 channels in and out (4-row blocks)', { x: [2, 8, 7, 8], w: [8, 8, 3, 3], padding: [1, 1] }],
+      ['4 x 4 planes, 16 channels in and out (16-channel tiles)', { x: [2, 16, 4, 4], w: [16, 16, 3, 3], padding: [1, 1], bias: true }],
       ['bias with many output channels', { x: [2, 4, 5, 5], w: [13, 4, 3, 3], padding: [1, 1], bias: true }],
       // Few filter tiles and a long reduction: the filter gradient splits N*OH*OW into chunks and sums them.
       ['long reduction (chunked filter gradient)', { x: [4, 2, 24, 24], w: [2, 2, 3, 3], padding: [1, 1] }],
