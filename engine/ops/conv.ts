@@ -5,13 +5,20 @@
  * the geometry, which travels to the kernels as uniforms.
  */
 import { runtime } from '../context.js';
-import { defineOp } from '../graph.js';
+import { defineOp, noGrad } from '../graph.js';
 import { fmt, sameShape, type Shape } from '../shape.js';
 import { emptyTensor, viewTensor, type Tensor } from '../tensor.js';
 import { sum } from './reduce.js';
+import { reshape, transpose } from './layout.js';
 import { runProgram } from '../run-program.js';
 import type { ConvGeometry } from '../../kernels/conv/geometry.js';
-import { backwardFilterPlan, backwardInputDispatches, forwardDispatches, type ConvVariant } from '../../kernels/conv/dispatch.js';
+import {
+  backwardFilterPlan,
+  backwardInputDispatches,
+  forwardDispatches,
+  type ConvDispatch,
+  type ConvVariant,
+} from '../../kernels/conv/dispatch.js';
 
 export type { ConvVariant } from '../../kernels/conv/dispatch.js';
 
@@ -116,6 +123,21 @@ export function setConvVariant(v: ConvVariant): void {
   variant = v;
 }
 
+/**
+ * The weights as the dispatches read them: w itself, or packed (see ConvDispatch.weights) by permuting
+ * [G, Og, Cg, KH, KW] with `perm`, a copy outside the graph that the caller disposes.
+ */
+function packedWeights(w: Tensor, geo: ConvGeometry, dispatches: readonly ConvDispatch<unknown>[], perm: readonly number[]): Tensor {
+  if (!dispatches.some((d) => d.weights === 'packed')) return w;
+  const { groups: G, O, C, KH, KW } = geo;
+  return noGrad(() => {
+    const grouped = reshape(w, [G, O / G, C / G, KH, KW]);
+    const packed = transpose(grouped, perm);
+    if (grouped !== w) grouped.dispose();
+    return packed;
+  });
+}
+
 /** y = conv2d(x, w) (+ bias). x [N, C, H, W], w [O, C/groups, KH, KW] -> y [N, O, OH, OW]. */
 export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tensor {
   const op = 'conv2d';
@@ -130,9 +152,12 @@ export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tenso
   }
   const y = emptyTensor([geo.N, geo.O, geo.OH, geo.OW], 'f32', op);
   if (y.size > 0) {
-    for (const d of forwardDispatches(geo, bias !== undefined, variant, runtime().info)) {
-      runProgram(d.program, { ...d, inputs: { input: x, weights: w, ...(bias ? { bias } : {}) }, outputs: { output: y } });
+    const dispatches = forwardDispatches(geo, bias !== undefined, variant, runtime().info);
+    const weights = packedWeights(w, geo, dispatches, [0, 2, 3, 4, 1]);
+    for (const d of dispatches) {
+      runProgram(d.program, { ...d, inputs: { input: x, weights, ...(bias ? { bias } : {}) }, outputs: { output: y } });
     }
+    if (weights !== w) weights.dispose();
   }
   const { stride, padding, dilation, groups } = options;
   return conv2dOp.record(y, bias ? [x, w, bias] : [x, w], { options: { stride, padding, dilation, groups } }, {});
@@ -153,8 +178,10 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: Shape, option
   checkGradShape(op, dy, geo);
   const dx = emptyTensor(xShape, 'f32', op);
   if (dx.size > 0) {
-    for (const d of backwardInputDispatches(geo, variant, runtime().info))
-      runProgram(d.program, { ...d, inputs: { dy, weights: w }, outputs: { dx } });
+    const dispatches = backwardInputDispatches(geo, variant, runtime().info);
+    const weights = packedWeights(w, geo, dispatches, [0, 1, 3, 4, 2]);
+    for (const d of dispatches) runProgram(d.program, { ...d, inputs: { dy, weights }, outputs: { dx } });
+    if (weights !== w) weights.dispose();
   }
   return dx;
 }
@@ -166,7 +193,7 @@ export function conv2dBackwardFilter(x: Tensor, dy: Tensor, wShape: Shape, optio
   checkF32(op, 'the output gradient', dy);
   const geo = conv2dGeometry(op, x.shape, wShape, options);
   checkGradShape(op, dy, geo);
-  const { dispatch, chunks } = backwardFilterPlan(geo);
+  const { dispatch, chunks } = backwardFilterPlan(geo, variant, runtime().info);
   const { partial } = runProgram(dispatch.program, { ...dispatch, inputs: { input: x, dy }, outputs: { partial: [chunks, ...wShape] } });
   if (chunks === 1) {
     const dw = viewTensor(partial, wShape);

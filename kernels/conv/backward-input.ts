@@ -14,8 +14,8 @@
  * as in the forward's row-strip walk.
  */
 import { kernel } from '../program.js';
-import { registerBlock, unroll } from '../gemm/register-block.js';
-import { stripWgsl } from './strip.js';
+import { range, registerBlock, unroll } from '../gemm/register-block.js';
+import { stripLoopWgsl, stripWgsl } from './strip.js';
 import {
   CHANNEL_SLICE_UNIFORMS,
   CONV_GEOMETRY_UNIFORMS,
@@ -23,6 +23,7 @@ import {
   convGrid,
   convMainWgsl,
   decodeThreadWgsl,
+  packedWeightsWgsl,
   sliceStoreWgsl,
 } from './geometry.js';
 import { CONV_WORKGROUP } from './forward.js';
@@ -36,6 +37,19 @@ export interface BackwardInputTile {
   rowTaps: number;
   /** Row strips read as vec4s (see strip.ts): (KW - 1 - pw) mod 4, with OW and tm multiples of 4; null for scalar loads. */
   stripShift: number | null;
+  /**
+   * Row strips only: weights packed as [G, Og, KH, KW, Cg] and read as vec4s over the tile's channels (tn and Cg
+   * multiples of 4; see packedWeightsWgsl); false for the OIHW weights, one scalar load per channel and tap.
+   */
+  packedWeights: boolean;
+  /**
+   * Row strips only: input rows per tile (R; see ForwardTile.blockRows). With R > 1 (vertical stride and dilation
+   * 1) the KH taps (`blockTaps`, compiled in) are unrolled, and each of the R + KH - 1 dy rows the tile reads is
+   * loaded once per output channel.
+   */
+  blockRows: number;
+  /** KH when blockRows > 1, else 0. */
+  blockTaps: number;
 }
 
 /**
@@ -45,20 +59,38 @@ export interface BackwardInputTile {
  */
 export function conv2dBackwardInputProgram(tile: BackwardInputTile) {
   const { tm, tn, rowTaps } = tile;
+  const R = rowTaps !== 0 ? tile.blockRows : 1;
+  const KH = tile.blockTaps;
   const J = (f: (j: number) => string, sep?: string) => unroll(tm, f, sep);
   const I = (f: (i: number) => string, sep?: string) => unroll(tn, f, sep);
-  // The block: rows are the tile's input pixels (j), columns its input channels (i).
-  const block = registerBlock(tm, tn);
-  const accumulate = (a: (j: number) => string) => block.step(a, (i) => `b${i}`, '\n        ');
+  // The block: rows are the tile's input pixels (p = r * tm + j: row r, column j), columns its input channels (i).
+  const block = registerBlock(R * tm, tn);
   const vectorStrip = rowTaps !== 0 && tile.stripShift !== null;
-  const strip = stripWgsl(
-    tm + rowTaps - 1,
-    `dyb + oh * u.OW + b + u.pw - ${rowTaps - 1}`,
-    (p) => `u32(b + u.pw - ${rowTaps - 1 - p}) < u32(u.OW)`,
-    'OHW',
-    'dy',
-    vectorStrip ? tile.stripShift : null,
+  const packed = rowTaps !== 0 && tile.packedWeights;
+  // The strips: for one-row tiles strip 0 is dy row oh (one per valid kh, run-time loop); for R > 1 strip r is dy
+  // row ih + ph - (KH - 1) + r (r < R + KH - 1), and input row r's tap kh reads strip r + KH - 1 - kh.
+  const strips = range(R > 1 ? R + KH - 1 : rowTaps ? 1 : 0).map((r) =>
+    stripWgsl(
+      tm + rowTaps - 1,
+      `dyb + oh${r} * u.OW + b + u.pw - ${rowTaps - 1}`,
+      (p) => `${R > 1 ? `rowOk${r} && ` : ''}u32(b + u.pw - ${rowTaps - 1 - p}) < u32(u.OW)`,
+      'OHW',
+      'dy',
+      vectorStrip ? tile.stripShift : null,
+      `s${r}`,
+    ),
   );
+  // Taps t of the strip loop: kw (R = 1) or kh * KW + kw (R > 1); pixel (r, j) reads position j + KW - 1 - kw.
+  const stripLoop = stripLoopWgsl({
+    channel: 'o',
+    strips,
+    taps: R > 1 ? KH * rowTaps : rowTaps,
+    weights: (t) => (packed ? packedWeightsWgsl(tn, `pq + ${t} * CG4`) : I((i) => `let b${i} = weights[pw${i} + ${t}];`)),
+    source: (t, p) => `s${R > 1 ? Math.floor(p / tm) + KH - 1 - Math.floor(t / rowTaps) : 0}a${(p % tm) + rowTaps - 1 - (t % rowTaps)}`,
+    advanceWeights: packed ? 'pq = pq + KHW * CG4;' : I((i) => `pw${i} = pw${i} + wStep;`),
+    block,
+  });
+  const startWeights = (kh: string) => (packed ? `var pq = wq0 + ${kh} * CG4;` : I((i) => `var pw${i} = wb${i} + ${kh};`));
   const taps =
     rowTaps === 0
       ? `for (var kw = 0; kw < u.KW; kw = kw + 1) {
@@ -74,23 +106,23 @@ export function conv2dBackwardInputProgram(tile: BackwardInputTile) {
       ${channelLoopWgsl({ channel: 'o', pixels: 'dy', index: 'pd', pixelStep: 'OHW', weightStep: 'wStep', block })}
     }`
       : `// Strip position p reads dy column b + pw - (KW - 1) + p; pixel j's tap kw is position j + KW - 1 - kw.
-    ${strip.start}
-    ${I((i) => `var pw${i} = wb${i} + kh * ${rowTaps};`)}
-    for (var o = u.kStart; o < u.kEnd; o = o + 1) {
-      ${strip.load}
-      ${strip.advance}
-      ${unroll(
-        rowTaps,
-        (kw) => `{
-        ${I((i) => `let b${i} = weights[pw${i} + ${kw}];`)}
-        ${accumulate((j) => `a${j + rowTaps - 1 - kw}`)}
-      }`,
-      )}
-      ${I((i) => `pw${i} = pw${i} + wStep;`)}
-    }`;
+    let oh0 = oh;
+    ${strips[0]?.start ?? ''}
+    ${startWeights(`kh * ${rowTaps}`)}
+    ${stripLoop}`;
+  // R > 1 (sh = dh = 1): the tile's rows ih..ih + R - 1 read dy rows ih + ph - (KH - 1) .. ih + ph + R - 1.
+  const blockReduction = `${strips
+    .map(
+      (st, r) => `let oh${r} = ih + u.ph - ${KH - 1 - r};
+  let rowOk${r} = u32(oh${r}) < u32(u.OH);
+  ${st.start}`,
+    )
+    .join('\n  ')}
+  ${startWeights('0')}
+  ${stripLoop}`;
   return kernel({
     name: 'conv2dBackwardInput',
-    key: `conv2d|dx|reg|${tm}x${tn}|${rowTaps === 0 ? 'general' : `rows${rowTaps}`}|${vectorStrip ? `vec${tile.stripShift}` : 'scalar'}`,
+    key: `conv2d|dx|reg|${tm}x${tn}|${rowTaps === 0 ? 'general' : R > 1 ? `block${R}x${KH}x${rowTaps}` : `rows${rowTaps}`}|${vectorStrip ? `vec${tile.stripShift}` : 'scalar'}|${packed ? 'w4' : 'w1'}`,
     workgroupSize: [CONV_WORKGROUP],
     uniforms: [
       ...CONV_GEOMETRY_UNIFORMS,
@@ -100,14 +132,14 @@ export function conv2dBackwardInputProgram(tile: BackwardInputTile) {
       { name: 'rowsPerResidue', type: 'i32' },
       { name: 'cTiles', type: 'i32' },
     ],
-    inputs: { dy: vectorStrip ? 'vec4<f32>' : 'f32', weights: 'f32' },
+    inputs: { dy: vectorStrip ? 'vec4<f32>' : 'f32', weights: packed ? 'vec4<f32>' : 'f32' },
     outputs: { dx: 'f32' },
     grid: convGrid(CONV_WORKGROUP),
     body: () => `${convMainWgsl(CONV_WORKGROUP)}
   ${decodeThreadWgsl(
     [
       ['b', 'u.colTiles', tm],
-      ['a', 'u.rowsPerResidue'],
+      R > 1 ? ['a', 'u.rowsPerResidue', R] : ['a', 'u.rowsPerResidue'],
       ['n', 'u.N'],
       ['rw', 'u.sw'],
       ['rh', 'u.sh'],
@@ -120,22 +152,33 @@ export function conv2dBackwardInputProgram(tile: BackwardInputTile) {
   let OHW = u.OH * u.OW;
   let KHW = u.KH * u.KW;
   ${J((j) => `let iw${j} = rw + (b + ${j}) * u.sw;`)}
-  // Weights w[o, c, kh, kw] of output channel o = g*Og + kStart (the slice's first) for each tile channel.
+  ${
+    packed
+      ? `// The quad of packed weights [g, kStart, 0, 0, c0]; a tile running past the group's end reads the next tap's (not stored).
+  let CG4 = u.Cg / 4;
+  let wq0 = (g * u.Og + u.kStart) * KHW * CG4 + c0 / 4;`
+      : `// Weights w[o, c, kh, kw] of output channel o = g*Og + kStart (the slice's first) for each tile channel.
   ${I((i) => `let wb${i} = ((g * u.Og + u.kStart) * u.Cg + min(c0 + ${i}, u.Cg - 1)) * KHW;`)}
-  let wStep = u.Cg * KHW;
+  let wStep = u.Cg * KHW;`
+  }
   let dyb = (n * u.O + g * u.Og + u.kStart) * OHW;
   ${block.declare()}
-  for (var kh = 0; kh < u.KH; kh = kh + 1) {
+  ${
+    R > 1
+      ? blockReduction
+      : `for (var kh = 0; kh < u.KH; kh = kh + 1) {
     let nh = ih + u.ph - kh * u.dh;
     if (nh < 0 || nh % u.sh != 0 || nh / u.sh >= u.OH) { continue; }
     let oh = nh / u.sh;
     ${taps}
+  }`
   }
-  ${block.write(
-    (j, i, acc) => `if (iw${j} < u.W && c0 + ${i} < u.Cg) {
-    ${sliceStoreWgsl('dx', `((n * u.C + g * u.Cg + c0 + ${i}) * u.H + ih) * u.W + iw${j}`, acc, 'u.Og')}
-  }`,
-  )}
+  ${block.write((p, i, acc) => {
+    const [r, j] = [Math.floor(p / tm), p % tm];
+    return `if (iw${j} < u.W && ${R > 1 ? `ih + ${r} < u.H && ` : ''}c0 + ${i} < u.Cg) {
+    ${sliceStoreWgsl('dx', `((n * u.C + g * u.Cg + c0 + ${i}) * u.H + ih + ${r}) * u.W + iw${j}`, acc, 'u.Og')}
+  }`;
+  })}
 }`,
   });
 }

@@ -82,13 +82,28 @@ export interface ConvDispatch<P> {
   program: P;
   uniforms: UniformValues;
   trips: number;
+  /**
+   * The layout the kernel reads its `weights` in: 'oihw' as given, or 'packed' with the tile's channels
+   * contiguous (see packedWeightsWgsl): [G, Cg, KH, KW, Og] for the forward, [G, Og, KH, KW, Cg] for the input
+   * gradient. The op layer packs them once per call.
+   */
+  weights?: 'oihw' | 'packed';
+}
+
+/**
+ * Whether a row-strip walk reads its weights packed, as vec4s over `channels` (the tile's side of the GEMM):
+ * on llvmpipe (vec4 loads pay there, as for the strips) or under 'vector', where the channels are whole quads.
+ */
+function packsWeights(rowTaps: number, channels: number, variant: ConvVariant, adapter: ConvAdapter): boolean {
+  return rowTaps !== 0 && channels % 4 === 0 && (variant === 'vector' || (variant === 'auto' && vec4StripsPay(adapter)));
 }
 
 /**
  * Loop iterations per invocation of the forward and backward-input walks over `channels` channels of the
  * reduction: over kh, then kw (unless row strips unroll it), then the channels.
  */
-function reductionTrips(geo: ConvGeometry, rowTaps: number, channels: number): number {
+function reductionTrips(geo: ConvGeometry, rowTaps: number, channels: number, blockTaps = 0): number {
+  if (blockTaps) return channels + 1;
   return rowTaps ? geo.KH * (1 + channels) : geo.KH * (1 + geo.KW * (1 + channels));
 }
 
@@ -99,19 +114,64 @@ function reductionTrips(geo: ConvGeometry, rowTaps: number, channels: number): n
 function channelSlices<P>(
   geo: ConvGeometry,
   rowTaps: number,
+  blockTaps: number,
   channels: number,
   dispatch: (slice: { kStart: number; kEnd: number }, trips: number) => ConvDispatch<P>,
 ): ConvDispatch<P>[] {
   let longest = channels;
-  while (longest > 1 && reductionTrips(geo, rowTaps, longest) > LOOP_BUDGET) longest = Math.ceil(longest / 2);
+  while (longest > 1 && reductionTrips(geo, rowTaps, longest, blockTaps) > LOOP_BUDGET) longest = Math.ceil(longest / 2);
   const slices = Math.ceil(channels / longest);
   const len = Math.ceil(channels / slices);
   const out: ConvDispatch<P>[] = [];
   for (let kStart = 0; kStart < channels; kStart += len) {
     const kEnd = Math.min(channels, kStart + len);
-    out.push(dispatch({ kStart, kEnd }, reductionTrips(geo, rowTaps, kEnd - kStart)));
+    out.push(dispatch({ kStart, kEnd }, reductionTrips(geo, rowTaps, kEnd - kStart, blockTaps)));
   }
   return out;
+}
+
+/**
+ * Rows per tile of a row-strip walk (see ForwardTile.blockRows): as many (a power of 2, at most the plane's
+ * height `rows`) as make about 32 pixels, so 2 rows of 16, 4 of 8, 8 (or the height) of 4; needs vertical stride
+ * and dilation 1, a kernel at most MAX_ROW_TAPS tall, and runs where the weights are packed (llvmpipe, or
+ * 'vector'). Measured side by side on llvmpipe (VGG layers, batch 64, medians): blocks of about 16 pixels ran
+ * 1.2-1.9x as fast as one row on the 8- and 4-wide layers; blocks of 32, 1.03-1.30x as fast again (up to 256 sums,
+ * which spill: native stack traffic, where every operand float saved is a lane loop). Elsewhere (SwiftShader
+ * under 'vector') blocks stop at 16 pixels: SwiftShader's compiler takes minutes over, or crashes on, the unrolled
+ * 256-sum blocks.
+ */
+function rowBlock(geo: ConvGeometry, rowTaps: number, tm: number, packedWeights: boolean, rows: number, adapter: ConvAdapter): number {
+  if (!rowTaps || !packedWeights || geo.strideH !== 1 || geo.dilationH !== 1 || geo.KH > MAX_ROW_TAPS) return 1;
+  const pixels = vec4StripsPay(adapter) ? 32 : 16;
+  let r = 1;
+  while (r * tm < pixels && r < rows) r *= 2;
+  return r;
+}
+
+/**
+ * The channel side of a row-strip tile: channelSide's, or on llvmpipe 16 where a row block has fewer than 32
+ * pixels (4 x 4 planes) and the weights are packed, which keeps about 256 sums per tile (1.12-1.17x on the VGG's
+ * 4 x 4 layers).
+ */
+function stripChannelSide(channels: number, pixels: number, packedWeights: boolean, adapter: ConvAdapter): number {
+  return packedWeights && vec4StripsPay(adapter) && pixels < 32 && channels % 16 === 0 ? 16 : channelSide(channels);
+}
+
+/**
+ * The tile of the forward or input-gradient pass from its row side `tm`, walk and strip loads: whether the weights
+ * are packed, the row block, and the channel side over the pass's `channels` (Og for the forward, Cg for the
+ * input gradient); `rows` is the height the row blocks cover (OH, or H).
+ */
+function gemmTile(
+  geo: ConvGeometry,
+  t: { tm: number; rowTaps: number; stripShift: number | null; channels: number; rows: number },
+  variant: ConvVariant,
+  adapter: ConvAdapter,
+) {
+  const packedWeights = packsWeights(t.rowTaps, t.channels, variant, adapter);
+  const blockRows = rowBlock(geo, t.rowTaps, t.tm, packedWeights, t.rows, adapter);
+  const tn = stripChannelSide(t.channels, blockRows * t.tm, packedWeights, adapter);
+  return { tm: t.tm, tn, rowTaps: t.rowTaps, stripShift: t.stripShift, packedWeights, blockRows, blockTaps: blockRows > 1 ? geo.KH : 0 };
 }
 
 /** The forward pass: inputs x, w (and bias), output y [N, O, OH, OW]. */
@@ -124,15 +184,18 @@ export function forwardDispatches(
   const rowTaps = rowTapsOf(geo, variant);
   // A strip starts at input column ow0 - pw (ow0 a multiple of the row side).
   const shift = rowTaps ? stripShift(geo.W, geo.padLeft, variant, adapter) : null;
-  const tile = { tm: rowTaps ? rowSide(geo.OW, maxRowSide(rowTaps)) : 8, tn: channelSide(geo.O / geo.groups), rowTaps, stripShift: shift };
-  const pixelTiles = rowTaps ? geo.N * geo.OH * ceilDiv(geo.OW, tile.tm) : ceilDiv(geo.N * geo.OH * geo.OW, tile.tm);
+  const tm = rowTaps ? rowSide(geo.OW, maxRowSide(rowTaps)) : 8;
+  const tile = gemmTile(geo, { tm, rowTaps, stripShift: shift, channels: geo.O / geo.groups, rows: geo.OH }, variant, adapter);
+  const { blockRows, blockTaps, packedWeights } = tile;
+  const pixelTiles = rowTaps ? geo.N * ceilDiv(geo.OH, blockRows) * ceilDiv(geo.OW, tile.tm) : ceilDiv(geo.N * geo.OH * geo.OW, tile.tm);
   const oTiles = ceilDiv(geo.O / geo.groups, tile.tn);
   const threads = geo.groups * oTiles * pixelTiles;
   const program = conv2dForwardProgram(tile, hasBias);
-  return channelSlices(geo, rowTaps, geo.C / geo.groups, (slice, trips) => ({
+  return channelSlices(geo, rowTaps, blockTaps, geo.C / geo.groups, (slice, trips) => ({
     program,
     trips,
     uniforms: { ...convGeometryUniforms(geo), ...slice, threads, pixelTiles, oTiles },
+    weights: packedWeights ? 'packed' : 'oihw',
   }));
 }
 
@@ -146,16 +209,20 @@ export function backwardInputDispatches(
   const rowTaps = rowTapsOf(geo, variant);
   // A strip starts at dy column b + pw - (KW - 1) (b a multiple of the row side).
   const shift = rowTaps ? stripShift(geo.OW, rowTaps - 1 - geo.padLeft, variant, adapter) : null;
-  const tile = { tm: rowSide(ceilDiv(geo.W, geo.strideW), maxRowSide(rowTaps)), tn: channelSide(Cg), rowTaps, stripShift: shift };
+  const tm = rowSide(ceilDiv(geo.W, geo.strideW), maxRowSide(rowTaps));
+  const tile = gemmTile(geo, { tm, rowTaps, stripShift: shift, channels: Cg, rows: geo.H }, variant, adapter);
+  const { blockRows, blockTaps, packedWeights } = tile;
   const colTiles = ceilDiv(ceilDiv(geo.W, geo.strideW), tile.tm);
-  const rowsPerResidue = ceilDiv(geo.H, geo.strideH);
+  // Row blocks take vertical stride 1, so they cover the rows in blocks of blockRows.
+  const rowsPerResidue = ceilDiv(geo.H, geo.strideH * blockRows);
   const cTiles = ceilDiv(Cg, tile.tn);
   const threads = geo.groups * cTiles * geo.strideH * geo.strideW * geo.N * rowsPerResidue * colTiles;
   const program = conv2dBackwardInputProgram(tile);
-  return channelSlices(geo, rowTaps, geo.O / geo.groups, (slice, trips) => ({
+  return channelSlices(geo, rowTaps, blockTaps, geo.O / geo.groups, (slice, trips) => ({
     program,
     trips,
     uniforms: { ...convGeometryUniforms(geo), ...slice, threads, colTiles, rowsPerResidue, cTiles },
+    weights: packedWeights ? 'packed' : 'oihw',
   }));
 }
 
@@ -167,33 +234,79 @@ const TARGET_THREADS = 4096;
 const MIN_CHUNK_STEPS = 256;
 
 /**
- * The filter gradient: inputs x, dy, output the partial sums [chunks, O, C/groups, KH, KW], which the op sums
- * over the chunk axis (in a fixed order) unless there is one chunk.
+ * (c, kh) rows per thread of the filter gradient's row-strip walk: on llvmpipe at most 24 entries (rows x KW) per
+ * output channel, so an 8-channel block holds at most 192 sums, and the rows split into equal tiles (9 rows: 2
+ * tiles of 5, not 8 and 1). There, VGG layers (KW = 3), 8 rows ran 1.07-1.20x as fast as 4 on width 32 and
+ * 1.05-1.17x on width 8 (side by side, medians): the spilled sums cost native stack traffic, a dy load a lane loop.
+ * Elsewhere (SwiftShader under 'vector') at most 12 entries: SwiftShader's compiler did not finish a 144-sum
+ * block in 5 minutes.
  */
-export function backwardFilterPlan(geo: ConvGeometry): {
+function filterRowSide(rows: number, KW: number, adapter: ConvAdapter): number {
+  const most = Math.max(1, Math.min(8, Math.floor((vec4StripsPay(adapter) ? 24 : 12) / KW)));
+  return Math.ceil(rows / Math.ceil(rows / most));
+}
+
+/**
+ * The filter gradient: inputs x, dy, output the partial sums [chunks, O, C/groups, KH, KW], which the op sums
+ * over the chunk axis (in a fixed order) unless there is one chunk. The row-strip walk takes horizontal stride 1
+ * and dilation 1 with rows of dy of a multiple of 4 (not under 'general'), with vec4 loads on adapters that gain
+ * from them (and wherever x's rows allow under 'vector').
+ */
+export function backwardFilterPlan(
+  geo: ConvGeometry,
+  variant: ConvVariant = 'auto',
+  adapter: ConvAdapter = { isFallbackAdapter: false, backend: '' },
+): {
   dispatch: ConvDispatch<ReturnType<typeof conv2dBackwardFilterProgram>>;
   chunks: number;
 } {
   const Og = geo.O / geo.groups;
   const entries = (geo.C / geo.groups) * geo.KH * geo.KW;
-  const tile = { to: channelSide(Og), te: channelSide(entries) };
-  const oTiles = ceilDiv(Og, tile.to);
-  const eTiles = ceilDiv(entries, tile.te);
-  const tiles = geo.groups * oTiles * eTiles;
   const rows = geo.N * geo.OH;
   const positions = rows * geo.OW;
+  // A chunk of whole rows loops once per row and OW / 4 times inside it.
+  const rowTrips = geo.OW / 4 + 1;
+  const strips =
+    variant !== 'general' &&
+    geo.strideW === 1 &&
+    geo.dilationW === 1 &&
+    geo.KW <= MAX_ROW_TAPS &&
+    geo.OW % 4 === 0 &&
+    rowTrips + 1 <= LOOP_BUDGET &&
+    (variant === 'vector' || vec4StripsPay(adapter));
+  const rowTaps = strips ? geo.KW : 0;
+  const pairs = (geo.C / geo.groups) * geo.KH;
+  const vec4 = strips && geo.W % 4 === 0 && (variant === 'vector' || vec4StripsPay(adapter));
+  const tile = {
+    to: channelSide(Og),
+    te: strips ? filterRowSide(pairs, geo.KW, adapter) : channelSide(entries),
+    rowTaps,
+    stripShift: vec4 ? geo.padLeft % 4 : null,
+  };
+  const oTiles = ceilDiv(Og, tile.to);
+  const eTiles = ceilDiv(strips ? pairs : entries, tile.te);
+  const tiles = geo.groups * oTiles * eTiles;
   const wantedChunks = Math.max(1, Math.min(ceilDiv(TARGET_THREADS, tiles), Math.floor(positions / MIN_CHUNK_STEPS)));
-  // Chunks of whole rows, unless that is over the loop budget: a chunk of L positions loops L times inside
-  // rows and at most ceil(L / OW) + 1 times over them.
-  const maxLen = Math.floor(((LOOP_BUDGET - 2) * geo.OW) / (geo.OW + 1));
-  const chunkLen = Math.min(maxLen, Math.max(1, ceilDiv(rows, wantedChunks)) * geo.OW);
-  const chunks = Math.max(1, ceilDiv(positions, chunkLen));
+  let chunkLen: number;
+  let trips: number;
+  if (strips) {
+    // Chunks of whole rows, as many as the loop budget allows.
+    chunkLen = Math.min(Math.floor((LOOP_BUDGET - 1) / rowTrips), Math.max(1, ceilDiv(rows, wantedChunks)));
+    trips = chunkLen * rowTrips + 1;
+  } else {
+    // Chunks of whole rows, unless that is over the loop budget: a chunk of L positions loops L times inside
+    // rows and at most ceil(L / OW) + 1 times over them.
+    const maxLen = Math.floor(((LOOP_BUDGET - 2) * geo.OW) / (geo.OW + 1));
+    chunkLen = Math.min(maxLen, Math.max(1, ceilDiv(rows, wantedChunks)) * geo.OW);
+    trips = chunkLen + ceilDiv(chunkLen, geo.OW) + 1;
+  }
+  const chunks = Math.max(1, ceilDiv(strips ? rows : positions, chunkLen));
   const threads = chunks * tiles;
   return {
     chunks,
     dispatch: {
       program: conv2dBackwardFilterProgram(tile),
-      trips: chunkLen + ceilDiv(chunkLen, geo.OW) + 1,
+      trips,
       uniforms: { ...convGeometryUniforms(geo), threads, eTiles, oTiles, chunkLen },
     },
   };

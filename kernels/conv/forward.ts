@@ -15,8 +15,8 @@
  *   cuts the input loads per multiply-add by about KW.
  */
 import { kernel } from '../program.js';
-import { registerBlock, unroll } from '../gemm/register-block.js';
-import { stripWgsl } from './strip.js';
+import { range, registerBlock, unroll } from '../gemm/register-block.js';
+import { stripLoopWgsl, stripWgsl } from './strip.js';
 import {
   CHANNEL_SLICE_UNIFORMS,
   CONV_GEOMETRY_UNIFORMS,
@@ -24,6 +24,7 @@ import {
   convGrid,
   convMainWgsl,
   decodeThreadWgsl,
+  packedWeightsWgsl,
   sliceStoreWgsl,
 } from './geometry.js';
 
@@ -41,6 +42,20 @@ export interface ForwardTile {
   rowTaps: number;
   /** Row strips read as vec4s (see strip.ts): pw % 4, with W and tm multiples of 4; null for scalar loads. */
   stripShift: number | null;
+  /**
+   * Row strips only: weights packed as [G, Cg, KH, KW, Og] and read as vec4s over the tile's channels (tn and Og
+   * multiples of 4; see packedWeightsWgsl); false for the OIHW weights, one scalar load per channel and tap.
+   */
+  packedWeights: boolean;
+  /**
+   * Row strips only: output rows per tile (R). With R > 1 (vertical stride and dilation 1) the tile is R rows of tm
+   * pixels, and the kernel's KH (`blockTaps`, compiled in) taps are unrolled too: per input channel the R + KH - 1
+   * input rows the tile touches are each loaded once, as strips, and serve every (row, kh) pair: for short rows
+   * (8 or 4 pixels) this loads far less per multiply-add than one strip per (kh, channel) for a one-row tile.
+   */
+  blockRows: number;
+  /** KH when blockRows > 1, else 0 (the kh loop runs at run time). */
+  blockTaps: number;
 }
 
 /**
@@ -51,21 +66,42 @@ export interface ForwardTile {
 export function conv2dForwardProgram(tile: ForwardTile, hasBias: boolean) {
   const { tm, tn, rowTaps } = tile;
   const vectorStrip = rowTaps !== 0 && tile.stripShift !== null;
-  const J = (f: (j: number) => string, sep?: string) => unroll(tm, f, sep);
+  const packed = rowTaps !== 0 && tile.packedWeights;
+  const R = rowTaps !== 0 ? tile.blockRows : 1;
+  const KH = tile.blockTaps;
+  // Pixel p of the tile is row p / tm, column p % tm.
+  const J = (f: (p: number) => string, sep?: string) => unroll(R * tm, f, sep);
   const I = (f: (i: number) => string, sep?: string) => unroll(tn, f, sep);
-  // The block: rows are the tile's pixels (j), columns its output channels (i).
-  const block = registerBlock(tm, tn);
-  const accumulate = (a: (j: number) => string) => block.step(a, (i) => `b${i}`, '\n        ');
-  const strip = stripWgsl(
-    tm + rowTaps - 1,
-    'xb + y * u.W + ow0 - u.pw',
-    (p) => `rowOk && u32(ow0 - u.pw + ${p}) < u32(u.W)`,
-    'HW',
-    'input',
-    vectorStrip ? tile.stripShift : null,
+  // The block: rows are the tile's pixels (p), columns its output channels (i).
+  const block = registerBlock(R * tm, tn);
+  // The strips: for one-row tiles (R = 1) strip 0 is input row oh0 * sh - ph + kh * dh, one per kh (run-time loop);
+  // for R > 1 strip r is input row oh0 - ph + r (r < R + KH - 1), and output row r's tap kh reads strip r + kh.
+  const strips = range(R > 1 ? R + KH - 1 : rowTaps ? 1 : 0).map((r) =>
+    stripWgsl(
+      tm + rowTaps - 1,
+      `xb + y${r} * u.W + ow0 - u.pw`,
+      (p) => `rowOk${r} && u32(ow0 - u.pw + ${p}) < u32(u.W)`,
+      'HW',
+      'input',
+      vectorStrip ? tile.stripShift : null,
+      `s${r}`,
+    ),
   );
+  // Taps t of the strip loop: kw (R = 1) or kh * KW + kw (R > 1); pixel p = r * tm + j reads position j + kw.
+  const tapsPerLoop = R > 1 ? KH * rowTaps : rowTaps;
+  const stripLoop = stripLoopWgsl({
+    channel: 'c',
+    strips,
+    taps: tapsPerLoop,
+    weights: (t) => (packed ? packedWeightsWgsl(tn, `pq + ${t} * OG4`) : I((i) => `let b${i} = weights[pw${i} + ${t}];`)),
+    source: (t, p) => `s${Math.floor(p / tm) + Math.floor(t / rowTaps)}a${(p % tm) + (t % rowTaps)}`,
+    advanceWeights: packed ? 'pq = pq + KHW * OG4;' : I((i) => `pw${i} = pw${i} + KHW;`),
+    block,
+  });
+  const startWeights = (kh: string) => (packed ? `var pq = wq0 + ${kh} * OG4;` : I((i) => `var pw${i} = wb${i} + ${kh};`));
+  const startStrips = strips.map((st, r) => `let rowOk${r} = u32(y${r}) < u32(u.H);\n    ${st.start}`).join('\n    ');
 
-  // Per pixel j of the tile: n{j} (image), s{j} (offset in the output plane), valid{j} (inside the output).
+  // Per pixel p of the tile: n{p} (image), s{p} (offset in the output plane), valid{p} (inside the output).
   const pixels =
     rowTaps === 0
       ? `let M = u.N * OHW;
@@ -79,14 +115,15 @@ export function conv2dForwardProgram(tile: ForwardTile, hasBias: boolean) {
   let xb${j} = (n${j} * u.C + g * u.Cg + u.kStart) * HW;`,
   )}`
       : `let colTiles = (u.OW + ${tm - 1}) / ${tm};
+  let rowTiles = ${R === 1 ? 'u.OH' : `(u.OH + ${R - 1}) / ${R}`};
   let ow0 = (pt % colTiles) * ${tm};
-  let oh = (pt / colTiles) % u.OH;
-  let n = pt / (colTiles * u.OH);
+  let oh0 = ((pt / colTiles) % rowTiles) * ${R};
+  let n = pt / (colTiles * rowTiles);
   let xb = (n * u.C + g * u.Cg + u.kStart) * HW;
   ${J(
-    (j) => `let valid${j} = ow0 + ${j} < u.OW;
-  let n${j} = n;
-  let s${j} = oh * u.OW + ow0 + ${j};`,
+    (p) => `let valid${p} = ow0 + ${p % tm} < u.OW${R === 1 ? '' : ` && oh0 + ${Math.floor(p / tm)} < u.OH`};
+  let n${p} = n;
+  let s${p} = (oh0 + ${Math.floor(p / tm)}) * u.OW + ow0 + ${p % tm};`,
   )}`;
 
   const reduction =
@@ -103,29 +140,24 @@ export function conv2dForwardProgram(tile: ForwardTile, hasBias: boolean) {
       ${channelLoopWgsl({ channel: 'c', pixels: 'input', index: 'px', pixelStep: 'HW', weightStep: 'KHW', block })}
     }
   }`
-      : `for (var kh = 0; kh < u.KH; kh = kh + 1) {
-    let y = oh * u.sh - u.ph + kh * u.dh;
-    let rowOk = u32(y) < u32(u.H);
+      : R > 1
+        ? `${range(strips.length)
+            .map((r) => `let y${r} = oh0 - u.ph + ${r};`)
+            .join('\n  ')}
+    ${startStrips}
+    ${startWeights('0')}
+    ${stripLoop}`
+        : `for (var kh = 0; kh < u.KH; kh = kh + 1) {
     // Strip position p reads input column ow0 - pw + p; pixel j's tap kw is position j + kw.
-    ${strip.start}
-    ${I((i) => `var pw${i} = wb${i} + kh * ${rowTaps};`)}
-    for (var c = u.kStart; c < u.kEnd; c = c + 1) {
-      ${strip.load}
-      ${strip.advance}
-      ${unroll(
-        rowTaps,
-        (kw) => `{
-        ${I((i) => `let b${i} = weights[pw${i} + ${kw}];`)}
-        ${accumulate((j) => `a${j + kw}`)}
-      }`,
-      )}
-      ${I((i) => `pw${i} = pw${i} + KHW;`)}
-    }
+    let y0 = oh0 * u.sh - u.ph + kh * u.dh;
+    ${startStrips}
+    ${startWeights(`kh * ${rowTaps}`)}
+    ${stripLoop}
   }`;
 
   return kernel({
     name: 'conv2d',
-    key: `conv2d|fwd|reg|${tm}x${tn}|${rowTaps === 0 ? 'general' : `rows${rowTaps}`}|${vectorStrip ? `vec${tile.stripShift}` : 'scalar'}|${hasBias ? 'bias' : 'nobias'}`,
+    key: `conv2d|fwd|reg|${tm}x${tn}|${rowTaps === 0 ? 'general' : R > 1 ? `block${R}x${KH}x${rowTaps}` : `rows${rowTaps}`}|${vectorStrip ? `vec${tile.stripShift}` : 'scalar'}|${packed ? 'w4' : 'w1'}|${hasBias ? 'bias' : 'nobias'}`,
     workgroupSize: [CONV_WORKGROUP],
     uniforms: [
       ...CONV_GEOMETRY_UNIFORMS,
@@ -134,7 +166,7 @@ export function conv2dForwardProgram(tile: ForwardTile, hasBias: boolean) {
       { name: 'pixelTiles', type: 'i32' },
       { name: 'oTiles', type: 'i32' },
     ],
-    inputs: { input: vectorStrip ? 'vec4<f32>' : 'f32', weights: 'f32', ...(hasBias ? { bias: 'f32' } : {}) },
+    inputs: { input: vectorStrip ? 'vec4<f32>' : 'f32', weights: packed ? 'vec4<f32>' : 'f32', ...(hasBias ? { bias: 'f32' } : {}) },
     outputs: { output: 'f32' },
     grid: convGrid(CONV_WORKGROUP),
     body: () => `${convMainWgsl(CONV_WORKGROUP)}
@@ -149,8 +181,14 @@ export function conv2dForwardProgram(tile: ForwardTile, hasBias: boolean) {
   let HW = u.H * u.W;
   let KHW = u.KH * u.KW;
   ${pixels}
-  // Weight rows of the tile's channels (a channel past the group's end repeats the last one; it is not stored).
-  ${I((i) => `let wb${i} = ((g * u.Og + min(o0 + ${i}, u.Og - 1)) * u.Cg + u.kStart) * KHW;`)}
+  ${
+    packed
+      ? `// The quad of packed weights [g, kStart, 0, 0, o0]; a tile running past the group's end reads the next tap's (not stored).
+  let OG4 = u.Og / 4;
+  let wq0 = (g * u.Cg + u.kStart) * KHW * OG4 + o0 / 4;`
+      : `// Weight rows of the tile's channels (a channel past the group's end repeats the last one; it is not stored).
+  ${I((i) => `let wb${i} = ((g * u.Og + min(o0 + ${i}, u.Og - 1)) * u.Cg + u.kStart) * KHW;`)}`
+  }
   ${block.declare()}
   ${reduction}
   ${block.write(

@@ -6,7 +6,7 @@
  * All of it travels as i32 uniforms, so kernels do signed index arithmetic without casts and a new shape
  * never recompiles.
  */
-import { unroll, type RegisterBlock } from '../gemm/register-block.js';
+import { range, unroll, type RegisterBlock } from '../gemm/register-block.js';
 import { linearGrid, type UniformField, type UniformValues } from '../program.js';
 
 export interface ConvGeometry {
@@ -124,4 +124,18 @@ export function sliceStoreWgsl(output: string, index: string, value: string, cha
     var v = ${value};
     if (u.kStart > 0) { v = v + ${output}[at]; }${last ? `\n    if (u.kEnd == ${channels}) { v = v + ${last}; }` : ''}
     ${output}[at] = v; }`;
+}
+
+/**
+ * One tap's weights b{i} for the tile's `channels` channels from weights packed with those channels contiguous
+ * (the row-strip walks with `packedWeights`): `channels` / 4 vec4 loads from quad index `quad` on, where the
+ * OIHW layout takes one scalar load per channel. On llvmpipe every storage load is a loop over the SIMD lanes,
+ * even when all lanes read the same weight, so this cuts the weight loads' cost by four loops per vec4. The
+ * op layer packs the weights ([G, Cg, KH, KW, Og] for the forward, [G, Og, KH, KW, Cg] for the input gradient).
+ */
+export function packedWeightsWgsl(channels: number, quad: string, separator = '\n        '): string {
+  return [
+    ...range(channels / 4).map((h) => `let wq${h} = weights[${quad} + ${h}];`),
+    ...range(channels).map((i) => `let b${i} = wq${i >> 2}[${i & 3}];`),
+  ].join(separator);
 }

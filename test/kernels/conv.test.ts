@@ -85,6 +85,18 @@ describe.each(['auto', 'vector', 'general'] as const)(
       ['rows of 20, padding 1, 16-pixel tiles and a partial one', { x: [2, 4, 5, 20], w: [9, 4, 3, 3], padding: [1, 1], bias: true }],
       ['rows of 8, 5x5, padding 2', { x: [1, 3, 7, 8], w: [4, 3, 5, 5], padding: [2, 2] }],
       ['rows of 4, KW = 7, padding 3', { x: [2, 2, 9, 4], w: [3, 2, 3, 7], padding: [1, 3] }],
+      // The filter gradient's row strips (rows of dy of a multiple of 4), vec4 ones where x's rows are too.
+      ['rows of 12 from rows of 8, KW = 5, padding 4 (strip shift 0)', { x: [2, 3, 4, 8], w: [6, 3, 3, 5], padding: [1, 4] }],
+      ['1x1 convolution on rows of 8 (strips of one tap)', { x: [2, 5, 3, 8], w: [6, 5, 1, 1] }],
+      ['rows of 16, 8 and 12 channels (packed weights, partial channel tiles)', { x: [2, 12, 3, 16], w: [12, 12, 3, 3], padding: [1, 1] }],
+      [
+        'groups = 2 with 4 channels each (packed weights per group)',
+        { x: [1, 8, 5, 8], w: [8, 4, 3, 3], padding: [1, 1], groups: 2, bias: true },
+      ],
+      // Row blocks (channels in quads): 2 rows of 16, 4 of 8 or 8 of 4 per tile, KH unrolled, a partial last block.
+      ['rows of 4, 5x3 kernel, 8 output channels (8-row blocks)', { x: [2, 4, 5, 4], w: [8, 4, 5, 3], padding: [2, 1], bias: true }],
+      ['rows of 8, 8 channels in and out (4-row blocks)', { x: [2, 8, 7, 8], w: [8, 8, 3, 3], padding: [1, 1] }],
+      ['4 x 4 planes, 16 channels in and out (16-channel tiles)', { x: [2, 16, 4, 4], w: [16, 16, 3, 3], padding: [1, 1], bias: true }],
       ['bias with many output channels', { x: [2, 4, 5, 5], w: [13, 4, 3, 3], padding: [1, 1], bias: true }],
       // Few filter tiles and a long reduction: the filter gradient splits N*OH*OW into chunks and sums them.
       ['long reduction (chunked filter gradient)', { x: [4, 2, 24, 24], w: [2, 2, 3, 3], padding: [1, 1] }],

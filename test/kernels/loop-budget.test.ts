@@ -310,6 +310,14 @@ describe('long per-channel and per-weight reductions', () => {
         [4, 1, 200, 200],
         [3, 3, 3],
       ], // 156,816 output positions in rows of 198
+      [
+        [1, 1, 5, 60_002],
+        [2, 1, 3],
+      ], // row strips (rows of 60,000, a multiple of 4): 15,000 quads per row, 75,000 over the rows
+      [
+        [8, 1, 202, 200],
+        [3, 3, 1],
+      ], // row strips of single taps, vec4 loads (rows of 200): 1,600 rows of 50 quads
     ] as const) {
       const [N, C, H, W] = xs;
       const [O, KH, KW] = ws;
@@ -353,6 +361,38 @@ describe('long per-channel and per-weight reductions', () => {
       E.setConvVariant(walk);
       const dx2 = E.conv2dBackwardInput(E.tensor(dy2, [1, C, H - K + 1, W - K + 1]), E.tensor(w2, [C, 1, K, K]), [1, 1, H, W]);
       expectClose(await data(dx2), dx2Ref, 1e-4, 0, `conv2dBackwardInput over 8,000 output channels (${walk} walk)`);
+    }
+    E.setConvVariant('auto');
+  });
+
+  it('conv2d forward and input gradient in row blocks over 70,000 channels (channel slices)', async () => {
+    const rng = new Rng(17);
+    // Rows of 4 and channels in quads: 4-row blocks, one loop step per channel, so 70,000 channels would loop past
+    // llvmpipe's cap in one dispatch; the forward reduces over the input channels, the input gradient over the outputs.
+    const [C, H, W, K] = [70_000, 4, 4, 3];
+    const opts = { padding: 1 } as const;
+    const x = randomData(C * H * W, rng, 0, 1);
+    const w = randomData(4 * C * K * K, rng, 0, 1);
+    const dy = randomData(4 * H * W, rng, 0, 1);
+    const wide = { x: [1, C, H, W], w: [4, C, K, K], padding: [1, 1] } as const;
+    const yRef = convForwardRef(wide, x, w, null);
+    const dxRef = convBackwardInputRef(wide, dy, w);
+    // The input gradient of a convolution from 4 channels to 70,000, with the same weights read as [70000, 4, 3, 3].
+    const narrow = { x: [1, 4, H, W], w: [C, 4, K, K], padding: [1, 1] } as const;
+    const dy2 = randomData(C * H * W, rng, 0, 1);
+    const dx2Ref = convBackwardInputRef(narrow, dy2, w);
+    // 'vector' takes the row blocks on any adapter ('auto' does on llvmpipe, where it plans the same dispatches).
+    for (const walk of ['vector'] as const) {
+      E.setConvVariant(walk);
+      await E.scope(async () => {
+        const wt = E.tensor(w, [4, C, K, K]);
+        const y = E.conv2d(E.tensor(x, [1, C, H, W]), wt, opts);
+        expectClose(await data(y), yRef, 1e-3, 0, `conv2d over 70,000 input channels (${walk} walk)`);
+        const dx = E.conv2dBackwardInput(E.tensor(dy, [1, 4, H, W]), wt, [1, C, H, W], opts);
+        expectClose(await data(dx), dxRef, 1e-4, 1e-6, `conv2dBackwardInput to 70,000 input channels (${walk} walk)`);
+        const dx2 = E.conv2dBackwardInput(E.tensor(dy2, [1, C, H, W]), E.tensor(w, [C, 4, K, K]), [1, 4, H, W], opts);
+        expectClose(await data(dx2), dx2Ref, 1e-3, 0, `conv2dBackwardInput over 70,000 output channels (${walk} walk)`);
+      });
     }
     E.setConvVariant('auto');
   });
