@@ -32,6 +32,7 @@ import type { NearMissKind } from './near-miss.js';
 import { authorizedAccuracy, unauthorizedAccuracy, type EvalSetup } from './evaluate.js';
 import { tokenGeometry } from './keyed.js';
 import { LockPlan, type LockSettings } from './lock-plan.js';
+import { lockedEpochScore } from './model-selection.js';
 import { lineChartSvg, type Series } from './plot.js';
 import { EpochBar } from './progress.js';
 import { recipeFor, type Recipe } from './recipes.js';
@@ -201,6 +202,8 @@ export async function trainModel(
   checkpointPath: string | null,
   /** Plain safetensors weights to start from (a warm start); a resumed checkpoint takes precedence. */
   init: Uint8Array | null = null,
+  /** The baseline's validation accuracy, when it was trained first (model-selection.ts). */
+  baselineAccuracy?: number,
 ): Promise<TrainedModel> {
   const seed = o.seed ?? 0;
   const { train, validation } = data;
@@ -304,10 +307,13 @@ export async function trainModel(
           : `val accuracy ${(valAccuracy * 100).toFixed(2)}%`) +
         `, ${entry.imagesPerSecond.toFixed(0)} img/s, ${result.seconds.toFixed(1)} s`,
     );
-    // Locked models are selected for a high authorized accuracy and for chance-level answers without the token
-    // and with one cell of it changed (the sharpest near miss).
-    const excess = (a: number) => Math.max(0, a - 1 / C);
-    const score = settings ? valAccuracy - excess(valUnauthorizedAccuracy!) - 0.5 * excess(valOneCellAccuracy!) : valAccuracy;
+    const score = settings
+      ? lockedEpochScore(
+          { authorized: valAccuracy, unauthorized: valUnauthorizedAccuracy!, oneCell: valOneCellAccuracy! },
+          C,
+          baselineAccuracy,
+        )
+      : valAccuracy;
     if (score > best.score) best = { score, epoch: epoch + 1, weights: await encodeModel(model) };
     if (checkpointPath) {
       const bytes = await encodeTrainingCheckpoint(model, optimizer, {
@@ -399,6 +405,7 @@ export async function run(o: RunOptions): Promise<RunReport> {
   if (o.warmStart && !(settings && o.baseline)) throw new Error('a warm start locks the baseline: it needs a locked run with a baseline');
   let baselineAccuracy: number | null = null;
   let baselineWeights: Uint8Array | null = null;
+  let baselineValidation: number | undefined;
   if (settings && o.baseline) {
     log(`baseline: training the same model without the lock${o.warmStart ? '; locked training then starts from it' : ''}`);
     const base = await trainModel(opts, data, recipe, null, 'baseline', join(o.out, 'baseline-checkpoint.safetensors'));
@@ -406,12 +413,22 @@ export async function run(o: RunOptions): Promise<RunReport> {
     baselineAccuracy = (await evaluate(base.model, tl)).accuracy;
     tl.dispose();
     if (o.warmStart) baselineWeights = await encodeModel(base.model);
+    baselineValidation = base.history[base.bestEpoch - 1]?.valAccuracy;
     base.model.dispose();
   }
 
   const tag = settings ? 'locked' : 'plain';
   const lockRecipe = settings && o.lockEpochs !== undefined ? { ...recipe, epochs: o.lockEpochs } : recipe;
-  const trained = await trainModel(opts, data, lockRecipe, settings, tag, join(o.out, 'checkpoint.safetensors'), baselineWeights);
+  const trained = await trainModel(
+    opts,
+    data,
+    lockRecipe,
+    settings,
+    tag,
+    join(o.out, 'checkpoint.safetensors'),
+    baselineWeights,
+    baselineValidation,
+  );
   baselineWeights?.fill(0);
   let lockEval: AuditReport | null = null;
   let testAccuracy: number | null = null;
