@@ -114,6 +114,9 @@ describe('batchNorm2d forward', () => {
     { shape: [3, 2, 30, 30], gamma: true, beta: true, momentum: 0.2 },
     { shape: [2, 3, 4, 5], gamma: true, beta: true, momentum: 0.1, relu: true },
     { shape: [3, 2, 30, 30], gamma: false, beta: true, momentum: 0.2, relu: true },
+    // Planes of 8 and 32 values: vec4 loads, two and four of them per elementwise invocation.
+    { shape: [3, 2, 2, 4], gamma: true, beta: true, momentum: 0.1, relu: true },
+    { shape: [2, 3, 4, 8], gamma: true, beta: false, momentum: 0.1 },
   ];
 
   it('training mode normalises with batch statistics and updates the running statistics in place', async () => {
@@ -236,16 +239,22 @@ describe('batchNorm2d gradients', () => {
     await checkAgainstReference({ shape: [2, 3, 4, 5], gamma: true, beta: true, momentum: 0.1 }, true, 21);
     await checkAgainstReference({ shape: [1, 2, 3, 1], gamma: false, beta: false, momentum: 0.1 }, true, 22);
     await checkAgainstReference({ shape: [3, 2, 30, 30], gamma: true, beta: true, momentum: 0.1 }, true, 23);
+    // vec4 loads, four (8 x 8 planes) and two (2 x 4) per elementwise invocation.
+    await checkAgainstReference({ shape: [4, 2, 8, 8], gamma: true, beta: true, momentum: 0.1 }, true, 32);
+    await checkAgainstReference({ shape: [3, 2, 2, 4], gamma: true, beta: false, momentum: 0.1 }, true, 33);
   });
 
   it('eval mode: x, gamma and beta gradients match the float64 reference', async () => {
     await checkAgainstReference({ shape: [2, 3, 4, 5], gamma: true, beta: true, momentum: 0.1 }, false, 24);
     await checkAgainstReference({ shape: [3, 2, 30, 30], gamma: false, beta: true, momentum: 0.1 }, false, 25);
+    await checkAgainstReference({ shape: [4, 2, 8, 8], gamma: true, beta: true, momentum: 0.1 }, false, 34);
   });
 
   it('fused relu: gradients through the mask match the float64 reference (training, chunked, eval without parameters)', async () => {
     await checkAgainstReference({ shape: [2, 3, 4, 5], gamma: true, beta: true, momentum: 0.1, relu: true }, true, 28);
     await checkAgainstReference({ shape: [3, 2, 30, 30], gamma: true, beta: true, momentum: 0.1, relu: true }, true, 31);
+    await checkAgainstReference({ shape: [4, 2, 8, 8], gamma: true, beta: true, momentum: 0.1, relu: true }, true, 35);
+    await checkAgainstReference({ shape: [2, 2, 3, 5], gamma: true, beta: true, momentum: 0.1, relu: true }, true, 36);
     // Eval mode with no gamma or beta: the chunk pass runs only to mask the upstream gradient.
     await checkAgainstReference({ shape: [2, 3, 4, 5], gamma: false, beta: false, momentum: 0.1, relu: true }, false, 30);
   });

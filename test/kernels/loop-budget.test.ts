@@ -265,11 +265,14 @@ describe('GEMM with K = 300,000 (split-K), the 16 x 8 vector block', () => {
 });
 
 describe('long per-channel and per-weight reductions', () => {
-  it('batchNorm2d statistics over 200,000 values per channel', async () => {
-    const shape = [2, 2, 400, 250] as const;
+  // 400 x 250 planes take vec4 loads (H*W a multiple of 4), 401 x 250 scalar ones; both past the cap per channel.
+  it.each([
+    [2, 2, 400, 250],
+    [2, 2, 401, 250],
+  ] as const)('batchNorm2d statistics and channel gradient sums over 200,000 values per channel (%i x %i x %i x %i)', async (...shape) => {
+    const hw = shape[2] * shape[3];
     const rng = new Rng(13);
-    const x = randomData(2 * 2 * 400 * 250, rng, 99, 101); // a large mean: the shifted sums matter
-    const hw = 400 * 250;
+    const x = randomData(2 * 2 * hw, rng, 99, 101); // a large mean: the shifted sums matter
     const mean = [0, 0];
     const variance = [0, 0];
     for (let c = 0; c < 2; c++) {
@@ -282,7 +285,11 @@ describe('long per-channel and per-weight reductions', () => {
     }
     const runningMean = E.zeros([2]);
     const runningVar = E.ones([2]);
-    const y = await data(E.batchNorm2d(E.tensor(x, [...shape]), { runningMean, runningVar, training: true, momentum: 1 }));
+    const beta = E.zeros([2]);
+    beta.requiresGrad = true;
+    const xt = E.tensor(x, [...shape]);
+    const yt = E.batchNorm2d(xt, { beta, runningMean, runningVar, training: true, momentum: 1 });
+    const y = await data(yt);
     expectClose(await data(runningMean), mean, 1e-6, 0, 'batch mean');
     expectClose(
       await data(runningVar),
@@ -297,6 +304,12 @@ describe('long per-channel and per-weight reductions', () => {
       yRef[i] = (x[i]! - mean[c]!) / Math.sqrt(variance[c]! + 1e-5);
     }
     expectClose(y, yRef, 1e-3, 1e-3, 'normalised output');
+    // The backward's chunk pass: beta's gradient is the channel sum of the seed, here the element index mod 7.
+    const seed = Float32Array.from({ length: x.length }, (_, i) => i % 7);
+    const sums = [0, 0];
+    for (let i = 0; i < x.length; i++) sums[Math.floor(i / hw) % 2]! += i % 7;
+    E.backward(yt, E.tensor(seed, [...shape]));
+    expectClose(await data(beta.grad!), sums, 1e-5, 0, 'beta gradient (channel sums of the seed)');
   });
 
   it('conv2dBackwardFilter over rows longer than the budget, and over many rows', async () => {
