@@ -11,29 +11,24 @@
  *
  * Platform-neutral: no Node built-ins.
  */
+import type { ImageDataset } from '../engine/data/index.js';
 import { DEFAULT_MARGIN, type Place } from './tokens.js';
 
 /** The share of all places kept as quiet (a quarter: 90 of 361 places for an 8x8 patch on 28x28 images). */
 export const QUIET_SHARE = 0.25;
 
-interface Images {
-  name?: string;
-  images: Uint8Array;
-  n: number;
-  c: number;
-  h: number;
-  w: number;
-}
+/** What the set is computed from: a dataset's images and their shape. */
+export type PlaceImages = Pick<ImageDataset, 'name' | 'images' | 'n' | 'c' | 'h' | 'w'>;
 
 /** The `share` of places (top-left corners, DEFAULT_MARGIN clear of the borders) that vary least, row-major. */
-export function quietPlaces(ds: Images, size: number, share = QUIET_SHARE): Place[] {
+export function quietPlaces(ds: PlaceImages, size: number, share = QUIET_SHARE): Place[] {
   const { n, c, h, w } = ds;
   if (!Number.isInteger(size) || size < 1 || size + 2 * DEFAULT_MARGIN > Math.min(h, w)) {
     throw new Error(`quietPlaces: a ${size}x${size} patch with a ${DEFAULT_MARGIN}-pixel margin does not fit in ${h}x${w} images`);
   }
   if (!(share > 0 && share <= 1)) throw new Error(`quietPlaces: share must be in (0, 1], got ${share}`);
   if (!(n >= 1) || ds.images.length !== n * c * h * w) {
-    throw new Error(`quietPlaces: ${ds.name ?? 'the dataset'} needs at least one image of ${c}x${h}x${w} bytes`);
+    throw new Error(`quietPlaces: ${ds.name} needs at least one image of ${c}x${h}x${w} bytes`);
   }
   const variance = pixelVariance(ds);
   // Prefix sums over rows and columns make every patch sum four lookups.
@@ -66,7 +61,7 @@ export function quietPlaces(ds: Images, size: number, share = QUIET_SHARE): Plac
 }
 
 /** Each pixel's variance over the images, summed over its channels (float64, two running sums per value). */
-function pixelVariance(ds: Images): Float64Array {
+function pixelVariance(ds: PlaceImages): Float64Array {
   const { n, c, h, w } = ds;
   const plane = h * w;
   const values = c * plane;

@@ -4,7 +4,7 @@
  * both through the same derivation so they cannot disagree.
  */
 import { DEFAULT_LEVELS, deriveKeyedToken, keySpaceBits, validatePlaces, type TokenGeometry } from './keyed.js';
-import { quietPlaces } from './quiet-places.js';
+import { quietPlaces, type PlaceImages } from './quiet-places.js';
 import { makeToken, PAPER_TOKEN_NAMES, type Place, type Placement, type Token } from './tokens.js';
 
 /**
@@ -45,13 +45,7 @@ export function defaultTokenSize(c: number): number {
 }
 
 /** `train`: the training images, whose quiet places a keyed position is drawn from (anywhere without them). */
-export async function resolveToken(
-  spec: TokenSpec,
-  c: number,
-  h: number,
-  w: number,
-  train?: Parameters<typeof quietPlaces>[0],
-): Promise<ResolvedToken> {
+export async function resolveToken(spec: TokenSpec, c: number, h: number, w: number, train?: PlaceImages): Promise<ResolvedToken> {
   if (spec.key !== null) {
     if (spec.key.length === 0) throw new Error('token: the key must not be empty');
     const choice = spec.placement ?? 'keyed';
