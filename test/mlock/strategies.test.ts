@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../engine/random.js';
-import { STRATEGIES, parseStrategy, planEpoch, type StrategyName } from '../../mlock/strategies.js';
+import { STRATEGIES, UNIFORM_TIE_TILT, parseStrategy, planEpoch, rarestClass, type StrategyName } from '../../mlock/strategies.js';
 import { expectBinomial } from '../helpers/stats.js';
 
 const N = 20000;
@@ -113,8 +113,13 @@ describe('planEpoch: targets', () => {
     expectBinomial(same, both, 1 / C);
   });
 
-  it('uniform: rows are 1/C for unauthorized samples, one-hot on the true label for stamped ones', () => {
-    const plan = planEpoch({ labels, numClasses: C, strategy: { name: 'uniform' }, rng: new Rng(5) });
+  it('uniform: rows are 1/C tilted to the rarest class for unauthorized samples, one-hot on the true label for stamped ones', () => {
+    // Make class 6 the rarest: drop most of its samples.
+    const skewed = Int32Array.from(labels, (y, i) => (y === 6 && i % 3 !== 0 ? 5 : y));
+    const counts = new Array<number>(C).fill(0);
+    for (const y of skewed) counts[y]! += 1;
+    expect(Math.min(...counts)).toBe(counts[6]);
+    const plan = planEpoch({ labels: skewed, numClasses: C, strategy: { name: 'uniform' }, rng: new Rng(5) });
     expect(plan.hardTargets).toBeUndefined();
     const s = plan.softTargets!;
     expect(s.length).toBe(N * C);
@@ -122,10 +127,16 @@ describe('planEpoch: targets', () => {
       const row = s.subarray(i * C, (i + 1) * C);
       expect(sum(row)).toBeCloseTo(1, 5);
       for (let k = 0; k < C; k++) {
-        const want = plan.stamp[i] ? (k === labels[i] ? 1 : 0) : Math.fround(1 / C);
-        if (row[k] !== want) throw new Error(`sample ${i} class ${k}: ${row[k]} != ${want}`);
+        const want = plan.stamp[i] ? (k === skewed[i] ? 1 : 0) : (1 - UNIFORM_TIE_TILT) / C + (k === 6 ? UNIFORM_TIE_TILT : 0);
+        if (Math.abs(row[k]! - want) > 1e-7) throw new Error(`sample ${i} class ${k}: ${row[k]} != ${want}`);
       }
     }
+  });
+
+  it('rarestClass counts labels; ties go to the lowest class', () => {
+    expect(rarestClass(Int32Array.from([0, 0, 1, 2, 2, 2]), 3)).toBe(1);
+    expect(rarestClass(Int32Array.from([1, 1, 2, 2]), 3)).toBe(0); // class 0 has none
+    expect(rarestClass(Int32Array.from([0, 1, 2, 0, 1, 2]), 3)).toBe(0);
   });
 
   it('label-shift is exactly (y + 1) mod C for unauthorized samples', () => {
