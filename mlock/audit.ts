@@ -3,7 +3,7 @@
  *
  * - near-miss curve: the real token with d cells changed, every variant at d = 1, sampled ones up to d = 8;
  * - the real token shifted by 1-2 px in every direction, dimmed or brightened (25%-100%, 125-200%),
- *   partly covered (peeled off or blacked out);
+ *   partly covered (peeled off or blacked out; bounded where at least 2 cells look changed on the images);
  * - look-alike patterns at and around the real place, the paper's public patterns there;
  * - 1,000+ random other keys, each token at its own key-derived place (what a guesser produces);
  * - the expected number of guesses to unlock (guess-estimate.ts, with the computation shown).
@@ -17,9 +17,23 @@ import { authorizedAccuracy, unauthorizedAccuracy } from './evaluate.js';
 import { estimateGuesses, type DistanceCount, type GuessEstimate } from './guess-estimate.js';
 import { deriveKeyedToken, DEFAULT_LEVELS, placeCount } from './keyed.js';
 import type { LockSettings } from './lock-plan.js';
-import { changeCells, coverPart, lookAlike, oneCellVariants, randomSpot, scaleBrightness, shifts, type Stamp } from './near-miss.js';
+import {
+  changeCells,
+  coverPart,
+  lookAlike,
+  oneCellVariants,
+  placeBackground,
+  randomSpot,
+  scaleBrightness,
+  shifts,
+  shownDistance,
+  type Stamp,
+} from './near-miss.js';
 import { scoreStamps } from './forgery-scores.js';
 import { fixedPosition, makeToken, PAPER_TOKEN_NAMES, stampPlacement, tokensEqual } from './tokens.js';
+
+/** Partly covered tokens per cover mode (unpainted, black) that look changed in at least 2 cells. */
+const COVERS = 50;
 
 export interface AuditOptions {
   model: Module;
@@ -123,13 +137,27 @@ export async function auditLock(o: AuditOptions): Promise<AuditReport> {
       stamps: [at(scaleBrightness(real, f))],
     });
   }
+  // A cover is bounded like changed cells: by how many cells look changed on the scored images (a cover that
+  // uncovers one white cell over a black background is a one-cell variant; shownDistance in near-miss.ts).
+  const background = placeBackground(ds.images, Math.min(o.samples ?? 500, ds.n), ds.c, ds.h, ds.w, home, real.h, real.w);
   for (const mode of ['unpainted', 'black'] as const) {
-    const stamps = Array.from({ length: 50 }, () => at(coverPart(real, 0.25 + 0.5 * rng.next(), rng, mode)));
-    plan.push({ group: { label: `a quarter to three quarters covered (${mode})`, family: 'cover', bounded: true }, stamps });
+    const far: Stamp[] = [];
+    const near: Stamp[] = [];
+    for (let attempt = 0; far.length < COVERS && attempt < 40 * COVERS; attempt++) {
+      const t = coverPart(real, 0.25 + 0.5 * rng.next(), rng, mode);
+      if (shownDistance(t, real, background) >= 2) far.push(at(t));
+      else if (near.length < COVERS) near.push(at(t));
+    }
+    plan.push({
+      group: { label: `a quarter to three quarters covered (${mode}), >= 2 cells look changed`, family: 'cover', bounded: true },
+      stamps: far,
+    });
+    if (near.length)
+      plan.push({ group: { label: `covered (${mode}), at most 1 cell looks changed`, family: 'cover', bounded: false }, stamps: near });
   }
-  const near = anchored ? [{ dy: 0, dx: 0 }, ...shifts(real, home.y, home.x, 2, ds.h, ds.w)] : [{ dy: 0, dx: 0 }];
+  const around = anchored ? [{ dy: 0, dx: 0 }, ...shifts(real, home.y, home.x, 2, ds.h, ds.w)] : [{ dy: 0, dx: 0 }];
   const looks = Array.from({ length: 200 }, () => {
-    const { dy, dx } = near[rng.int(near.length)]!;
+    const { dy, dx } = around[rng.int(around.length)]!;
     return { token: lookAlike(real, rng, levels), y: home.y + dy, x: home.x + dx };
   });
   plan.push({

@@ -166,6 +166,8 @@ export interface DecoyPlanInput {
   mix?: Readonly<Record<NearMissKind, number>>;
   /** Per-cell weights for the changed-cell decoys (hard-cell mining, see lock-plan.ts); uniform if absent. */
   cellWeights?: ArrayLike<number>;
+  /** What shows through the real place on a typical image: covers that would look like the real token are redrawn. */
+  background?: Uint8Array;
 }
 
 export interface DecoyPlan {
@@ -202,6 +204,8 @@ export function planDecoys(input: DecoyPlanInput): DecoyPlan {
   // Under random placement the real token at any place unlocks: shifts and far copies are not forgeries then.
   const base = input.mix ?? DECOY_MIX;
   const mix = anchored ? base : { ...base, shift: 0, far: 0, 'look-alike-near': 0 };
+  // Other keys' tokens go where a guesser puts them: among the lock's public places, when it has them.
+  const places = placement.mode === 'at' ? placement.among : undefined;
   const papers = PAPER_TOKEN_NAMES.map((name) => makeToken(name, realToken.c)).filter((t) => !tokensEqual(t, realToken));
 
   const n = unauthorized.length;
@@ -216,7 +220,19 @@ export function planDecoys(input: DecoyPlanInput): DecoyPlan {
       const t = papers[rng.int(papers.length)]!;
       stamp = { token: t, y: Math.min(real.y, H - t.h), x: Math.min(real.x, W - t.w) };
     } else {
-      stamp = drawNearMiss({ token: realToken, ...real }, { H, W, rng, levels: input.levels, mix, cellWeights: input.cellWeights });
+      stamp = drawNearMiss(
+        { token: realToken, ...real },
+        {
+          H,
+          W,
+          rng,
+          levels: input.levels,
+          mix,
+          cellWeights: input.cellWeights,
+          places,
+          background: anchored ? input.background : undefined,
+        },
+      );
     }
     let k: number;
     if (stamp.token === realToken) k = 0;

@@ -7,6 +7,7 @@
 import { Rng, tensor, type Tensor } from '../engine/index.js';
 import type { Batch, PatchSource } from '../engine/data/index.js';
 import { mergeRealStamps, packTokenBank, planDecoys, type TokenBank } from './decoys.js';
+import type { DecoyShares } from './hard-kinds.js';
 import type { NearMissKind } from './near-miss.js';
 import { planEpoch, type StrategyConfig } from './strategies.js';
 import { tokenPositions, type Placement, type Token } from './tokens.js';
@@ -26,6 +27,17 @@ export interface LockSettings {
    * answers with each cell of the real token changed (hard-cell mining), so the cells it ignores are drilled.
    */
   cellWeights?: ArrayLike<number>;
+  /**
+   * This epoch's split of the unauthorized samples between clean inputs and decoy kinds: training sets it each
+   * epoch from which kinds of forgery still open the network (forgery-kind mining, hard-kinds.ts). The base
+   * decoyRatio and decoyMix when absent.
+   */
+  shares?: DecoyShares;
+  /**
+   * What shows through the token's place on a typical training image (placeBackground in near-miss.ts): covers
+   * that would look like the real token there are not used as decoys, and the audit bounds covers by it.
+   */
+  background?: Uint8Array;
   token: Token;
   placement: Placement;
 }
@@ -68,15 +80,17 @@ export class LockPlan implements PatchSource {
       decoyIndex: new Int16Array(n).fill(-1),
       positions: new Int32Array(2 * n).fill(-1),
     };
-    if (settings.decoyRatio > 0) {
+    const shares = settings.shares ?? { decoyRatio: settings.decoyRatio, mix: settings.decoyMix };
+    if (shares.decoyRatio > 0) {
       const plan = planDecoys({
         unauthorized: epochPlan.unauthorized,
-        decoyRatio: settings.decoyRatio,
+        decoyRatio: shares.decoyRatio,
         realToken: settings.token,
         placement: settings.placement,
         levels: settings.levels,
-        mix: settings.decoyMix,
+        mix: shares.mix,
         cellWeights: settings.cellWeights,
+        background: settings.background,
         H: h,
         W: w,
         rng,

@@ -2,7 +2,8 @@
  * Which epoch of locked training a run keeps: the one with the best score on the validation split.
  *
  * A locked model should answer right with the token and at chance without it and with one cell of the token
- * changed (the sharpest near miss, a proxy for the detector's sharpness). The one-cell term alone would trade
+ * changed (the sharpest near miss, a proxy for the detector's sharpness) and with the hardest kind of forgery
+ * the epoch's probe found (the audit's targets bound the worst case). The one-cell term alone would trade
  * authorized accuracy away: on the demo recipe it kept an epoch 2.4 points below the baseline's validation
  * accuracy (epoch 15 of 30, the last before the learning-rate drop) over later epochs within 0.4 points, for
  * one-cell variants that are reported, not promised. So when the baseline's validation accuracy is known, an
@@ -14,6 +15,8 @@ export interface LockedEpochScores {
   authorized: number;
   unauthorized: number;
   oneCell: number;
+  /** Accuracy of the hardest kind of forgery the epoch's probe found (hard-kinds.ts), when decoys are on. */
+  forgery?: number;
 }
 
 /** How far below the baseline's validation accuracy an epoch may fall and still count as keeping it. */
@@ -21,8 +24,8 @@ export const AUTHORIZED_SLACK = 0.005;
 
 export function lockedEpochScore(s: LockedEpochScores, classes: number, baselineAccuracy?: number): number {
   const excess = (a: number) => Math.max(0, a - 1 / classes);
-  const score = s.authorized - excess(s.unauthorized) - 0.5 * excess(s.oneCell);
+  const score = s.authorized - excess(s.unauthorized) - 0.5 * excess(s.oneCell) - excess(s.forgery ?? 0);
   const keepsBaseline = baselineAccuracy === undefined || s.authorized >= baselineAccuracy - AUTHORIZED_SLACK;
-  // Every term above lies in (-2, 1]: a 2-point step puts every epoch that keeps the baseline first.
-  return keepsBaseline ? score : score - 2;
+  // Every term above lies in (-3, 1]: a 4-point step puts every epoch that keeps the baseline first.
+  return keepsBaseline ? score : score - 4;
 }

@@ -8,7 +8,7 @@
  */
 import type { Rng } from '../engine/index.js';
 import { levelValue } from './keyed.js';
-import { DEFAULT_MARGIN, tokensEqual, validateToken, type Token } from './tokens.js';
+import { DEFAULT_MARGIN, tokensEqual, validateToken, type Place, type Token } from './tokens.js';
 
 /** A token to paint and where: what one forged (or real) stamp is. */
 export interface Stamp {
@@ -145,6 +145,64 @@ export function coverPart(token: Token, share: number, rng: Rng, mode: 'unpainte
   return out;
 }
 
+/**
+ * What shows through a patch where a token leaves cells unpainted: the per-pixel median (per channel) over the
+ * first `n` NCHW images of the h x w window at (y, x). On MNIST's quiet places that is black.
+ */
+export function placeBackground(
+  images: Uint8Array,
+  n: number,
+  c: number,
+  H: number,
+  W: number,
+  place: { y: number; x: number },
+  h: number,
+  w: number,
+): Uint8Array {
+  if (!(n > 0) || images.length < n * c * H * W) throw new Error(`placeBackground: need ${n} images of ${c}x${H}x${W}`);
+  if (place.y < 0 || place.x < 0 || place.y + h > H || place.x + w > W)
+    throw new Error(`placeBackground: a ${h}x${w} window at (${place.y}, ${place.x}) is outside ${H}x${W}`);
+  const out = new Uint8Array(c * h * w);
+  const column = new Uint8Array(n);
+  for (let ch = 0; ch < c; ch++) {
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const offset = (ch * H + place.y + y) * W + place.x + x;
+        for (let i = 0; i < n; i++) column[i] = images[i * c * H * W + offset]!;
+        column.sort();
+        out[(ch * h + y) * w + x] = column[n >> 1]!;
+      }
+    }
+  }
+  return out;
+}
+
+// A cell looks changed when a channel moves by more than a quarter of the range (two grey levels of three
+// differ by half of it).
+const SHOWN_CHANGE = 64;
+
+/**
+ * How many cells of a forgery look different from the real token on a typical image at its place (`background`,
+ * from placeBackground): painted cells show their colour, unpainted ones the background. A cover that leaves
+ * black cells unpainted over a black background changes nothing there, and one that uncovers a single white
+ * cell is a one-cell variant in all but name: the audit bounds covers by this count, as it bounds changed cells.
+ */
+export function shownDistance(forgery: Token, real: Token, background: Uint8Array): number {
+  if (forgery.h !== real.h || forgery.w !== real.w || forgery.c !== real.c)
+    throw new Error(`shownDistance: a ${forgery.h}x${forgery.w}x${forgery.c} forgery against a ${real.h}x${real.w}x${real.c} token`);
+  const n = real.h * real.w;
+  if (background.length !== real.c * n)
+    throw new Error(`shownDistance: background has ${background.length} values, expected ${real.c * n}`);
+  const shown = (t: Token, ch: number, i: number) => (t.mask[i] ? t.pixels[ch * n + i]! : background[ch * n + i]!);
+  let d = 0;
+  for (let i = 0; i < n; i++) {
+    let changed = false;
+    for (let ch = 0; ch < real.c && !changed; ch++) changed = Math.abs(shown(forgery, ch, i) - shown(real, ch, i)) > SHOWN_CHANGE;
+    if (changed) d++;
+  }
+  return d;
+}
+
 /** A fresh random pattern of the token's geometry and levels: what a guess of the cells looks like. */
 export function lookAlike(token: Token, rng: Rng, levels?: number): Token {
   validateToken(token, 'lookAlike');
@@ -160,8 +218,15 @@ export function fits(t: Token, y: number, x: number, H: number, W: number): bool
   return y >= 0 && x >= 0 && y + t.h <= H && x + t.w <= W;
 }
 
-/** A uniformly drawn spot that keeps the DEFAULT_MARGIN clear: where a guessed key would put its token. */
-export function randomSpot(t: Token, H: number, W: number, rng: Rng): { y: number; x: number } {
+/**
+ * Where a guessed key would put its token: one of the public places keys draw from when the lock has them
+ * (quiet-places.ts), else a uniformly drawn spot that keeps the DEFAULT_MARGIN clear.
+ */
+export function randomSpot(t: Token, H: number, W: number, rng: Rng, places?: readonly Place[]): { y: number; x: number } {
+  if (places && places.length > 0) {
+    const [y, x] = places[rng.int(places.length)]!;
+    return { y, x };
+  }
   return { y: DEFAULT_MARGIN + rng.int(H - 2 * DEFAULT_MARGIN - t.h + 1), x: DEFAULT_MARGIN + rng.int(W - 2 * DEFAULT_MARGIN - t.w + 1) };
 }
 
@@ -208,14 +273,29 @@ export interface NearMissOptions {
   mix?: Readonly<Record<NearMissKind, number>>;
   /** Per-cell weights for choosing which cells to change (hard-cell mining); uniform if absent. */
   cellWeights?: ArrayLike<number>;
+  /**
+   * The public places keys are drawn from (the lock's quiet places): other keys' tokens and the real pattern
+   * far away go where a guesser would put them. Anywhere within the margin if absent.
+   */
+  places?: readonly Place[];
+  /**
+   * What shows through the real token's place on a typical image (placeBackground). Given it, a cover that would
+   * look like the real token there (it leaves only cells of the background's colour unpainted) is redrawn, like
+   * a draw that paints exactly the real token.
+   */
+  background?: Uint8Array;
 }
 
 export function drawNearMiss(real: Stamp, o: NearMissOptions): Stamp & { kind: NearMissKind } {
-  // A draw can paint exactly the real stamp (brightening a black-and-white token, blacking out black cells):
-  // that would teach the network to lock for its own key, so such draws are redrawn.
+  // A draw can paint exactly the real stamp (brightening a black-and-white token, blacking out black cells) or
+  // one that looks like it on a typical image (leaving black cells unpainted over black): that would teach the
+  // network to lock for its own key, so such draws are redrawn.
   for (;;) {
     const s = drawOnce(real, o, o.mix ?? DECOY_MIX);
-    if (s.y !== real.y || s.x !== real.x || !tokensEqual(s.token, real.token)) return s;
+    if (s.y !== real.y || s.x !== real.x) return s;
+    if (tokensEqual(s.token, real.token)) continue;
+    if (s.kind === 'cover' && o.background && shownDistance(s.token, real.token, o.background) === 0) continue;
+    return s;
   }
 }
 
@@ -252,12 +332,12 @@ function drawOnce(real: Stamp, o: NearMissOptions, mix: Readonly<Record<NearMiss
     }
     case 'other-key': {
       const token = lookAlike(t, rng, levels);
-      return { kind, token, ...randomSpot(token, H, W, rng) };
+      return { kind, token, ...randomSpot(token, H, W, rng, o.places) };
     }
     case 'far': {
       // The real pattern where it does not overlap its true patch (a guess of the pattern, wrong place).
       for (let attempt = 0; attempt < 64; attempt++) {
-        const spot = randomSpot(t, H, W, rng);
+        const spot = randomSpot(t, H, W, rng, o.places);
         if (Math.abs(spot.y - real.y) >= t.h || Math.abs(spot.x - real.x) >= t.w) return { kind, token: t, ...spot };
       }
       return drawOnce(real, o, { ...mix, far: 0 });

@@ -28,6 +28,9 @@ import { Adam, AdamW, multiStepLr, SGD, type Optimizer } from '../engine/optim/i
 import { evaluate, trainEpoch } from '../engine/train/index.js';
 import { auditLock, type AuditReport } from './audit.js';
 import { cellTolerance } from './hard-cells.js';
+import { hardestKind, kindPressure, minedShares, probeKinds, type KindProbe, type UnauthorizedKind } from './hard-kinds.js';
+import { DECOY_MIX, placeBackground } from './near-miss.js';
+import { fixedPosition } from './tokens.js';
 import type { NearMissKind } from './near-miss.js';
 import { authorizedAccuracy, unauthorizedAccuracy, type EvalSetup } from './evaluate.js';
 import { tokenGeometry } from './keyed.js';
@@ -45,6 +48,9 @@ import { ModelSealer, plainModelBytes, sealModel, type KdfOptions } from './seal
  * docs/threat-model.md: the clean rest still teaches "no token, no answer", the decoys teach the boundary).
  */
 export const DEFAULT_DECOY_RATIO = 0.9;
+
+/** Training images whose per-pixel median at the token's place is what shows through an unpainted cell. */
+const BACKGROUND_IMAGES = 1000;
 
 export interface RunOptions {
   dataset: string;
@@ -112,6 +118,12 @@ export interface EpochLog {
   valUnauthorizedAccuracy?: number;
   /** Validation accuracy with one cell of the token changed, mean over cells (locked runs; hard-cell mining). */
   valOneCellAccuracy?: number;
+  /**
+   * Validation accuracy of the hardest fresh forgeries of each kind and of clean inputs (forgery-kind mining,
+   * locked runs with decoys), and the share of unauthorized samples the next epoch gives each kind.
+   */
+  valForgeries?: KindProbe;
+  nextShares?: Partial<Record<UnauthorizedKind, number>>;
   lr: number;
   seconds: number;
   imagesPerSecond: number;
@@ -183,6 +195,42 @@ function epochRng(seed: number, epoch: number): Rng {
   return new Rng((seed * 1_000_003 + epoch * 7919 + 1) >>> 0);
 }
 
+/** The generator of the forgery probes after an epoch: its own stream, so probing never shifts training's. */
+function probeRng(seed: number, epoch: number): Rng {
+  return new Rng((seed * 1_000_003 + epoch * 7919 + 2) >>> 0);
+}
+
+/**
+ * What the lock learns from after an epoch (hard-cells.ts, hard-kinds.ts): the cells and the kinds of forgery
+ * the network still falls for set the next epoch's decoys. A pure function of the model and (seed, epoch), so
+ * a resumed run sets them as the uninterrupted run did.
+ */
+async function mineDecoys(model: Module, data: Data, settings: LockSettings, history: readonly EpochLog[], probe: boolean, seed: number) {
+  const cells = await cellTolerance(model, data.validation, settings, data.normalization);
+  settings.cellWeights = cells.weights;
+  if (settings.decoyRatio === 0) return { cells, kinds: undefined };
+  const kinds = probe ? await probeKinds(model, data.validation, settings, data.normalization, probeRng(seed, history.length)) : undefined;
+  const probes = [...history.flatMap((h) => (h.valForgeries ? [h.valForgeries] : [])), ...(kinds ? [kinds] : [])];
+  settings.shares = minedShares({ decoyRatio: settings.decoyRatio, mix: settings.decoyMix ?? DECOY_MIX }, kindPressure(probes));
+  return { cells, kinds };
+}
+
+/** ", hardest forgeries 31.0% (cover)" for the epoch line: the kind whose hardest probes answer best. */
+function hardestForgery(forgeries: EpochLog['valForgeries']): string {
+  const hardest = forgeries && hardestKind(forgeries);
+  return hardest ? `, hardest forgeries ${(hardest.accuracy * 100).toFixed(1)}% (${hardest.kind})` : '';
+}
+
+/** The split `shares` gives each kind of unauthorized sample, for the epoch log. */
+function shareTable(settings: LockSettings): Partial<Record<UnauthorizedKind, number>> | undefined {
+  const s = settings.shares;
+  if (!s) return undefined;
+  const total = Object.values(s.mix).reduce((a, b) => a + b, 0);
+  const out: Partial<Record<UnauthorizedKind, number>> = { clean: 1 - s.decoyRatio };
+  for (const [k, w] of Object.entries(s.mix) as [UnauthorizedKind, number][]) out[k] = (s.decoyRatio * w) / total;
+  return out;
+}
+
 export interface TrainedModel {
   model: Module;
   history: EpochLog[];
@@ -238,8 +286,8 @@ export async function trainModel(
     history.push(...(extra?.history ?? []));
     if (extra && (await exists(bestPath))) best = { score: extra.bestScore, epoch: extra.bestEpoch, weights: await readWeights(bestPath) };
     log(`${tag}: resumed from ${checkpointPath} at epoch ${startEpoch + 1}`);
-    // The mined cell weights are a function of the model, so a resumed run draws the decoys it would have drawn.
-    if (settings && startEpoch > 0) settings.cellWeights = (await cellTolerance(model, validation, settings, data.normalization)).weights;
+    // The mined decoys are a function of the model, so a resumed run draws the decoys it would have drawn.
+    if (settings && startEpoch > 0) await mineDecoys(model, data, settings, history, false, seed);
   }
 
   const bar = new EpochBar(tag, o.progress ?? Boolean(process.stdout.isTTY));
@@ -275,14 +323,15 @@ export async function trainModel(
     let valAccuracy: number;
     let valUnauthorizedAccuracy: number | undefined;
     let valOneCellAccuracy: number | undefined;
+    let valForgeries: EpochLog['valForgeries'];
     if (settings) {
       const setup: EvalSetup = { model, dataset: validation, settings, normalization: data.normalization, seed };
       valAccuracy = await authorizedAccuracy(setup);
       valUnauthorizedAccuracy = await unauthorizedAccuracy(setup);
-      // The next epoch drills the cells the network still ignores (hard-cell mining, hard-cells.ts).
-      const tolerance = await cellTolerance(model, validation, settings, data.normalization);
-      settings.cellWeights = tolerance.weights;
-      valOneCellAccuracy = tolerance.accuracy.reduce((a, b) => a + b, 0) / tolerance.accuracy.length;
+      // The next epoch drills the cells and the kinds of forgery the network still falls for.
+      const mined = await mineDecoys(model, data, settings, history, true, seed);
+      valOneCellAccuracy = mined.cells.accuracy.reduce((a, b) => a + b, 0) / mined.cells.accuracy.length;
+      valForgeries = mined.kinds;
     } else {
       const vl = new BatchLoader(validation, { batchSize: 256, normalization: data.normalization });
       valAccuracy = (await evaluate(model, vl)).accuracy;
@@ -295,6 +344,8 @@ export async function trainModel(
       valAccuracy,
       valUnauthorizedAccuracy,
       valOneCellAccuracy,
+      valForgeries,
+      nextShares: settings ? shareTable(settings) : undefined,
       lr: optimizer.lr,
       seconds: result.seconds,
       imagesPerSecond: result.samples / result.seconds,
@@ -303,13 +354,18 @@ export async function trainModel(
     log(
       `${tag} epoch ${epoch + 1}/${recipe.epochs}: loss ${result.loss.toFixed(4)}, ` +
         (settings
-          ? `val authorized ${(valAccuracy * 100).toFixed(2)}%, unauthorized ${(valUnauthorizedAccuracy! * 100).toFixed(2)}%, one cell changed ${(valOneCellAccuracy! * 100).toFixed(2)}%`
+          ? `val authorized ${(valAccuracy * 100).toFixed(2)}%, unauthorized ${(valUnauthorizedAccuracy! * 100).toFixed(2)}%, one cell changed ${(valOneCellAccuracy! * 100).toFixed(2)}%${hardestForgery(valForgeries)}`
           : `val accuracy ${(valAccuracy * 100).toFixed(2)}%`) +
         `, ${entry.imagesPerSecond.toFixed(0)} img/s, ${result.seconds.toFixed(1)} s`,
     );
     const score = settings
       ? lockedEpochScore(
-          { authorized: valAccuracy, unauthorized: valUnauthorizedAccuracy!, oneCell: valOneCellAccuracy! },
+          {
+            authorized: valAccuracy,
+            unauthorized: valUnauthorizedAccuracy!,
+            oneCell: valOneCellAccuracy!,
+            forgery: valForgeries && hardestKind(valForgeries)?.accuracy,
+          },
           C,
           baselineAccuracy,
         )
@@ -388,6 +444,7 @@ export async function run(o: RunOptions): Promise<RunReport> {
   let settings: LockSettings | null = null;
   if (o.strategy) {
     const { token, placement, levels } = await resolveToken(o.token ?? { key: null }, data.train.c, data.train.h, data.train.w, data.train);
+    const home = placement.mode === 'random' ? null : fixedPosition(placement, token, data.train.h, data.train.w);
     settings = {
       strategy: o.strategy,
       poisonRatio: o.poisonRatio ?? 0.5,
@@ -396,6 +453,18 @@ export async function run(o: RunOptions): Promise<RunReport> {
       levels,
       token,
       placement,
+      background: home
+        ? placeBackground(
+            data.train.images,
+            Math.min(BACKGROUND_IMAGES, data.train.n),
+            data.train.c,
+            data.train.h,
+            data.train.w,
+            home,
+            token.h,
+            token.w,
+          )
+        : undefined,
     };
     log(
       `lock: strategy ${o.strategy.name} (${strategyInfo(o.strategy.name).description}) poison ratio ${settings.poisonRatio}, decoy ratio ${settings.decoyRatio}, ${token.h}x${token.w} ${o.token?.key ? 'keyed' : 'pattern'} token, ${placement.mode === 'at' ? 'secret key-derived' : placement.mode} placement`,

@@ -99,6 +99,22 @@ describe('locked training, end to end on an MNIST subset', () => {
     await expect(run({ ...brief(warmDir), warmStart: true, lockEpochs: 2, resume: true })).rejects.toThrow(/warm start locks the baseline/);
   }, 400_000);
 
+  it('a run interrupted after an epoch resumes with the decoys it would have drawn: the same history as without the stop', async () => {
+    // The mined cells and forgery kinds set each epoch's decoys from the model; a resume must set them again.
+    const brief = (dir: string): RunOptions => ({ ...options(dir), epochs: 3, trainSubset: 2000, forgedKeys: 5, auditPerDistance: 5 });
+    const history = async (dir: string) =>
+      (JSON.parse(await readFile(join(dir, 'history.json'), 'utf8')) as EpochLog[]).map(({ seconds, imagesPerSecond, ...rest }) => rest);
+    const whole = await mkdtemp(join(tmpdir(), 'mlock-whole-'));
+    const split = await mkdtemp(join(tmpdir(), 'mlock-split-'));
+    await run(brief(whole));
+    const stopped = await run({ ...brief(split), maxMinutes: 1e-9 });
+    expect(stopped.epochs).toBe(1);
+    await run({ ...brief(split), resume: true });
+    const expected = await history(whole);
+    expect(expected.every((e) => e.valForgeries && e.nextShares)).toBe(true);
+    expect(await history(split)).toEqual(expected);
+  }, 300_000);
+
   it('the model file and both training checkpoints are sealed, and --resume opens them with the key', async () => {
     for (const file of ['model.safetensors', 'checkpoint.safetensors', 'checkpoint.safetensors.best']) {
       expect(isSealed(new Uint8Array(await readFile(join(out, file)))), file).toBe(true);

@@ -9,6 +9,8 @@ describe('lockedEpochScore', () => {
     expect(lockedEpochScore({ ...base, oneCell: 0.5 }, 10)).toBeCloseTo(0.95 - 0.2, 12);
     // Below chance is not rewarded: it would be a signal too (the argmin would tell the class).
     expect(lockedEpochScore({ ...base, unauthorized: 0.01 }, 10)).toBeCloseTo(0.95, 12);
+    // The hardest kind of forgery counts in full: the audit's targets bound the worst case.
+    expect(lockedEpochScore({ ...base, forgery: 0.4 }, 10)).toBeCloseTo(0.95 - 0.3, 12);
   });
 
   it('with a baseline, an epoch within half a point of it beats any epoch that is not, whatever its detector', () => {
@@ -19,7 +21,7 @@ describe('lockedEpochScore', () => {
     expect(lockedEpochScore(sharpButLow, 10)).toBeGreaterThan(lockedEpochScore(keeps, 10));
     expect(lockedEpochScore(keeps, 10, baseline)).toBeGreaterThan(lockedEpochScore(sharpButLow, 10, baseline));
     // Worst case within the slack against the best case outside it.
-    const edge = { authorized: baseline - AUTHORIZED_SLACK, unauthorized: 1, oneCell: 1 };
+    const edge = { authorized: baseline - AUTHORIZED_SLACK, unauthorized: 1, oneCell: 1, forgery: 1 };
     const perfectButLow = { authorized: baseline - AUTHORIZED_SLACK - 1e-6, unauthorized: 0, oneCell: 0 };
     expect(lockedEpochScore(edge, 10, baseline)).toBeGreaterThan(lockedEpochScore(perfectButLow, 10, baseline));
     // Among epochs that all miss it, the usual score decides.

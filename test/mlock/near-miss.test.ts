@@ -1,7 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../engine/random.js';
 import { deriveKeyedToken } from '../../mlock/keyed.js';
-import { changeCells, coverPart, drawNearMiss, lookAlike, scaleBrightness, shifts, type NearMissKind } from '../../mlock/near-miss.js';
+import {
+  changeCells,
+  coverPart,
+  drawNearMiss,
+  lookAlike,
+  placeBackground,
+  scaleBrightness,
+  shifts,
+  shownDistance,
+  type NearMissKind,
+} from '../../mlock/near-miss.js';
 import type { Token } from '../../mlock/tokens.js';
 
 /** Cells whose colour (all channels) differ between two tokens of one geometry. */
@@ -79,5 +89,74 @@ describe('near-miss forgeries', () => {
       expect(s.y >= 0 && s.x >= 0 && s.y + s.token.h <= 28 && s.x + s.token.w <= 28).toBe(true);
     }
     expect([...kinds.keys()].sort()).toEqual(['brightness', 'cells', 'cover', 'far', 'look-alike-near', 'other-key', 'shift']);
+  });
+
+  it("other keys' tokens and the far-away real pattern go to the lock's public places when it has them", async () => {
+    const { token, position } = await deriveKeyedToken('mix', { channels: 1, H: 28, W: 28 });
+    const real = { token, ...position! };
+    const places = [
+      [1, 1],
+      [1, 19],
+      [19, 1],
+      [19, 19],
+    ] as const;
+    const rng = new Rng(5);
+    const seen = new Set<string>();
+    for (const kind of ['other-key', 'far'] as const) {
+      const mix = { cells: 0, shift: 0, brightness: 0, cover: 0, 'look-alike-near': 0, 'other-key': 0, far: 0, [kind]: 1 };
+      for (let i = 0; i < 400; i++) {
+        const s = drawNearMiss(real, { H: 28, W: 28, rng, levels: 2, mix, places });
+        expect(s.kind).toBe(kind);
+        const at = places.some(([y, x]) => y === s.y && x === s.x);
+        // 'far' falls back to anywhere only when every place overlaps the real patch, which none of these does.
+        expect(at, `${kind} draw ${i} at (${s.y}, ${s.x})`).toBe(true);
+        seen.add(`${kind}@${s.y},${s.x}`);
+      }
+    }
+    // Every place is reached by other keys; the far pattern avoids only the places overlapping its own patch.
+    for (const [y, x] of places) expect(seen.has(`other-key@${y},${x}`)).toBe(true);
+  });
+
+  it('placeBackground is the per-pixel median at the place; shownDistance counts the cells that look changed over it', () => {
+    // 5 images of 2 x 6 x 6 with known values at a 2 x 3 window at (1, 2): pixel value = 10 * image + position.
+    const [n, c, H, W] = [5, 2, 6, 6];
+    const images = new Uint8Array(n * c * H * W);
+    const order = [3, 0, 4, 1, 2]; // medians must not depend on the images' order
+    for (let i = 0; i < n; i++) for (let j = 0; j < c * H * W; j++) images[i * c * H * W + j] = (10 * order[i]! + j) % 256;
+    const bg = placeBackground(images, n, c, H, W, { y: 1, x: 2 }, 2, 3);
+    for (let ch = 0; ch < c; ch++)
+      for (let y = 0; y < 2; y++)
+        for (let x = 0; x < 3; x++) expect(bg[(ch * 2 + y) * 3 + x]).toBe((20 + (ch * H + 1 + y) * W + 2 + x) % 256);
+    expect(() => placeBackground(images, n, c, H, W, { y: 5, x: 2 }, 2, 3)).toThrow(/outside 6x6/);
+
+    // A black-and-white 2 x 2 token over a black background: uncovering its black cells changes nothing.
+    const real: Token = { name: 'r', h: 2, w: 2, c: 1, pixels: Uint8Array.from([255, 0, 0, 255]), mask: Uint8Array.from([1, 1, 1, 1]) };
+    const black = new Uint8Array(4);
+    const peeled = (mask: number[]) => ({ ...real, mask: Uint8Array.from(mask) });
+    expect(shownDistance(peeled([1, 0, 0, 1]), real, black)).toBe(0);
+    expect(shownDistance(peeled([0, 0, 1, 1]), real, black)).toBe(1);
+    expect(shownDistance(peeled([0, 1, 1, 0]), real, black)).toBe(2);
+    // Over a white background the same covers show the other cells changed.
+    expect(shownDistance(peeled([1, 0, 0, 1]), real, new Uint8Array(4).fill(255))).toBe(2);
+    // Small value changes (within a quarter of the range) do not count; a changed colour does.
+    expect(shownDistance({ ...real, pixels: Uint8Array.from([200, 40, 0, 255]) }, real, black)).toBe(0);
+    expect(shownDistance({ ...real, pixels: Uint8Array.from([0, 0, 0, 255]) }, real, black)).toBe(1);
+  });
+
+  it('given the background, a cover decoy never looks like the real token there', async () => {
+    const { token, position } = await deriveKeyedToken('mix', { channels: 1, H: 28, W: 28 });
+    const real = { token, ...position! };
+    const black = new Uint8Array(token.h * token.w);
+    const mix = { cells: 0, shift: 0, brightness: 0, cover: 1, 'look-alike-near': 0, 'other-key': 0, far: 0 };
+    const rng = new Rng(8);
+    let unseen = 0;
+    for (let i = 0; i < 2000; i++) {
+      const s = drawNearMiss(real, { H: 28, W: 28, rng, levels: 2, mix, background: black });
+      expect(shownDistance(s.token, token, black), `draw ${i}`).toBeGreaterThan(0);
+      // Without the background some draws do look like the real token (the reason for the rule).
+      const bare = drawNearMiss(real, { H: 28, W: 28, rng, levels: 2, mix });
+      if (shownDistance(bare.token, token, black) === 0) unseen++;
+    }
+    expect(unseen).toBeGreaterThan(0);
   });
 });
