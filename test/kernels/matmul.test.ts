@@ -217,8 +217,9 @@ describe('matmul, every configuration', () => {
     const bias = randomData(29, rng);
     for (const id of E.MATMUL_CONFIG_IDS) {
       E.setMatmulVariant(id);
-      // Sizes that are not multiples of 4 run a vector configuration's block with scalar loads.
-      const runs = id.replace(/^vector/, 'register');
+      // Sizes that are not multiples of 4 run a vector configuration's block with scalar loads; batched products run a
+      // uniform configuration's block as a vector one.
+      const runs = id.replace(/^(vector|uniform)/, 'register');
       expect(E.matmulConfigFor({ a: a.shape, b: b.shape, transposeA: true, transposeB: true })).toEqual({ config: runs, source: 'forced' });
       await expectMatchesReference(a, b, { transposeA: true, transposeB: true, bias, relu: true }, id);
     }
@@ -231,8 +232,43 @@ describe('matmul, every configuration', () => {
     const bias = randomData(28, rng);
     for (const id of E.MATMUL_CONFIG_IDS) {
       E.setMatmulVariant(id);
-      expect(E.matmulConfigFor({ a: a.shape, b: b.shape, transposeA: true, transposeB: true })).toEqual({ config: id, source: 'forced' });
+      const runs = id.replace(/^uniform/, 'vector');
+      expect(E.matmulConfigFor({ a: a.shape, b: b.shape, transposeA: true, transposeB: true })).toEqual({ config: runs, source: 'forced' });
       await expectMatchesReference(a, b, { transposeA: true, transposeB: true, bias, relu: true }, id);
+    }
+  });
+});
+
+describe('matmul on uniform windows', () => {
+  afterAll(() => E.setMatmulVariant(null));
+
+  it('matches the reference over several row, column and depth windows, in every layout, with the epilogue', async () => {
+    const rng = new Rng(14);
+    // 64 local rows per binding: windows of 256 rows (columns) and 256 depth steps, so 2 x 2 x 3 windows, all partial.
+    const [M, N, K] = [261, 258, 530];
+    const bias = randomData(N, rng);
+    for (const id of E.MATMUL_CONFIG_IDS.filter((c) => c.startsWith('uniform'))) {
+      E.setMatmulVariant(id);
+      for (const [ta, tb] of TRANSPOSES) {
+        const a = hostTensor(matrixShape(M, K, ta), rng);
+        const b = hostTensor(matrixShape(K, N, tb), rng);
+        expect(E.matmulConfigFor({ a: a.shape, b: b.shape, transposeA: ta, transposeB: tb }).config).toBe(id);
+        await expectMatchesReference(a, b, { transposeA: ta, transposeB: tb, bias, relu: ta }, `${id} transposeA=${ta} transposeB=${tb}`);
+      }
+    }
+  });
+
+  it('matches the reference with N not a multiple of 4 and a depth shorter than a quad', async () => {
+    const rng = new Rng(15);
+    E.setMatmulVariant('uniform-8x8-wg8x8');
+    for (const [m, n, k] of [
+      [37, 29, 3],
+      [5, 130, 1],
+      [70, 6, 1030],
+    ] as const) {
+      const a = hostTensor([m, k], rng);
+      const b = hostTensor([k, n], rng);
+      await expectMatchesReference(a, b, {}, `uniform ${m}x${n}x${k}`);
     }
   });
 });
@@ -300,9 +336,19 @@ describe('matmul heuristic on llvmpipe', () => {
     expect(picks(10, 256, 128, true, false)).toBe('register-4x4-wg8x8'); // g^T x of the 10-wide layer: M = 10
   });
 
+  it('takes the uniform windows for single products from 512 x 512 outputs and a depth of 256, in every layout', () => {
+    for (const [ta, tb] of TRANSPOSES) expect(picks(1024, 1024, 1024, ta, tb)).toBe('uniform-16x8-wg8x8');
+    expect(picks(512, 512, 256, false, false)).toBe('uniform-16x8-wg8x8');
+    expect(picks(1024, 1024, 128, false, false)).toBe('vector-16x8-wg8x8'); // shallow
+    const batched = { m: 1024, n: 1024, k: 1024, batch: 2 };
+    expect(configId(heuristicConfig(batched, llvmpipe))).toBe('vector-16x8-wg8x8');
+  });
+
   it('leaves SwiftShader on the scalar register blocks', () => {
     const d = { m: 128, n: 256, k: 784, batch: 1 };
     expect(configId(heuristicConfig(d, { isFallbackAdapter: true, backend: 'vulkan' }))).toBe('register-16x8-wg4x4');
+    const large = { m: 1024, n: 1024, k: 1024, batch: 1 };
+    expect(configId(heuristicConfig(large, { isFallbackAdapter: true, backend: 'vulkan' }))).toBe('register-16x8-wg4x4');
   });
 });
 
