@@ -145,13 +145,14 @@ function uniformFor(outputs: number): string {
 }
 
 /**
- * Where llvmpipe's heuristic takes the uniform windows: single products with at least 512 x 512 outputs and a
- * depth of 256 or more. Side by side there (alternating, busy 2-core machine) the 16 x 8 uniform block beat the
- * 16 x 8 vector block on 1024^3 in every layout (nn, nt, tn); on the MLP step's products (128 or 256 rows, K 128
- * to 784) it was mixed (0.8-1.2x): its packing passes and the C updates between depth windows weigh more there.
+ * Where llvmpipe's heuristic takes the uniform windows: single products with at least 128 x 256 outputs and a
+ * depth of 64 or more. Side by side there (alternating, busy 2-core machine, bench:matmuls) the 16 x 8 uniform
+ * block beat the 16 x 8 vector block on 1024^3 (1.72x) and on the MLP step's large products (1.11-1.37x, one
+ * even: 0.98x); products with a side of 10 or a depth of 10 keep the vector and register blocks (mixed there:
+ * 0.5-1.15x), as do batched products (the windows hold one matrix).
  */
 function uniformPays(d: MatmulDims): boolean {
-  return d.batch === 1 && d.m * d.n >= 512 * 512 && d.k >= 256;
+  return d.batch === 1 && d.m * d.n >= 128 * 256 && d.k >= 64;
 }
 
 /** How a product reads its operands: enough to tell whether it can take vec4 loads. */

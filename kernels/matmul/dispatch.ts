@@ -10,15 +10,7 @@ import { LOOP_BUDGET } from '../loop-budget.js';
 import { matmulProgram, runnableConfig, type MatmulConfig, type MatmulDims } from './configs.js';
 import { UNROLL } from './register-tiled.js';
 import { MAX_WORKGROUPS, type MatmulFlags } from './operands.js';
-import {
-  packUniforms,
-  packWindowsProgram,
-  packedBytes,
-  windowNames,
-  windowOffset,
-  windowShape,
-  WINDOW_BINDINGS,
-} from './uniform-windows.js';
+import { packPlan, packWindowsProgram, packedBytes, windowNames, windowOffset, windowShape, windowSpan } from './uniform-windows.js';
 import { UNIFORM_WINDOW_BYTES } from '../program.js';
 
 /** The batch index space: its shape and, per dim, the element stride of A and of B (0 where broadcast). */
@@ -172,14 +164,11 @@ export function matmulDispatches(chosen: MatmulConfig, f: MatmulFlags, d: Matmul
  */
 function windowPlan(c: MatmulConfig, program: KernelProgram, common: UniformValues, d: MatmulDims, f: MatmulFlags): MatmulPlan {
   const w = windowShape(d);
-  const pack = packWindowsProgram();
-  const dispatches: MatmulDispatch[] = (['a', 'b'] as const).map((side) => ({
-    program: pack,
-    uniforms: packUniforms(side, w, f, d),
-    trips: 0,
-    binds: { kind: 'pack', side },
-  }));
-  const span = WINDOW_BINDINGS * w.rows;
+  const dispatches: MatmulDispatch[] = (['a', 'b'] as const).map((side) => {
+    const pack = packPlan(side, w, f, d);
+    return { program: packWindowsProgram(pack.loads), uniforms: pack.uniforms, trips: 0, binds: { kind: 'pack', side } };
+  });
+  const [spanM, spanN] = [windowSpan(w, 'a'), windowSpan(w, 'b')];
   const kw = 4 * w.kw4;
   for (let mi = 0; mi < w.windowsM; mi++) {
     for (let ni = 0; ni < w.windowsN; ni++) {
@@ -194,10 +183,10 @@ function windowPlan(c: MatmulConfig, program: KernelProgram, common: UniformValu
             batchBase: 0,
             kStart,
             kEnd,
-            rowBase: mi * span,
-            colBase: ni * span,
-            windowRows: Math.min(span, d.m - mi * span),
-            windowCols: Math.min(span, d.n - ni * span),
+            rowBase: mi * spanM,
+            colBase: ni * spanN,
+            windowRows: Math.min(spanM, d.m - mi * spanM),
+            windowCols: Math.min(spanN, d.n - ni * spanN),
             kw4: w.kw4,
             quads,
           },

@@ -28,10 +28,11 @@ import type { RegisterTiling } from './register-tiled.js';
 export const WINDOW_BINDINGS = 4;
 export const WINDOW_BYTES = WINDOW_BINDINGS * UNIFORM_WINDOW_VEC4S * 16;
 
-/** How a product is cut into windows: R local rows per binding, kw4 depth quads per row. */
+/** How a product is cut into windows: local rows per binding (of A' and of B'), kw4 depth quads per row. */
 export interface WindowShape {
-  /** Local rows per binding; a window covers 4R rows (columns) of the operand. */
-  rows: number;
+  /** Local rows per binding of A' (rowsA) and B' (rowsB); a window covers 4 times as many rows (columns). */
+  rowsA: number;
+  rowsB: number;
   /** Depth quads per local row; a window covers 4 * kw4 depth steps. */
   kw4: number;
   /** Windows along M, N and K. */
@@ -40,23 +41,28 @@ export interface WindowShape {
   windowsK: number;
 }
 
+/** Local rows per binding for an operand with this many rows: a multiple of 4 (a 16-row block spans 4), at most 64. */
+const localRows = (rows: number) => Math.min(64, Math.max(4, 4 * Math.ceil(rows / 16)));
+
 /**
- * R follows the larger of M and N (so small products keep their windows small and deep) up to 64, which gives
- * 256-row windows 256 steps deep; kw4 fills the rest of a 4,096-vec4 binding but not more than the depth needs.
- * R is a multiple of 4: a 16-row block spans four local rows of each binding.
+ * Each operand's local rows follow its own rows (M for A', N for B'), so a small side packs no padding rows, up
+ * to 64 (256-row windows); kw4 fills a 4,096-vec4 binding of the taller one, but no more than the depth needs.
  */
 export function windowShape(d: Pick<MatmulDims, 'm' | 'n' | 'k'>): WindowShape {
-  const rows = Math.min(64, Math.max(4, 4 * Math.ceil(Math.max(d.m, d.n) / 16)));
-  const kw4 = Math.max(1, Math.min(Math.floor(UNIFORM_WINDOW_VEC4S / rows), Math.ceil(d.k / 4)));
-  const span = WINDOW_BINDINGS * rows;
+  const [rowsA, rowsB] = [localRows(d.m), localRows(d.n)];
+  const kw4 = Math.max(1, Math.min(Math.floor(UNIFORM_WINDOW_VEC4S / Math.max(rowsA, rowsB)), Math.ceil(d.k / 4)));
   return {
-    rows,
+    rowsA,
+    rowsB,
     kw4,
-    windowsM: Math.ceil(d.m / span),
-    windowsN: Math.ceil(d.n / span),
+    windowsM: Math.ceil(d.m / (WINDOW_BINDINGS * rowsA)),
+    windowsN: Math.ceil(d.n / (WINDOW_BINDINGS * rowsB)),
     windowsK: Math.max(1, Math.ceil(d.k / (4 * kw4))),
   };
 }
+
+/** Rows (columns) of A' (B') one window covers. */
+export const windowSpan = (w: WindowShape, side: 'a' | 'b') => WINDOW_BINDINGS * (side === 'a' ? w.rowsA : w.rowsB);
 
 /** Bytes of the packed A' (resp. B'): every window whole, as its bindings need. */
 export const packedBytes = (w: WindowShape, side: 'a' | 'b') => (side === 'a' ? w.windowsM : w.windowsN) * w.windowsK * WINDOW_BYTES;
@@ -65,20 +71,51 @@ export const packedBytes = (w: WindowShape, side: 'a' | 'b') => (side === 'a' ? 
 export const windowOffset = (w: WindowShape, outer: number, ki: number, c: number) =>
   ((outer * w.windowsK + ki) * WINDOW_BINDINGS + c) * UNIFORM_WINDOW_VEC4S * 16;
 
-/** Packs one operand into windows: reads `src` (floats), writes `dst` (vec4s). */
-export type PackProgram = KernelProgram<{ src: 'f32' }, { dst: 'vec4<f32>' }>;
+/**
+ * How the pack reads its operand: 'depth4' where the operand is contiguous along the depth and K is a multiple of
+ * 4 (one vec4 per row), 'rows4' where it is contiguous along its rows and their count is a multiple of 4 (one
+ * vec4 of four rows per depth step), 'scalar' otherwise.
+ */
+export type PackLoads = 'depth4' | 'rows4' | 'scalar';
+
+/** Packs one operand into windows: reads `src`, writes `dst` (vec4s). */
+export type PackProgram = KernelProgram<{ src: 'f32' | 'vec4<f32>' }, { dst: 'vec4<f32>' }>;
 
 const PACK_WG = 64;
 
 /**
- * One invocation per vec4 of the packed buffer's used part: window w = (outer, ki), binding c, local row lr,
- * depth quad kq. The operand element (r, k) is src[r * rowStride + k * depthStride]; zero past `rows` or `depth`.
- * Loop-free.
+ * One invocation per (window, local row, depth quad): the four rows r0 + c (c = 0..3, one per binding) over four
+ * depth steps from k0, written as one vec4 to each binding. The element (r, k) is src[r * rowStride + k *
+ * depthStride]; zero past `rows` or `depth`. Loop-free; two integer divisions per 16 floats.
  */
-export function packWindowsProgram(): PackProgram {
+export function packWindowsProgram(loads: PackLoads): PackProgram {
+  const element = (c: number, e: number) =>
+    `select(0.0, src[(r0 + ${c}u) * u.rowStride + (k0 + ${e}u) * u.depthStride], r0 + ${c}u < u.rows && k0 + ${e}u < u.depth)`;
+  const values =
+    loads === 'depth4'
+      ? // Whole quads (K % 4 = 0): row r0 + c's four depth steps are one vec4 (the index is clamped, then masked).
+        range(4).map(
+          (c) =>
+            `let v${c} = select(vec4<f32>(0.0), src[(min(r0 + ${c}u, u.rows - 1u) * u.rowStride + k0) / 4u], r0 + ${c}u < u.rows && k0 < u.depth);`,
+        )
+      : loads === 'rows4'
+        ? // Whole row quads (rows % 4 = 0): depth step k0 + e of rows r0..r0+3 is one vec4; transposed in registers.
+          [
+            ...range(4).map(
+              (e) =>
+                `let q${e} = select(vec4<f32>(0.0), src[(min(k0 + ${e}u, u.depth - 1u) * u.depthStride + min(r0, u.rows - 4u)) / 4u], r0 < u.rows && k0 + ${e}u < u.depth);`,
+            ),
+            ...range(4).map((c) => `let v${c} = vec4<f32>(q0[${c}], q1[${c}], q2[${c}], q3[${c}]);`),
+          ]
+        : range(4).map(
+            (c) =>
+              `let v${c} = vec4<f32>(${range(4)
+                .map((e) => element(c, e))
+                .join(', ')});`,
+          );
   return {
     name: 'matmul',
-    key: 'matmul|uniform-pack',
+    key: `matmul|uniform-pack|${loads}`,
     workgroupSize: [PACK_WG, 1, 1],
     uniforms: [
       { name: 'rows', type: 'u32' },
@@ -90,7 +127,7 @@ export function packWindowsProgram(): PackProgram {
       { name: 'windowsK', type: 'u32' },
       { name: 'total', type: 'u32' },
     ],
-    inputs: { src: 'f32' },
+    inputs: { src: loads === 'scalar' ? 'f32' : 'vec4<f32>' },
     outputs: { dst: 'vec4<f32>' },
     grid: (u) => grid1d(scalarUniform(u, 'total'), PACK_WG),
     body: () => `${linearMainWgsl(PACK_WG)}
@@ -98,45 +135,47 @@ export function packWindowsProgram(): PackProgram {
   let kq = i % u.kw4;
   let t = i / u.kw4;
   let lr = t % u.localRows;
-  let t2 = t / u.localRows;
-  let c = t2 % ${WINDOW_BINDINGS}u;
-  let w = t2 / ${WINDOW_BINDINGS}u;
+  let w = t / u.localRows;
   let ki = w % u.windowsK;
   let outer = w / u.windowsK;
-  let r = outer * ${WINDOW_BINDINGS}u * u.localRows + ${WINDOW_BINDINGS}u * lr + c;
+  let r0 = outer * ${WINDOW_BINDINGS}u * u.localRows + ${WINDOW_BINDINGS}u * lr;
   let k0 = ki * u.kw4 * 4u + 4u * kq;
-  var v = vec4<f32>(0.0);
-  if (r < u.rows) {
-    ${range(4)
-      .map((e) => `if (k0 + ${e}u < u.depth) { v[${e}] = src[r * u.rowStride + (k0 + ${e}u) * u.depthStride]; }`)
-      .join('\n    ')}
-  }
-  dst[(w * ${WINDOW_BINDINGS}u + c) * ${UNIFORM_WINDOW_VEC4S}u + lr * u.kw4 + kq] = v;
+  ${values.join('\n  ')}
+  let at = w * ${WINDOW_BINDINGS * UNIFORM_WINDOW_VEC4S}u + lr * u.kw4 + kq;
+  ${range(WINDOW_BINDINGS)
+    .map((c) => `dst[at + ${c * UNIFORM_WINDOW_VEC4S}u] = v${c};`)
+    .join('\n  ')}
 }`,
   };
 }
 
-/** The pack dispatch's uniforms for A' (side 'a') or B' ('b') of a product with these flags and sizes. */
-export function packUniforms(
+/** The pack of A' (side 'a') or B' ('b') of a product with these flags and sizes: how it loads, and its uniforms. */
+export function packPlan(
   side: 'a' | 'b',
   w: WindowShape,
   f: Pick<MatmulFlags, 'transposeA' | 'transposeB'>,
   d: MatmulDims,
-): UniformValues {
+): { loads: PackLoads; uniforms: UniformValues } {
   const a = side === 'a';
   const rows = a ? d.m : d.n;
   // A'(r, k) = A[r, k] or A[k, r]; B'(k, n) = B[k, n] or B[n, k].
-  const [rowStride, depthStride] = a ? (f.transposeA ? [1, d.m] : [d.k, 1]) : f.transposeB ? [d.k, 1] : [1, d.n];
+  const alongDepth = a ? !f.transposeA : f.transposeB;
+  const [rowStride, depthStride] = alongDepth ? [d.k, 1] : [1, rows];
+  const loads: PackLoads = alongDepth ? (d.k % 4 === 0 ? 'depth4' : 'scalar') : rows % 4 === 0 ? 'rows4' : 'scalar';
+  const local = a ? w.rowsA : w.rowsB;
   const windows = (a ? w.windowsM : w.windowsN) * w.windowsK;
   return {
-    rows,
-    depth: d.k,
-    rowStride,
-    depthStride,
-    localRows: w.rows,
-    kw4: w.kw4,
-    windowsK: w.windowsK,
-    total: windows * WINDOW_BINDINGS * w.rows * w.kw4,
+    loads,
+    uniforms: {
+      rows,
+      depth: d.k,
+      rowStride,
+      depthStride,
+      localRows: local,
+      kw4: w.kw4,
+      windowsK: w.windowsK,
+      total: windows * local * w.kw4,
+    },
   };
 }
 

@@ -244,16 +244,26 @@ describe('matmul on uniform windows', () => {
 
   it('matches the reference over several row, column and depth windows, in every layout, with the epilogue', async () => {
     const rng = new Rng(14);
-    // 64 local rows per binding: windows of 256 rows (columns) and 256 depth steps, so 2 x 2 x 3 windows, all partial.
-    const [M, N, K] = [261, 258, 530];
-    const bias = randomData(N, rng);
-    for (const id of E.MATMUL_CONFIG_IDS.filter((c) => c.startsWith('uniform'))) {
-      E.setMatmulVariant(id);
-      for (const [ta, tb] of TRANSPOSES) {
-        const a = hostTensor(matrixShape(M, K, ta), rng);
-        const b = hostTensor(matrixShape(K, N, tb), rng);
-        expect(E.matmulConfigFor({ a: a.shape, b: b.shape, transposeA: ta, transposeB: tb }).config).toBe(id);
-        await expectMatchesReference(a, b, { transposeA: ta, transposeB: tb, bias, relu: ta }, `${id} transposeA=${ta} transposeB=${tb}`);
+    // 64 local rows per binding: windows of 256 rows (columns) and 256 depth steps, so 2 x 2 x 3 windows, all partial;
+    // packed with scalar loads (odd sizes), then with vec4 loads along the depth or along the rows (multiples of 4).
+    for (const [M, N, K] of [
+      [261, 258, 530],
+      [260, 264, 532],
+    ] as const) {
+      const bias = randomData(N, rng);
+      for (const id of E.MATMUL_CONFIG_IDS.filter((c) => c.startsWith('uniform'))) {
+        E.setMatmulVariant(id);
+        for (const [ta, tb] of TRANSPOSES) {
+          const a = hostTensor(matrixShape(M, K, ta), rng);
+          const b = hostTensor(matrixShape(K, N, tb), rng);
+          expect(E.matmulConfigFor({ a: a.shape, b: b.shape, transposeA: ta, transposeB: tb }).config).toBe(id);
+          await expectMatchesReference(
+            a,
+            b,
+            { transposeA: ta, transposeB: tb, bias, relu: ta },
+            `${id} ${M}x${N}x${K} transposeA=${ta} transposeB=${tb}`,
+          );
+        }
       }
     }
   });
@@ -265,6 +275,7 @@ describe('matmul on uniform windows', () => {
       [37, 29, 3],
       [5, 130, 1],
       [70, 6, 1030],
+      [128, 256, 784], // the MLP's first layer: A' 32 local rows per binding, B' 64
     ] as const) {
       const a = hostTensor([m, k], rng);
       const b = hostTensor([k, n], rng);
@@ -324,11 +335,11 @@ describe('matmul heuristic on llvmpipe', () => {
     return configId(runnableConfig(heuristicConfig(d, llvmpipe), { transposeA, transposeB }, d));
   };
 
-  it("takes the 16 x 8 vector block for the MLP step's large products, in every layout they use", () => {
-    expect(picks(128, 256, 784, false, true)).toBe('vector-16x8-wg8x8'); // forward, x W^T
-    expect(picks(128, 256, 256, false, false)).toBe('vector-16x8-wg8x8'); // input gradient, g W
-    expect(picks(256, 784, 128, true, false)).toBe('vector-16x8-wg8x8'); // weight gradient, g^T x
-    expect(picks(64, 256, 64, false, false)).toBe('vector-8x8-wg8x8'); // fewer outputs: smaller blocks
+  it("takes the 16 x 8 uniform block for the MLP step's large products, in every layout they use", () => {
+    expect(picks(128, 256, 784, false, true)).toBe('uniform-16x8-wg8x8'); // forward, x W^T
+    expect(picks(128, 256, 256, false, false)).toBe('uniform-16x8-wg8x8'); // input gradient, g W
+    expect(picks(256, 784, 128, true, false)).toBe('uniform-16x8-wg8x8'); // weight gradient, g^T x
+    expect(picks(64, 256, 64, false, false)).toBe('vector-8x8-wg8x8'); // fewer outputs: smaller vector blocks
   });
 
   it('keeps the vector block and workgroup, with scalar loads, where a contiguous dimension is not a multiple of 4', () => {
@@ -336,10 +347,10 @@ describe('matmul heuristic on llvmpipe', () => {
     expect(picks(10, 256, 128, true, false)).toBe('register-4x4-wg8x8'); // g^T x of the 10-wide layer: M = 10
   });
 
-  it('takes the uniform windows for single products from 512 x 512 outputs and a depth of 256, in every layout', () => {
+  it('takes the uniform windows for single products from 128 x 256 outputs and a depth of 64, in every layout', () => {
     for (const [ta, tb] of TRANSPOSES) expect(picks(1024, 1024, 1024, ta, tb)).toBe('uniform-16x8-wg8x8');
-    expect(picks(512, 512, 256, false, false)).toBe('uniform-16x8-wg8x8');
-    expect(picks(1024, 1024, 128, false, false)).toBe('vector-16x8-wg8x8'); // shallow
+    expect(picks(128, 256, 64, false, false)).toBe('uniform-16x8-wg8x8');
+    expect(picks(1024, 1024, 32, false, false)).toBe('vector-16x8-wg8x8'); // shallow
     const batched = { m: 1024, n: 1024, k: 1024, batch: 2 };
     expect(configId(heuristicConfig(batched, llvmpipe))).toBe('vector-16x8-wg8x8');
   });
