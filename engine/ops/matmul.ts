@@ -126,7 +126,7 @@ function product(a: Tensor, b: Tensor, plan: ProductPlan, { bias, relu, dropout 
     const batch = collapseBatch(plan.outBatch, plan.aMatrix.slice(0, -2), plan.bMatrix.slice(0, -2), dims.m * dims.k, dims.k * dims.n);
     const flags = { transposeA, transposeB, batchRank: batch.shape.length, bias: bias !== undefined, relu, dropout: dropout !== undefined };
     const rt = runtime();
-    const config = deviceConfig(chooseConfig(rt.info, { dims, transposeA, transposeB }).config, rt.limits);
+    const config = deviceConfig(chooseConfig(rt.info, { dims, transposeA, transposeB }).config, rt.limits, dims);
     const mask = dropout ? dropoutUniforms(dropout.p, dropout.seed) : {};
     const work = matmulDispatches(config, flags, dims, batch);
     const buffers: MatmulBuffers = { a: a.buffer('matmul'), b: b.buffer('matmul'), c: out.buffer('matmul'), bias: bias?.buffer('matmul') };
@@ -264,7 +264,7 @@ export function matmulConfigFor(s: MatmulShapes): { config: string; source: Tune
   const p = planProduct(s);
   const rt = runtime();
   const { config, source } = chooseConfig(rt.info, { dims: p.dims, transposeA: p.transposeA, transposeB: p.transposeB });
-  return { config: configId(runnableConfig(deviceConfig(config, rt.limits), p, p.dims)), source };
+  return { config: configId(runnableConfig(deviceConfig(config, rt.limits, p.dims), p, p.dims)), source };
 }
 
 /** Turn measurement-based choices on or off (off: the heuristic only, reproducible everywhere). MLOCK_AUTOTUNE=0 starts it off. */

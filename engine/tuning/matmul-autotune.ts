@@ -202,10 +202,12 @@ async function measure(rt: Runtime, p: TuneProblem, heuristic: MatmulConfig): Pr
   buffers.slice(0, 2).forEach((b, i) => rt.write(b, new Float32Array(sizes[i]!).fill(0.5)));
   await rt.sync();
   // The heuristic's choice goes first, so hopeless candidates are recognised from their first run.
-  // Configurations the device cannot bind (uniform windows where uniform bindings are small) are not candidates.
-  const order = [heuristic, ...MATMUL_CONFIGS.filter((c) => c !== heuristic && deviceConfig(c, rt.limits) === c)];
+  // Configurations the device cannot run (uniform windows where uniform bindings are small, or where a packed
+  // operand would exceed a buffer or binding) are not candidates.
+  const first = configById(configId(deviceConfig(heuristic, rt.limits, p.dims)))!;
+  const order = [first, ...MATMUL_CONFIGS.filter((c) => c !== first && deviceConfig(c, rt.limits, p.dims) === c)];
   const timesMs: Record<string, number> = {};
-  let best = heuristic;
+  let best = first;
   let bestMs = Infinity;
   try {
     for (const config of order) {

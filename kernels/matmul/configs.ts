@@ -15,7 +15,7 @@ import type { MatmulFlags, MatmulProgram } from './operands.js';
 import { registerTiledProgram } from './register-tiled.js';
 import { sharedTiledProgram } from './shared-tiled.js';
 import { storesFit, vectorFits, vectorTiledProgram } from './vector-tiled.js';
-import { uniformTiledProgram } from './uniform-windows.js';
+import { packedBytes, uniformTiledProgram, windowShape } from './uniform-windows.js';
 import { UNIFORM_WINDOW_BYTES, type KernelProgram } from '../program.js';
 
 export type MatmulVariant = 'shared' | 'register' | 'vector' | 'naive' | 'uniform';
@@ -88,16 +88,27 @@ export function runnableConfig(chosen: MatmulConfig, layout: OperandLayout, d: M
   return c.variant === 'vector' && !vectorFits(c, layout, d) ? { ...c, variant: 'register' } : c;
 }
 
-/** Whether a device can bind the 'uniform' configuration's windows: 9 uniform bindings of 64 KiB. */
-export function uniformWindowsFit(
-  limits: Pick<GPUSupportedLimits, 'maxUniformBufferBindingSize' | 'maxUniformBuffersPerShaderStage'>,
-): boolean {
-  return limits.maxUniformBufferBindingSize >= UNIFORM_WINDOW_BYTES && limits.maxUniformBuffersPerShaderStage >= 9;
+/** The device limits the 'uniform' configuration depends on. */
+export type WindowLimits = Pick<
+  GPUSupportedLimits,
+  'maxUniformBufferBindingSize' | 'maxUniformBuffersPerShaderStage' | 'maxStorageBufferBindingSize' | 'maxBufferSize'
+>;
+
+/**
+ * Whether a device can run the 'uniform' configuration: bind 9 uniform bindings of 64 KiB, and (for a product of
+ * these sizes) hold and bind each packed operand whole.
+ */
+export function uniformWindowsFit(limits: WindowLimits, d?: Pick<MatmulDims, 'm' | 'n' | 'k'>): boolean {
+  if (limits.maxUniformBufferBindingSize < UNIFORM_WINDOW_BYTES || limits.maxUniformBuffersPerShaderStage < 9) return false;
+  if (!d) return true;
+  const w = windowShape(d);
+  const most = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  return packedBytes(w, 'a') <= most && packedBytes(w, 'b') <= most;
 }
 
 /** A configuration the device can run: a 'uniform' one runs its block as 'vector' where the windows do not fit. */
-export function deviceConfig(c: MatmulConfig, limits: Parameters<typeof uniformWindowsFit>[0]): MatmulConfig {
-  return c.variant === 'uniform' && !uniformWindowsFit(limits) ? { ...c, variant: 'vector' } : c;
+export function deviceConfig(c: MatmulConfig, limits: WindowLimits, d?: Pick<MatmulDims, 'm' | 'n' | 'k'>): MatmulConfig {
+  return c.variant === 'uniform' && !uniformWindowsFit(limits, d) ? { ...c, variant: 'vector' } : c;
 }
 
 /** The kernel of a runnable configuration (see runnableConfig) for a product of these sizes. */

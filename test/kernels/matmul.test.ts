@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as E from '../../engine/node.js';
-import { configId, heuristicConfig, runnableConfig } from '../../kernels/matmul/configs.js';
+import { configById, configId, deviceConfig, heuristicConfig, runnableConfig } from '../../kernels/matmul/configs.js';
 import { Rng } from '../../engine/random.js';
 import { expectClose, gradCheck, randomData } from '../helpers/gradcheck.js';
 import { useEngine } from '../helpers/setup.js';
@@ -353,6 +353,22 @@ describe('matmul heuristic on llvmpipe', () => {
     expect(picks(1024, 1024, 32, false, false)).toBe('vector-16x8-wg8x8'); // shallow
     const batched = { m: 1024, n: 1024, k: 1024, batch: 2 };
     expect(configId(heuristicConfig(batched, llvmpipe))).toBe('vector-16x8-wg8x8');
+  });
+
+  it('runs a uniform block as a vector one where the device cannot bind or hold the windows', () => {
+    const uniform = configById('uniform-16x8-wg8x8')!;
+    const big = {
+      maxUniformBufferBindingSize: 65536,
+      maxUniformBuffersPerShaderStage: 12,
+      maxStorageBufferBindingSize: 2 ** 27,
+      maxBufferSize: 2 ** 30,
+    };
+    const d = { m: 1024, n: 1024, k: 1024 };
+    expect(configId(deviceConfig(uniform, big, d))).toBe('uniform-16x8-wg8x8');
+    expect(configId(deviceConfig(uniform, { ...big, maxUniformBufferBindingSize: 16384 }, d))).toBe('vector-16x8-wg8x8');
+    expect(configId(deviceConfig(uniform, { ...big, maxUniformBuffersPerShaderStage: 8 }, d))).toBe('vector-16x8-wg8x8');
+    // 8192^3: each packed operand is 256 MiB, over a 128 MiB storage binding.
+    expect(configId(deviceConfig(uniform, big, { m: 8192, n: 8192, k: 8192 }))).toBe('vector-16x8-wg8x8');
   });
 
   it('leaves SwiftShader on the scalar register blocks', () => {
