@@ -8,7 +8,7 @@
  * g W (not for the first layer, whose input needs none) and the weight gradient g^T x, with their real shapes and
  * layouts. `runs as` is the configuration that actually runs (a vector configuration whose product does not allow
  * vec4 loads runs as the register kernel of its block); `heuristic` marks the rows that run what matmul picks
- * without tuning.
+ * without tuning. A last product, matmul 1024^3 (nn), runs with the vector and uniform configurations only.
  * The configurations of a product are timed in alternating rounds (bursts of about 40 ms each, medians), so a busy
  * machine disturbs them alike. `--quick` leaves out the shared-memory configurations, which are slow on software
  * adapters.
@@ -35,6 +35,8 @@ interface Product {
   shapes: E.MatmulShapes;
   bias: number | null;
   relu: boolean;
+  /** Only these configurations (a product too large for the slow ones); all when absent. */
+  only?: readonly string[];
 }
 
 /** The step's products, one per distinct shape, layout and epilogue. */
@@ -75,9 +77,19 @@ interface Row {
 
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const rounds = options.quick ? 3 : 9;
-const configs = E.MATMUL_CONFIG_IDS.filter((id) => !(options.quick && id.startsWith('shared')));
+const allConfigs = E.MATMUL_CONFIG_IDS.filter((id) => !(options.quick && id.startsWith('shared')));
 const rows: Row[] = [];
-for (const p of stepProducts()) {
+/** matmul 1024^3 (not part of the step), with the configurations that can run it in reasonable time. */
+const square: Product = {
+  name: 'matmul 1024 (not in the step)',
+  count: 0,
+  shapes: { a: [1024, 1024], b: [1024, 1024] },
+  bias: null,
+  relu: false,
+  only: E.MATMUL_CONFIG_IDS.filter((id) => /^(vector-(16x8|8x8)|uniform)-/.test(id)),
+};
+for (const p of [...stepProducts(), square]) {
+  const configs = p.only ?? allConfigs;
   const [a, b] = [E.randn(p.shapes.a, { seed: 1 }), E.randn(p.shapes.b, { seed: 2 })];
   const bias = p.bias === null ? undefined : E.randn([p.bias], { seed: 3 });
   const matmulOptions = {

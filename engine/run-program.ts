@@ -30,6 +30,7 @@ export function runProgram<In extends Bindings, Out extends Bindings>(
   for (const [name, o] of Object.entries(run.outputs as Record<string, Shape | Tensor>)) {
     const dtype = program.outputs[name];
     if (dtype === undefined) throw new Error(`${op}: kernel ${program.key} has no output '${name}'`);
+    if (dtype === 'window') throw new Error(`${op}: kernel ${program.key} writes a uniform window '${name}'`);
     // A vec4<f32> binding is a view of f32 data, four elements at a time.
     const t = Array.isArray(o) ? emptyTensor(o as Shape, dtype === 'vec4<f32>' ? 'f32' : dtype, op) : (o as Tensor);
     if (t !== o) allocated.push(t);

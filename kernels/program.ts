@@ -9,8 +9,18 @@
  */
 export type WgslScalar = 'f32' | 'i32' | 'u32';
 
-/** What a storage binding holds an array of: scalars, or vec4s where a kernel loads four floats at a time. */
-export type StorageElement = WgslScalar | 'vec4<f32>';
+/**
+ * What a binding holds an array of: scalars, or vec4s where a kernel loads four floats at a time (storage
+ * buffers); or 'window': a read-only uniform-buffer binding of UNIFORM_WINDOW_VEC4S vec4s (64 KiB, the most a
+ * uniform binding may hold), which the op binds at an offset into a larger buffer. On llvmpipe a uniform load
+ * with a per-invocation index is one vector gather, while a storage load is a loop over the SIMD lanes
+ * (bench/load-probes.ts).
+ */
+export type StorageElement = WgslScalar | 'vec4<f32>' | 'window';
+
+/** The vec4s of a 'window' binding: 64 KiB. */
+export const UNIFORM_WINDOW_VEC4S = 4096;
+export const UNIFORM_WINDOW_BYTES = UNIFORM_WINDOW_VEC4S * 16;
 
 /** Storage bindings by WGSL name. An optional binding (`bias?: 'f32'`) is absent from kernels compiled without it. */
 export type Bindings = { readonly [name: string]: StorageElement | undefined };
@@ -54,10 +64,14 @@ export interface Dispatch {
   trips?: number;
 }
 
-/** The declared bindings, in binding order: inputs, then outputs. */
-export function bindingList(p: KernelProgram): { name: string; type: StorageElement; access: 'read' | 'read_write' }[] {
+export type BindingAccess = 'read' | 'read_write' | 'uniform';
+
+/** The declared bindings, in binding order: inputs, then outputs ('window' inputs are uniform bindings). */
+export function bindingList(p: KernelProgram): { name: string; type: StorageElement; access: BindingAccess }[] {
   const list = (b: Bindings, access: 'read' | 'read_write') =>
-    Object.entries(b).flatMap(([name, type]) => (type === undefined ? [] : [{ name, type, access }]));
+    Object.entries(b).flatMap(([name, type]) =>
+      type === undefined ? [] : [{ name, type, access: type === 'window' ? ('uniform' as const) : access }],
+    );
   return [...list(p.inputs, 'read'), ...list(p.outputs, 'read_write')];
 }
 
@@ -76,8 +90,10 @@ export function bindingsWgsl(p: KernelProgram): string {
     lines.push('};');
     lines.push(`@group(0) @binding(${b++}) var<uniform> u: Uniforms;`);
   }
-  for (const { name, type, access } of bindingList(p))
-    lines.push(`@group(0) @binding(${b++}) var<storage, ${access}> ${name}: array<${type}>;`);
+  for (const { name, type, access } of bindingList(p)) {
+    if (access === 'uniform') lines.push(`@group(0) @binding(${b++}) var<uniform> ${name}: array<vec4<f32>, ${UNIFORM_WINDOW_VEC4S}>;`);
+    else lines.push(`@group(0) @binding(${b++}) var<storage, ${access}> ${name}: array<${type}>;`);
+  }
   return lines.join('\n');
 }
 

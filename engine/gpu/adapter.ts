@@ -95,6 +95,7 @@ export async function acquireDevice(options: DeviceOptions = {}): Promise<Acquir
     requiredLimits: {
       maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
       maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+      maxUniformBufferBindingSize: l.maxUniformBufferBindingSize,
       maxBufferSize: l.maxBufferSize,
       maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
       maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,

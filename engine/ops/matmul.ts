@@ -11,7 +11,6 @@ import { defineOp } from '../graph.js';
 import { runtime } from '../context.js';
 import { fmt, sizeOf, type Shape } from '../shape.js';
 import { emptyTensor, type Tensor } from '../tensor.js';
-import { runProgram } from '../run-program.js';
 import { checkDropoutP, checkDropoutSeed, dropoutMask } from './dropout.js';
 import { reluGrad } from './elementwise.js';
 import { reshape } from './layout.js';
@@ -27,8 +26,8 @@ import {
   type TuneProblem,
   type TuneResult,
 } from '../tuning/matmul-autotune.js';
-import { configId, MATMUL_CONFIGS, runnableConfig, type MatmulDims } from '../../kernels/matmul/configs.js';
-import { collapseBatch, matmulDispatches } from '../../kernels/matmul/dispatch.js';
+import { configId, deviceConfig, MATMUL_CONFIGS, runnableConfig, type MatmulDims } from '../../kernels/matmul/configs.js';
+import { collapseBatch, matmulBindings, matmulDispatches, type MatmulBuffers } from '../../kernels/matmul/dispatch.js';
 import { dropoutUniforms } from '../../kernels/dropout.js';
 
 export interface MatmulOptions {
@@ -126,15 +125,22 @@ function product(a: Tensor, b: Tensor, plan: ProductPlan, { bias, relu, dropout 
   if (out.size > 0) {
     const batch = collapseBatch(plan.outBatch, plan.aMatrix.slice(0, -2), plan.bMatrix.slice(0, -2), dims.m * dims.k, dims.k * dims.n);
     const flags = { transposeA, transposeB, batchRank: batch.shape.length, bias: bias !== undefined, relu, dropout: dropout !== undefined };
-    const { config } = chooseConfig(runtime().info, { dims, transposeA, transposeB });
+    const rt = runtime();
+    const config = deviceConfig(chooseConfig(rt.info, { dims, transposeA, transposeB }).config, rt.limits, dims);
     const mask = dropout ? dropoutUniforms(dropout.p, dropout.seed) : {};
-    for (const d of matmulDispatches(config, flags, dims, batch))
-      runProgram(d.program, {
-        ...d,
-        uniforms: { ...d.uniforms, ...mask },
-        inputs: { a, b, ...(bias ? { bias } : {}) },
-        outputs: { c: out },
-      });
+    const work = matmulDispatches(config, flags, dims, batch);
+    const buffers: MatmulBuffers = { a: a.buffer('matmul'), b: b.buffer('matmul'), c: out.buffer('matmul'), bias: bias?.buffer('matmul') };
+    // Packed operands (the 'uniform' windows) live for this product only: released once its dispatches are recorded.
+    const packed = work.packed ? [rt.uniformWindowBuffer(work.packed.a), rt.uniformWindowBuffer(work.packed.b)] : [];
+    [buffers.packedA, buffers.packedB] = packed;
+    try {
+      for (const d of work.dispatches) {
+        const uniforms = d.binds.kind === 'pack' ? d.uniforms : { ...d.uniforms, ...mask };
+        rt.run({ program: d.program, uniforms, trips: d.trips }, matmulBindings(d, buffers));
+      }
+    } finally {
+      for (const p of packed) rt.pool.release(p);
+    }
   }
   return matmulOp.record(out, bias ? [a, b, bias] : [a, b], { transposeA, transposeB, relu, dropout: dropout ?? null }, {});
 }
@@ -256,8 +262,9 @@ export function loadMatmulTuning(): Promise<void> {
 /** The configuration a matmul of these shapes would run with now (after any vector-to-register fallback), and why. */
 export function matmulConfigFor(s: MatmulShapes): { config: string; source: TuneResult['source'] } {
   const p = planProduct(s);
-  const { config, source } = chooseConfig(runtime().info, { dims: p.dims, transposeA: p.transposeA, transposeB: p.transposeB });
-  return { config: configId(runnableConfig(config, p, p.dims)), source };
+  const rt = runtime();
+  const { config, source } = chooseConfig(rt.info, { dims: p.dims, transposeA: p.transposeA, transposeB: p.transposeB });
+  return { config: configId(runnableConfig(deviceConfig(config, rt.limits, p.dims), p, p.dims)), source };
 }
 
 /** Turn measurement-based choices on or off (off: the heuristic only, reproducible everywhere). MLOCK_AUTOTUNE=0 starts it off. */

@@ -96,7 +96,7 @@ export class Runtime {
     if (cached) return cached;
     const hasUniform = p.uniforms.length > 0;
     const bindings = bindingList(p);
-    const layoutKey = `${hasUniform ? 'u' : ''}:${bindings.map((b) => (b.access === 'read' ? 'r' : 'w')).join('')}`;
+    const layoutKey = `${hasUniform ? 'u' : ''}:${bindings.map((b) => (b.access === 'read' ? 'r' : b.access === 'uniform' ? 'u' : 'w')).join('')}`;
     let layout = this.layouts.get(layoutKey);
     if (!layout) {
       const entries: GPUBindGroupLayoutEntry[] = [];
@@ -106,7 +106,7 @@ export class Runtime {
         entries.push({
           binding: b++,
           visibility: GPUShaderStage.COMPUTE,
-          buffer: { type: access === 'read' ? 'read-only-storage' : 'storage' },
+          buffer: { type: access === 'read' ? 'read-only-storage' : access === 'uniform' ? 'uniform' : 'storage' },
         });
       }
       layout = this.device.createBindGroupLayout({ entries, label: `layout ${layoutKey}` });
@@ -154,8 +154,11 @@ export class Runtime {
     return this.pass;
   }
 
-  /** Record a dispatch of `d.program` with a buffer for each of its bindings, by name. */
-  run(d: Dispatch, buffers: Readonly<Record<string, GPUBuffer>>): void {
+  /**
+   * Record a dispatch of `d.program` with a buffer for each of its bindings, by name: a whole buffer, or a range
+   * of one (a 'window' binding: 64 KiB at an offset that is a multiple of minUniformBufferOffsetAlignment).
+   */
+  run(d: Dispatch, buffers: Readonly<Record<string, GPUBuffer | GPUBufferBinding>>): void {
     const p = d.program;
     this.checkUsable(p.name);
     const bindings = bindingList(p);
@@ -181,14 +184,18 @@ export class Runtime {
       this.uniformUsed = Math.ceil((offset + compiled.uniform.size) / this.uniformAlign) * this.uniformAlign;
       entries.push({ binding: b++, resource: { buffer: this.uniformGpu!, offset, size: compiled.uniform.size } });
     }
-    for (const name of names) entries.push({ binding: b++, resource: { buffer: buffers[name]! } });
+    for (const name of names) {
+      const bound = buffers[name]!;
+      entries.push({ binding: b++, resource: 'buffer' in bound ? bound : { buffer: bound } });
+    }
     const group = this.device.createBindGroup({ layout: compiled.layout, entries, label: p.name });
     pass.setPipeline(compiled.pipeline);
     pass.setBindGroup(0, group);
     pass.dispatchWorkgroups(x, y, z);
     this.batchOps.push(p.name);
     this.dispatchCount++;
-    this.observer?.({ kind: 'dispatch', op: p.name, bytes: Object.values(buffers).reduce((sum, b) => sum + b.size, 0) });
+    const bytes = Object.values(buffers).reduce((sum, b) => sum + ('buffer' in b ? (b.size ?? b.buffer.size) : b.size), 0);
+    this.observer?.({ kind: 'dispatch', op: p.name, bytes });
     if (this.batchOps.length >= this.maxBatch) this.flush();
   }
 
@@ -292,6 +299,11 @@ export class Runtime {
 
   storageBuffer(bytes: number, label?: string): GPUBuffer {
     return this.pool.acquire(bytes, STORAGE_USAGE, label);
+  }
+
+  /** A pool buffer that kernels write as storage and bind in 64 KiB uniform windows (the 'uniform' matmul). */
+  uniformWindowBuffer(bytes: number, label = 'matmul windows'): GPUBuffer {
+    return this.pool.acquire(bytes, STORAGE_USAGE | GPUBufferUsage.UNIFORM, label);
   }
 
   destroy(): void {

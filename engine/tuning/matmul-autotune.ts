@@ -13,6 +13,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import {
   configById,
   configId,
+  deviceConfig,
   heuristicConfig,
   MATMUL_CONFIGS,
   MATMUL_VARIANTS,
@@ -20,7 +21,7 @@ import {
   type MatmulDims,
   type MatmulVariant,
 } from '../../kernels/matmul/configs.js';
-import { matmulDispatches } from '../../kernels/matmul/dispatch.js';
+import { matmulBindings, matmulDispatches, type MatmulBuffers } from '../../kernels/matmul/dispatch.js';
 import { adapterKey, readTuning, writeTuning, type TuningEntry } from './tuning-store.js';
 
 /** A product to tune for: its sizes and which operands are read transposed. */
@@ -119,7 +120,7 @@ export function prepare(rt: Runtime): Promise<void> {
       const table = tableFor(rt.info);
       for (const [bucket, entry] of Object.entries(entries)) {
         // A choice made among other candidates than today's (configurations added or removed) is measured again.
-        const current = MATMUL_CONFIGS.every((c) => configId(c) in entry.timesMs);
+        const current = MATMUL_CONFIGS.every((c) => deviceConfig(c, rt.limits) !== c || configId(c) in entry.timesMs);
         if (current && !table.has(bucket)) table.set(bucket, entry);
       }
     });
@@ -146,20 +147,26 @@ async function timeConfig(rt: Runtime, config: MatmulConfig, p: TuneProblem, buf
   };
   const d = p.dims;
   const batch = d.batch > 1 ? { shape: [d.batch], aStride: [d.m * d.k], bStride: [d.k * d.n] } : { shape: [], aStride: [], bStride: [] };
-  const dispatches = matmulDispatches(config, flags, d, batch);
+  const plan = matmulDispatches(config, flags, d, batch);
+  const packed = plan.packed ? [rt.uniformWindowBuffer(plan.packed.a), rt.uniformWindowBuffer(plan.packed.b)] : [];
+  const bound: MatmulBuffers = { a: buffers[0]!, b: buffers[1]!, c: buffers[2]!, packedA: packed[0], packedB: packed[1] };
   const runs = async (count: number) => {
     const start = performance.now();
-    for (let r = 0; r < count; r++) for (const dispatch of dispatches) rt.run(dispatch, { a: buffers[0]!, b: buffers[1]!, c: buffers[2]! });
+    for (let r = 0; r < count; r++) for (const dispatch of plan.dispatches) rt.run(dispatch, matmulBindings(dispatch, bound));
     await rt.sync();
     return (performance.now() - start) / count;
   };
-  await runs(1); // compiles the pipeline and warms caches
-  const first = await runs(1);
-  if (first > HOPELESS * bestMs) return first;
-  const count = Math.max(1, Math.round(ROUND_MS / Math.max(first, 1e-3)));
-  let best = first;
-  for (let r = 0; r < ROUNDS; r++) best = Math.min(best, await runs(count));
-  return best;
+  try {
+    await runs(1); // compiles the pipeline and warms caches
+    const first = await runs(1);
+    if (first > HOPELESS * bestMs) return first;
+    const count = Math.max(1, Math.round(ROUND_MS / Math.max(first, 1e-3)));
+    let best = first;
+    for (let r = 0; r < ROUNDS; r++) best = Math.min(best, await runs(count));
+    return best;
+  } finally {
+    for (const p of packed) rt.pool.release(p);
+  }
 }
 
 /**
@@ -195,9 +202,12 @@ async function measure(rt: Runtime, p: TuneProblem, heuristic: MatmulConfig): Pr
   buffers.slice(0, 2).forEach((b, i) => rt.write(b, new Float32Array(sizes[i]!).fill(0.5)));
   await rt.sync();
   // The heuristic's choice goes first, so hopeless candidates are recognised from their first run.
-  const order = [heuristic, ...MATMUL_CONFIGS.filter((c) => c !== heuristic)];
+  // Configurations the device cannot run (uniform windows where uniform bindings are small, or where a packed
+  // operand would exceed a buffer or binding) are not candidates.
+  const first = configById(configId(deviceConfig(heuristic, rt.limits, p.dims)))!;
+  const order = [first, ...MATMUL_CONFIGS.filter((c) => c !== first && deviceConfig(c, rt.limits, p.dims) === c)];
   const timesMs: Record<string, number> = {};
-  let best = heuristic;
+  let best = first;
   let bestMs = Infinity;
   try {
     for (const config of order) {

@@ -70,6 +70,42 @@ describe('a 1,000-step forward + backward loop', () => {
   });
 });
 
+describe('matmuls on uniform windows', () => {
+  it('return their packed operands to the pool: live and pool bytes stay flat over many products and gradients', async () => {
+    E.setMatmulVariant('uniform-8x8-wg8x8');
+    try {
+      const a = E.randn([40, 50], { seed: 5 });
+      a.requiresGrad = true;
+      const b = E.randn([50, 36], { seed: 6 });
+      const poolWarmUp = 150;
+      let baseline: E.MemoryInfo | null = null;
+      let poolBaseline: E.MemoryInfo | null = null;
+      for (let step = 0; step < 400; step++) {
+        await E.scope(async () => {
+          const l = E.sum(E.matmul(a, b, { transposeB: false }));
+          l.backward();
+          a.grad!.dispose();
+          a.grad = null;
+          if (step % 100 === 0) expect(Number.isFinite(await l.item())).toBe(true);
+        });
+        const m = E.memory();
+        if (step === 10) baseline = m;
+        if (baseline) expect(m.liveBytes, `live bytes at step ${step}`).toBe(baseline.liveBytes);
+        if (step === poolWarmUp) poolBaseline = m;
+        if (poolBaseline) {
+          expect(m.poolBytes, `pool bytes at step ${step}`).toBe(poolBaseline.poolBytes);
+          expect(m.buffersCreated, `buffers created by step ${step}`).toBe(poolBaseline.buffersCreated);
+        }
+      }
+      expect(E.matmulConfigFor({ a: [40, 50], b: [50, 36] }).config).toBe('uniform-8x8-wg8x8');
+      a.dispose();
+      b.dispose();
+    } finally {
+      E.setMatmulVariant(null);
+    }
+  });
+});
+
 describe('training steps through the fused layers', () => {
   it('keep live tensors and bytes flat: conv + batch norm + relu, pooling, linear + relu + dropout, Adam', async () => {
     const rng = new E.Rng(9);

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as E from '../../engine/node.js';
-import { configId, heuristicConfig, runnableConfig } from '../../kernels/matmul/configs.js';
+import { configById, configId, deviceConfig, heuristicConfig, runnableConfig } from '../../kernels/matmul/configs.js';
 import { Rng } from '../../engine/random.js';
 import { expectClose, gradCheck, randomData } from '../helpers/gradcheck.js';
 import { useEngine } from '../helpers/setup.js';
@@ -217,8 +217,9 @@ describe('matmul, every configuration', () => {
     const bias = randomData(29, rng);
     for (const id of E.MATMUL_CONFIG_IDS) {
       E.setMatmulVariant(id);
-      // Sizes that are not multiples of 4 run a vector configuration's block with scalar loads.
-      const runs = id.replace(/^vector/, 'register');
+      // Sizes that are not multiples of 4 run a vector configuration's block with scalar loads; batched products run a
+      // uniform configuration's block as a vector one.
+      const runs = id.replace(/^(vector|uniform)/, 'register');
       expect(E.matmulConfigFor({ a: a.shape, b: b.shape, transposeA: true, transposeB: true })).toEqual({ config: runs, source: 'forced' });
       await expectMatchesReference(a, b, { transposeA: true, transposeB: true, bias, relu: true }, id);
     }
@@ -231,8 +232,54 @@ describe('matmul, every configuration', () => {
     const bias = randomData(28, rng);
     for (const id of E.MATMUL_CONFIG_IDS) {
       E.setMatmulVariant(id);
-      expect(E.matmulConfigFor({ a: a.shape, b: b.shape, transposeA: true, transposeB: true })).toEqual({ config: id, source: 'forced' });
+      const runs = id.replace(/^uniform/, 'vector');
+      expect(E.matmulConfigFor({ a: a.shape, b: b.shape, transposeA: true, transposeB: true })).toEqual({ config: runs, source: 'forced' });
       await expectMatchesReference(a, b, { transposeA: true, transposeB: true, bias, relu: true }, id);
+    }
+  });
+});
+
+describe('matmul on uniform windows', () => {
+  afterAll(() => E.setMatmulVariant(null));
+
+  it('matches the reference over several row, column and depth windows, in every layout, with the epilogue', async () => {
+    const rng = new Rng(14);
+    // 64 local rows per binding: windows of 256 rows (columns) and 256 depth steps, so 2 x 2 x 3 windows, all partial;
+    // packed with scalar loads (odd sizes), then with vec4 loads along the depth or along the rows (multiples of 4).
+    for (const [M, N, K] of [
+      [261, 258, 530],
+      [260, 264, 532],
+    ] as const) {
+      const bias = randomData(N, rng);
+      for (const id of E.MATMUL_CONFIG_IDS.filter((c) => c.startsWith('uniform'))) {
+        E.setMatmulVariant(id);
+        for (const [ta, tb] of TRANSPOSES) {
+          const a = hostTensor(matrixShape(M, K, ta), rng);
+          const b = hostTensor(matrixShape(K, N, tb), rng);
+          expect(E.matmulConfigFor({ a: a.shape, b: b.shape, transposeA: ta, transposeB: tb }).config).toBe(id);
+          await expectMatchesReference(
+            a,
+            b,
+            { transposeA: ta, transposeB: tb, bias, relu: ta },
+            `${id} ${M}x${N}x${K} transposeA=${ta} transposeB=${tb}`,
+          );
+        }
+      }
+    }
+  });
+
+  it('matches the reference with N not a multiple of 4 and a depth shorter than a quad', async () => {
+    const rng = new Rng(15);
+    E.setMatmulVariant('uniform-8x8-wg8x8');
+    for (const [m, n, k] of [
+      [37, 29, 3],
+      [5, 130, 1],
+      [70, 6, 1030],
+      [128, 256, 784], // the MLP's first layer: A' 32 local rows per binding, B' 64
+    ] as const) {
+      const a = hostTensor([m, k], rng);
+      const b = hostTensor([k, n], rng);
+      await expectMatchesReference(a, b, {}, `uniform ${m}x${n}x${k}`);
     }
   });
 });
@@ -288,11 +335,11 @@ describe('matmul heuristic on llvmpipe', () => {
     return configId(runnableConfig(heuristicConfig(d, llvmpipe), { transposeA, transposeB }, d));
   };
 
-  it("takes the 16 x 8 vector block for the MLP step's large products, in every layout they use", () => {
-    expect(picks(128, 256, 784, false, true)).toBe('vector-16x8-wg8x8'); // forward, x W^T
-    expect(picks(128, 256, 256, false, false)).toBe('vector-16x8-wg8x8'); // input gradient, g W
-    expect(picks(256, 784, 128, true, false)).toBe('vector-16x8-wg8x8'); // weight gradient, g^T x
-    expect(picks(64, 256, 64, false, false)).toBe('vector-8x8-wg8x8'); // fewer outputs: smaller blocks
+  it("takes the 16 x 8 uniform block for the MLP step's large products, in every layout they use", () => {
+    expect(picks(128, 256, 784, false, true)).toBe('uniform-16x8-wg8x8'); // forward, x W^T
+    expect(picks(128, 256, 256, false, false)).toBe('uniform-16x8-wg8x8'); // input gradient, g W
+    expect(picks(256, 784, 128, true, false)).toBe('uniform-16x8-wg8x8'); // weight gradient, g^T x
+    expect(picks(64, 256, 64, false, false)).toBe('vector-8x8-wg8x8'); // fewer outputs: smaller vector blocks
   });
 
   it('keeps the vector block and workgroup, with scalar loads, where a contiguous dimension is not a multiple of 4', () => {
@@ -300,9 +347,35 @@ describe('matmul heuristic on llvmpipe', () => {
     expect(picks(10, 256, 128, true, false)).toBe('register-4x4-wg8x8'); // g^T x of the 10-wide layer: M = 10
   });
 
+  it('takes the uniform windows for single products from 128 x 256 outputs and a depth of 64, in every layout', () => {
+    for (const [ta, tb] of TRANSPOSES) expect(picks(1024, 1024, 1024, ta, tb)).toBe('uniform-16x8-wg8x8');
+    expect(picks(128, 256, 64, false, false)).toBe('uniform-16x8-wg8x8');
+    expect(picks(1024, 1024, 32, false, false)).toBe('vector-16x8-wg8x8'); // shallow
+    const batched = { m: 1024, n: 1024, k: 1024, batch: 2 };
+    expect(configId(heuristicConfig(batched, llvmpipe))).toBe('vector-16x8-wg8x8');
+  });
+
+  it('runs a uniform block as a vector one where the device cannot bind or hold the windows', () => {
+    const uniform = configById('uniform-16x8-wg8x8')!;
+    const big = {
+      maxUniformBufferBindingSize: 65536,
+      maxUniformBuffersPerShaderStage: 12,
+      maxStorageBufferBindingSize: 2 ** 27,
+      maxBufferSize: 2 ** 30,
+    };
+    const d = { m: 1024, n: 1024, k: 1024 };
+    expect(configId(deviceConfig(uniform, big, d))).toBe('uniform-16x8-wg8x8');
+    expect(configId(deviceConfig(uniform, { ...big, maxUniformBufferBindingSize: 16384 }, d))).toBe('vector-16x8-wg8x8');
+    expect(configId(deviceConfig(uniform, { ...big, maxUniformBuffersPerShaderStage: 8 }, d))).toBe('vector-16x8-wg8x8');
+    // 8192^3: each packed operand is 256 MiB, over a 128 MiB storage binding.
+    expect(configId(deviceConfig(uniform, big, { m: 8192, n: 8192, k: 8192 }))).toBe('vector-16x8-wg8x8');
+  });
+
   it('leaves SwiftShader on the scalar register blocks', () => {
     const d = { m: 128, n: 256, k: 784, batch: 1 };
     expect(configId(heuristicConfig(d, { isFallbackAdapter: true, backend: 'vulkan' }))).toBe('register-16x8-wg4x4');
+    const large = { m: 1024, n: 1024, k: 1024, batch: 1 };
+    expect(configId(heuristicConfig(large, { isFallbackAdapter: true, backend: 'vulkan' }))).toBe('register-16x8-wg4x4');
   });
 });
 
