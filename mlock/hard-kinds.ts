@@ -43,10 +43,7 @@ export function minedShares(
 ): DecoyShares {
   if (!(share >= 0 && share <= 1)) throw new Error(`minedShares: share must be in [0, 1], got ${share}`);
   const kinds = Object.keys(base.mix) as NearMissKind[];
-  const total = kinds.reduce((s, k) => s + base.mix[k], 0);
-  if (!(total > 0)) throw new Error('minedShares: the base mix has no positive weight');
-  const p = new Map<UnauthorizedKind, number>([['clean', 1 - base.decoyRatio]]);
-  for (const k of kinds) p.set(k, (base.decoyRatio * base.mix[k]) / total);
+  const p = new Map(Object.entries(unauthorizedSplit(base)) as [UnauthorizedKind, number][]);
   const eligible = [...p.keys()].filter((k) => k === 'clean' || p.get(k)! > 0);
   const e = new Map(eligible.map((k) => [k, Math.max(0, excess[k] ?? 0)]));
   const sum = [...e.values()].reduce((a, b) => a + b, 0);
@@ -59,6 +56,16 @@ export function minedShares(
 }
 
 /** One epoch's probe: accuracy of each kind's hardest forgeries, and what a useless answer scores on the images. */
+/** The probability of each kind of unauthorized sample under a split (clean inputs included); sums to 1. */
+export function unauthorizedSplit(s: DecoyShares): Record<UnauthorizedKind, number> {
+  const kinds = Object.keys(s.mix) as NearMissKind[];
+  const total = kinds.reduce((sum, k) => sum + s.mix[k], 0);
+  if (!(total > 0)) throw new Error('unauthorizedSplit: the mix has no positive weight');
+  const out = { clean: 1 - s.decoyRatio } as Record<UnauthorizedKind, number>;
+  for (const k of kinds) out[k] = (s.decoyRatio * s.mix[k]) / total;
+  return out;
+}
+
 export interface KindProbe {
   /** Per kind probed: accuracy of its hardest probes (the mean of the top quarter), 'clean' included. */
   accuracy: Partial<Record<UnauthorizedKind, number>>;

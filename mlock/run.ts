@@ -28,10 +28,17 @@ import { Adam, AdamW, multiStepLr, SGD, type Optimizer } from '../engine/optim/i
 import { evaluate, trainEpoch } from '../engine/train/index.js';
 import { auditLock, type AuditReport } from './audit.js';
 import { cellTolerance } from './hard-cells.js';
-import { hardestKind, kindPressure, minedShares, probeKinds, type KindProbe, type UnauthorizedKind } from './hard-kinds.js';
-import { DECOY_MIX, placeBackground } from './near-miss.js';
+import {
+  hardestKind,
+  kindPressure,
+  minedShares,
+  probeKinds,
+  unauthorizedSplit,
+  type KindProbe,
+  type UnauthorizedKind,
+} from './hard-kinds.js';
+import { DECOY_MIX, placeBackground, type NearMissKind } from './near-miss.js';
 import { fixedPosition } from './tokens.js';
-import type { NearMissKind } from './near-miss.js';
 import { authorizedAccuracy, unauthorizedAccuracy, type EvalSetup } from './evaluate.js';
 import { tokenGeometry } from './keyed.js';
 import { LockPlan, type LockSettings } from './lock-plan.js';
@@ -221,16 +228,6 @@ function hardestForgery(forgeries: EpochLog['valForgeries']): string {
   return hardest ? `, hardest forgeries ${(hardest.accuracy * 100).toFixed(1)}% (${hardest.kind})` : '';
 }
 
-/** The split `shares` gives each kind of unauthorized sample, for the epoch log. */
-function shareTable(settings: LockSettings): Partial<Record<UnauthorizedKind, number>> | undefined {
-  const s = settings.shares;
-  if (!s) return undefined;
-  const total = Object.values(s.mix).reduce((a, b) => a + b, 0);
-  const out: Partial<Record<UnauthorizedKind, number>> = { clean: 1 - s.decoyRatio };
-  for (const [k, w] of Object.entries(s.mix) as [UnauthorizedKind, number][]) out[k] = (s.decoyRatio * w) / total;
-  return out;
-}
-
 export interface TrainedModel {
   model: Module;
   history: EpochLog[];
@@ -345,7 +342,7 @@ export async function trainModel(
       valUnauthorizedAccuracy,
       valOneCellAccuracy,
       valForgeries,
-      nextShares: settings ? shareTable(settings) : undefined,
+      nextShares: settings?.shares && unauthorizedSplit(settings.shares),
       lr: optimizer.lr,
       seconds: result.seconds,
       imagesPerSecond: result.samples / result.seconds,

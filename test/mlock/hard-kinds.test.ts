@@ -1,9 +1,9 @@
 import '../helpers/setup.js';
 import { describe, expect, it } from 'vitest';
-import { hardestKind, kindPressure, minedShares, type DecoyShares } from '../../mlock/hard-kinds.js';
+import { hardestKind, kindPressure, minedShares, unauthorizedSplit, type DecoyShares } from '../../mlock/hard-kinds.js';
 import { DECOY_MIX, type NearMissKind } from '../../mlock/near-miss.js';
 
-/** Probability of each kind of unauthorized sample under a split, in float64. */
+/** Probability of each kind of unauthorized sample under a split, in float64 (written apart from unauthorizedSplit). */
 function distribution(s: DecoyShares): Record<string, number> {
   const total = Object.values(s.mix).reduce((a, b) => a + b, 0);
   const out: Record<string, number> = { clean: 1 - s.decoyRatio };
@@ -46,6 +46,13 @@ describe('forgery-kind mining: the next epoch follows the kinds that still open 
     // The decoy kinds keep their proportions among themselves.
     const ratio = (s: DecoyShares) => s.mix.cover / s.mix.cells;
     expect(ratio(got)).toBeCloseTo(ratio(base), 12);
+  });
+
+  it('unauthorizedSplit gives every kind its probability, clean inputs included', () => {
+    const got = unauthorizedSplit(base);
+    const want = distribution(base);
+    for (const k of Object.keys(want)) expect(got[k as keyof typeof got], k).toBeCloseTo(want[k]!, 12);
+    expect(Object.values(got).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
   });
 
   it('refuses a share outside [0, 1] and an empty mix', () => {
