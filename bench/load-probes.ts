@@ -108,6 +108,24 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) l: u
 }
 
 /** Milliseconds per dispatch, the best of three rounds of enough dispatches to take about 200 ms. */
+/** Milliseconds per dispatch of `count` back-to-back dispatches of one pipeline, ending with the queue drained. */
+function repeatedDispatch(device: GPUDevice, pipeline: GPUComputePipeline, group: GPUBindGroup, workgroups: number) {
+  return async (count: number): Promise<number> => {
+    const start = performance.now();
+    const encoder = device.createCommandEncoder();
+    for (let r = 0; r < count; r++) {
+      const pass = encoder.beginComputePass();
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, group);
+      pass.dispatchWorkgroups(workgroups);
+      pass.end();
+    }
+    device.queue.submit([encoder.finish()]);
+    await device.queue.onSubmittedWorkDone();
+    return (performance.now() - start) / count;
+  };
+}
+
 async function timeProbe(p: Probe): Promise<number> {
   const module = device.createShaderModule({ code: probeWgsl(p), label: p.name });
   const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: p.name });
@@ -127,20 +145,7 @@ async function timeProbe(p: Probe): Promise<number> {
     layout: pipeline.getBindGroupLayout(0),
     entries: [{ binding: 0, resource: { buffer: out } }, ...(usesSource ? [{ binding: 1, resource: { buffer: src } }] : [])],
   });
-  const run = async (count: number) => {
-    const start = performance.now();
-    const encoder = device.createCommandEncoder();
-    for (let r = 0; r < count; r++) {
-      const pass = encoder.beginComputePass();
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, group);
-      pass.dispatchWorkgroups(WORKGROUPS);
-      pass.end();
-    }
-    device.queue.submit([encoder.finish()]);
-    await device.queue.onSubmittedWorkDone();
-    return (performance.now() - start) / count;
-  };
+  const run = repeatedDispatch(device, pipeline, group, WORKGROUPS);
   const first = await run(1);
   const count = Math.max(1, Math.round(200 / Math.max(first, 0.01)));
   let best = Infinity;
@@ -302,20 +307,7 @@ function gemmPipeline(p: GemmProbe): GemmPipeline {
   if (p.loadB === 'storage') entries.push({ binding: 2, resource: { buffer: filled(B_VEC4S * 16, GPUBufferUsage.STORAGE) } });
   if (p.loadB === 'uniform') entries.push({ binding: 2, resource: { buffer: filled(UNIFORM_VEC4S * 16, GPUBufferUsage.UNIFORM) } });
   const group = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-  const run = async (count: number) => {
-    const start = performance.now();
-    const encoder = device.createCommandEncoder();
-    for (let r = 0; r < count; r++) {
-      const pass = encoder.beginComputePass();
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, group);
-      pass.dispatchWorkgroups(GEMM_WORKGROUPS);
-      pass.end();
-    }
-    device.queue.submit([encoder.finish()]);
-    await device.queue.onSubmittedWorkDone();
-    return (performance.now() - start) / count;
-  };
+  const run = repeatedDispatch(device, pipeline, group, GEMM_WORKGROUPS);
   return { probe: p, run, release: () => buffers.forEach((b) => b.destroy()) };
 }
 

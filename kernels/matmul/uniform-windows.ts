@@ -23,6 +23,7 @@ import { linearMainWgsl } from '../wgsl.js';
 import type { MatmulDims } from './configs.js';
 import { epilogueWgsl, flagsKey, matmulUniforms, type MatmulFlags } from './operands.js';
 import type { RegisterTiling } from './register-tiled.js';
+import { blockStores } from './vector-tiled.js';
 
 /** Bindings per operand window: four 64 KiB uniform bindings (with `u` and B's four, 9 of the 12 allowed). */
 export const WINDOW_BINDINGS = 4;
@@ -222,22 +223,7 @@ export function uniformTiledProgram(t: RegisterTiling, f: MatmulFlags, wideStore
           (j) => `bv${j}[${s}]`,
         ),
       );
-      const store = (i: number, j: number) => {
-        const [col, index] = [`col0 + ${j}u`, `(row0 + ${i}u) * u.N + col0 + ${j}u`];
-        const sums = wideStores
-          ? `vec4<f32>(${range(4)
-              .map((q) => block.at(i, j + q))
-              .join(', ')})`
-          : block.at(i, j);
-        return `if (${col} < u.N) { ${wideStores ? 'store4' : 'store'}(${index}, ${sums}, ${col}); }`;
-      };
-      const stores = range(tm).map(
-        (i) => `if (row0 + ${i}u < u.M) {
-    ${range(wideStores ? tn / 4 : tn)
-      .map((g) => store(i, wideStores ? 4 * g : g))
-      .join('\n    ')}
-  }`,
-      );
+      const stores = blockStores(block, wideStores);
       return `${epilogueWgsl(f, result)}
 
 @compute @workgroup_size(${t.wgx}, ${t.wgy}, 1)

@@ -21,7 +21,7 @@
  * runs the register kernel of the same block size otherwise. C is written as vec4s too where N is a multiple of
  * 4 (`storesFit`; the blocks' columns always are whole vec4s): on llvmpipe a store is a lane loop like a load.
  */
-import { range, registerBlock } from '../gemm/register-block.js';
+import { range, registerBlock, type RegisterBlock } from '../gemm/register-block.js';
 import type { MatmulDims } from './configs.js';
 import {
   batchOffsetsWgsl,
@@ -55,6 +55,30 @@ export const storesFit = (d: Pick<MatmulDims, 'n'>) => d.n % 4 === 0;
 
 /** Whether the depth loop needs a remainder of single steps (neither operand is read along the depth). */
 export const needsRemainder = (f: MatmulFlags) => !alongDepth(f).a && !alongDepth(f).b;
+
+/**
+ * The WGSL that writes a block's sums into C, one `if` per row of the block (rows and columns past M and N are
+ * skipped): one sum at a time, or four (columns a multiple of 4) as one vec4 with `wideStores`. `cOffset` is
+ * prepended to every index (e.g. a batch matrix's base).
+ */
+export function blockStores(block: RegisterBlock, wideStores: boolean, cOffset = ''): string[] {
+  const store = (i: number, j: number) => {
+    const [col, index] = [`col0 + ${j}u`, `${cOffset}(row0 + ${i}u) * u.N + col0 + ${j}u`];
+    const sums = wideStores
+      ? `vec4<f32>(${range(4)
+          .map((q) => block.at(i, j + q))
+          .join(', ')})`
+      : block.at(i, j);
+    return `if (${col} < u.N) { ${wideStores ? 'store4' : 'store'}(${index}, ${sums}, ${col}); }`;
+  };
+  return range(block.rows).map(
+    (i) => `if (row0 + ${i}u < u.M) {
+    ${range(wideStores ? block.cols / 4 : block.cols)
+      .map((g) => store(i, wideStores ? 4 * g : g))
+      .join('\n    ')}
+  }`,
+  );
+}
 
 /** `wideStores`: write C as vec4s (only where storesFit). */
 export function vectorTiledProgram(t: RegisterTiling, f: MatmulFlags, wideStores: boolean): MatmulProgram {
@@ -95,23 +119,7 @@ export function vectorTiledProgram(t: RegisterTiling, f: MatmulFlags, wideStores
         return `{\n    ${lines.join('\n    ')}\n  }`;
       };
 
-      // Row i's sums from column col0 + j on: one at a time, or four (j a multiple of 4) as one vec4.
-      const store = (i: number, j: number) => {
-        const [col, index] = [`col0 + ${j}u`, `cBase + (row0 + ${i}u) * u.N + col0 + ${j}u`];
-        const sums = wideStores
-          ? `vec4<f32>(${range(4)
-              .map((q) => block.at(i, j + q))
-              .join(', ')})`
-          : block.at(i, j);
-        return `if (${col} < u.N) { ${wideStores ? 'store4' : 'store'}(${index}, ${sums}, ${col}); }`;
-      };
-      const stores = range(tm).map(
-        (i) => `if (row0 + ${i}u < u.M) {
-    ${range(wideStores ? tn / 4 : tn)
-      .map((g) => store(i, wideStores ? 4 * g : g))
-      .join('\n    ')}
-  }`,
-      );
+      const stores = blockStores(block, wideStores, 'cBase + ');
       const remainder = needsRemainder(f)
         ? `for (; k < u.kEnd; k = k + 1u) ${steps(1)}`
         : '// Both depth-contiguous loads need K % 4 = 0, so the slices are whole quads: no remainder.';
