@@ -55,7 +55,6 @@ export function minedShares(
   return { decoyRatio, mix };
 }
 
-/** One epoch's probe: accuracy of each kind's hardest forgeries, and what a useless answer scores on the images. */
 /** The probability of each kind of unauthorized sample under a split (clean inputs included); sums to 1. */
 export function unauthorizedSplit(s: DecoyShares): Record<UnauthorizedKind, number> {
   const kinds = Object.keys(s.mix) as NearMissKind[];
@@ -80,6 +79,9 @@ export interface KindProbe {
 /** Kinds that are no forgery under random placement: there the real token unlocks at any place. */
 const PLACE_BOUND: readonly NearMissKind[] = ['shift', 'far', 'look-alike-near'];
 
+/** Forgeries each probe of one epoch scores (`probeKinds`' defaults), and the validation images it scores them on. */
+export const KIND_PROBES = { perKind: 16, samples: 100 } as const;
+
 // 16 probes of 100 validation images per kind: the top quarter (4 probes) reads a 30% forgery as 30 +- 2.5
 // points, and the whole probe costs about 11,000 forward passes of the model per epoch.
 export async function probeKinds(
@@ -88,8 +90,8 @@ export async function probeKinds(
   settings: LockSettings,
   normalization: Normalization,
   rng: Rng,
-  probes = 16,
-  samples = 100,
+  probes: number = KIND_PROBES.perKind,
+  samples: number = KIND_PROBES.samples,
 ): Promise<KindProbe> {
   const mix = settings.decoyMix ?? DECOY_MIX;
   const real = settings.token;

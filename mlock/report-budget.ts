@@ -9,6 +9,8 @@
 import type { AuditReport } from './audit.js';
 import type { DatasetPlan, ReportDataset, RowKind } from './report-plan.js';
 import { ROW_KINDS } from './report-plan.js';
+import { KIND_PROBES } from './hard-kinds.js';
+import { DECOY_MIX } from './near-miss.js';
 import type { RowResult } from './report-summary.js';
 
 export interface DatasetSpeed {
@@ -59,6 +61,8 @@ const oneCellVariants = (p: DatasetPlan) => (p.width === null ? 64 : 25 * 7);
 // the paper's 7 patterns.
 const FIXED_FORGERIES = 24 + 11 + 100 + 200 + 7;
 const VALIDATION = 0.1;
+// The kinds forgery-kind mining probes after every locked epoch (hard-kinds.ts): those decoy training draws.
+const KIND_COUNT = Object.values(DECOY_MIX).filter((w) => w > 0).length;
 
 /** Seconds one row of the plan takes at these speeds (its dataset already loaded). */
 export function rowSeconds(p: DatasetPlan, kind: RowKind, s: DatasetSpeed): number {
@@ -70,16 +74,15 @@ export function rowSeconds(p: DatasetPlan, kind: RowKind, s: DatasetSpeed): numb
   const val = Math.round(VALIDATION * n);
   const fit = n - val;
   const variants = oneCellVariants(p);
-  // Per epoch: training, then validation (locked: with and without the token, and hard-cell mining's
-  // one-cell variants on 100 images).
-  const perEpoch = fit / train + (kind === 'baseline' ? val : 2 * val + variants * Math.min(100, val)) / score;
-  let seconds = p.epochs * perEpoch;
-  if (kind !== 'baseline') {
-    const forgeries = variants + 7 * p.audit.perDistance + FIXED_FORGERIES + p.audit.randomKeys;
-    seconds += (forgeries * Math.min(p.audit.samples, test) + 2 * test) / score;
-    // Fine-tuning 5 epochs on 1% (last layer, then all layers), the trigger search's batches of 64.
-    if (p.whiteBoxSteps !== null) seconds += (2 * 5 * 0.01 * fit + p.whiteBoxSteps * 64) / train + (4 * test) / score;
-  }
+  // Per epoch: training, then validation (locked: with and without the token, hard-cell mining's one-cell
+  // variants on 100 images, and forgery-kind mining's probes).
+  const probes = KIND_COUNT * KIND_PROBES.perKind * Math.min(KIND_PROBES.samples, val);
+  const perEpoch = fit / train + (kind === 'baseline' ? val : 2 * val + variants * Math.min(100, val) + probes) / score;
+  if (kind === 'baseline') return p.epochs * perEpoch;
+  const forgeries = variants + 7 * p.audit.perDistance + FIXED_FORGERIES + p.audit.randomKeys;
+  let seconds = p.lockEpochs * perEpoch + (forgeries * Math.min(p.audit.samples, test) + 2 * test) / score;
+  // Fine-tuning 5 epochs on 1% (last layer, then all layers), the trigger search's batches of 64.
+  if (p.whiteBoxSteps !== null) seconds += (2 * 5 * 0.01 * fit + p.whiteBoxSteps * 64) / train + (4 * test) / score;
   return seconds;
 }
 
@@ -118,7 +121,7 @@ export function largestCnnEpochs(plan: readonly DatasetPlan[], speeds: MeasuredS
   const at = (epochs: number) =>
     total(
       estimatePlan(
-        plan.map((p) => (p.width === null ? p : { ...p, epochs })),
+        plan.map((p) => (p.width === null ? p : { ...p, epochs, lockEpochs: epochs })),
         speeds,
       ),
     );

@@ -62,7 +62,7 @@ function planTable(plan: readonly DatasetPlan[], estimate: readonly (DatasetEsti
     const e = estimate?.[i];
     const time = estimate ? ` ${e ? `${minutes(e.seconds)}${e.scaled ? ' (scaled from another width)' : ''}` : 'not measured'} |` : '';
     out.push(
-      `| ${name(p.dataset)} | ${data} | ${model(p)} | ${p.epochs} | ${p.seeds} | ${recipe(p.dataset)} | ${augmentation(p.dataset)} | ${audit} | ${p.whiteBoxSteps === null ? 'no' : `yes (trigger search ${p.whiteBoxSteps} steps)`} |${time}`,
+      `| ${name(p.dataset)} | ${data} | ${model(p)} | ${p.epochs}, then ${p.lockEpochs} locked | ${p.seeds} | ${recipe(p.dataset)} | ${augmentation(p.dataset)} | ${audit} | ${p.whiteBoxSteps === null ? 'no' : `yes (trigger search ${p.whiteBoxSteps} steps)`} |${time}`,
     );
   });
   return out;

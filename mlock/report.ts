@@ -30,7 +30,7 @@ import { renderReport } from './report-markdown.js';
 import { planRows, reportPlan, rowPath, type DatasetPlan, type ReportScale, type RowId, type RowKind } from './report-plan.js';
 import { baselineMisses, strategyMisses, summarize, type RowResult } from './report-summary.js';
 import { keyFingerprint } from './run-folder.js';
-import { effectiveRecipe, loadRunData, run, type EpochLog, type RunOptions } from './run.js';
+import { effectiveRecipe, loadRunData, run, type EpochLog, type RunOptions, type TrainedBaseline } from './run.js';
 import { readModelMetadata } from './runtime.js';
 import { plainModelBytes } from './sealed-model.js';
 
@@ -78,6 +78,7 @@ function runOptions(p: DatasetPlan, kind: RowKind, seed: number): RunOptions {
     strategy: kind === 'baseline' ? null : { name: kind },
     token: { key: KEY },
     epochs: p.epochs,
+    lockEpochs: kind === 'baseline' ? undefined : p.lockEpochs,
     seed,
     trainSubset: p.trainSubset,
     testSubset: p.testSubset,
@@ -99,6 +100,8 @@ function rowSettings(p: DatasetPlan, kind: RowKind, seed: number): Record<string
     kind,
     seed,
     recipe: effectiveRecipe(o),
+    // Locked rows lock their seed's baseline row (its model file): a changed baseline changes them too.
+    startsFrom: kind === 'baseline' ? null : { row: rowPath({ dataset: p.dataset, kind: 'baseline', seed }), lockEpochs: p.lockEpochs },
     trainSubset: p.trainSubset ?? null,
     testSubset: p.testSubset ?? null,
     key: keyFingerprint(KEY),
@@ -134,6 +137,26 @@ async function attackRow(dir: string, o: RunOptions, steps: number): Promise<{ r
   }
 }
 
+/**
+ * What a locked row starts from: its seed's finished baseline row (the plan runs it first), as the model file
+ * and the accuracies it wrote.
+ */
+async function baselineOfRow(runs: string, p: DatasetPlan, row: RowId, code: CodeVersion, adapter: string): Promise<TrainedBaseline> {
+  const id: RowId = { dataset: row.dataset, kind: 'baseline', seed: row.seed };
+  const dir = join(runs, rowPath(id));
+  const base = await readFinishedRow<RowResult>(dir, rowSettings(p, 'baseline', row.seed), code.hash, adapter);
+  if (!base) throw new Error(`report: ${rowPath(row)} locks ${rowPath(id)}, which has not finished with this code and adapter`);
+  const history = JSON.parse(await readFile(join(dir, 'history.json'), 'utf8')) as EpochLog[];
+  const selected = history[base.result.run.bestEpoch - 1];
+  if (!selected || base.result.run.testAccuracy === null)
+    throw new Error(`report: ${dir} has no selected epoch or test accuracy (history.json, report.json): run the row again`);
+  return {
+    weights: new Uint8Array(await readFile(join(dir, 'model.safetensors'))),
+    validationAccuracy: selected.valAccuracy,
+    testAccuracy: base.result.run.testAccuracy,
+  };
+}
+
 /** The dataset's full splits, loaded once for all its rows (one dataset held at a time). */
 export class DatasetCache {
   private held: { dataset: string; splits: { train: ImageDataset; test: ImageDataset } } | null = null;
@@ -167,10 +190,13 @@ export async function runRow(
   const cached = await readFinishedRow<RowResult>(dir, settings, code.hash, adapter);
   if (cached) return cached;
   const id = { settings, code: code.hash, adapter };
+  // Before the row's folder is claimed: a row that cannot start leaves nothing behind.
+  const startFrom = row.kind === 'baseline' ? undefined : await baselineOfRow(runs, p, row, code, adapter);
   const resume = await claimRowFolder(dir, id);
   log(`== ${rowPath(row)}${resume ? ' (resuming)' : ''}`);
   const o: RunOptions = {
     ...runOptions(p, row.kind, row.seed),
+    startFrom,
     out: dir,
     resume,
     loaded: await data.get(p),

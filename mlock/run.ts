@@ -99,6 +99,11 @@ export interface RunOptions {
    * starts from its weights (what an owner locking an existing model does). Needs `baseline`.
    */
   warmStart?: boolean;
+  /**
+   * Lock this already trained unlocked model instead of a fresh network (a warm start without training the
+   * baseline again: the report's locked rows start from their baseline row). Excludes `baseline`.
+   */
+  startFrom?: TrainedBaseline;
   out: string;
   /** Stop after the epoch that passes this many minutes of training (the report says so). */
   maxMinutes?: number;
@@ -113,6 +118,15 @@ export interface RunOptions {
   kdf?: KdfOptions;
   log?: (line: string) => void;
   progress?: boolean;
+}
+
+/** An unlocked model as a warm start needs it: its weights and the accuracies it is measured against. */
+export interface TrainedBaseline {
+  /** Plain safetensors bytes. */
+  weights: Uint8Array;
+  /** Validation accuracy of its selected epoch (model selection keeps the locked model near it). */
+  validationAccuracy: number;
+  testAccuracy: number;
 }
 
 export interface EpochLog {
@@ -469,19 +483,24 @@ export async function run(o: RunOptions): Promise<RunReport> {
   }
 
   if (o.warmStart && !(settings && o.baseline)) throw new Error('a warm start locks the baseline: it needs a locked run with a baseline');
-  let baselineAccuracy: number | null = null;
-  let baselineWeights: Uint8Array | null = null;
-  let baselineValidation: number | undefined;
+  if (o.startFrom && (!settings || o.baseline))
+    throw new Error('startFrom locks a trained baseline: it needs a locked run without a baseline of its own');
+  let base: TrainedBaseline | null = o.startFrom ?? null;
   if (settings && o.baseline) {
     log(`baseline: training the same model without the lock${o.warmStart ? '; locked training then starts from it' : ''}`);
-    const base = await trainModel(opts, data, recipe, null, 'baseline', join(o.out, 'baseline-checkpoint.safetensors'));
+    const trainedBase = await trainModel(opts, data, recipe, null, 'baseline', join(o.out, 'baseline-checkpoint.safetensors'));
     const tl = new BatchLoader(data.test, { batchSize: 256, normalization: data.normalization });
-    baselineAccuracy = (await evaluate(base.model, tl)).accuracy;
+    base = {
+      weights: o.warmStart ? await encodeModel(trainedBase.model) : new Uint8Array(0),
+      validationAccuracy: trainedBase.history[trainedBase.bestEpoch - 1]!.valAccuracy,
+      testAccuracy: (await evaluate(trainedBase.model, tl)).accuracy,
+    };
     tl.dispose();
-    if (o.warmStart) baselineWeights = await encodeModel(base.model);
-    baselineValidation = base.history[base.bestEpoch - 1]?.valAccuracy;
-    base.model.dispose();
+    trainedBase.model.dispose();
+  } else if (base) {
+    log('warm start: locked training starts from the given unlocked model');
   }
+  const baselineAccuracy = base?.testAccuracy ?? null;
 
   const tag = settings ? 'locked' : 'plain';
   const lockRecipe = settings && o.lockEpochs !== undefined ? { ...recipe, epochs: o.lockEpochs } : recipe;
@@ -492,10 +511,11 @@ export async function run(o: RunOptions): Promise<RunReport> {
     settings,
     tag,
     join(o.out, 'checkpoint.safetensors'),
-    baselineWeights,
-    baselineValidation,
+    o.warmStart || o.startFrom ? base!.weights : null,
+    base?.validationAccuracy,
   );
-  baselineWeights?.fill(0);
+  // Only the copy this run made: the caller owns what it passed in.
+  if (!o.startFrom) base?.weights.fill(0);
   let lockEval: AuditReport | null = null;
   let testAccuracy: number | null = null;
   if (settings) {
@@ -586,6 +606,8 @@ export async function run(o: RunOptions): Promise<RunReport> {
       forgedSamples: settings ? Math.min(data.test.n, o.forgedSamples ?? 500) : null,
       auditPerDistance: settings ? (o.auditPerDistance ?? 200) : null,
       baseline: Boolean(settings && o.baseline),
+      warmStart: Boolean(settings && (o.warmStart || o.startFrom)),
+      lockEpochs: settings ? lockRecipe.epochs : null,
       trainSubset: o.trainSubset ?? null,
       testSubset: o.testSubset ?? null,
       valFraction: o.valFraction ?? 0.1,

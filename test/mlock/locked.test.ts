@@ -97,6 +97,27 @@ describe('locked training, end to end on an MNIST subset', () => {
     // Measured: 0.785 from scratch, 0.85 warm; a warm start that ignored the baseline would equal the cold run.
     expect(warm).toBeGreaterThan(cold + 0.03);
     await expect(run({ ...brief(warmDir), warmStart: true, lockEpochs: 2, resume: true })).rejects.toThrow(/warm start locks the baseline/);
+
+    // The report's way: lock an unlocked run's saved model (startFrom) instead of training the baseline again.
+    // Training is deterministic, so it must reproduce the warm start's locked epochs exactly.
+    const plainDir = await mkdtemp(join(tmpdir(), 'mlock-plain-'));
+    const plain = await run({ ...brief(plainDir), strategy: null });
+    const plainHistory = JSON.parse(await readFile(join(plainDir, 'history.json'), 'utf8')) as EpochLog[];
+    const fromDir = await mkdtemp(join(tmpdir(), 'mlock-from-'));
+    const startFrom = {
+      weights: new Uint8Array(await readFile(join(plainDir, 'model.safetensors'))),
+      validationAccuracy: plainHistory[plain.bestEpoch - 1]!.valAccuracy,
+      testAccuracy: plain.testAccuracy!,
+    };
+    const fromRun = await run({ ...brief(fromDir), startFrom, lockEpochs: 2 });
+    const locked = async (dir: string) =>
+      (JSON.parse(await readFile(join(dir, 'history.json'), 'utf8')) as EpochLog[]).map(({ seconds, imagesPerSecond, ...rest }) => rest);
+    expect(await locked(fromDir)).toEqual(await locked(warmDir));
+    expect(fromRun.authorizedAccuracy).toBe(warmRun.authorizedAccuracy);
+    expect(fromRun.baselineAccuracy).toBe(warmRun.baselineAccuracy);
+    await expect(run({ ...brief(fromDir), startFrom, baseline: true, lockEpochs: 2 })).rejects.toThrow(
+      /startFrom locks a trained baseline/,
+    );
   }, 400_000);
 
   it('a run interrupted after an epoch resumes with the decoys it would have drawn: the same history as without the stop', async () => {

@@ -299,6 +299,7 @@ describe('time estimate', () => {
   const mnist: DatasetPlan = {
     ...reportPlan('cpu')[0]!,
     epochs: 2,
+    lockEpochs: 3,
     seeds: 1,
     audit: { randomKeys: 100, samples: 10, perDistance: 10 },
     whiteBoxSteps: null,
@@ -308,9 +309,10 @@ describe('time estimate', () => {
   it('scales the measured speeds by the data, the epochs and the audit', () => {
     // 60,000 images, 6,000 held out: an epoch trains 54,000 (54 s) and validates 6,000 (1.5 s).
     expect(rowSeconds(mnist, 'baseline', speed)).toBeCloseTo(2 * (54 + 1.5), 9);
-    // Locked: validation with and without the token (12,000) and 64 one-cell variants on 100 images (6,400),
-    // then the audit: 64 + 7 * 10 + 342 + 100 forgeries on 10 images, and authorized/unauthorized on 10,000.
-    expect(rowSeconds(mnist, 'uniform', speed)).toBeCloseTo(2 * (54 + 18400 / 4000) + (576 * 10 + 20000) / 4000, 9);
+    // Locked, 3 epochs from the baseline: validation with and without the token (12,000), 64 one-cell variants
+    // on 100 images (6,400) and 7 kinds x 16 probes on 100 images (11,200); then the audit: 64 + 7 * 10 + 342
+    // + 100 forgeries on 10 images, and authorized/unauthorized on 10,000.
+    expect(rowSeconds(mnist, 'uniform', speed)).toBeCloseTo(3 * (54 + 29600 / 4000) + (576 * 10 + 20000) / 4000, 9);
     const [e] = estimatePlan([mnist], { date: '', adapter: '', code: '', loadAverage: [], datasets: [speed] });
     expect(e!.rows).toBe(4);
     expect(e!.seconds).toBeCloseTo(7 + rowSeconds(mnist, 'baseline', speed) + 3 * rowSeconds(mnist, 'uniform', speed), 9);
@@ -334,7 +336,8 @@ describe('time estimate', () => {
     };
     const hours = 2;
     const e = largestCnnEpochs(plan, speeds, hours)!;
-    const secondsAt = (epochs: number) => estimatePlan([mnist, { ...plan[1]!, epochs }], speeds).reduce((s, x) => s + x!.seconds, 0);
+    const secondsAt = (epochs: number) =>
+      estimatePlan([mnist, { ...plan[1]!, epochs, lockEpochs: epochs }], speeds).reduce((s, x) => s + x!.seconds, 0);
     expect(e).toBeGreaterThan(0);
     expect(secondsAt(e)).toBeLessThanOrEqual(hours * 3600);
     expect(secondsAt(e + 1)).toBeGreaterThan(hours * 3600);
@@ -345,7 +348,7 @@ describe('time estimate', () => {
 describe('a report row, end to end (MNIST, 400 images, 1 epoch)', () => {
   useEngine();
 
-  it('runs a locked row with its audit and white-box attacks once, then reuses it', async () => {
+  it('runs the baseline row, locks its model in a locked row with the audit and white-box attacks, then reuses both', async () => {
     const runs = await mkdtemp(join(tmpdir(), 'report-e2e-'));
     const p: DatasetPlan = {
       ...reportPlan('quick')[0]!,
@@ -357,7 +360,13 @@ describe('a report row, end to end (MNIST, 400 images, 1 epoch)', () => {
     const code = { hash: 'code-a', files: 1, webgpu: 'test' };
     const data = new DatasetCache();
     const id = { dataset: 'mnist' as const, kind: 'uniform' as const, seed: 0 };
+    await expect(runRow(runs, p, id, code, 'this adapter', data, () => {})).rejects.toThrow(
+      /mnist\/uniform\/seed-0 locks mnist\/baseline\/seed-0, which has not finished/,
+    );
+    const base = await runRow(runs, p, { ...id, kind: 'baseline' }, code, 'this adapter', data, () => {});
     const first = await runRow(runs, p, id, code, 'this adapter', data, () => {});
+    expect(first.result.run.config.warmStart).toBe(true);
+    expect(first.result.run.baselineAccuracy).toBe(base.result.run.testAccuracy);
     const r = first.result;
     expect(r.run.trainSamples).toBe(360);
     expect(r.run.audit!.groups.find((g) => g.family === 'random-key')!.count).toBe(5);
