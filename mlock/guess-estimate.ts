@@ -34,7 +34,7 @@ export interface GuessInput {
   /** Measured shifts that unlocked (each counts as one more unlocking place). */
   unlockingShifts: number;
   curve: readonly DistanceCount[];
-  /** Whether random keys and look-alikes (far from the real token) all failed, as locality requires. */
+  /** Whether random keys, look-alikes and variants past the curve (far from the real token) all failed, as locality requires. */
   farFailed: boolean;
 }
 
@@ -97,7 +97,7 @@ export function estimateGuesses(input: GuessInput): GuessEstimate {
     explanation.push(
       firstSafeDistance === null
         ? 'locality does not hold: variants unlocked at the largest distance measured, so no estimate beyond sampling is possible'
-        : 'locality does not hold: a random key or a look-alike unlocked, so no estimate beyond sampling is possible',
+        : 'locality does not hold: a random key, a look-alike or a variant past the curve unlocked, so no estimate beyond sampling is possible',
     );
     return { log2Guesses: NaN, log2TokenSpace, firstSafeDistance, localityHolds, explanation };
   }

@@ -79,7 +79,7 @@ export function rowSeconds(p: DatasetPlan, kind: RowKind, s: DatasetSpeed): numb
   const probes = KIND_COUNT * KIND_PROBES.perKind * Math.min(KIND_PROBES.samples, val);
   const perEpoch = fit / train + (kind === 'baseline' ? val : 2 * val + variants * Math.min(100, val) + probes) / score;
   if (kind === 'baseline') return p.epochs * perEpoch;
-  const forgeries = variants + 7 * p.audit.perDistance + FIXED_FORGERIES + p.audit.randomKeys;
+  const forgeries = variants + 8 * p.audit.perDistance + FIXED_FORGERIES + p.audit.randomKeys;
   let seconds = p.lockEpochs * perEpoch + (forgeries * Math.min(p.audit.samples, test) + 2 * test) / score;
   // Fine-tuning 5 epochs on 1% (last layer, then all layers), the trigger search's batches of 64.
   if (p.whiteBoxSteps !== null) seconds += (2 * 5 * 0.01 * fit + p.whiteBoxSteps * 64) / train + (4 * test) / score;

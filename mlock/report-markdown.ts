@@ -132,7 +132,7 @@ export function renderReport(page: ReportPage): string {
 
   out.push('## Audit', '');
   out.push(
-    `The lock's audit (mlock/audit.ts) of every locked row. Near misses: the real token with 2 to 8 cells changed, shifted by 1-2 px, dimmed to 75% or less, partly covered (where at least 2 cells look changed on the images), look-alike patterns near its place and the paper's patterns there (mean over all of them; worst of any seed). Random keys: other keys' tokens at their own places. Guesses: the fewest expected guesses to unlock of any seed (mlock/guess-estimate.ts). Targets: near misses mean <= ${pct(TARGETS.nearMissMean, 0)} and worst <= ${pct(TARGETS.nearMissWorst, 0)}, no random key above ${pct(TARGETS.randomKeyWorst, 0)}, guesses >= 2^${TARGETS.log2Guesses}. One-cell variants are reported in the near-miss curve, not bounded.`,
+    `The lock's audit (mlock/audit.ts) of every locked row. Near misses: the real token with 2 or more cells changed (every distance to 8, then sampled up to every cell), shifted by 1-2 px, dimmed to 75% or less, partly covered (where at least 2 cells look changed on the images), look-alike patterns near its place and the paper's patterns there (mean over all of them; worst of any seed). Random keys: other keys' tokens at their own places. Guesses: the fewest expected guesses to unlock of any seed (mlock/guess-estimate.ts). Targets: near misses mean <= ${pct(TARGETS.nearMissMean, 0)} and worst <= ${pct(TARGETS.nearMissWorst, 0)}, no random key above ${pct(TARGETS.randomKeyWorst, 0)}, guesses >= 2^${TARGETS.log2Guesses}. One-cell variants are reported in the near-miss curve, not bounded.`,
     '',
   );
   out.push(

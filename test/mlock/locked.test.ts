@@ -47,6 +47,8 @@ describe('locked training, end to end on an MNIST subset', () => {
       expect.arrayContaining(['cells', 'shift', 'brightness', 'cover', 'look-alike', 'paper-pattern', 'random-key']),
     );
     expect(audit.groups.find((g) => g.family === 'random-key')!.count).toBe(20);
+    // Past the curve's 8 cells, sampled up to all 64, and bounded like the curve.
+    expect(audit.groups.find((g) => g.label === 'cells changed: 9-64')).toMatchObject({ family: 'cells', count: 20, bounded: true });
     // 2^64 patterns at one of the quiet quarter of the 19 x 19 places (quiet-places.ts).
     expect(audit.guesses.log2TokenSpace).toBeCloseTo(64 + Math.log2(Math.round(QUIET_SHARE * 19 * 19)), 6);
     const onDisk = JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as RunReport;
