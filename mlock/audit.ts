@@ -4,7 +4,8 @@
  * - near-miss curve: the real token with d cells changed, every variant at d = 1, sampled ones up to d = 8,
  *   and sampled ones with more (up to every cell) past it;
  * - the real token shifted by 1-2 px in every direction, dimmed or brightened (25%-100%, 125-200%),
- *   partly covered (peeled off or blacked out; bounded where at least 2 cells look changed on the images);
+ *   partly covered (peeled off or blacked out; bounded where at least 2 cells look changed on the images),
+ *   mirrored, rotated, inverted or rolled inside its frame (bounded the same way);
  * - look-alike patterns at and around the real place, the paper's public patterns there;
  * - 1,000+ random other keys, each token at its own key-derived place (what a guesser produces);
  * - the expected number of guesses to unlock (guess-estimate.ts, with the computation shown).
@@ -28,6 +29,7 @@ import {
   scaleBrightness,
   shifts,
   shownDistance,
+  transformedTokens,
   type Stamp,
 } from './near-miss.js';
 import { scoreStamps } from './forgery-scores.js';
@@ -60,7 +62,7 @@ export interface AuditOptions {
 export interface ForgeryGroup {
   /** What was forged, e.g. 'cells changed: 3', 'shift', 'brightness 50%', 'random keys'. */
   label: string;
-  family: 'cells' | 'shift' | 'brightness' | 'cover' | 'look-alike' | 'paper-pattern' | 'random-key';
+  family: 'cells' | 'shift' | 'brightness' | 'cover' | 'transform' | 'look-alike' | 'paper-pattern' | 'random-key';
   /** Near-miss distance (cells) or brightness factor, where it applies. */
   parameter?: number;
   count: number;
@@ -168,6 +170,19 @@ export async function auditLock(o: AuditOptions): Promise<AuditReport> {
     if (near.length)
       plan.push({ group: { label: `covered (${mode}), at most 1 cell looks changed`, family: 'cover', bounded: false }, stamps: near });
   }
+  // Moved patterns (mirrored, rotated, inverted, rolled) are bounded like covers, by the cells that look
+  // changed: a near-symmetric pattern's mirror can be a one-cell variant. The very same pattern is dropped.
+  const moved = transformedTokens(real).filter((t) => !tokensEqual(t, real));
+  const farMoved = moved.filter((t) => shownDistance(t, real, background) >= 2);
+  plan.push({
+    group: { label: 'mirrored, rotated, inverted or rolled in its frame', family: 'transform', bounded: true },
+    stamps: farMoved.map((t) => at(t)),
+  });
+  if (farMoved.length < moved.length)
+    plan.push({
+      group: { label: 'mirrored, rotated, inverted or rolled, at most 1 cell looks changed', family: 'transform', bounded: false },
+      stamps: moved.filter((t) => !farMoved.includes(t)).map((t) => at(t)),
+    });
   const around = anchored ? [{ dy: 0, dx: 0 }, ...shifts(real, home.y, home.x, 2, ds.h, ds.w)] : [{ dy: 0, dx: 0 }];
   const looks = Array.from({ length: 200 }, () => {
     const { dy, dx } = around[rng.int(around.length)]!;

@@ -167,6 +167,7 @@ function printAuditSummary(a: AuditReport | undefined): void {
   console.log(`    shifted 1-2 px       worst ${pct(worstOf('shift'))}`);
   console.log(`    dimmed to <= 75%     worst ${pct(worstOf('brightness'))}`);
   console.log(`    covered, look-alikes worst ${pct(Math.max(worstOf('cover'), worstOf('look-alike'), worstOf('paper-pattern')))}`);
+  console.log(`    mirrored, rotated    worst ${pct(worstOf('transform'))}   (and inverted, rolled in its frame)`);
   const keys = a.groups.find((g) => g.family === 'random-key');
   if (keys) console.log(`    ${keys.count} random keys     mean ${pct(keys.mean)}   worst ${pct(keys.worst)}   above 20%: ${keys.above20}`);
   const g = a.guesses;

@@ -203,6 +203,55 @@ export function shownDistance(forgery: Token, real: Token, background: Uint8Arra
   return d;
 }
 
+/**
+ * The real pattern moved without changing its colours: mirrored, rotated and transposed (the square's seven
+ * symmetries; a non-square token only its two mirrors and the half turn), inverted (every value v -> 255 - v,
+ * which stays on the levels) and rolled by one cell inside its own frame in each of 8 directions. Most are far
+ * from the real token cell by cell, but each keeps its statistics (colour counts, runs, edges): what a
+ * detector that learned those instead of the cells would accept.
+ */
+export function transformedTokens(token: Token): Token[] {
+  validateToken(token, 'transformedTokens');
+  const { h, w, c } = token;
+  const moved = (name: string, th: number, tw: number, from: (y: number, x: number) => [number, number]): Token => {
+    const out: Token = { name, h: th, w: tw, c, pixels: new Uint8Array(c * th * tw), mask: new Uint8Array(th * tw) };
+    for (let y = 0; y < th; y++)
+      for (let x = 0; x < tw; x++) {
+        const [sy, sx] = from(y, x);
+        out.mask[y * tw + x] = token.mask[sy * w + sx]!;
+        for (let ch = 0; ch < c; ch++) out.pixels[ch * th * tw + y * tw + x] = token.pixels[ch * h * w + sy * w + sx]!;
+      }
+    return out;
+  };
+  const out = [
+    moved('mirrored left-right', h, w, (y, x) => [y, w - 1 - x]),
+    moved('mirrored top-bottom', h, w, (y, x) => [h - 1 - y, x]),
+    moved('rotated 180', h, w, (y, x) => [h - 1 - y, w - 1 - x]),
+  ];
+  if (h === w)
+    out.push(
+      moved('transposed', h, w, (y, x) => [x, y]),
+      moved('anti-transposed', h, w, (y, x) => [w - 1 - x, h - 1 - y]),
+      moved('rotated 90', h, w, (y, x) => [w - 1 - x, y]),
+      moved('rotated 270', h, w, (y, x) => [x, h - 1 - y]),
+    );
+  const inverted = copyToken(token, 'inverted');
+  for (let i = 0; i < inverted.pixels.length; i++) inverted.pixels[i] = 255 - inverted.pixels[i]!;
+  out.push(inverted);
+  for (const [dy, dx] of [
+    [-1, -1],
+    [-1, 0],
+    [-1, 1],
+    [0, -1],
+    [0, 1],
+    [1, -1],
+    [1, 0],
+    [1, 1],
+  ] as const)
+    out.push(moved(`rolled ${dy},${dx}`, h, w, (y, x) => [(y + dy + h) % h, (x + dx + w) % w]));
+  return out;
+}
+
 /** A fresh random pattern of the token's geometry and levels: what a guess of the cells looks like. */
 export function lookAlike(token: Token, rng: Rng, levels?: number): Token {
   validateToken(token, 'lookAlike');

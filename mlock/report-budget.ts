@@ -57,9 +57,9 @@ export function speedsFromRows(
 // The lock's defaults (keyed.ts): an 8x8 black-and-white token on greyscale images, 5x5 cells of 8 colours on
 // RGB ones; the audit tries every one-cell variant, and hard-cell mining scores them after every epoch.
 const oneCellVariants = (p: DatasetPlan) => (p.width === null ? 64 : 25 * 7);
-// The audit's fixed groups (audit.ts): shifts by 1-2 px, 11 brightness levels, 100 covers, 200 look-alikes,
-// the paper's 7 patterns.
-const FIXED_FORGERIES = 24 + 11 + 100 + 200 + 7;
+// The audit's fixed groups (audit.ts): shifts by 1-2 px, 11 brightness levels, 100 covers, 16 moved patterns
+// (mirrored, rotated, inverted, rolled), 200 look-alikes, the paper's 7 patterns.
+const FIXED_FORGERIES = 24 + 11 + 100 + 16 + 200 + 7;
 const VALIDATION = 0.1;
 // The kinds forgery-kind mining probes after every locked epoch (hard-kinds.ts): those decoy training draws.
 const KIND_COUNT = Object.values(DECOY_MIX).filter((w) => w > 0).length;

@@ -44,7 +44,7 @@ describe('locked training, end to end on an MNIST subset', () => {
     // The audit ran on the model and says what it measured: every group, worst next to mean.
     const audit = report.audit!;
     expect(audit.groups.map((g) => g.family)).toEqual(
-      expect.arrayContaining(['cells', 'shift', 'brightness', 'cover', 'look-alike', 'paper-pattern', 'random-key']),
+      expect.arrayContaining(['cells', 'shift', 'brightness', 'cover', 'transform', 'look-alike', 'paper-pattern', 'random-key']),
     );
     expect(audit.groups.find((g) => g.family === 'random-key')!.count).toBe(20);
     // Past the curve's 8 cells, sampled up to all 64, and bounded like the curve.

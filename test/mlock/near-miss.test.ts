@@ -10,6 +10,7 @@ import {
   scaleBrightness,
   shifts,
   shownDistance,
+  transformedTokens,
   type NearMissKind,
 } from '../../mlock/near-miss.js';
 import type { Token } from '../../mlock/tokens.js';
@@ -158,5 +159,49 @@ describe('near-miss forgeries', () => {
       if (shownDistance(bare.token, token, black) === 0) unseen++;
     }
     expect(unseen).toBeGreaterThan(0);
+  });
+});
+
+describe('moved patterns', () => {
+  // A 3x3 greyscale token with nine distinct values, read row by row: a b c / d e f / g h i.
+  const grid: Token = {
+    name: 'grid',
+    h: 3,
+    w: 3,
+    c: 1,
+    pixels: Uint8Array.from([10, 20, 30, 40, 50, 60, 70, 80, 90]),
+    mask: new Uint8Array(9).fill(1),
+  };
+  const byName = new Map(transformedTokens(grid).map((t) => [t.name, Array.from(t.pixels)]));
+
+  it('mirrors, rotates, inverts and rolls the cells exactly, as written out by hand', () => {
+    expect(byName.size).toBe(16);
+    expect(byName.get('mirrored left-right')).toEqual([30, 20, 10, 60, 50, 40, 90, 80, 70]);
+    expect(byName.get('mirrored top-bottom')).toEqual([70, 80, 90, 40, 50, 60, 10, 20, 30]);
+    expect(byName.get('rotated 180')).toEqual([90, 80, 70, 60, 50, 40, 30, 20, 10]);
+    expect(byName.get('transposed')).toEqual([10, 40, 70, 20, 50, 80, 30, 60, 90]);
+    expect(byName.get('anti-transposed')).toEqual([90, 60, 30, 80, 50, 20, 70, 40, 10]);
+    // A quarter turn clockwise: the left column, read bottom up, becomes the top row.
+    expect(byName.get('rotated 90')).toEqual([70, 40, 10, 80, 50, 20, 90, 60, 30]);
+    expect(byName.get('rotated 270')).toEqual([30, 60, 90, 20, 50, 80, 10, 40, 70]);
+    expect(byName.get('inverted')).toEqual([245, 235, 225, 215, 205, 195, 185, 175, 165]);
+    // Rolled one cell down: each cell takes the one above it, the top row the bottom one.
+    expect(byName.get('rolled 1,0')).toEqual([40, 50, 60, 70, 80, 90, 10, 20, 30]);
+    expect(byName.get('rolled 0,-1')).toEqual([30, 10, 20, 60, 40, 50, 90, 70, 80]);
+  });
+
+  it("keeps an RGB token's channels together, and a non-square token gets no quarter turns", async () => {
+    const { token } = await deriveKeyedToken('moved', { channels: 3, size: 5, levels: 2, keyedPosition: false, H: 32, W: 32 });
+    for (const t of transformedTokens(token)) {
+      expect(t.pixels.length).toBe(token.pixels.length);
+      // Each cell's colour (its three channels) comes from one cell of the real token.
+      const colours = (x: Token) => Array.from({ length: 25 }, (_, i) => [0, 1, 2].map((ch) => x.pixels[ch * 25 + i]).join());
+      if (t.name !== 'inverted') expect(colours(t).sort()).toEqual(colours(token).sort());
+    }
+    const wide: Token = { name: 'wide', h: 2, w: 3, c: 1, pixels: Uint8Array.from([1, 2, 3, 4, 5, 6]), mask: new Uint8Array(6).fill(1) };
+    const names = transformedTokens(wide).map((t) => t.name);
+    expect(names).not.toContain('rotated 90');
+    expect(names).toHaveLength(12);
+    expect(transformedTokens(wide).find((t) => t.name === 'rotated 180')!.pixels).toEqual(Uint8Array.from([6, 5, 4, 3, 2, 1]));
   });
 });

@@ -310,9 +310,9 @@ describe('time estimate', () => {
     // 60,000 images, 6,000 held out: an epoch trains 54,000 (54 s) and validates 6,000 (1.5 s).
     expect(rowSeconds(mnist, 'baseline', speed)).toBeCloseTo(2 * (54 + 1.5), 9);
     // Locked, 3 epochs from the baseline: validation with and without the token (12,000), 64 one-cell variants
-    // on 100 images (6,400) and 7 kinds x 16 probes on 100 images (11,200); then the audit: 64 + 8 * 10 + 342
+    // on 100 images (6,400) and 7 kinds x 16 probes on 100 images (11,200); then the audit: 64 + 8 * 10 + 358
     // + 100 forgeries on 10 images, and authorized/unauthorized on 10,000.
-    expect(rowSeconds(mnist, 'uniform', speed)).toBeCloseTo(3 * (54 + 29600 / 4000) + (586 * 10 + 20000) / 4000, 9);
+    expect(rowSeconds(mnist, 'uniform', speed)).toBeCloseTo(3 * (54 + 29600 / 4000) + (602 * 10 + 20000) / 4000, 9);
     const [e] = estimatePlan([mnist], { date: '', adapter: '', code: '', loadAverage: [], datasets: [speed] });
     expect(e!.rows).toBe(4);
     expect(e!.seconds).toBeCloseTo(7 + rowSeconds(mnist, 'baseline', speed) + 3 * rowSeconds(mnist, 'uniform', speed), 9);
