@@ -127,7 +127,7 @@ export async function auditLock(o: AuditOptions): Promise<AuditReport> {
     });
   }
   // Past the curve, up to every cell: the bound is on every variant with 2 or more cells changed, and a
-  // pattern unrelated to the real one at its place is one too. Measured on an older demo model: 10 of 1,400
+  // pattern unrelated to the real one at its place is one too. Measured on an older demo model: 10 of 1,100
   // such variants at 21-24% (24 to 32 cells changed) while the curve to 8 stayed below 6%. Their own stream,
   // so that adding them left every other group's draws as they were.
   if (maxDistance < cells) {
