@@ -130,53 +130,38 @@ export interface PlanOverrides {
 
 export function reportPlan(scale: ReportScale, overrides: PlanOverrides = {}): DatasetPlan[] {
   const b = CPU_BUDGET;
-  const grey = (
-    dataset: 'mnist' | 'fashion-mnist',
+  // One dataset's plan; `width` null is the paper's MLP, a number the VGG (which the overrides may widen).
+  const dataset = (
+    name: ReportDataset,
+    width: number | null,
     [epochs, lockEpochs]: [number, number],
     seeds: number,
     audit: AuditSize,
     whiteBox: boolean,
   ): DatasetPlan => ({
-    dataset,
-    ...DATA[dataset],
-    width: null,
+    dataset: name,
+    ...DATA[name],
+    width: width === null ? null : (overrides.width ?? width),
     epochs,
     lockEpochs,
-    seeds,
-    audit,
-    whiteBoxSteps: whiteBox ? 200 : null,
-  });
-  const cnn = (
-    dataset: 'cifar10' | 'gtsrb',
-    width: number,
-    [epochs, lockEpochs]: [number, number],
-    seeds: number,
-    audit: AuditSize,
-    whiteBox: boolean,
-  ): DatasetPlan => ({
-    dataset,
-    ...DATA[dataset],
-    width: overrides.width ?? width,
-    epochs,
-    lockEpochs,
-    seeds: overrides.cnnSeeds ?? seeds,
+    seeds: width === null ? seeds : (overrides.cnnSeeds ?? seeds),
     audit,
     whiteBoxSteps: whiteBox ? 200 : null,
   });
   switch (scale) {
     case 'cpu':
       return [
-        grey('mnist', [b.mlpEpochs, b.mlpLockEpochs], b.mlpSeeds, b.mlpAudit, true),
-        grey('fashion-mnist', [b.mlpEpochs, b.mlpLockEpochs], b.mlpSeeds, b.mlpAudit, false),
-        cnn('cifar10', b.cnnWidth, [b.cifarEpochs, b.cnnLockEpochs], b.cnnSeeds, b.cnnAudit, true),
-        cnn('gtsrb', b.cnnWidth, [b.gtsrbEpochs, b.cnnLockEpochs], b.cnnSeeds, b.cnnAudit, false),
+        dataset('mnist', null, [b.mlpEpochs, b.mlpLockEpochs], b.mlpSeeds, b.mlpAudit, true),
+        dataset('fashion-mnist', null, [b.mlpEpochs, b.mlpLockEpochs], b.mlpSeeds, b.mlpAudit, false),
+        dataset('cifar10', b.cnnWidth, [b.cifarEpochs, b.cnnLockEpochs], b.cnnSeeds, b.cnnAudit, true),
+        dataset('gtsrb', b.cnnWidth, [b.gtsrbEpochs, b.cnnLockEpochs], b.cnnSeeds, b.cnnAudit, false),
       ];
     case 'paper':
       return [
-        grey('mnist', [20, 20], 3, FULL_AUDIT, true),
-        grey('fashion-mnist', [20, 20], 3, FULL_AUDIT, false),
-        cnn('cifar10', 128, [30, 30], 3, FULL_AUDIT, true),
-        cnn('gtsrb', 128, [20, 20], 3, FULL_AUDIT, false),
+        dataset('mnist', null, [20, 20], 3, FULL_AUDIT, true),
+        dataset('fashion-mnist', null, [20, 20], 3, FULL_AUDIT, false),
+        dataset('cifar10', 128, [30, 30], 3, FULL_AUDIT, true),
+        dataset('gtsrb', 128, [20, 20], 3, FULL_AUDIT, false),
       ];
     case 'quick': {
       // The CPU plan's models on a few hundred images: the per-epoch speeds it measures are the CPU plan's.
