@@ -21,6 +21,8 @@ export interface DatasetSpeed {
   scoreImagesPerSecond: number;
   /** Loading the full train and test splits once (decompressing, decoding). */
   loadSeconds: number;
+  /** Measured on this many of the plan's own finished rows (full data) rather than by `report --quick`. */
+  fromRows?: number;
 }
 
 export interface MeasuredSpeeds {
@@ -52,6 +54,27 @@ export function speedsFromRows(
   const forwards = audited.reduce((s, r) => s + auditForwards(r.run.audit!), 0);
   const scoring = audited.reduce((s, r) => s + r.run.audit!.seconds, 0);
   return { dataset, width, trainImagesPerSecond: images / train, scoreImagesPerSecond: forwards / scoring, loadSeconds };
+}
+
+/**
+ * The quick report's speeds, except for each dataset of which the plan has finished locked rows: measured on
+ * those instead (the full data and the plan's audit: what the rest of the plan will run at, where the quick
+ * report's tiny subsets are pessimistic). Without quick speeds nothing is measured for the other datasets.
+ */
+export function withRowSpeeds(
+  quick: MeasuredSpeeds | null,
+  plan: readonly DatasetPlan[],
+  rows: ReadonlyMap<string, RowResult>,
+): MeasuredSpeeds | null {
+  if (!quick) return null;
+  const datasets = plan.flatMap((p): DatasetSpeed[] => {
+    const kept = quick.datasets.find((d) => d.dataset === p.dataset);
+    const mine = [...rows].filter(([k]) => k.startsWith(`${p.dataset}/`)).map(([, r]) => r);
+    const measured = speedsFromRows(p.dataset, p.width, mine, kept?.loadSeconds ?? 0);
+    if (measured) return [{ ...measured, fromRows: mine.length }];
+    return kept ? [kept] : [];
+  });
+  return { ...quick, datasets };
 }
 
 // The lock's defaults (keyed.ts): an 8x8 black-and-white token on greyscale images, 5x5 cells of 8 colours on

@@ -63,13 +63,15 @@ export interface DatasetPlan {
  * --quick`), raise these, and run `npm run report -- --render`: it recomputes the header's estimate from the
  * measured speeds without training, and says how many CNN epochs would fit.
  *
- * Chosen on 2026-12-01 from the quick report's speeds (mlock/report-speeds.json), measured on a quiet machine
- * after the vec4 matmul (MNIST 2,990 training img/s, VGG w=8 193-250 img/s on the quick report's tiny subsets,
- * so pessimistic: the demo trains the MLP at 4,400 img/s): the MLP rows at 15 epochs (the recipe's milestones
- * at 50% and 75%) and the CNN rows at 6 epochs of VGG w=8 fit the 6 hours (estimate 5.1 h). That is a plan that
- * fits, not one that reaches the CNN targets (CIFAR-10 >= 80% needs a wider net and more epochs). Audits score
- * each forgery on 100 images: fewer would put random keys above 20% by sampling noise alone (a key at 10%
- * scores 11 or more of 50 images with probability 0.9%, about 9 of 1,000 keys; 21 of 100 with 0.08%).
+ * Chosen on 2026-12-01 (second pass). The quick report's tiny subsets proved 2.4x pessimistic: the plan's own
+ * MNIST rows trained at 7,000 img/s (quick: 2,990) and its first 4 rows took 10.5 min. VGG w=8 on 5,400
+ * CIFAR-10 images trained at 590 img/s (quick: 193). At those speeds the MLP rows take about 1 h and the CNN
+ * rows about 12 minutes per epoch (one baseline and three locked epochs on each CNN dataset), so 12 + 12 epochs
+ * there give about 3.8 h in all: within the 6 hours with room for the speeds being off by a third (the header
+ * recomputes the estimate from the finished rows). Not a plan that reaches the CNN targets (CIFAR-10 >= 80%
+ * needs a wider net and more epochs than this machine has in 6 hours). Audits score each forgery on 100
+ * images: fewer would put random keys above 20% by sampling noise alone (a key at 10% scores 11 or more of 50
+ * images with probability 0.9%, about 9 of 1,000 keys; 21 of 100 with 0.08%).
  *
  * Locked rows lock their seed's baseline row and train `*LockEpochs` more (what `npm start` does): locked from
  * scratch, the earlier report's Fashion-MNIST rows fell 1.4-2.8 points below the baseline; locked from it, a
@@ -80,9 +82,9 @@ export const CPU_BUDGET = {
   mlpLockEpochs: 15,
   mlpSeeds: 3,
   cnnWidth: 8,
-  cifarEpochs: 6,
-  gtsrbEpochs: 6,
-  cnnLockEpochs: 6,
+  cifarEpochs: 12,
+  gtsrbEpochs: 12,
+  cnnLockEpochs: 12,
   cnnSeeds: 1,
   mlpAudit: { randomKeys: 1000, samples: 100, perDistance: 50 },
   cnnAudit: { randomKeys: 1000, samples: 100, perDistance: 50 },

@@ -23,7 +23,7 @@ import { whiteBoxAttacks, type WhiteBoxResult } from './attacks.js';
 import type { Values } from './cli-schema.js';
 import { wipe } from './keyed.js';
 import { provenance } from './provenance.js';
-import { estimatePlan, speedsFromRows, type DatasetSpeed, type MeasuredSpeeds } from './report-budget.js';
+import { estimatePlan, speedsFromRows, withRowSpeeds, type DatasetSpeed, type MeasuredSpeeds } from './report-budget.js';
 import { claimRowFolder, codeVersion, readFinishedRow, writeFinishedRow, type CodeVersion, type RowRecord } from './report-cache.js';
 import { accuracyFigureSvg, nearMissFigureSvg } from './report-figures.js';
 import { renderReport } from './report-markdown.js';
@@ -262,7 +262,7 @@ async function writeOutputs(
   const rows = new Map([...records].map(([k, r]) => [k, r.result]));
   const summary = summarize(plan, rows);
   const all = planRows(plan).map(rowPath);
-  const speeds = await readSpeeds(root);
+  const speeds = withRowSpeeds(await readSpeeds(root), plan, rows);
   const p = provenance();
   const markdown = renderReport({
     scale,

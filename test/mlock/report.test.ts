@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { AuditReport, ForgeryGroup } from '../../mlock/audit.js';
-import { rowSeconds, estimatePlan, largestCnnEpochs, type MeasuredSpeeds } from '../../mlock/report-budget.js';
+import { rowSeconds, estimatePlan, largestCnnEpochs, withRowSpeeds, type MeasuredSpeeds } from '../../mlock/report-budget.js';
 import { canonicalJson, claimRowFolder, codeVersion, readFinishedRow, rowKey, writeFinishedRow } from '../../mlock/report-cache.js';
 import { accuracyFigureSvg, nearMissFigureSvg } from '../../mlock/report-figures.js';
 import { renderReport, type ReportPage } from '../../mlock/report-markdown.js';
@@ -279,7 +279,12 @@ describe('summaries and targets', () => {
     };
     const fits = renderReport(page({ speeds, estimate: [{ dataset: 'mnist', rows: 12, seconds: 3 * 3600, scaled: false }] }));
     expect(fits).toContain('Estimated total: **3.0 h** for 12 rows, against the budget of 6 h: fits.');
-    expect(fits).toContain('Load average 3.0, 2.0, 1.0 at the start');
+    expect(fits).toContain('MNIST 1000 training img/s, 3000 scored img/s (report --quick)');
+    expect(fits).toContain('Its load average 3.0, 2.0, 1.0 at the start');
+    const measured = { ...speeds, datasets: [{ ...speeds.datasets[0]!, fromRows: 4 }] };
+    expect(renderReport(page({ speeds: measured, estimate: [] }))).toContain(
+      "MNIST 1000 training img/s, 3000 scored img/s (this plan's 4 finished rows)",
+    );
     const over = renderReport(page({ speeds, estimate: [{ dataset: 'mnist', rows: 12, seconds: 7 * 3600, scaled: false }] }));
     expect(over).toContain('against the budget of 6 h: **over budget**.');
   });
@@ -323,6 +328,33 @@ describe('time estimate', () => {
     const cifar: DatasetPlan = { ...reportPlan('cpu')[2]!, width: 16 };
     const at8 = { dataset: 'cifar10' as const, width: 8, trainImagesPerSecond: 400, scoreImagesPerSecond: 1200, loadSeconds: 30 };
     expect(rowSeconds(cifar, 'uniform', at8)).toBeCloseTo(4 * rowSeconds({ ...cifar, width: 8 }, 'uniform', at8), 6);
+  });
+
+  it("measures a dataset's speeds on the plan's own finished rows once it has some, the others on the quick report's", () => {
+    const cifar = { dataset: 'cifar10' as const, width: 8, trainImagesPerSecond: 400, scoreImagesPerSecond: 1200, loadSeconds: 30 };
+    const quick: MeasuredSpeeds = {
+      date: 'd',
+      adapter: 'a',
+      code: 'c',
+      loadAverage: [],
+      datasets: [{ ...speed, trainImagesPerSecond: 500 }, cifar],
+    };
+    const plan = [mnist, { ...reportPlan('cpu')[2]!, width: 8 }];
+    const audited = auditOf({ authorized: 0.97, unauthorized: 0.1, twoCells: [0.1, 0.1], keysWorst: 0.1, log2: 60 });
+    const rows = new Map([
+      ['mnist/baseline/seed-0', row('mnist', 'none', 0, 0.98)],
+      ['mnist/uniform/seed-0', row('mnist', 'uniform', 0, 0, audited)],
+    ]);
+    const merged = withRowSpeeds(quick, plan, rows)!;
+    // Both rows trained at 1,000 img/s; the audit scored (64 + 100 + 300 + 1000) x 200 + 2 x 1000 images in 10 s.
+    expect(merged.datasets[0]).toEqual({
+      ...speed,
+      trainImagesPerSecond: 1000,
+      scoreImagesPerSecond: (1464 * 200 + 2000) / 10,
+      fromRows: 2,
+    });
+    expect(merged.datasets[1]).toEqual(cifar);
+    expect(withRowSpeeds(null, plan, rows)).toBeNull();
   });
 
   it('finds the most CNN epochs that fit the budget', () => {
