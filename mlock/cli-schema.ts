@@ -121,7 +121,10 @@ export const OPTIONS = {
   'test-subset': option(wholeNumber(1), 'use N sampled test images'),
   'forged-keys': option(wholeNumber(0), 'random other keys the audit tries as forged tokens (default 1000)'),
   samples: option(wholeNumber(1), 'test images each forged token is scored on in the audit (default 500)'),
-  'per-distance': option(wholeNumber(1), 'sampled near-miss variants per distance in the audit (default 200)'),
+  'per-distance': option(
+    wholeNumber(1),
+    'sampled near-miss variants per distance 2-8 in the audit, and as many with more cells changed (default 200)',
+  ),
   'no-baseline': flag('skip the unlocked baseline run'),
   'warm-start': flag('lock the baseline: train it first, then start locked training from its weights'),
   seed: option(wholeNumber(0), 'random seed (default 0)'),

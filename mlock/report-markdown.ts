@@ -58,7 +58,7 @@ function planTable(plan: readonly DatasetPlan[], estimate: readonly (DatasetEsti
   ];
   plan.forEach((p, i) => {
     const data = p.trainSubset ? `${p.trainSubset} sampled training images, ${p.testSubset ?? p.testImages} test (of: ${p.data})` : p.data;
-    const audit = `${p.audit.randomKeys} random keys, ${p.audit.perDistance} variants per distance 2-8, ${p.audit.samples} images each`;
+    const audit = `${p.audit.randomKeys} random keys, ${p.audit.perDistance} variants per distance 2-8 and as many past it, ${p.audit.samples} images each`;
     const e = estimate?.[i];
     const time = estimate ? ` ${e ? `${minutes(e.seconds)}${e.scaled ? ' (scaled from another width)' : ''}` : 'not measured'} |` : '';
     out.push(

@@ -29,7 +29,7 @@ export interface AuditSize {
   randomKeys: number;
   /** Test images each forgery is scored on. */
   samples: number;
-  /** Sampled near-miss variants per distance 2..8. */
+  /** Sampled near-miss variants per distance 2..8, and as many past it. */
   perDistance: number;
 }
 
