@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AUTHORIZED_SLACK, lockedEpochScore } from '../../mlock/model-selection.js';
+import { AUTHORIZED_SLACK, lockedEpochScore, SHORTFALL_WEIGHT } from '../../mlock/model-selection.js';
 
 describe('lockedEpochScore', () => {
   it('rewards authorized accuracy and charges answers above chance without the token or with one cell changed', () => {
@@ -24,9 +24,23 @@ describe('lockedEpochScore', () => {
     const edge = { authorized: baseline - AUTHORIZED_SLACK, unauthorized: 1, oneCell: 1, forgery: 1 };
     const perfectButLow = { authorized: baseline - AUTHORIZED_SLACK - 1e-6, unauthorized: 0, oneCell: 0 };
     expect(lockedEpochScore(edge, 10, baseline)).toBeGreaterThan(lockedEpochScore(perfectButLow, 10, baseline));
-    // Among epochs that all miss it, the usual score decides.
+    // Among epochs that all miss it, the usual score decides, with the shortfall charged on top.
     const a = { authorized: 0.95, unauthorized: 0.1, oneCell: 0.1 };
     const b = { authorized: 0.94, unauthorized: 0.1, oneCell: 0.1 };
     expect(lockedEpochScore(a, 10, baseline)).toBeGreaterThan(lockedEpochScore(b, 10, baseline));
+    expect(lockedEpochScore(b, 10, baseline)).toBeCloseTo(0.94 - 4 - SHORTFALL_WEIGHT * (baseline - AUTHORIZED_SLACK - 0.94), 12);
+  });
+
+  it('among epochs short of the baseline, one that is much closer wins over a sharper detector far below', () => {
+    // The report's MNIST random-label seed 1 (baseline validation 98.37%): epoch 7 against epoch 15.
+    const baseline = 0.9837;
+    const early = { authorized: 0.9685, unauthorized: 0.096, oneCell: 0.325 };
+    const late = { authorized: 0.9782, unauthorized: 0.101, oneCell: 0.493 };
+    expect(lockedEpochScore(early, 10)).toBeGreaterThan(lockedEpochScore(late, 10));
+    expect(lockedEpochScore(late, 10, baseline)).toBeGreaterThan(lockedEpochScore(early, 10, baseline));
+    // A forgery kind left open still outweighs a small gain: half a point closer is not worth 30% forgeries.
+    const closeButOpen = { ...late, oneCell: 0.2, forgery: 0.3 };
+    const safe = { ...late, authorized: 0.9732, oneCell: 0.2, forgery: 0.1 };
+    expect(lockedEpochScore(safe, 10, baseline)).toBeGreaterThan(lockedEpochScore(closeButOpen, 10, baseline));
   });
 });
