@@ -10,7 +10,7 @@
  * - 1,000+ random other keys, each token at its own key-derived place (what a guesser produces);
  * - the expected number of guesses to unlock (guess-estimate.ts, with the computation shown).
  * Every forgery is drawn fresh from the audit's own seed (not the training decoys), scored on the same test
- * images by forgery-scores.ts, and every result carries its count, mean, worst and the number above 20%/50%.
+ * images (spread evenly over the classes) by forgery-scores.ts, and every result carries its count, mean, worst and the number above 20%/50%.
  */
 import { Rng } from '../engine/index.js';
 import type { ImageDataset, Normalization } from '../engine/data/index.js';
@@ -32,7 +32,7 @@ import {
   transformedTokens,
   type Stamp,
 } from './near-miss.js';
-import { scoreStamps } from './forgery-scores.js';
+import { classBalancedSample, scoreStamps } from './forgery-scores.js';
 import { fixedPosition, makeToken, PAPER_TOKEN_NAMES, stampPlacement, tokensEqual } from './tokens.js';
 
 /** Partly covered tokens per cover mode (unpainted, black) that look changed in at least 2 cells. */
@@ -109,6 +109,8 @@ export async function auditLock(o: AuditOptions): Promise<AuditReport> {
   const at = (token = real) => ({ token, ...home });
   const cells = real.h * real.w;
   const colours = (levels ?? 2) ** real.c;
+  // Every forgery is scored on the same images, balanced over the classes (forgery-scores.ts).
+  const scored = classBalancedSample(ds, o.samples ?? 500);
 
   const plan: Planned[] = [];
   // Near-miss curve. d = 1 is enumerated: every cell times every other colour.
@@ -154,7 +156,7 @@ export async function auditLock(o: AuditOptions): Promise<AuditReport> {
   }
   // A cover is bounded like changed cells: by how many cells look changed on the scored images (a cover that
   // uncovers one white cell over a black background is a one-cell variant; shownDistance in near-miss.ts).
-  const background = placeBackground(ds.images, Math.min(o.samples ?? 500, ds.n), ds.c, ds.h, ds.w, home, real.h, real.w);
+  const background = placeBackground(scored.images, scored.n, ds.c, ds.h, ds.w, home, real.h, real.w);
   for (const mode of ['unpainted', 'black'] as const) {
     const far: Stamp[] = [];
     const near: Stamp[] = [];
@@ -213,10 +215,9 @@ export async function auditLock(o: AuditOptions): Promise<AuditReport> {
   }
   plan.push({ group: { label: 'random other keys (own pattern and place)', family: 'random-key', bounded: true }, stamps: keys });
 
-  const samples = o.samples ?? 500;
-  const setup = { model: o.model, dataset: ds, normalization: o.normalization, samples };
+  const setup = { model: o.model, dataset: scored, normalization: o.normalization, samples: scored.n };
   const all = plan.flatMap((p) => p.stamps);
-  log(`audit: ${all.length} forgeries x ${Math.min(samples, ds.n)} images`);
+  log(`audit: ${all.length} forgeries x ${scored.n} images`);
   const scores = await scoreStamps(setup, all);
   const groups: ForgeryGroup[] = [];
   const curve: DistanceCount[] = [];
@@ -248,7 +249,7 @@ export async function auditLock(o: AuditOptions): Promise<AuditReport> {
     authorizedAccuracy: await authorizedAccuracy({ model: o.model, dataset: ds, settings, normalization: o.normalization }),
     unauthorizedAccuracy: await unauthorizedAccuracy({ model: o.model, dataset: ds, settings, normalization: o.normalization }),
     testImages: ds.n,
-    samplesPerForgery: Math.min(samples, ds.n),
+    samplesPerForgery: scored.n,
     groups,
     boundedMean: mean(bounded),
     boundedWorst: bounded.length ? Math.max(...bounded) : 0,

@@ -5,11 +5,29 @@
  * so the cost is the forward passes alone, not a loader and an upload per forgery.
  */
 import { argmax, equal, keep, noGrad, scope, type Tensor } from '../engine/index.js';
-import { BatchLoader, type ImageDataset, type Normalization, type PatchSource } from '../engine/data/index.js';
+import { BatchLoader, subset, type ImageDataset, type Normalization, type PatchSource } from '../engine/data/index.js';
 import type { Module } from '../engine/nn/index.js';
 import { packTokenBank } from './decoys.js';
 import type { Stamp } from './near-miss.js';
 import { blankToken, type Token } from './tokens.js';
+
+/**
+ * `n` images of the set spread evenly over its classes: the first image of each class in turn, then the
+ * second, and so on (a class that runs out is skipped). A network that answers one constant class to a
+ * forgery then scores 1/C on them, the useless answer the bounds are about, whatever the class shares of
+ * the set's first images (the first 100 MNIST test images hold 15 of one class, and a locked network
+ * answering that class scored 15% on every forgery).
+ */
+export function classBalancedSample(ds: ImageDataset, n: number): ImageDataset {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`classBalancedSample: n must be a positive integer, got ${n}`);
+  const byClass: number[][] = Array.from({ length: ds.numClasses }, () => []);
+  for (let i = 0; i < ds.n; i++) byClass[ds.labels[i]!]!.push(i);
+  const picked: number[] = [];
+  const m = Math.min(n, ds.n);
+  for (let k = 0; picked.length < m; k++)
+    for (const members of byClass) if (k < members.length && picked.length < m) picked.push(members[k]!);
+  return subset(ds, picked, `${ds.name}[${m} balanced over classes]`);
+}
 
 export interface ScoreSetup {
   model: Module;

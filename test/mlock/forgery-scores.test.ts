@@ -6,7 +6,7 @@ import { buildModel } from '../../engine/nn/models.js';
 import { loadMnist } from '../../engine/data/node/mnist.js';
 import { meanStd } from '../../engine/data/dataset.js';
 import { accuracyWith } from '../../mlock/evaluate.js';
-import { scoreStamps } from '../../mlock/forgery-scores.js';
+import { classBalancedSample, scoreStamps } from '../../mlock/forgery-scores.js';
 import { deriveKeyedToken } from '../../mlock/keyed.js';
 import { changeCells, lookAlike, type Stamp } from '../../mlock/near-miss.js';
 import { makeToken } from '../../mlock/tokens.js';
@@ -45,5 +45,29 @@ describe('scoreStamps', () => {
     // The stamps do change the answers (else the comparison would prove little).
     expect(new Set(separate).size).toBeGreaterThan(3);
     model.dispose();
+  });
+});
+
+describe('classBalancedSample', () => {
+  it('takes each class in turn, in the order the images come, until n are taken or the set runs out', async () => {
+    const all = await loadMnist({ split: 'test' });
+    const s = classBalancedSample(all, 100);
+    expect(s.n).toBe(100);
+    const counts = new Array<number>(10).fill(0);
+    for (const l of s.labels) counts[l]!++;
+    expect(counts).toEqual(new Array(10).fill(10));
+    // The first image of the sample is the set's first image of class 0, the second its first of class 1.
+    const firstOf = (c: number) => all.labels.indexOf(c);
+    expect(s.images.subarray(0, 784)).toEqual(all.images.subarray(firstOf(0) * 784, (firstOf(0) + 1) * 784));
+    expect(s.images.subarray(784, 2 * 784)).toEqual(all.images.subarray(firstOf(1) * 784, (firstOf(1) + 1) * 784));
+    // What it corrects: the set's own first 100 images are not balanced (the largest class holds 15).
+    const head = new Array<number>(10).fill(0);
+    for (const l of all.labels.subarray(0, 100)) head[l]!++;
+    expect(Math.max(...head)).toBeGreaterThan(12);
+    // A small class runs out and the others fill the rest; more than the set gives the whole set.
+    const tiny = { ...all, n: 5, images: all.images.subarray(0, 5 * 784), labels: Int32Array.from([0, 0, 0, 1, 0]) };
+    expect(Array.from(classBalancedSample(tiny, 4).labels)).toEqual([0, 1, 0, 0]);
+    expect(classBalancedSample(tiny, 50).n).toBe(5);
+    expect(() => classBalancedSample(tiny, 0)).toThrow(/positive integer/);
   });
 });
