@@ -7,7 +7,7 @@
  * that row's training from its last checkpoint only when nothing about it changed.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { writeFileAtomic } from '../engine/io/node/index.js';
@@ -84,6 +84,7 @@ export interface RowRecord<R> extends RowIdentity {
 
 const FINISHED = 'row.json';
 const STARTED = 'started.json';
+const ELAPSED = 'elapsed.json';
 
 async function readJson<T>(path: string): Promise<T | null> {
   const text = await readFile(path, 'utf8').catch(() => null);
@@ -123,6 +124,20 @@ export async function claimRowFolder(dir: string, id: RowIdentity): Promise<bool
   await clearFolder(dir);
   await writeFileAtomic(join(dir, STARTED), JSON.stringify({ key, ...id }, null, 2) + '\n');
   return false;
+}
+
+/** Seconds the row's earlier sessions spent on it (0 for a fresh row): where an interrupted row's time resumes. */
+export async function elapsedRowSeconds(dir: string): Promise<number> {
+  const seconds = (await readJson<{ seconds?: unknown }>(join(dir, ELAPSED)))?.seconds;
+  return typeof seconds === 'number' && seconds >= 0 ? seconds : 0;
+}
+
+/**
+ * Record the row's seconds so far, every session's. Called after every line the run logs (each epoch), so a
+ * report stopped by a signal, which writes nothing on its way out, loses at most one epoch's time.
+ */
+export function recordRowSeconds(dir: string, seconds: number): void {
+  writeFileSync(join(dir, ELAPSED), JSON.stringify({ seconds }) + '\n');
 }
 
 export async function writeFinishedRow<R>(dir: string, id: RowIdentity, result: R): Promise<RowRecord<R>> {

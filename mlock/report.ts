@@ -24,7 +24,16 @@ import type { Values } from './cli-schema.js';
 import { wipe } from './keyed.js';
 import { provenance } from './provenance.js';
 import { estimatePlan, speedsFromRows, withRowSpeeds, type DatasetSpeed, type MeasuredSpeeds } from './report-budget.js';
-import { claimRowFolder, codeVersion, readFinishedRow, writeFinishedRow, type CodeVersion, type RowRecord } from './report-cache.js';
+import {
+  claimRowFolder,
+  codeVersion,
+  elapsedRowSeconds,
+  readFinishedRow,
+  recordRowSeconds,
+  writeFinishedRow,
+  type CodeVersion,
+  type RowRecord,
+} from './report-cache.js';
 import { accuracyFigureSvg, nearMissFigureSvg } from './report-figures.js';
 import { renderReport } from './report-markdown.js';
 import { planRows, reportPlan, rowPath, type DatasetPlan, type ReportScale, type RowId, type RowKind } from './report-plan.js';
@@ -193,14 +202,20 @@ export async function runRow(
   // Before the row's folder is claimed: a row that cannot start leaves nothing behind.
   const startFrom = row.kind === 'baseline' ? undefined : await baselineOfRow(runs, p, row, code, adapter);
   const resume = await claimRowFolder(dir, id);
+  const prior = resume ? await elapsedRowSeconds(dir) : 0;
+  const session = performance.now();
   log(`== ${rowPath(row)}${resume ? ' (resuming)' : ''}`);
   const o: RunOptions = {
     ...runOptions(p, row.kind, row.seed),
     startFrom,
     out: dir,
     resume,
+    priorSeconds: prior,
     loaded: await data.get(p),
-    log: (s) => log(`  ${s}`),
+    log: (s) => {
+      log(`  ${s}`);
+      recordRowSeconds(dir, prior + (performance.now() - session) / 1000);
+    },
     provenance: { ...provenance() },
   };
   const report = await run(o);

@@ -10,7 +10,16 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { AuditReport, ForgeryGroup } from '../../mlock/audit.js';
 import { rowSeconds, estimatePlan, largestCnnEpochs, withRowSpeeds, type MeasuredSpeeds } from '../../mlock/report-budget.js';
-import { canonicalJson, claimRowFolder, codeVersion, readFinishedRow, rowKey, writeFinishedRow } from '../../mlock/report-cache.js';
+import {
+  canonicalJson,
+  claimRowFolder,
+  codeVersion,
+  elapsedRowSeconds,
+  readFinishedRow,
+  recordRowSeconds,
+  rowKey,
+  writeFinishedRow,
+} from '../../mlock/report-cache.js';
 import { accuracyFigureSvg, nearMissFigureSvg } from '../../mlock/report-figures.js';
 import { renderReport, type ReportPage } from '../../mlock/report-markdown.js';
 import { CPU_BUDGET, planRows, reportPlan, type DatasetPlan } from '../../mlock/report-plan.js';
@@ -78,6 +87,20 @@ describe('report cache', () => {
     expect(await readdir(dir)).toContain('checkpoint.safetensors');
     expect(await claimRowFolder(dir, { ...id, code: 'code-b' })).toBe(false);
     expect(await readdir(dir)).toEqual(['started.json']);
+  });
+
+  it("keeps a row's seconds across sessions, and forgets them when the row starts over", async () => {
+    const dir = join(await mkdtemp(join(tmpdir(), 'report-elapsed-')), 'row');
+    await claimRowFolder(dir, id);
+    expect(await elapsedRowSeconds(dir)).toBe(0);
+    recordRowSeconds(dir, 123.5);
+    expect(await claimRowFolder(dir, id)).toBe(true);
+    expect(await elapsedRowSeconds(dir)).toBe(123.5);
+    await writeFile(join(dir, 'elapsed.json'), '{"seconds": "soon"}');
+    expect(await elapsedRowSeconds(dir)).toBe(0);
+    recordRowSeconds(dir, 7);
+    await claimRowFolder(dir, { ...id, code: 'code-b' });
+    expect(await elapsedRowSeconds(dir)).toBe(0);
   });
 });
 
