@@ -2,9 +2,13 @@
  * The report's cache of finished rows. Each row's folder (runs/report-<scale>/<dataset>/<kind>/seed-<n>/)
  * holds the run (model, checkpoints, report.json) and, once everything about the row is done, `row.json`:
  * its settings, the code version and the adapter it ran on, and its results. A row is reused only when all
- * three match; otherwise it is run again from scratch, so two code versions or settings never mix in a
- * figure. `started.json` records the same identity for a row in progress, so an interrupted report resumes
- * that row's training from its last checkpoint only when nothing about it changed.
+ * three match; otherwise it is run again, so two code versions or settings never mix in a figure. The code
+ * version has two stages: the training code, and the audit's (the files that only measure a trained model).
+ * A locked row whose training code is unchanged but whose audit changed keeps its trained model and runs its
+ * audit and white-box attacks again on it, as the run would have (report.ts `auditRowAgain`): hours of
+ * training are not redone because the audit learned a new attack. `started.json` records the training
+ * identity of a row in progress, so an interrupted report resumes that row's training from its last
+ * checkpoint only when nothing about its training changed.
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -25,10 +29,19 @@ const CODE_DIRS = ['engine', 'kernels', 'mlock'];
 // Source only: the report writes its own outputs into mlock/ (REPORT.md, report.json, figures, speeds).
 const SOURCE = /\.(ts|wgsl)$/;
 const PRESENTATION_ONLY = /^mlock\/(report[\w-]*|plot|cli|cli-schema|commands|progress)\.ts$/;
+/**
+ * The audit stage: code that only measures a trained model, never imported by what trains it (run.ts calls
+ * the audit once training is over; test/mlock/report.test.ts checks the import graph), and the package's
+ * barrel, which no run imports.
+ */
+export const AUDIT_STAGE = /^mlock\/(audit|guess-estimate|attacks|query-attack|index)\.ts$/;
 
 export interface CodeVersion {
-  /** SHA-256 over the sorted (path, content hash) list, first 16 hex digits. */
+  /** SHA-256 over the sorted (path, content hash) list, first 16 hex digits: every counted file. */
   hash: string;
+  /** The same over the training code (every counted file but the audit stage's) and over the audit stage's. */
+  training: string;
+  audit: string;
   files: number;
   webgpu: string;
 }
@@ -46,14 +59,24 @@ export function codeVersion(root: string): CodeVersion {
   const counted = files.filter((f) => SOURCE.test(f) && !PRESENTATION_ONLY.test(f)).sort();
   const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as { packages?: Record<string, { version?: string }> };
   const webgpu = lock.packages?.['node_modules/webgpu']?.version ?? 'unknown';
-  const h = createHash('sha256').update(`webgpu ${webgpu}\n`);
-  for (const f of counted)
-    h.update(
+  const lines = counted.map(
+    (f) =>
       `${f}\0${createHash('sha256')
         .update(readFileSync(join(root, f)))
         .digest('hex')}\n`,
-    );
-  return { hash: h.digest('hex').slice(0, 16), files: counted.length, webgpu };
+  );
+  const digest = (keep: (file: string) => boolean) => {
+    const h = createHash('sha256').update(`webgpu ${webgpu}\n`);
+    counted.forEach((f, i) => keep(f) && h.update(lines[i]!));
+    return h.digest('hex').slice(0, 16);
+  };
+  return {
+    hash: digest(() => true),
+    training: digest((f) => !AUDIT_STAGE.test(f)),
+    audit: digest((f) => AUDIT_STAGE.test(f)),
+    files: counted.length,
+    webgpu,
+  };
 }
 
 /** JSON with object keys sorted at every level, so equal settings always give equal text. */
@@ -65,14 +88,31 @@ export function canonicalJson(value: unknown): string {
   );
 }
 
+/** The code a row was computed with: its training's, and its audit's where the row has one (locked rows). */
+export interface RowCode {
+  training: string;
+  audit: string | null;
+}
+
+export const rowCode = (code: CodeVersion, audited: boolean): RowCode => ({ training: code.training, audit: audited ? code.audit : null });
+
 /** What a row is: its settings, the code that computes it and the adapter it runs on. */
 export interface RowIdentity {
   settings: Record<string, unknown>;
-  code: string;
+  code: RowCode;
   adapter: string;
 }
 
-export function rowKey({ settings, code, adapter }: RowIdentity): string {
+/** A row's key: a hash of its identity (also of the older identities, whose `code` was one string). */
+export function rowKey({
+  settings,
+  code,
+  adapter,
+}: {
+  settings: Record<string, unknown>;
+  code: RowCode | string;
+  adapter: string;
+}): string {
   return createHash('sha256').update(canonicalJson({ settings, code, adapter })).digest('hex').slice(0, 16);
 }
 
@@ -97,19 +137,36 @@ async function readJson<T>(path: string): Promise<T | null> {
 }
 
 /**
- * The finished row in `dir` when it was computed with exactly these settings and this code: with
- * `adapter` null (rendering without a device), on any adapter; else on this one.
+ * How a finished row stands against the code now: all of it current; current but stored before the code version
+ * had stages (to be written again in today's form); or trained with this code and audited with older code.
+ */
+export type RowState = 'current' | 'older-form' | 'audit-changed';
+
+/**
+ * The finished row in `dir` when it was computed with exactly these settings, on `adapter` (null, when
+ * rendering without a device: on any adapter), with this training code, and its state: 'current' when its
+ * audit code is this one too. A record whose identity does not hash to its key (edited by hand, torn) is none.
+ * A record from before the code version had stages (`code` one string) counts as current when that string is
+ * today's whole-code hash: then both stages are today's ('older-form').
  */
 export async function readFinishedRow<R>(
   dir: string,
   settings: Record<string, unknown>,
-  code: string,
+  code: CodeVersion,
+  audited: boolean,
   adapter: string | null,
-): Promise<RowRecord<R> | null> {
-  const record = await readJson<RowRecord<R>>(join(dir, FINISHED));
-  if (!record || record.result === undefined) return null;
-  const expected = rowKey({ settings, code, adapter: adapter ?? record.adapter });
-  return record.key === expected && rowKey(record) === expected ? record : null;
+): Promise<{ record: RowRecord<R>; state: RowState } | null> {
+  const stored = await readJson<Omit<RowRecord<R>, 'code'> & { code: RowCode | string }>(join(dir, FINISHED));
+  if (!stored || stored.result === undefined || stored.key !== rowKey(stored)) return null;
+  if (canonicalJson(stored.settings) !== canonicalJson(settings) || (adapter !== null && stored.adapter !== adapter)) return null;
+  const now = rowCode(code, audited);
+  if (typeof stored.code === 'string') {
+    if (stored.code !== code.hash) return null;
+    const id = { settings: stored.settings, code: now, adapter: stored.adapter };
+    return { record: { ...stored, ...id, key: rowKey(id) }, state: 'older-form' };
+  }
+  if (stored.code.training !== now.training || (stored.code.audit === null) !== (now.audit === null)) return null;
+  return { record: stored as RowRecord<R>, state: stored.code.audit === now.audit ? 'current' : 'audit-changed' };
 }
 
 /**
@@ -117,7 +174,8 @@ export async function readFinishedRow<R>(
  * it), else empties the folder and records the row as started there.
  */
 export async function claimRowFolder(dir: string, id: RowIdentity): Promise<boolean> {
-  const key = rowKey(id);
+  // Resuming is about training: a row whose audit code changed mid-training still resumes it.
+  const key = rowKey({ ...id, code: { training: id.code.training, audit: null } });
   const started = await readJson<{ key: string }>(join(dir, STARTED));
   if (started?.key === key) return true;
   await mkdir(dir, { recursive: true });
@@ -140,8 +198,14 @@ export function recordRowSeconds(dir: string, seconds: number): void {
   writeFileSync(join(dir, ELAPSED), JSON.stringify({ seconds }) + '\n');
 }
 
-export async function writeFinishedRow<R>(dir: string, id: RowIdentity, result: R): Promise<RowRecord<R>> {
-  const record: RowRecord<R> = { key: rowKey(id), ...id, finished: new Date().toISOString(), result };
+/** Write the row's record; `finished` defaults to now (a record carried over from older code keeps its own). */
+export async function writeFinishedRow<R>(
+  dir: string,
+  id: RowIdentity,
+  result: R,
+  finished = new Date().toISOString(),
+): Promise<RowRecord<R>> {
+  const record: RowRecord<R> = { key: rowKey(id), ...id, finished, result };
   await writeFileAtomic(join(dir, FINISHED), JSON.stringify(record, null, 2) + '\n');
   return record;
 }

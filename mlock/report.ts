@@ -18,8 +18,9 @@ import { basename, join } from 'node:path';
 import { adapterLabel, initEngine, runtime } from '../engine/node.js';
 import { writeFileAtomic, decodeModelInto } from '../engine/io/node/index.js';
 import { loadDataset, projectRoot, sharedDataPath, type ImageDataset } from '../engine/data/node/index.js';
-import { buildModel } from '../engine/nn/index.js';
+import { buildModel, type Module } from '../engine/nn/index.js';
 import { whiteBoxAttacks, type WhiteBoxResult } from './attacks.js';
+import { auditLock } from './audit.js';
 import type { Values } from './cli-schema.js';
 import { wipe } from './keyed.js';
 import { provenance } from './provenance.js';
@@ -30,6 +31,7 @@ import {
   elapsedRowSeconds,
   readFinishedRow,
   recordRowSeconds,
+  rowCode,
   writeFinishedRow,
   type CodeVersion,
   type RowRecord,
@@ -39,8 +41,10 @@ import { renderReport } from './report-markdown.js';
 import { planRows, reportPlan, rowPath, type DatasetPlan, type ReportScale, type RowId, type RowKind } from './report-plan.js';
 import { baselineMisses, strategyMisses, summarize, type RowResult } from './report-summary.js';
 import { keyFingerprint } from './run-folder.js';
-import { effectiveRecipe, loadRunData, run, type EpochLog, type RunOptions, type TrainedBaseline } from './run.js';
+import type { LockSettings } from './lock-plan.js';
+import { effectiveRecipe, loadRunData, run, type EpochLog, type RunOptions, type RunReport, type TrainedBaseline } from './run.js';
 import { readModelMetadata } from './runtime.js';
+import { tokenForModel } from './token-spec.js';
 import { plainModelBytes } from './sealed-model.js';
 
 /** The report's key. Not a secret: the report publishes figures, not models to serve. */
@@ -119,21 +123,31 @@ function rowSettings(p: DatasetPlan, kind: RowKind, seed: number): Record<string
   };
 }
 
+/** A finished row's sealed model, opened with the report's key and built on the GPU (the caller disposes it). */
+async function openRowModel(dir: string): Promise<{ model: Module; meta: ReturnType<typeof readModelMetadata> }> {
+  const path = join(dir, 'model.safetensors');
+  const { plain } = await plainModelBytes(new Uint8Array(await readFile(path)), KEY, { source: path });
+  try {
+    const meta = readModelMetadata(plain, path);
+    const model = buildModel(meta.model.name, {
+      inputShape: meta.model.inputShape,
+      numClasses: meta.model.numClasses,
+      width: meta.model.width,
+      dropout: meta.model.dropout,
+    });
+    decodeModelInto(model, plain, path);
+    model.eval();
+    return { model, meta };
+  } finally {
+    wipe(plain);
+  }
+}
+
 /** The file holder's attacks on a finished locked row: its sealed model opened with the key, its own data. */
 async function attackRow(dir: string, o: RunOptions, steps: number): Promise<{ result: WhiteBoxResult; seconds: number }> {
   const start = performance.now();
-  const path = join(dir, 'model.safetensors');
-  const { plain } = await plainModelBytes(new Uint8Array(await readFile(path)), KEY, { source: path });
-  const meta = readModelMetadata(plain, path);
-  const model = buildModel(meta.model.name, {
-    inputShape: meta.model.inputShape,
-    numClasses: meta.model.numClasses,
-    width: meta.model.width,
-    dropout: meta.model.dropout,
-  });
+  const { model, meta } = await openRowModel(dir);
   try {
-    decodeModelInto(model, plain, path);
-    model.eval();
     const data = await loadRunData(o);
     const result = await whiteBoxAttacks(
       { model, train: data.train, test: data.test, normalization: meta.normalization, seed: o.seed },
@@ -141,7 +155,45 @@ async function attackRow(dir: string, o: RunOptions, steps: number): Promise<{ r
     );
     return { result, seconds: (performance.now() - start) / 1000 };
   } finally {
-    wipe(plain);
+    model.dispose();
+  }
+}
+
+/**
+ * The audit of a finished locked row run again on its model, exactly as run() runs it after training (same test
+ * images, options and seed; the lock's settings from the model's geometry and the key), for a row whose audit
+ * code changed since: its figures in the run's report replaced, the rest of the run kept.
+ */
+async function auditRowAgain(dir: string, o: RunOptions, log: (s: string) => void): Promise<RunReport> {
+  const { model, meta } = await openRowModel(dir);
+  try {
+    if (!meta.lock) throw new Error(`report: ${dir}/model.safetensors is not locked: the row cannot be audited`);
+    const { token, placement, levels } = await tokenForModel(KEY, meta.lock.geometry, meta.model.inputShape);
+    const settings: LockSettings = { strategy: { name: meta.lock.strategy }, poisonRatio: 0.5, decoyRatio: 0, levels, token, placement };
+    const data = await loadRunData(o);
+    const audit = await auditLock({
+      model,
+      dataset: data.test,
+      settings,
+      normalization: meta.normalization,
+      seed: o.seed ?? 0,
+      randomKeys: o.forgedKeys,
+      samples: o.forgedSamples,
+      perDistance: o.auditPerDistance,
+      log,
+    });
+    const report = JSON.parse(await readFile(join(dir, 'report.json'), 'utf8')) as RunReport;
+    const again: RunReport = {
+      ...report,
+      authorizedAccuracy: audit.authorizedAccuracy,
+      unauthorizedAccuracy: audit.unauthorizedAccuracy,
+      forgedAccuracy: audit.boundedMean,
+      forgedMaxAccuracy: audit.boundedWorst,
+      audit,
+    };
+    await writeFileAtomic(join(dir, 'report.json'), JSON.stringify(again, null, 2) + '\n');
+    return again;
+  } finally {
     model.dispose();
   }
 }
@@ -153,7 +205,8 @@ async function attackRow(dir: string, o: RunOptions, steps: number): Promise<{ r
 async function baselineOfRow(runs: string, p: DatasetPlan, row: RowId, code: CodeVersion, adapter: string): Promise<TrainedBaseline> {
   const id: RowId = { dataset: row.dataset, kind: 'baseline', seed: row.seed };
   const dir = join(runs, rowPath(id));
-  const base = await readFinishedRow<RowResult>(dir, rowSettings(p, 'baseline', row.seed), code.hash, adapter);
+  const found = await readFinishedRow<RowResult>(dir, rowSettings(p, 'baseline', row.seed), code, false, adapter);
+  const base = found && found.state !== 'audit-changed' ? found.record : null;
   if (!base) throw new Error(`report: ${rowPath(row)} locks ${rowPath(id)}, which has not finished with this code and adapter`);
   const history = JSON.parse(await readFile(join(dir, 'history.json'), 'utf8')) as EpochLog[];
   const selected = history[base.result.run.bestEpoch - 1];
@@ -184,7 +237,10 @@ export class DatasetCache {
   }
 }
 
-/** One row: its cached result when nothing about it changed, else the run (resumed when it was interrupted). */
+/**
+ * One row: its cached result when nothing about it changed; its audit and white-box attacks run again on its
+ * model when only the audit's code changed; else the run (resumed when it was interrupted).
+ */
 export async function runRow(
   runs: string,
   p: DatasetPlan,
@@ -196,9 +252,22 @@ export async function runRow(
 ): Promise<RowRecord<RowResult>> {
   const dir = join(runs, rowPath(row));
   const settings = rowSettings(p, row.kind, row.seed);
-  const cached = await readFinishedRow<RowResult>(dir, settings, code.hash, adapter);
-  if (cached) return cached;
-  const id = { settings, code: code.hash, adapter };
+  const audited = row.kind !== 'baseline';
+  const id = { settings, code: rowCode(code, audited), adapter };
+  const found = await readFinishedRow<RowResult>(dir, settings, code, audited, adapter);
+  if (found?.state === 'current') return found.record;
+  if (found?.state === 'older-form') return writeFinishedRow(dir, id, found.record.result, found.record.finished);
+  if (found?.state === 'audit-changed') {
+    log(`== ${rowPath(row)} (trained with this code; its audit changed, so it is audited again)`);
+    const o = { ...runOptions(p, row.kind, row.seed), loaded: await data.get(p) };
+    const run = await auditRowAgain(dir, o, (s) => log(`  ${s}`));
+    let { whiteBox, whiteBoxSeconds } = found.record.result;
+    if (p.whiteBoxSteps !== null) {
+      log('  white-box attacks (fine-tuning on 1% of clean data, trigger search)');
+      ({ result: whiteBox, seconds: whiteBoxSeconds } = await attackRow(dir, o, p.whiteBoxSteps));
+    }
+    return writeFinishedRow<RowResult>(dir, id, { ...found.record.result, run, whiteBox, whiteBoxSeconds });
+  }
   // Before the row's folder is claimed: a row that cannot start leaves nothing behind.
   const startFrom = row.kind === 'baseline' ? undefined : await baselineOfRow(runs, p, row, code, adapter);
   const resume = await claimRowFolder(dir, id);
@@ -250,8 +319,14 @@ async function collectRows(
   const found: [string, RowRecord<RowResult>][] = [];
   for (const row of planRows(plan)) {
     const p = plan.find((x) => x.dataset === row.dataset)!;
-    const r = await readFinishedRow<RowResult>(join(runs, rowPath(row)), rowSettings(p, row.kind, row.seed), code.hash, adapter);
-    if (r) found.push([rowPath(row), r]);
+    const r = await readFinishedRow<RowResult>(
+      join(runs, rowPath(row)),
+      rowSettings(p, row.kind, row.seed),
+      code,
+      row.kind !== 'baseline',
+      adapter,
+    );
+    if (r && r.state !== 'audit-changed') found.push([rowPath(row), r.record]);
   }
   const counts = new Map<string, number>();
   for (const [, r] of found) counts.set(r.adapter, (counts.get(r.adapter) ?? 0) + 1);

@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import type { AuditReport, ForgeryGroup } from '../../mlock/audit.js';
 import { rowSeconds, estimatePlan, largestCnnEpochs, withRowSpeeds, type MeasuredSpeeds } from '../../mlock/report-budget.js';
 import {
+  AUDIT_STAGE,
   canonicalJson,
   claimRowFolder,
   codeVersion,
@@ -26,11 +27,13 @@ import { CPU_BUDGET, planRows, reportPlan, type DatasetPlan } from '../../mlock/
 import { formatStat, stat, strategyMisses, summarize, baselineMisses, type RowResult } from '../../mlock/report-summary.js';
 import type { RunReport } from '../../mlock/run.js';
 import { DatasetCache, runRow } from '../../mlock/report.js';
+import { projectRoot } from '../../engine/data/node/index.js';
 import { useEngine } from '../helpers/setup.js';
 
 describe('report cache', () => {
   const settings = { dataset: 'mnist', kind: 'uniform', seed: 0, recipe: { lr: 0.001, epochs: 5 } };
-  const id = { settings, code: 'code-a', adapter: 'llvmpipe' };
+  const codeA = { hash: 'all-a', training: 'train-a', audit: 'audit-a', files: 1, webgpu: 'test' };
+  const id = { settings, code: { training: 'train-a', audit: 'audit-a' }, adapter: 'llvmpipe' };
 
   it('keys a row by its settings, code version and adapter, not by the order of its fields', () => {
     expect(canonicalJson({ b: 1, a: { d: 2, c: [3, { f: 4, e: 5 }] } })).toBe('{"a":{"c":[3,{"e":5,"f":4}],"d":2},"b":1}');
@@ -39,30 +42,46 @@ describe('report cache', () => {
       rowKey(id),
       rowKey({ ...id, settings: { ...settings, seed: 1 } }),
       rowKey({ ...id, settings: { ...settings, recipe: { lr: 0.002, epochs: 5 } } }),
-      rowKey({ ...id, code: 'code-b' }),
+      rowKey({ ...id, code: { ...id.code, training: 'train-b' } }),
+      rowKey({ ...id, code: { ...id.code, audit: 'audit-b' } }),
       rowKey({ ...id, adapter: 'SwiftShader' }),
     ];
     expect(new Set(keys).size).toBe(keys.length);
   });
 
-  it('reuses a finished row only with the same settings, code and adapter', async () => {
+  it('reuses a finished row only with the same settings, code and adapter; with only the audit changed it says so', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'report-row-'));
     await writeFinishedRow(dir, id, { accuracy: 0.9 });
-    expect((await readFinishedRow<{ accuracy: number }>(dir, settings, 'code-a', 'llvmpipe'))?.result.accuracy).toBe(0.9);
-    expect(await readFinishedRow(dir, { ...settings, seed: 1 }, 'code-a', 'llvmpipe')).toBeNull();
-    expect(await readFinishedRow(dir, settings, 'code-b', 'llvmpipe')).toBeNull();
-    expect(await readFinishedRow(dir, settings, 'code-a', 'SwiftShader')).toBeNull();
+    const read = (s = settings, code = codeA, adapter: string | null = 'llvmpipe') =>
+      readFinishedRow<{ accuracy: number }>(dir, s, code, true, adapter);
+    expect(await read()).toMatchObject({ state: 'current', record: { result: { accuracy: 0.9 } } });
+    expect(await read({ ...settings, seed: 1 })).toBeNull();
+    expect(await read(settings, { ...codeA, hash: 'all-b', training: 'train-b' })).toBeNull();
+    expect(await read(settings, codeA, 'SwiftShader')).toBeNull();
+    expect((await read(settings, { ...codeA, hash: 'all-b', audit: 'audit-b' }))?.state).toBe('audit-changed');
+    // A row without an audit stage (a baseline) is not one with it.
+    expect(await readFinishedRow(dir, settings, codeA, false, 'llvmpipe')).toBeNull();
     // Rendering without a device accepts the row's own adapter.
-    expect(await readFinishedRow(dir, settings, 'code-a', null)).not.toBeNull();
+    expect(await read(settings, codeA, null)).not.toBeNull();
     // A record edited by hand (its identity no longer matches its key) or torn is no finished row.
     const record = JSON.parse(await readFile(join(dir, 'row.json'), 'utf8'));
-    await writeFile(join(dir, 'row.json'), JSON.stringify({ ...record, code: 'code-b' }));
-    expect(await readFinishedRow(dir, settings, 'code-b', 'llvmpipe')).toBeNull();
+    await writeFile(join(dir, 'row.json'), JSON.stringify({ ...record, code: { training: 'train-b', audit: 'audit-a' } }));
+    expect(await read(settings, { ...codeA, training: 'train-b' })).toBeNull();
     await writeFile(join(dir, 'row.json'), '{"key": "');
-    expect(await readFinishedRow(dir, settings, 'code-a', 'llvmpipe')).toBeNull();
+    expect(await read()).toBeNull();
   });
 
-  it("versions the code by the content of its sources, not by the report's own outputs or files", async () => {
+  it('takes a row stored before the code had stages as current only when its one hash is the whole code of today', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'report-older-'));
+    const older = { settings, code: 'all-a', adapter: 'llvmpipe' };
+    await writeFile(join(dir, 'row.json'), JSON.stringify({ key: rowKey(older), ...older, finished: 'then', result: { accuracy: 0.8 } }));
+    const found = await readFinishedRow<{ accuracy: number }>(dir, settings, codeA, true, 'llvmpipe');
+    expect(found?.state).toBe('older-form');
+    expect(found?.record).toMatchObject({ code: id.code, key: rowKey(id), finished: 'then', result: { accuracy: 0.8 } });
+    expect(await readFinishedRow(dir, settings, { ...codeA, hash: 'all-b' }, true, 'llvmpipe')).toBeNull();
+  });
+
+  it("versions the code by the content of its sources, not by the report's own outputs or files, in two stages", async () => {
     const root = await mkdtemp(join(tmpdir(), 'report-code-'));
     await mkdir(join(root, 'engine'));
     await mkdir(join(root, 'kernels'));
@@ -70,22 +89,46 @@ describe('report cache', () => {
     await writeFile(join(root, 'package-lock.json'), JSON.stringify({ packages: { 'node_modules/webgpu': { version: '0.6.2' } } }));
     await writeFile(join(root, 'engine', 'a.ts'), 'export const a = 1;');
     await writeFile(join(root, 'mlock', 'run.ts'), 'export const r = 1;');
+    await writeFile(join(root, 'mlock', 'audit.ts'), 'export const audit = 1;');
     const v1 = codeVersion(root);
-    expect(v1).toMatchObject({ files: 2, webgpu: '0.6.2' });
+    expect(v1).toMatchObject({ files: 3, webgpu: '0.6.2' });
     await writeFile(join(root, 'mlock', 'REPORT.md'), '# written by the report');
     await writeFile(join(root, 'mlock', 'report-plan.ts'), 'export const plan = 1;');
-    expect(codeVersion(root).hash).toBe(v1.hash);
+    expect(codeVersion(root)).toEqual(v1);
+    await writeFile(join(root, 'mlock', 'audit.ts'), 'export const audit = 2;');
+    const v2 = codeVersion(root);
+    expect([v2.hash !== v1.hash, v2.audit !== v1.audit, v2.training === v1.training]).toEqual([true, true, true]);
     await writeFile(join(root, 'engine', 'a.ts'), 'export const a = 2;');
-    expect(codeVersion(root).hash).not.toBe(v1.hash);
+    const v3 = codeVersion(root);
+    expect([v3.hash !== v2.hash, v3.training !== v2.training, v3.audit === v2.audit]).toEqual([true, true, true]);
   });
 
-  it('resumes a row in progress only when nothing about it changed, else starts it from an empty folder', async () => {
+  it('keeps the audit stage out of what trains: only run.ts imports it, to audit once training is over', async () => {
+    const mlock = join(projectRoot(), 'mlock');
+    const importers = new Map<string, string[]>();
+    for (const name of (await readdir(mlock)).filter((n) => n.endsWith('.ts'))) {
+      const source = await readFile(join(mlock, name), 'utf8');
+      for (const [, target] of source.matchAll(/from '\.\/([\w-]+)\.js'/g))
+        importers.set(target!, [...(importers.get(target!) ?? []), name]);
+    }
+    const stage = (name: string) => AUDIT_STAGE.test(`mlock/${name}`);
+    const trainers = [...importers].flatMap(([target, from]) =>
+      stage(`${target}.ts`) ? from.filter((f) => !stage(f) && !/^(report[\w-]*|cli|commands)\.ts$/.test(f)) : [],
+    );
+    expect(new Set(trainers)).toEqual(new Set(['run.ts']));
+    // run.ts calls the audit after training, on the trained model only.
+    const run = await readFile(join(mlock, 'run.ts'), 'utf8');
+    expect(run.indexOf('await auditLock(')).toBeGreaterThan(run.indexOf('const trained = await trainModel('));
+  });
+
+  it('resumes a row in progress only when nothing about its training changed, else starts it from an empty folder', async () => {
     const dir = join(await mkdtemp(join(tmpdir(), 'report-claim-')), 'row');
     expect(await claimRowFolder(dir, id)).toBe(false);
     await writeFile(join(dir, 'checkpoint.safetensors'), 'epoch 3');
     expect(await claimRowFolder(dir, id)).toBe(true);
+    expect(await claimRowFolder(dir, { ...id, code: { ...id.code, audit: 'audit-b' } })).toBe(true);
     expect(await readdir(dir)).toContain('checkpoint.safetensors');
-    expect(await claimRowFolder(dir, { ...id, code: 'code-b' })).toBe(false);
+    expect(await claimRowFolder(dir, { ...id, code: { ...id.code, training: 'train-b' } })).toBe(false);
     expect(await readdir(dir)).toEqual(['started.json']);
   });
 
@@ -99,7 +142,7 @@ describe('report cache', () => {
     await writeFile(join(dir, 'elapsed.json'), '{"seconds": "soon"}');
     expect(await elapsedRowSeconds(dir)).toBe(0);
     recordRowSeconds(dir, 7);
-    await claimRowFolder(dir, { ...id, code: 'code-b' });
+    await claimRowFolder(dir, { ...id, code: { ...id.code, training: 'train-b' } });
     expect(await elapsedRowSeconds(dir)).toBe(0);
   });
 });
@@ -263,7 +306,7 @@ describe('summaries and targets', () => {
     scale: 'cpu',
     command: 'npm run report',
     date: '2026-12-01T00:00:00Z',
-    code: { hash: 'abcdef0123456789', files: 120, webgpu: '0.6.2' },
+    code: { hash: 'abcdef0123456789', training: '0123abcd0123abcd', audit: '4567cdef4567cdef', files: 120, webgpu: '0.6.2' },
     commit: '0123456789abcdef',
     uncommittedChanges: false,
     plan,
@@ -412,7 +455,7 @@ describe('a report row, end to end (MNIST, 400 images, 1 epoch)', () => {
       audit: { randomKeys: 5, samples: 20, perDistance: 2 },
       whiteBoxSteps: 5,
     };
-    const code = { hash: 'code-a', files: 1, webgpu: 'test' };
+    const code = { hash: 'all-a', training: 'train-a', audit: 'audit-a', files: 1, webgpu: 'test' };
     const data = new DatasetCache();
     const id = { dataset: 'mnist' as const, kind: 'uniform' as const, seed: 0 };
     await expect(runRow(runs, p, id, code, 'this adapter', data, () => {})).rejects.toThrow(
@@ -433,5 +476,19 @@ describe('a report row, end to end (MNIST, 400 images, 1 epoch)', () => {
     });
     expect(again.finished).toBe(first.finished);
     expect(again.result.run.authorizedAccuracy).toBe(r.run.authorizedAccuracy);
+    // The audit's code changed: the trained model is kept, and its audit and attacks run again as run() ran them.
+    const lines: string[] = [];
+    const audited = await runRow(runs, p, id, { ...code, hash: 'all-b', audit: 'audit-b' }, 'this adapter', data, (s) => {
+      if (/epoch/.test(s)) throw new Error(`a row whose training code is unchanged must not train again: ${s}`);
+      lines.push(s);
+    });
+    expect(lines[0]).toMatch(/its audit changed, so it is audited again/);
+    expect(audited.code).toEqual({ training: 'train-a', audit: 'audit-b' });
+    const withoutTime = (a: AuditReport) => ({ ...a, seconds: 0 });
+    expect(withoutTime(audited.result.run.audit!)).toEqual(withoutTime(r.run.audit!));
+    expect(audited.result.run.forgedMaxAccuracy).toBe(r.run.forgedMaxAccuracy);
+    expect(audited.result.whiteBox!.fineTune.cleanAccuracy).toBe(r.whiteBox!.fineTune.cleanAccuracy);
+    expect(audited.result.whiteBox!.triggerSearch.recoveredAccuracy).toBe(r.whiteBox!.triggerSearch.recoveredAccuracy);
+    expect(audited.result.trainSeconds).toBe(r.trainSeconds);
   }, 300_000);
 });
