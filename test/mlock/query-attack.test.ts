@@ -5,6 +5,7 @@ import { Rng } from '../../engine/random.js';
 import { tensor } from '../../engine/index.js';
 import { Flatten, Linear, Sequential } from '../../engine/nn/index.js';
 import type { ImageDataset } from '../../engine/data/index.js';
+import { auditLock, auditMarkdown } from '../../mlock/audit.js';
 import { log2Binomial } from '../../mlock/guess-estimate.js';
 import { changeCells, lookAlike } from '../../mlock/near-miss.js';
 import { climb, climbCost, trueLabelProbabilities } from '../../mlock/query-attack.js';
@@ -163,4 +164,61 @@ describe('climbCost', () => {
       9,
     );
   });
+});
+
+describe('the audit runs the climb', () => {
+  it('reports the basin per distance, the blind climbs as a bounded group, and their cost', async () => {
+    const hidden = hiddenPattern(7);
+    const model = patternModel(hidden);
+    const ds = noiseImages(300, 8);
+    const among = [
+      [1, 1],
+      [2, 2],
+      [3, 3],
+    ] as const;
+    const settings = {
+      strategy: { name: 'uniform' as const },
+      poisonRatio: 0.5,
+      decoyRatio: 0,
+      levels: 2,
+      token: hidden,
+      placement: { mode: 'at' as const, ...AT, among },
+    };
+    const r = await auditLock({ model, dataset: ds, settings, normalization, samples: 100, perDistance: 5, randomKeys: 5, seed: 0 });
+    const q = r.queryClimb!;
+    // perDistance 5: one start per basin distance, two blind starts.
+    expect(q.basin.map((b) => [b.cells, b.starts, b.recovered])).toEqual([
+      [2, 1, 1],
+      [3, 1, 1],
+      [4, 1, 1],
+      [6, 1, 1],
+      [8, 1, 1],
+    ]);
+    // Every basin climb walks straight back (the model's margin rises by one per cell): R is the largest tried.
+    expect(q.basin.map((b) => b.meanSteps)).toEqual([2, 3, 4, 6, 8]);
+    expect(q.basin.every((b) => b.bestAccuracy === 1)).toBe(true);
+    expect(q.radius).toBe(8);
+    // From random patterns 12 changes are far too few: nothing unlocks.
+    expect(q.blind).toMatchObject({ starts: 2, unlocked: 0, best: 0 });
+    // The lightest audits climb with 16 images a query (the full audit's perDistance of 200 with 64).
+    expect(q.attackerImages).toBe(16);
+    const climbGroups = r.groups.filter((g) => g.family === 'query-climb');
+    expect(climbGroups.map((g) => [g.count, g.bounded])).toEqual([
+      [1, false],
+      [1, false],
+      [1, false],
+      [1, false],
+      [1, false],
+      [2, true],
+    ]);
+    // The cost: 2^64 x 3 places over the patterns within 8 cells, times the blind climbs' queries.
+    const within8 = Array.from({ length: 9 }, (_, d) => 2 ** log2Binomial(64, d)).reduce((a, b) => a + b, 0);
+    expect(q.cost.log2Starts).toBeCloseTo(64 + Math.log2(3) - Math.log2(within8), 9);
+    expect(q.cost.log2Queries).toBeCloseTo(q.cost.log2Starts + Math.log2(q.blind.meanQueries), 9);
+    expect(q.forwards).toBe(16 * ([2, 3, 4, 6, 8].reduce((s, k) => s + 1 + 64 * (k + 1), 0) + 2 * q.blind.meanQueries));
+    const md = auditMarkdown(r);
+    expect(md).toMatch(/\| real pattern, 8 cells changed \| 1 \| 1 \| 100\.0% \| 8\.0 \|/);
+    expect(md).toContain('Basin radius R: 8 cells');
+    model.dispose();
+  }, 120_000);
 });
