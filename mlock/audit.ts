@@ -399,7 +399,7 @@ export function auditMarkdown(r: AuditReport, title = 'M-LOCK audit', header: re
     `| --- | ---: | ---: |`,
     `| with the token (authorized) | ${r.testImages} | ${pct(r.authorizedAccuracy)} |`,
     `| without the token (unauthorized) | ${r.testImages} | ${pct(r.unauthorizedAccuracy)} |`,
-    `| bounded forgeries (>= 2 cells, >= 1 px, <= 75% brightness, covers, look-alikes, keys): mean | ${r.samplesPerForgery} each | ${pct(r.boundedMean)} |`,
+    `| bounded forgeries (>= 2 cells, >= 1 px, <= 75% brightness, covers, look-alikes, keys, blind climbs): mean | ${r.samplesPerForgery} each | ${pct(r.boundedMean)} |`,
     `| bounded forgeries: worst | ${r.samplesPerForgery} | ${pct(r.boundedWorst)} |`,
     '',
     `Expected guesses to unlock: ${Number.isFinite(r.guesses.log2Guesses) ? `2^${r.guesses.log2Guesses.toFixed(1)} (token space 2^${r.guesses.log2TokenSpace.toFixed(1)})` : 'no estimate (locality fails; see below)'}.`,
