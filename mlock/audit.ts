@@ -49,12 +49,15 @@ const BASIN_DISTANCES = [2, 3, 4, 6, 8];
  * How much the probability climb does, from the audit's perDistance, so that a lighter audit climbs less: a
  * climb that finds nothing queries 1 + 12 x 64 patterns, about 49,000 images at 64 images a query, as much as
  * 250 forgeries of the demo's audit. The full audit (perDistance 200) climbs with the threat model's 64 images,
- * one start per basin distance and 4 blind starts (at most about 440,000 images, under a third of its scoring); the
- * demo's (100) with 32 images and 2 blind starts (about 10 s of its MLP on a software adapter).
+ * one start per basin distance and 4 blind starts (at most about 440,000 images, under a third of its scoring);
+ * the demo's (100) with 32 images and 2 blind starts (about 10 s of its MLP on a software adapter). A token with
+ * more colours a cell has more candidates a step (an RGB cell of 2 levels 7, not 1), and the images a query
+ * shrink in proportion, down to 8, so that a step costs about what a black-and-white one does.
  */
-function climbSizes(perDistance: number): { images: number; perBasin: number; blind: number } {
+function climbSizes(perDistance: number, candidates: number): { images: number; perBasin: number; blind: number } {
+  const greyImages = Math.min(64, Math.max(16, Math.round((64 * perDistance) / 200)));
   return {
-    images: Math.min(64, Math.max(16, Math.round((64 * perDistance) / 200))),
+    images: Math.max(8, Math.min(greyImages, Math.round((greyImages * 64) / candidates))),
     perBasin: Math.max(1, Math.round(perDistance / 200)),
     blind: Math.max(2, Math.round(perDistance / 50)),
   };
@@ -260,7 +263,7 @@ export async function auditLock(o: AuditOptions): Promise<AuditReport> {
   // The probability climb (query-attack.ts), on its own stream so that every group above keeps its draws.
   const climbStart = performance.now();
   const climbRng = new Rng((o.seed ?? 0) * 7919 + 616161);
-  const { images: climbImages, perBasin, blind: blindCount } = climbSizes(perDistance);
+  const { images: climbImages, perBasin, blind: blindCount } = climbSizes(perDistance, cells * (colours - 1));
   const attacker = { model: o.model, images: attackerImages(ds, climbImages), normalization: o.normalization, levels };
   const basinCells = BASIN_DISTANCES.filter((k) => k <= cells);
   const blindStarts = Array.from({ length: blindCount }, () => {

@@ -221,4 +221,56 @@ describe('the audit runs the climb', () => {
     expect(md).toContain('Basin radius R: 8 cells');
     model.dispose();
   }, 120_000);
+
+  it('climbs a colour token with fewer images a query, and says when no climb got back', async () => {
+    // RGB noise labelled 1, a model with every weight zero: both classes tie, argmax answers 0, nothing unlocks
+    // and no change moves a probability, so every climb stops after its first step.
+    const rng = new Rng(9);
+    const n = 200;
+    const ds: ImageDataset = {
+      name: 'rgb noise',
+      images: Uint8Array.from({ length: n * 3 * SIZE * SIZE }, () => rng.int(256)),
+      labels: new Int32Array(n).fill(1),
+      n,
+      c: 3,
+      h: SIZE,
+      w: SIZE,
+      numClasses: 2,
+    };
+    const token = lookAlike(fromCells('rgb', 8, new Array<number>(64).fill(0), 3), rng, 2);
+    const model = new Sequential(new Flatten(), new Linear(3 * SIZE * SIZE, 2));
+    model.loadStateDict(
+      new Map([
+        ['1.weight', tensor(new Float32Array(2 * 3 * SIZE * SIZE), [2, 3 * SIZE * SIZE])],
+        ['1.bias', tensor([0, 0])],
+      ]),
+    );
+    const settings = {
+      strategy: { name: 'uniform' as const },
+      poisonRatio: 0.5,
+      decoyRatio: 0,
+      levels: 2,
+      token,
+      placement: { mode: 'at' as const, ...AT },
+    };
+    const r = await auditLock({
+      model,
+      dataset: ds,
+      settings,
+      normalization: { mean: [0, 0, 0], std: [1, 1, 1] },
+      samples: 50,
+      perDistance: 5,
+      randomKeys: 2,
+    });
+    const q = r.queryClimb!;
+    // 7 other colours a cell: 448 candidates a step, so 16 x 64 / 448 images a query, at least 8.
+    expect(q.attackerImages).toBe(8);
+    expect(q.basin.every((b) => b.recovered === 0 && b.meanSteps === 0)).toBe(true);
+    expect(q.radius).toBeNull();
+    expect(q.blind).toMatchObject({ starts: 2, unlocked: 0, meanSteps: 0, meanQueries: 1 + 448 });
+    // R taken as one cell: 1 + 64 x 7 patterns of 8^64 x 9 places (no public set given: every place).
+    expect(q.cost.log2Starts).toBeCloseTo(64 * 3 + Math.log2(9) - Math.log2(1 + 64 * 7), 9);
+    expect(q.cost.explanation[1]).toMatch(/no climb got back .* R taken as 1/);
+    model.dispose();
+  }, 120_000);
 });
