@@ -219,6 +219,20 @@ describe('the audit runs the climb', () => {
     const md = auditMarkdown(r);
     expect(md).toMatch(/\| real pattern, 8 cells changed \| 1 \| 1 \| 100\.0% \| 8\.0 \|/);
     expect(md).toContain('Basin radius R: 8 cells');
+    // A public place (fixed, 2 px from the bottom-right corner: (2, 2) again): the blind climbs start there,
+    // where every step finds a cell to set right, and the token space is the patterns alone.
+    const fixed = await auditLock({
+      model,
+      dataset: ds,
+      settings: { ...settings, placement: { mode: 'fixed', margin: 2 } },
+      normalization,
+      samples: 100,
+      perDistance: 5,
+      randomKeys: 2,
+    });
+    expect(fixed.queryClimb!.blind).toMatchObject({ starts: 2, unlocked: 0, meanSteps: 12 });
+    expect(fixed.queryClimb!.cost.log2TokenSpace).toBe(64);
+    expect(fixed.queryClimb!.radius).toBe(8);
     model.dispose();
   }, 120_000);
 
