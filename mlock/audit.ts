@@ -8,12 +8,15 @@
  *   mirrored, rotated, inverted or rolled inside its frame (bounded the same way);
  * - look-alike patterns at and around the real place, the paper's public patterns there;
  * - 1,000+ random other keys, each token at its own key-derived place (what a guesser produces);
- * - the expected number of guesses to unlock (guess-estimate.ts, with the computation shown).
+ * - the expected number of guesses to unlock (guess-estimate.ts, with the computation shown);
+ * - a black-box query attack climbing on the class probabilities (query-attack.ts): from the real pattern with
+ *   k cells changed (the basin, reported only: it starts from the secret) and from random patterns at random
+ *   public places (the attack, bounded), with what the blind attack costs in starts and queries.
  * Every forgery is drawn fresh from the audit's own seed (not the training decoys), scored on the same test
  * images (spread evenly over the classes) by forgery-scores.ts, and every result carries its count, mean, worst and the number above 20%/50%.
  */
 import { Rng } from '../engine/index.js';
-import type { ImageDataset, Normalization } from '../engine/data/index.js';
+import { subset, type ImageDataset, type Normalization } from '../engine/data/index.js';
 import type { Module } from '../engine/nn/index.js';
 import { authorizedAccuracy, unauthorizedAccuracy } from './evaluate.js';
 import { estimateGuesses, type DistanceCount, type GuessEstimate } from './guess-estimate.js';
@@ -33,10 +36,32 @@ import {
   type Stamp,
 } from './near-miss.js';
 import { classBalancedSample, scoreStamps } from './forgery-scores.js';
+import { climb, climbCost, CLIMB_STEPS, type Climb, type ClimbCost } from './query-attack.js';
 import { fixedPosition, makeToken, PAPER_TOKEN_NAMES, stampPlacement, tokensEqual } from './tokens.js';
 
 /** Partly covered tokens per cover mode (unpainted, black) that look changed in at least 2 cells. */
 const COVERS = 50;
+
+/** The cells off the real pattern the probability climb's basin starts take. */
+const BASIN_DISTANCES = [2, 3, 4, 6, 8];
+
+/**
+ * How much the probability climb does, from the audit's perDistance, so that a lighter audit climbs less: a
+ * climb that finds nothing queries 1 + 12 x 64 patterns, about 49,000 images at 64 images a query, as much as
+ * 250 forgeries of the demo's audit. The full audit (perDistance 200) climbs with the threat model's 64 images,
+ * one start per basin distance and 4 blind starts (at most about 440,000 images, under a third of its scoring);
+ * the demo's (100) with 32 images and 2 blind starts (about 10 s of its MLP on a software adapter). A token with
+ * more colours a cell has more candidates a step (an RGB cell of 2 levels 7, not 1), and the images a query
+ * shrink in proportion, down to 8, so that a step costs about what a black-and-white one does.
+ */
+function climbSizes(perDistance: number, candidates: number): { images: number; perBasin: number; blind: number } {
+  const greyImages = Math.min(64, Math.max(16, Math.round((64 * perDistance) / 200)));
+  return {
+    images: Math.max(8, Math.min(greyImages, Math.round((greyImages * 64) / candidates))),
+    perBasin: Math.max(1, Math.round(perDistance / 200)),
+    blind: Math.max(2, Math.round(perDistance / 50)),
+  };
+}
 
 export interface AuditOptions {
   model: Module;
@@ -62,7 +87,7 @@ export interface AuditOptions {
 export interface ForgeryGroup {
   /** What was forged, e.g. 'cells changed: 3', 'shift', 'brightness 50%', 'random keys'. */
   label: string;
-  family: 'cells' | 'shift' | 'brightness' | 'cover' | 'transform' | 'look-alike' | 'paper-pattern' | 'random-key';
+  family: 'cells' | 'shift' | 'brightness' | 'cover' | 'transform' | 'look-alike' | 'paper-pattern' | 'random-key' | 'query-climb';
   /** Near-miss distance (cells) or brightness factor, where it applies. */
   parameter?: number;
   count: number;
@@ -84,6 +109,24 @@ export interface AuditReport {
   boundedMean: number;
   boundedWorst: number;
   guesses: GuessEstimate;
+  /** The probability climb (query-attack.ts); absent in reports from before it. */
+  queryClimb?: QueryClimbReport;
+  seconds: number;
+}
+
+export interface QueryClimbReport {
+  /** The attacker's labelled images (every query is one pattern on all of them) and the step cap. */
+  attackerImages: number;
+  maxSteps: number;
+  /** From the real pattern at the real place with `cells` cells changed: how many climbs got back (>= unlockAt). */
+  basin: { cells: number; starts: number; recovered: number; bestAccuracy: number; meanSteps: number }[];
+  /** The largest number of cells off from which a climb got back; null when none did. */
+  radius: number | null;
+  /** From random patterns at random public places: the attack without the key. */
+  blind: { starts: number; best: number; mean: number; unlocked: number; meanSteps: number; meanQueries: number };
+  cost: ClimbCost;
+  /** Images put through the model by the climbs (their queries times the attacker's images). */
+  forwards: number;
   seconds: number;
 }
 
@@ -92,6 +135,8 @@ interface Planned {
   stamps: Stamp[];
   /** For the near-miss curve: the distance and whether every variant is in `stamps`. */
   curve?: { distance: number; exhaustive: boolean };
+  /** For the query climb: the climbs whose end patterns `stamps` are, and from how many cells off (basin) or blind. */
+  climbs?: { climbs: Climb[]; cells: number | null };
 }
 
 export async function auditLock(o: AuditOptions): Promise<AuditReport> {
@@ -215,6 +260,39 @@ export async function auditLock(o: AuditOptions): Promise<AuditReport> {
   }
   plan.push({ group: { label: 'random other keys (own pattern and place)', family: 'random-key', bounded: true }, stamps: keys });
 
+  // The probability climb (query-attack.ts), on its own stream so that every group above keeps its draws.
+  const climbStart = performance.now();
+  const climbRng = new Rng((o.seed ?? 0) * 7919 + 616161);
+  const { images: climbImages, perBasin, blind: blindCount } = climbSizes(perDistance, cells * (colours - 1));
+  const attacker = { model: o.model, images: attackerImages(ds, climbImages), normalization: o.normalization, levels };
+  const basinCells = BASIN_DISTANCES.filter((k) => k <= cells);
+  const blindStarts = Array.from({ length: blindCount }, () => {
+    const token = lookAlike(real, climbRng, levels);
+    // Where a keyless attacker starts: one of the public places keys draw from, or the place itself when it is public.
+    const among = settings.placement.mode === 'at' ? settings.placement.among : undefined;
+    return { token, ...(settings.placement.mode === 'at' || !anchored ? randomSpot(token, ds.h, ds.w, climbRng, among) : home) };
+  });
+  const basinStarts = basinCells.flatMap((k) => Array.from({ length: perBasin }, () => at(changeCells(real, k, climbRng, levels))));
+  log(
+    `audit: probability climbs from ${basinStarts.length} near starts and ${blindStarts.length} blind ones (${attacker.images.n} images each query)`,
+  );
+  const climbs = await climb(attacker, [...basinStarts, ...blindStarts]);
+  basinCells.forEach((k, i) => {
+    const own = climbs.slice(i * perBasin, (i + 1) * perBasin);
+    plan.push({
+      group: { label: `probability climb from the real pattern, ${k} cells changed`, family: 'query-climb', parameter: k, bounded: false },
+      stamps: own.map((c) => c.end),
+      climbs: { climbs: own, cells: k },
+    });
+  });
+  const blind = climbs.slice(basinStarts.length);
+  plan.push({
+    group: { label: 'probability climb from random patterns at random public places', family: 'query-climb', bounded: true },
+    stamps: blind.map((c) => c.end),
+    climbs: { climbs: blind, cells: null },
+  });
+  const climbSeconds = (performance.now() - climbStart) / 1000;
+
   const setup = { model: o.model, dataset: scored, normalization: o.normalization, samples: scored.n };
   const all = plan.flatMap((p) => p.stamps);
   log(`audit: ${all.length} forgeries x ${scored.n} images`);
@@ -225,6 +303,7 @@ export async function auditLock(o: AuditOptions): Promise<AuditReport> {
   const bounded: number[] = [];
   let unlockingShifts = 0;
   let farFailed = true;
+  const climbed: { scores: number[]; climbs: Climb[]; cells: number | null }[] = [];
   for (const p of plan) {
     const s = Array.from(scores.subarray(offset, offset + p.stamps.length));
     offset += p.stamps.length;
@@ -240,11 +319,13 @@ export async function auditLock(o: AuditOptions): Promise<AuditReport> {
     if (g.bounded) bounded.push(...s);
     const unlocked = s.filter((x) => x >= unlockAt).length;
     if (p.curve) curve.push({ distance: p.curve.distance, tried: s.length, unlocked, exhaustive: p.curve.exhaustive });
+    if (p.climbs) climbed.push({ scores: s, ...p.climbs });
     if (g.family === 'shift') unlockingShifts += unlocked;
     if (g.family === 'random-key' || g.family === 'look-alike' || (g.family === 'cells' && !p.curve)) farFailed &&= unlocked === 0;
   }
   const places = settings.placement.mode === 'at' ? (settings.placement.among?.length ?? placeCount(real.h, ds.h, ds.w)) : 1;
   const guesses = estimateGuesses({ cells, colours, places, unlockingShifts, curve, farFailed });
+  const queryClimb = climbReport(climbed, { cells, colours, places, unlockAt, images: attacker.images.n, seconds: climbSeconds });
   const report: AuditReport = {
     authorizedAccuracy: await authorizedAccuracy({ model: o.model, dataset: ds, settings, normalization: o.normalization }),
     unauthorizedAccuracy: await unauthorizedAccuracy({ model: o.model, dataset: ds, settings, normalization: o.normalization }),
@@ -254,9 +335,53 @@ export async function auditLock(o: AuditOptions): Promise<AuditReport> {
     boundedMean: mean(bounded),
     boundedWorst: bounded.length ? Math.max(...bounded) : 0,
     guesses,
+    queryClimb,
     seconds: (performance.now() - start) / 1000,
   };
   return report;
+}
+
+/**
+ * The attacker's labelled images: spread over the classes like the scored ones, but taken from the end of the
+ * set, so that (on a set of more than twice the samples) its queries never see an image the audit scores.
+ */
+function attackerImages(ds: ImageDataset, n: number): ImageDataset {
+  const fromTheEnd = Array.from({ length: ds.n }, (_, i) => ds.n - 1 - i);
+  return classBalancedSample(subset(ds, fromTheEnd, `${ds.name} (from the end)`), n);
+}
+
+/** The climbs' figures: the basin per distance and its radius, the blind attack, and what it costs (query-attack.ts). */
+function climbReport(
+  climbed: readonly { scores: number[]; climbs: Climb[]; cells: number | null }[],
+  g: { cells: number; colours: number; places: number; unlockAt: number; images: number; seconds: number },
+): QueryClimbReport {
+  const basin = climbed
+    .filter((c) => c.cells !== null)
+    .map((c) => ({
+      cells: c.cells!,
+      starts: c.scores.length,
+      recovered: c.scores.filter((x) => x >= g.unlockAt).length,
+      bestAccuracy: Math.max(0, ...c.scores),
+      meanSteps: mean(c.climbs.map((x) => x.steps)),
+    }));
+  const got = basin.filter((b) => b.recovered > 0).map((b) => b.cells);
+  const radius = got.length ? Math.max(...got) : null;
+  const b = climbed.find((c) => c.cells === null)!;
+  const blind = {
+    starts: b.scores.length,
+    best: Math.max(0, ...b.scores),
+    mean: mean(b.scores),
+    unlocked: b.scores.filter((x) => x >= g.unlockAt).length,
+    meanSteps: mean(b.climbs.map((x) => x.steps)),
+    meanQueries: mean(b.climbs.map((x) => x.queries)),
+  };
+  const cost = climbCost({ ...g, radius: radius ?? 1, queriesPerClimb: blind.meanQueries });
+  if (radius === null)
+    cost.explanation.splice(1, 0, 'no climb got back from the distances tried; R taken as 1 (one cell off, not measured)');
+  if (blind.unlocked)
+    cost.explanation.push(`but ${blind.unlocked} of ${blind.starts} blind climbs unlocked: the attack works without the key`);
+  const queries = climbed.reduce((s, c) => s + c.climbs.reduce((t, x) => t + x.queries, 0), 0);
+  return { attackerImages: g.images, maxSteps: CLIMB_STEPS, basin, radius, blind, cost, forwards: queries * g.images, seconds: g.seconds };
 }
 
 function mean(xs: readonly number[]): number {
@@ -277,7 +402,7 @@ export function auditMarkdown(r: AuditReport, title = 'M-LOCK audit', header: re
     `| --- | ---: | ---: |`,
     `| with the token (authorized) | ${r.testImages} | ${pct(r.authorizedAccuracy)} |`,
     `| without the token (unauthorized) | ${r.testImages} | ${pct(r.unauthorizedAccuracy)} |`,
-    `| bounded forgeries (>= 2 cells, >= 1 px, <= 75% brightness, covers, look-alikes, keys): mean | ${r.samplesPerForgery} each | ${pct(r.boundedMean)} |`,
+    `| bounded forgeries (>= 2 cells, >= 1 px, <= 75% brightness, covers, look-alikes, keys, blind climbs): mean | ${r.samplesPerForgery} each | ${pct(r.boundedMean)} |`,
     `| bounded forgeries: worst | ${r.samplesPerForgery} | ${pct(r.boundedWorst)} |`,
     '',
     `Expected guesses to unlock: ${Number.isFinite(r.guesses.log2Guesses) ? `2^${r.guesses.log2Guesses.toFixed(1)} (token space 2^${r.guesses.log2TokenSpace.toFixed(1)})` : 'no estimate (locality fails; see below)'}.`,
@@ -293,6 +418,29 @@ export function auditMarkdown(r: AuditReport, title = 'M-LOCK audit', header: re
     '',
     ...r.guesses.explanation.map((l) => `    ${l}`),
     '',
+    ...(r.queryClimb ? climbMarkdown(r.queryClimb) : []),
   ];
   return lines.join('\n');
+}
+
+/** The probability climb: the basin per distance, the blind attack, and its cost computed. */
+function climbMarkdown(q: QueryClimbReport): string[] {
+  return [
+    '## Probability climb (query attack), computed',
+    '',
+    `Each climb takes the single cell change that most raises the mean probability of the true labels on ${q.attackerImages} labelled images, up to ${q.maxSteps} changes; it got back when its end pattern answers right on at least half the scored images.`,
+    '',
+    '| start | climbs | got back | best end accuracy | mean changes taken |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...q.basin.map(
+      (b) =>
+        `| real pattern, ${b.cells} cells changed | ${b.starts} | ${b.recovered} | ${pct(b.bestAccuracy)} | ${b.meanSteps.toFixed(1)} |`,
+    ),
+    `| random pattern at a random public place | ${q.blind.starts} | ${q.blind.unlocked} | ${pct(q.blind.best)} (mean ${pct(q.blind.mean)}) | ${q.blind.meanSteps.toFixed(1)} |`,
+    '',
+    `Basin radius R: ${q.radius === null ? 'none (no climb got back)' : `${q.radius} cells`}. Blind climbs queried ${q.blind.meanQueries.toFixed(0)} patterns each on average. Time ${q.seconds.toFixed(1)} s, ${q.forwards} images through the model.`,
+    '',
+    ...q.cost.explanation.map((l) => `    ${l}`),
+    '',
+  ];
 }

@@ -170,6 +170,11 @@ function printAuditSummary(a: AuditReport | undefined): void {
   console.log(`    mirrored, rotated    worst ${pct(worstOf('transform'))}   (and inverted, rolled in its frame)`);
   const keys = a.groups.find((g) => g.family === 'random-key');
   if (keys) console.log(`    ${keys.count} random keys     mean ${pct(keys.mean)}   worst ${pct(keys.worst)}   above 20%: ${keys.above20}`);
+  const q = a.queryClimb;
+  if (q)
+    console.log(
+      `  probability climb      blind best ${pct(q.blind.best)} mean ${pct(q.blind.mean)} (${q.blind.starts} starts); back from <= ${q.radius ?? 'no'} cells off; ~2^${q.cost.log2Starts.toFixed(1)} starts, 2^${q.cost.log2Queries.toFixed(1)} queries`,
+    );
   const g = a.guesses;
   console.log(
     `  expected guesses       ${Number.isFinite(g.log2Guesses) ? `>= 2^${g.log2Guesses.toFixed(1)} of a token space of 2^${g.log2TokenSpace.toFixed(1)} (computation in report.json)` : `no estimate: ${g.explanation[g.explanation.length - 1]}`}`,

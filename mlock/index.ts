@@ -48,7 +48,17 @@ export {
 } from './strategies.js';
 export { LockPlan, type LockSettings } from './lock-plan.js';
 export { authorizedAccuracy, unauthorizedAccuracy, type EvalSetup } from './evaluate.js';
-export { auditLock, auditMarkdown, type AuditOptions, type AuditReport, type ForgeryGroup } from './audit.js';
+export { auditLock, auditMarkdown, type AuditOptions, type AuditReport, type ForgeryGroup, type QueryClimbReport } from './audit.js';
+export {
+  climb,
+  climbCost,
+  trueLabelProbabilities,
+  CLIMB_STEPS,
+  type Climb,
+  type ClimbSetup,
+  type ClimbCost,
+  type ClimbCostInput,
+} from './query-attack.js';
 export { estimateGuesses, type GuessEstimate, type GuessInput, type DistanceCount } from './guess-estimate.js';
 export { scoreStamps, type ScoreSetup } from './forgery-scores.js';
 export {

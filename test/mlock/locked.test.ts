@@ -44,9 +44,31 @@ describe('locked training, end to end on an MNIST subset', () => {
     // The audit ran on the model and says what it measured: every group, worst next to mean.
     const audit = report.audit!;
     expect(audit.groups.map((g) => g.family)).toEqual(
-      expect.arrayContaining(['cells', 'shift', 'brightness', 'cover', 'transform', 'look-alike', 'paper-pattern', 'random-key']),
+      expect.arrayContaining([
+        'cells',
+        'shift',
+        'brightness',
+        'cover',
+        'transform',
+        'look-alike',
+        'paper-pattern',
+        'random-key',
+        'query-climb',
+      ]),
     );
     expect(audit.groups.find((g) => g.family === 'random-key')!.count).toBe(20);
+    // The probability climb at this light audit's size: one start per basin distance (reported only), two blind.
+    const climbs = audit.groups.filter((g) => g.family === 'query-climb');
+    expect(climbs.map((g) => [g.parameter ?? null, g.count, g.bounded])).toEqual([
+      [2, 1, false],
+      [3, 1, false],
+      [4, 1, false],
+      [6, 1, false],
+      [8, 1, false],
+      [null, 2, true],
+    ]);
+    expect(audit.queryClimb!.blind.starts).toBe(2);
+    expect(audit.queryClimb!.basin.map((b) => b.cells)).toEqual([2, 3, 4, 6, 8]);
     // Past the curve's 8 cells, sampled up to all 64, and bounded like the curve.
     expect(audit.groups.find((g) => g.label === 'cells changed: 9-64')).toMatchObject({ family: 'cells', count: 20, bounded: true });
     // 2^64 patterns at one of the quiet quarter of the 19 x 19 places (quiet-places.ts).
