@@ -43,7 +43,7 @@ import { fixedPosition, makeToken, PAPER_TOKEN_NAMES, stampPlacement, tokensEqua
 const COVERS = 50;
 
 /** The cells off the real pattern the probability climb's basin starts take. */
-const BASIN_DISTANCES = [2, 3, 4, 6, 8];
+export const BASIN_DISTANCES = [2, 3, 4, 6, 8];
 
 /**
  * How much the probability climb does, from the audit's perDistance, so that a lighter audit climbs less: a
@@ -54,7 +54,7 @@ const BASIN_DISTANCES = [2, 3, 4, 6, 8];
  * more colours a cell has more candidates a step (an RGB cell of 2 levels 7, not 1), and the images a query
  * shrink in proportion, down to 8, so that a step costs about what a black-and-white one does.
  */
-function climbSizes(perDistance: number, candidates: number): { images: number; perBasin: number; blind: number } {
+export function climbSizes(perDistance: number, candidates: number): { images: number; perBasin: number; blind: number } {
   const greyImages = Math.min(64, Math.max(16, Math.round((64 * perDistance) / 200)));
   return {
     images: Math.max(8, Math.min(greyImages, Math.round((greyImages * 64) / candidates))),

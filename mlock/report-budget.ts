@@ -6,7 +6,8 @@
  * a plan's full datasets, epochs, validation passes, audit and white-box attacks. A plan whose width differs
  * from the measured one is scaled by (width ratio)^2, the VGG's FLOPs: rough, and the header says so.
  */
-import type { AuditReport } from './audit.js';
+import { BASIN_DISTANCES, climbSizes, type AuditReport } from './audit.js';
+import { CLIMB_STEPS } from './query-attack.js';
 import type { DatasetPlan, ReportDataset, RowKind } from './report-plan.js';
 import { ROW_KINDS } from './report-plan.js';
 import { KIND_PROBES } from './hard-kinds.js';
@@ -35,9 +36,19 @@ export interface MeasuredSpeeds {
   datasets: DatasetSpeed[];
 }
 
-/** Forward passes the audit made: every forgery on its images, and authorized plus unauthorized accuracy. */
+/**
+ * Forward passes the audit made: every forgery on its images, authorized plus unauthorized accuracy, and the
+ * probability climbs' queries (each on the attacker's images).
+ */
 export function auditForwards(a: AuditReport): number {
-  return a.groups.reduce((s, g) => s + g.count, 0) * a.samplesPerForgery + 2 * a.testImages;
+  return a.groups.reduce((s, g) => s + g.count, 0) * a.samplesPerForgery + 2 * a.testImages + (a.queryClimb?.forwards ?? 0);
+}
+
+/** At most what the audit's probability climbs query (audit.ts's sizes; a climb stopped early queries less). */
+function climbForwards(p: DatasetPlan): number {
+  const candidates = oneCellVariants(p);
+  const { images, perBasin, blind } = climbSizes(p.audit.perDistance, candidates);
+  return (BASIN_DISTANCES.length * perBasin + blind) * (1 + CLIMB_STEPS * candidates) * images;
 }
 
 /** A dataset's speeds from its finished rows (the quick report's). */
@@ -103,7 +114,7 @@ export function rowSeconds(p: DatasetPlan, kind: RowKind, s: DatasetSpeed): numb
   const perEpoch = fit / train + (kind === 'baseline' ? val : 2 * val + variants * Math.min(100, val) + probes) / score;
   if (kind === 'baseline') return p.epochs * perEpoch;
   const forgeries = variants + 8 * p.audit.perDistance + FIXED_FORGERIES + p.audit.randomKeys;
-  let seconds = p.lockEpochs * perEpoch + (forgeries * Math.min(p.audit.samples, test) + 2 * test) / score;
+  let seconds = p.lockEpochs * perEpoch + (forgeries * Math.min(p.audit.samples, test) + 2 * test + climbForwards(p)) / score;
   // Fine-tuning 5 epochs on 1% (last layer, then all layers), the trigger search's batches of 64.
   if (p.whiteBoxSteps !== null) seconds += (2 * 5 * 0.01 * fit + p.whiteBoxSteps * 64) / train + (4 * test) / score;
   return seconds;

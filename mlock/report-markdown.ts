@@ -132,19 +132,22 @@ export function renderReport(page: ReportPage): string {
 
   out.push('## Audit', '');
   out.push(
-    `The lock's audit (mlock/audit.ts) of every locked row. Near misses: the real token with 2 or more cells changed (every distance to 8, then sampled up to every cell), shifted by 1-2 px, dimmed to 75% or less, partly covered (where at least 2 cells look changed on the images), look-alike patterns near its place, the real pattern mirrored, turned, inverted or rolled, and the paper's patterns there (mean over all of them; worst of any seed), each scored on the same test images balanced over the classes, so that a constant answer scores 1/C. Random keys: other keys' tokens at their own places. Guesses: the fewest expected guesses to unlock of any seed (mlock/guess-estimate.ts). Targets: near misses mean <= ${pct(TARGETS.nearMissMean, 0)} and worst <= ${pct(TARGETS.nearMissWorst, 0)}, no random key above ${pct(TARGETS.randomKeyWorst, 0)}, guesses >= 2^${TARGETS.log2Guesses}. One-cell variants are reported in the near-miss curve, not bounded.`,
+    `The lock's audit (mlock/audit.ts) of every locked row. Near misses: the real token with 2 or more cells changed (every distance to 8, then sampled up to every cell), shifted by 1-2 px, dimmed to 75% or less, partly covered (where at least 2 cells look changed on the images), look-alike patterns near its place, the real pattern mirrored, turned, inverted or rolled, the paper's patterns there, and where the probability climbs from random patterns at random public places ended (mean over all of them; worst of any seed), each scored on the same test images balanced over the classes, so that a constant answer scores 1/C. Random keys: other keys' tokens at their own places. Guesses: the fewest expected guesses to unlock of any seed (mlock/guess-estimate.ts). Probability climb (mlock/query-attack.ts: a query attacker reading the class probabilities takes the best single-cell change, step by step): the best accuracy its blind climbs reached, the basin (the most cells off the real pattern, at the real place, from which a climb got back to 50% or more; no target, it starts from the secret) and the expected queries of the blind attack that follow from it, worst of any seed. Targets: near misses mean <= ${pct(TARGETS.nearMissMean, 0)} and worst <= ${pct(TARGETS.nearMissWorst, 0)}, no random key above ${pct(TARGETS.randomKeyWorst, 0)}, guesses >= 2^${TARGETS.log2Guesses}. One-cell variants are reported in the near-miss curve, not bounded.`,
     '',
   );
   out.push(
-    '| dataset | strategy | near misses: mean | near misses: worst | 1 cell changed: mean | random keys: mean / worst / above 20% | expected guesses | verdict |',
+    '| dataset | strategy | near misses: mean | near misses: worst | 1 cell changed: mean | random keys: mean / worst / above 20% | expected guesses | probability climb: blind best / basin / queries | verdict |',
   );
-  out.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |');
+  out.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
   for (const x of s.strategies) {
     const misses = strategyMisses(x, undefined).filter((m) => !m.startsWith('unauthorized'));
     const one = x.curve.find((c) => c.distance === 1)?.mean ?? null;
     const guesses = Number.isFinite(x.log2Guesses) ? `>= 2^${x.log2Guesses.toFixed(1)}` : 'no estimate';
+    const climb = x.climb
+      ? `${pct(x.climb.blindBest)} / ${x.climb.radius === null ? 'none' : `${x.climb.radius} cells`} / 2^${x.climb.log2Queries.toFixed(1)}`
+      : 'not run';
     out.push(
-      `| ${name(x.dataset)} | ${x.strategy} | ${formatStat(x.nearMissMean)} | ${pct(x.nearMissWorst)} | ${formatStat(one)} | ${formatStat(x.keysMean)} / ${pct(x.keysWorst)} / ${x.keysAbove20} of ${x.keysCount} | ${guesses} | ${misses.length ? `**miss**: ${misses.join('; ')}` : 'met'} |`,
+      `| ${name(x.dataset)} | ${x.strategy} | ${formatStat(x.nearMissMean)} | ${pct(x.nearMissWorst)} | ${formatStat(one)} | ${formatStat(x.keysMean)} / ${pct(x.keysWorst)} / ${x.keysAbove20} of ${x.keysCount} | ${guesses} | ${climb} | ${misses.length ? `**miss**: ${misses.join('; ')}` : 'met'} |`,
     );
   }
   out.push('', `![Near-miss curve](${page.figures.nearMiss})`, '');

@@ -95,6 +95,11 @@ export interface StrategySummary {
   /** The fewest expected guesses of any seed (log2). */
   log2Guesses: number;
   curve: { distance: number; mean: Stat }[];
+  /**
+   * The probability climb (audit.ts), worst case over seeds: the blind climbs' best accuracy, the largest basin
+   * radius and the fewest expected queries; null when no seed's audit ran it.
+   */
+  climb: { blindBest: number; radius: number | null; log2Queries: number } | null;
   whiteBox: { fineTune: Stat; triggerSearch: Stat } | null;
   epochs: number;
   width: number | null;
@@ -142,6 +147,8 @@ export function summarize(plan: readonly DatasetPlan[], rows: Rows): Summary {
       const keys = audits.map(randomKeyFigures);
       const distances = nearMissCurve(audits[0]!).map((c) => c.distance);
       const wb = done.map(({ r }) => r.whiteBox).filter((w): w is WhiteBoxResult => w !== null);
+      const climbs = audits.flatMap((a) => (a.queryClimb ? [a.queryClimb] : []));
+      const radii = climbs.flatMap((c) => (c.radius === null ? [] : [c.radius]));
       strategies.push({
         dataset: p.dataset,
         strategy,
@@ -161,6 +168,13 @@ export function summarize(plan: readonly DatasetPlan[], rows: Rows): Summary {
           distance: d,
           mean: stat(audits.map((a) => nearMissCurve(a).find((c) => c.distance === d)?.mean ?? NaN)),
         })),
+        climb: climbs.length
+          ? {
+              blindBest: Math.max(...climbs.map((c) => c.blind.best)),
+              radius: radii.length ? Math.max(...radii) : null,
+              log2Queries: Math.min(...climbs.map((c) => c.cost.log2Queries)),
+            }
+          : null,
         whiteBox: wb.length
           ? {
               fineTune: stat(wb.map((w) => w.fineTune.cleanAccuracy)),

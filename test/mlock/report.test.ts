@@ -9,7 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { AuditReport, ForgeryGroup } from '../../mlock/audit.js';
-import { rowSeconds, estimatePlan, largestCnnEpochs, withRowSpeeds, type MeasuredSpeeds } from '../../mlock/report-budget.js';
+import {
+  auditForwards,
+  rowSeconds,
+  estimatePlan,
+  largestCnnEpochs,
+  withRowSpeeds,
+  type MeasuredSpeeds,
+} from '../../mlock/report-budget.js';
 import {
   AUDIT_STAGE,
   canonicalJson,
@@ -275,6 +282,27 @@ describe('summaries and targets', () => {
       [2, 0.05],
     ]);
     expect(s.strategies.find((x) => x.strategy === 'fixed-target')).toBeUndefined();
+    expect(u.climb).toBeNull();
+  });
+
+  it("takes the probability climb's worst case over seeds: best blind end, widest basin, fewest queries", () => {
+    const climbed = (best: number, radius: number | null, log2Queries: number): AuditReport => ({
+      ...good(0, 0.97),
+      queryClimb: {
+        blind: { best },
+        radius,
+        cost: { log2Queries },
+      } as unknown as AuditReport['queryClimb'],
+    });
+    const seeds = new Map([
+      ['mnist/uniform/seed-0', row('mnist', 'uniform', 0, 0, climbed(0.1, 2, 61.5))],
+      ['mnist/uniform/seed-1', row('mnist', 'uniform', 1, 0, climbed(0.12, null, 70))],
+      ['mnist/uniform/seed-2', row('mnist', 'uniform', 2, 0, climbed(0.11, 4, 58.25))],
+    ]);
+    const u = summarize(plan, seeds).strategies[0]!;
+    expect(u.climb).toEqual({ blindBest: 0.12, radius: 4, log2Queries: 58.25 });
+    const md = renderReport(page({ summary: summarize(plan, seeds) }));
+    expect(md).toContain('| 12.0% / 4 cells / 2^58.3 |');
   });
 
   it('says which targets a summary misses, with the figures', () => {
@@ -382,8 +410,9 @@ describe('time estimate', () => {
     expect(rowSeconds(mnist, 'baseline', speed)).toBeCloseTo(2 * (54 + 1.5), 9);
     // Locked, 3 epochs from the baseline: validation with and without the token (12,000), 64 one-cell variants
     // on 100 images (6,400) and 7 kinds x 16 probes on 100 images (11,200); then the audit: 64 + 8 * 10 + 358
-    // + 100 forgeries on 10 images, and authorized/unauthorized on 10,000.
-    expect(rowSeconds(mnist, 'uniform', speed)).toBeCloseTo(3 * (54 + 29600 / 4000) + (602 * 10 + 20000) / 4000, 9);
+    // + 100 forgeries on 10 images, authorized/unauthorized on 10,000, and at most 7 probability climbs (5 basin
+    // distances x 1 start + 2 blind at perDistance 10) of 1 + 12 x 64 queries on 16 images each.
+    expect(rowSeconds(mnist, 'uniform', speed)).toBeCloseTo(3 * (54 + 29600 / 4000) + (602 * 10 + 20000 + 7 * 769 * 16) / 4000, 9);
     const [e] = estimatePlan([mnist], { date: '', adapter: '', code: '', loadAverage: [], datasets: [speed] });
     expect(e!.rows).toBe(4);
     expect(e!.seconds).toBeCloseTo(7 + rowSeconds(mnist, 'baseline', speed) + 3 * rowSeconds(mnist, 'uniform', speed), 9);
@@ -411,6 +440,9 @@ describe('time estimate', () => {
       ['mnist/baseline/seed-0', row('mnist', 'none', 0, 0.98)],
       ['mnist/uniform/seed-0', row('mnist', 'uniform', 0, 0, audited)],
     ]);
+    // The probability climbs' queries count as scored images too.
+    const climbed = { ...audited, queryClimb: { forwards: 5000 } as AuditReport['queryClimb'] };
+    expect(auditForwards(climbed)).toBe(auditForwards(audited) + 5000);
     const merged = withRowSpeeds(quick, plan, rows)!;
     // Both rows trained at 1,000 img/s; the audit scored (64 + 100 + 300 + 1000) x 200 + 2 x 1000 images in 10 s.
     expect(merged.datasets[0]).toEqual({
@@ -484,7 +516,7 @@ describe('a report row, end to end (MNIST, 400 images, 1 epoch)', () => {
     });
     expect(lines[0]).toMatch(/its audit changed, so it is audited again/);
     expect(audited.code).toEqual({ training: 'train-a', audit: 'audit-b' });
-    const withoutTime = (a: AuditReport) => ({ ...a, seconds: 0 });
+    const withoutTime = (a: AuditReport) => ({ ...a, seconds: 0, queryClimb: { ...a.queryClimb!, seconds: 0 } });
     expect(withoutTime(audited.result.run.audit!)).toEqual(withoutTime(r.run.audit!));
     expect(audited.result.run.forgedMaxAccuracy).toBe(r.run.forgedMaxAccuracy);
     expect(audited.result.whiteBox!.fineTune.cleanAccuracy).toBe(r.whiteBox!.fineTune.cleanAccuracy);
