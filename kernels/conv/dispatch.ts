@@ -135,17 +135,17 @@ function channelSlices<P>(
 
 /**
  * Rows per tile of a row-strip walk (see ForwardTile.blockRows): as many (a power of 2, at most the plane's
- * height `rows`) as make about 32 pixels, so 2 rows of 16, 4 of 8, 8 (or the height) of 4; needs vertical stride
- * and dilation 1, a kernel at most MAX_ROW_TAPS tall, and runs where the weights are packed (llvmpipe, 'vector',
- * or SwiftShader's rows of 8 or fewer: blocksShortRows). Measured side by side on llvmpipe (VGG layers, batch 64,
- * medians): blocks of about 16 pixels ran 1.2-1.9x as fast as one row on the 8- and 4-wide layers; blocks of 32,
- * 1.03-1.30x as fast again (up to 256 sums, which spill: native stack traffic, where every operand float saved is
- * a lane loop). Elsewhere (SwiftShader) blocks stop at 16 pixels: SwiftShader's compiler takes minutes over, or
- * crashes on, the unrolled 256-sum blocks.
+ * height `rows`) as make about `pixels` pixels (0: one row), so for 32, 2 rows of 16, 4 of 8, 8 (or the height) of
+ * 4; needs vertical stride and dilation 1 and a kernel at most MAX_ROW_TAPS tall. Where the weights are packed
+ * (llvmpipe, or 'vector') blocks make 32 pixels on llvmpipe and 16 elsewhere; SwiftShader under 'auto' takes them
+ * with the OIHW weights on rows of 8 or fewer (swiftShaderBlocks). Measured side by side on llvmpipe (VGG layers,
+ * batch 64, medians): blocks of about 16 pixels ran 1.2-1.9x as fast as one row on the 8- and 4-wide layers;
+ * blocks of 32, 1.03-1.30x as fast again (up to 256 sums, which spill: native stack traffic, where every operand
+ * float saved is a lane loop). SwiftShader's blocks stop at 128 sums: its compiler takes minutes over, or crashes
+ * on, the unrolled 256-sum blocks.
  */
-function rowBlock(geo: ConvGeometry, rowTaps: number, tm: number, packedWeights: boolean, rows: number, adapter: ConvAdapter): number {
-  if (!packedWeights || !rowBlocksApply(geo, rowTaps)) return 1;
-  const pixels = vec4StripsPay(adapter) ? 32 : 16;
+function rowBlock(geo: ConvGeometry, rowTaps: number, tm: number, pixels: number, rows: number): number {
+  if (!pixels || !rowBlocksApply(geo, rowTaps)) return 1;
   let r = 1;
   while (r * tm < pixels && r < rows) r *= 2;
   return r;
@@ -157,18 +157,21 @@ function rowBlocksApply(geo: ConvGeometry, rowTaps: number): boolean {
 }
 
 /**
- * Whether SwiftShader takes row blocks (and so packed weights) under 'auto': rows of 8 or fewer (a row tile under
- * 16 pixels), where a one-row tile loads one strip and KW weights per channel for each kh, every load serving at
- * most 8 pixels: on 8 x 8 planes with 8 channels, 34 loads per 192 multiply-adds, twice what the 16-pixel tiles of
- * wider rows load per multiply-add. A block of 16 pixels (2 rows of 8, 4 of 4; 128 sums) loads each of its
- * R + KH - 1 strips once per channel for all its (row, kh) pairs and each weight once for 16 pixels: 112 loads per
- * 1,152 multiply-adds. SwiftShader gathers every load lane by lane, so loads bound these kernels there as on
- * llvmpipe: 1.24-1.47x on both passes of the VGG's 8 x 8 and 4 x 4 layers (docs/adapters.md). Rows of 16 and more
- * keep one-row tiles, whose 16 pixels already share each weight.
+ * Whether SwiftShader takes row blocks under 'auto': on rows of 8 or fewer (a row tile under 16 pixels), where a
+ * one-row tile loads one strip and KW weights per channel for each kh, every load serving at most 8 pixels (8 x 8
+ * planes, 8 channels: 34 loads per 192 multiply-adds, twice what the 16-pixel tiles of wider rows load per
+ * multiply-add). A block of 4 rows of 8 and 4 channels (128 sums) loads each of its R + KH - 1 strips once per
+ * channel for all its (row, kh) pairs, and each weight once for 32 pixels: 96 loads per 1,152 multiply-adds.
+ * SwiftShader gathers every load lane by lane, vec4s too, so the weights stay OIHW (no packing pass) and the strips
+ * scalar. Measured side by side on SwiftShader (docs/adapters.md): see there for the VGG's 8 x 8 and 4 x 4 layers.
+ * Rows of 16 and more keep one-row tiles, whose 16 pixels already share each weight.
  */
-function blocksShortRows(geo: ConvGeometry, t: { tm: number; rowTaps: number; channels: number; rows: number }, adapter: ConvAdapter) {
-  return isSwiftShader(adapter) && t.tm < 16 && t.rows > 1 && t.channels % 4 === 0 && rowBlocksApply(geo, t.rowTaps);
+function swiftShaderBlocks(tm: number, variant: ConvVariant, adapter: ConvAdapter): boolean {
+  return variant === 'auto' && isSwiftShader(adapter) && tm < 16;
 }
+
+/** Sums per tile of SwiftShader's row blocks (swiftShaderBlocks): the channel side is 128 / the block's pixels. */
+const SWIFTSHADER_BLOCK_SUMS = 128;
 
 /**
  * The channel side of a row-strip tile: channelSide's, or on llvmpipe 16 where a row block has fewer than 32
@@ -190,9 +193,14 @@ function gemmTile(
   variant: ConvVariant,
   adapter: ConvAdapter,
 ) {
-  const packedWeights = packsWeights(t.rowTaps, t.channels, variant, adapter) || (variant === 'auto' && blocksShortRows(geo, t, adapter));
-  const blockRows = rowBlock(geo, t.rowTaps, t.tm, packedWeights, t.rows, adapter);
-  const tn = stripChannelSide(t.channels, blockRows * t.tm, packedWeights, adapter);
+  const packedWeights = packsWeights(t.rowTaps, t.channels, variant, adapter);
+  const swift = swiftShaderBlocks(t.tm, variant, adapter);
+  const pixels = swift || (packedWeights && vec4StripsPay(adapter)) ? 32 : packedWeights ? 16 : 0;
+  const blockRows = rowBlock(geo, t.rowTaps, t.tm, pixels, t.rows);
+  const tn =
+    swift && blockRows > 1
+      ? Math.min(channelSide(t.channels), SWIFTSHADER_BLOCK_SUMS / (blockRows * t.tm))
+      : stripChannelSide(t.channels, blockRows * t.tm, packedWeights, adapter);
   return { tm: t.tm, tn, rowTaps: t.rowTaps, stripShift: t.stripShift, packedWeights, blockRows, blockTaps: blockRows > 1 ? geo.KH : 0 };
 }
 

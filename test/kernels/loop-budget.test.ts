@@ -395,7 +395,7 @@ describe('long per-channel and per-weight reductions', () => {
     const dy2 = randomData(C * H * W, rng, 0, 1);
     const dx2Ref = convBackwardInputRef(narrow, dy2, w);
     // 'vector' takes the row blocks on any adapter ('auto' does on llvmpipe, where it plans the same dispatches, and on
-    // SwiftShader with scalar strips).
+    // SwiftShader with OIHW weights and scalar strips).
     for (const walk of ['vector'] as const) {
       E.setConvVariant(walk);
       await E.scope(async () => {
