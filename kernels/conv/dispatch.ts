@@ -31,7 +31,7 @@ export interface ConvAdapter {
 
 const vec4StripsPay = (a: ConvAdapter) => a.isFallbackAdapter && a.backend === 'opengles';
 
-/** SwiftShader (Vulkan, software): scalar strips, but row blocks where rows are short (see blocksShortRows). */
+/** SwiftShader (Vulkan, software): scalar strips and OIHW weights, with row blocks where rows are short (swiftShaderBlocks). */
 const isSwiftShader = (a: ConvAdapter) => a.isFallbackAdapter && a.backend === 'vulkan';
 
 /**
