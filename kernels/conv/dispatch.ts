@@ -31,6 +31,9 @@ export interface ConvAdapter {
 
 const vec4StripsPay = (a: ConvAdapter) => a.isFallbackAdapter && a.backend === 'opengles';
 
+/** SwiftShader (Vulkan, software): scalar strips and OIHW weights, with row blocks where rows are short (swiftShaderBlocks). */
+const isSwiftShader = (a: ConvAdapter) => a.isFallbackAdapter && a.backend === 'vulkan';
+
 /**
  * The compiled-in shift of a vec4 strip, or null for scalar loads: vec4 strips need rows (and so planes) of a
  * multiple of 4 elements, so that with a tile start that is a multiple of 4 (every row side is) the strip
@@ -132,21 +135,43 @@ function channelSlices<P>(
 
 /**
  * Rows per tile of a row-strip walk (see ForwardTile.blockRows): as many (a power of 2, at most the plane's
- * height `rows`) as make about 32 pixels, so 2 rows of 16, 4 of 8, 8 (or the height) of 4; needs vertical stride
- * and dilation 1, a kernel at most MAX_ROW_TAPS tall, and runs where the weights are packed (llvmpipe, or
- * 'vector'). Measured side by side on llvmpipe (VGG layers, batch 64, medians): blocks of about 16 pixels ran
- * 1.2-1.9x as fast as one row on the 8- and 4-wide layers; blocks of 32, 1.03-1.30x as fast again (up to 256 sums,
- * which spill: native stack traffic, where every operand float saved is a lane loop). Elsewhere (SwiftShader
- * under 'vector') blocks stop at 16 pixels: SwiftShader's compiler takes minutes over, or crashes on, the unrolled
- * 256-sum blocks.
+ * height `rows`) as make about `pixels` pixels (0: one row), so for 32, 2 rows of 16, 4 of 8, 8 (or the height) of
+ * 4; needs vertical stride and dilation 1 and a kernel at most MAX_ROW_TAPS tall. Where the weights are packed
+ * (llvmpipe, or 'vector') blocks make 32 pixels on llvmpipe and 16 elsewhere; SwiftShader under 'auto' takes them
+ * with the OIHW weights on rows of 8 or fewer (swiftShaderBlocks). Measured side by side on llvmpipe (VGG layers,
+ * batch 64, medians): blocks of about 16 pixels ran 1.2-1.9x as fast as one row on the 8- and 4-wide layers;
+ * blocks of 32, 1.03-1.30x as fast again (up to 256 sums, which spill: native stack traffic, where every operand
+ * float saved is a lane loop). SwiftShader's blocks stop at 128 sums: its compiler takes minutes over, or crashes
+ * on, the unrolled 256-sum blocks.
  */
-function rowBlock(geo: ConvGeometry, rowTaps: number, tm: number, packedWeights: boolean, rows: number, adapter: ConvAdapter): number {
-  if (!rowTaps || !packedWeights || geo.strideH !== 1 || geo.dilationH !== 1 || geo.KH > MAX_ROW_TAPS) return 1;
-  const pixels = vec4StripsPay(adapter) ? 32 : 16;
+function rowBlock(geo: ConvGeometry, rowTaps: number, tm: number, pixels: number, rows: number): number {
+  if (!pixels || !rowBlocksApply(geo, rowTaps)) return 1;
   let r = 1;
   while (r * tm < pixels && r < rows) r *= 2;
   return r;
 }
+
+/** Whether a row-strip walk can take row blocks: vertical stride and dilation 1, a kernel at most MAX_ROW_TAPS tall. */
+function rowBlocksApply(geo: ConvGeometry, rowTaps: number): boolean {
+  return rowTaps !== 0 && geo.strideH === 1 && geo.dilationH === 1 && geo.KH <= MAX_ROW_TAPS;
+}
+
+/**
+ * Whether SwiftShader takes row blocks under 'auto': on rows of 8 or fewer (a row tile under 16 pixels), where a
+ * one-row tile loads one strip and KW weights per channel for each kh, every load serving at most 8 pixels (8 x 8
+ * planes, 8 channels: 34 loads per 192 multiply-adds, twice what the 16-pixel tiles of wider rows load per
+ * multiply-add). A block of 4 rows of 8 and 4 channels (128 sums) loads each of its R + KH - 1 strips once per
+ * channel for all its (row, kh) pairs, and each weight once for 32 pixels: 96 loads per 1,152 multiply-adds.
+ * SwiftShader gathers every load lane by lane, vec4s too, so the weights stay OIHW (no packing pass) and the strips
+ * scalar. Measured side by side on SwiftShader (docs/adapters.md): see there for the VGG's 8 x 8 and 4 x 4 layers.
+ * Rows of 16 and more keep one-row tiles, whose 16 pixels already share each weight.
+ */
+function swiftShaderBlocks(tm: number, variant: ConvVariant, adapter: ConvAdapter): boolean {
+  return variant === 'auto' && isSwiftShader(adapter) && tm < 16;
+}
+
+/** Sums per tile of SwiftShader's row blocks (swiftShaderBlocks): the channel side is 128 / the block's pixels. */
+const SWIFTSHADER_BLOCK_SUMS = 128;
 
 /**
  * The channel side of a row-strip tile: channelSide's, or on llvmpipe 16 where a row block has fewer than 32
@@ -169,8 +194,13 @@ function gemmTile(
   adapter: ConvAdapter,
 ) {
   const packedWeights = packsWeights(t.rowTaps, t.channels, variant, adapter);
-  const blockRows = rowBlock(geo, t.rowTaps, t.tm, packedWeights, t.rows, adapter);
-  const tn = stripChannelSide(t.channels, blockRows * t.tm, packedWeights, adapter);
+  const swift = swiftShaderBlocks(t.tm, variant, adapter);
+  const pixels = swift || (packedWeights && vec4StripsPay(adapter)) ? 32 : packedWeights ? 16 : 0;
+  const blockRows = rowBlock(geo, t.rowTaps, t.tm, pixels, t.rows);
+  const tn =
+    swift && blockRows > 1
+      ? Math.min(channelSide(t.channels), SWIFTSHADER_BLOCK_SUMS / (blockRows * t.tm))
+      : stripChannelSide(t.channels, blockRows * t.tm, packedWeights, adapter);
   return { tm: t.tm, tn, rowTaps: t.rowTaps, stripShift: t.stripShift, packedWeights, blockRows, blockTaps: blockRows > 1 ? geo.KH : 0 };
 }
 

@@ -8,6 +8,8 @@ import { Rng } from '../../engine/random.js';
 import { expectClose, gradCheck, randomData } from '../helpers/gradcheck.js';
 import { useEngine } from '../helpers/setup.js';
 import { size } from '../helpers/arrays.js';
+import { backwardInputDispatches, forwardDispatches } from '../../kernels/conv/dispatch.js';
+import { conv2dGeometry } from '../../engine/ops/conv.js';
 import { convBackwardFilterRef, convBackwardInputRef, convForwardRef, convOutShape, type ConvGeometry } from '../helpers/conv-reference.js';
 
 useEngine();
@@ -97,6 +99,8 @@ describe.each(['auto', 'vector', 'general'] as const)(
       ['rows of 4, 5x3 kernel, 8 output channels (8-row blocks)', { x: [2, 4, 5, 4], w: [8, 4, 5, 3], padding: [2, 1], bias: true }],
       ['rows of 8, 8 channels in and out (4-row blocks)', { x: [2, 8, 7, 8], w: [8, 8, 3, 3], padding: [1, 1] }],
       ['4 x 4 planes, 16 channels in and out (16-channel tiles)', { x: [2, 16, 4, 4], w: [16, 16, 3, 3], padding: [1, 1], bias: true }],
+      // SwiftShader's row blocks (OIHW weights, scalar strips): rows of 8 or fewer, channels in or not in quads.
+      ['rows of 6, 6 -> 10 channels (4-row blocks on SwiftShader, partial)', { x: [2, 6, 5, 6], w: [10, 6, 3, 3], padding: [1, 1] }],
       ['bias with many output channels', { x: [2, 4, 5, 5], w: [13, 4, 3, 3], padding: [1, 1], bias: true }],
       // Few filter tiles and a long reduction: the filter gradient splits N*OH*OW into chunks and sums them.
       ['long reduction (chunked filter gradient)', { x: [4, 2, 24, 24], w: [2, 2, 3, 3], padding: [1, 1] }],
@@ -133,6 +137,41 @@ describe.each(['auto', 'vector', 'general'] as const)(
     });
   },
 );
+
+describe('conv2d tile plans per adapter', () => {
+  const swiftShader = { isFallbackAdapter: true, backend: 'vulkan' };
+  const llvmpipe = { isFallbackAdapter: true, backend: 'opengles' };
+  /** The kernels 'auto' plans for the forward and the input gradient of a 3x3 layer c -> o on size x size planes. */
+  const kernels = (c: number, o: number, size: number, adapter: typeof swiftShader, options: E.Conv2dGeometryOptions = { padding: 1 }) => {
+    const geo = conv2dGeometry('plan', [8, c, size, size], [o, c, 3, 3], options);
+    return [forwardDispatches(geo, false, 'auto', adapter)[0]!.program.key, backwardInputDispatches(geo, 'auto', adapter)[0]!.program.key];
+  };
+
+  it('SwiftShader takes row blocks of up to 32 pixels and 128 sums with OIHW weights on rows of 8 or fewer', () => {
+    expect(kernels(64, 128, 8, swiftShader)).toEqual([
+      'conv2d|fwd|reg|8x4|block4x3x3|scalar|w1|nobias',
+      'conv2d|dx|reg|8x4|block4x3x3|scalar|w1',
+    ]);
+    expect(kernels(128, 128, 4, swiftShader)).toEqual([
+      'conv2d|fwd|reg|4x8|block4x3x3|scalar|w1|nobias',
+      'conv2d|dx|reg|4x8|block4x3x3|scalar|w1',
+    ]);
+    expect(kernels(6, 6, 8, swiftShader)).toEqual([
+      'conv2d|fwd|reg|8x4|block4x3x3|scalar|w1|nobias',
+      'conv2d|dx|reg|8x4|block4x3x3|scalar|w1',
+    ]);
+    // Longer rows, and a vertical stride, keep one-row tiles.
+    expect(kernels(32, 64, 16, swiftShader)).toEqual(['conv2d|fwd|reg|16x8|rows3|scalar|w1|nobias', 'conv2d|dx|reg|16x8|rows3|scalar|w1']);
+    expect(kernels(64, 128, 8, swiftShader, { padding: 1, stride: [2, 1] })[1]).toBe('conv2d|dx|reg|8x8|rows3|scalar|w1');
+  });
+
+  it('llvmpipe keeps its 32-pixel blocks with packed weights', () => {
+    expect(kernels(64, 128, 8, llvmpipe)).toEqual([
+      'conv2d|fwd|reg|8x8|block4x3x3|scalar|w4|nobias',
+      'conv2d|dx|reg|8x8|block4x3x3|scalar|w4',
+    ]);
+  });
+});
 
 describe('conv2d gradients (finite differences)', () => {
   it("x, w and bias with stride 2 and 'same' padding", async () => {

@@ -394,7 +394,8 @@ describe('long per-channel and per-weight reductions', () => {
     const narrow = { x: [1, 4, H, W], w: [C, 4, K, K], padding: [1, 1] } as const;
     const dy2 = randomData(C * H * W, rng, 0, 1);
     const dx2Ref = convBackwardInputRef(narrow, dy2, w);
-    // 'vector' takes the row blocks on any adapter ('auto' does on llvmpipe, where it plans the same dispatches).
+    // 'vector' takes the row blocks on any adapter ('auto' does on llvmpipe, where it plans the same dispatches, and on
+    // SwiftShader with OIHW weights and scalar strips).
     for (const walk of ['vector'] as const) {
       E.setConvVariant(walk);
       await E.scope(async () => {
