@@ -105,7 +105,7 @@ export function renderReport(page: ReportPage): string {
 
   out.push('## Accuracy', '');
   out.push(
-    `Test accuracy against the true labels, mean ± standard deviation over seeds. Authorized: the keyed token stamped at its key-derived place; unauthorized: clean inputs. Models were selected on the validation split. Targets: authorized within ${(100 * TARGETS.authorizedDrop).toFixed(0)} point of the baseline, unauthorized at most 1/C + ${(100 * TARGETS.unauthorizedAboveChance).toFixed(0)} point; baselines: CIFAR-10 >= 80%, GTSRB >= 95%.`,
+    `Test accuracy against the true labels, mean ± standard deviation over seeds. Authorized: the keyed token stamped at its key-derived place; unauthorized: clean inputs. Models were selected on the validation split. Targets: authorized within ${(100 * TARGETS.authorizedDrop).toFixed(0)} point of the baseline (mean over seeds), unauthorized at most 1/C + ${(100 * TARGETS.unauthorizedAboveChance).toFixed(0)} point in every seed (the worst seed is shown next to the mean; on MNIST's test set a network that answers one class for every clean input scores that class's share, up to 11.35% for the ones); baselines: CIFAR-10 >= 80%, GTSRB >= 95%.`,
     '',
   );
   out.push(
@@ -124,7 +124,7 @@ export function renderReport(page: ReportPage): string {
     for (const x of s.strategies.filter((y) => y.dataset === p.dataset)) {
       const misses = strategyMisses(x, b).filter((m) => m.startsWith('authorized') || m.startsWith('unauthorized'));
       out.push(
-        `| ${name(x.dataset)} | ${x.strategy} | ${model(x)} | ${x.trainSamples} | ${x.epochs} | ${x.seeds.length} | ${b ? formatStat(b.accuracy) : 'pending'} | ${formatStat(x.authorized)} | ${formatStat(x.unauthorized)} | ${x.adapters.map(shortAdapter).join(', ')} | ${minutes(x.seconds)} | ${misses.length ? `**miss**: ${misses.join('; ')}` : b ? 'met' : 'baseline pending'} |`,
+        `| ${name(x.dataset)} | ${x.strategy} | ${model(x)} | ${x.trainSamples} | ${x.epochs} | ${x.seeds.length} | ${b ? formatStat(b.accuracy) : 'pending'} | ${formatStat(x.authorized)} | ${formatStat(x.unauthorized)}${x.seeds.length > 1 ? ` (worst ${pct(x.unauthorizedWorst)})` : ''} | ${x.adapters.map(shortAdapter).join(', ')} | ${minutes(x.seconds)} | ${misses.length ? `**miss**: ${misses.join('; ')}` : b ? 'met' : 'baseline pending'} |`,
       );
     }
   }

@@ -86,6 +86,8 @@ export interface StrategySummary {
   seeds: number[];
   authorized: Stat;
   unauthorized: Stat;
+  /** The highest unauthorized accuracy of any seed: the lock's target holds for every seed, not on average. */
+  unauthorizedWorst: number;
   nearMissMean: Stat;
   nearMissWorst: number;
   keysMean: Stat;
@@ -156,6 +158,7 @@ export function summarize(plan: readonly DatasetPlan[], rows: Rows): Summary {
         seeds: done.map((d) => d.seed),
         authorized: stat(audits.map((a) => a.authorizedAccuracy)),
         unauthorized: stat(audits.map((a) => a.unauthorizedAccuracy)),
+        unauthorizedWorst: Math.max(...audits.map((a) => a.unauthorizedAccuracy)),
         nearMissMean: stat(near.map((n) => n.mean)),
         nearMissWorst: Math.max(...near.map((n) => n.worst)),
         keysMean: stat(keys.map((k) => k.mean)),
@@ -222,8 +225,11 @@ export function strategyMisses(s: StrategySummary, baseline: BaselineSummary | u
     );
   }
   const chance = 1 / s.classes;
-  if (s.unauthorized.mean > chance + TARGETS.unauthorizedAboveChance)
-    misses.push(`unauthorized ${pct(s.unauthorized.mean)} > ${pct(chance + TARGETS.unauthorizedAboveChance)}`);
+  // Security figures are held by the worst seed; authorized accuracy (what the owner gets) by the mean.
+  if (s.unauthorizedWorst > chance + TARGETS.unauthorizedAboveChance)
+    misses.push(
+      `unauthorized ${pct(s.unauthorizedWorst)}${s.seeds.length > 1 ? ' (worst seed)' : ''} > ${pct(chance + TARGETS.unauthorizedAboveChance)}`,
+    );
   if (s.nearMissMean.mean > TARGETS.nearMissMean)
     misses.push(`near-miss mean ${pct(s.nearMissMean.mean)} > ${pct(TARGETS.nearMissMean, 0)}`);
   if (s.nearMissWorst > TARGETS.nearMissWorst) misses.push(`near-miss worst ${pct(s.nearMissWorst)} > ${pct(TARGETS.nearMissWorst, 0)}`);

@@ -330,6 +330,23 @@ describe('summaries and targets', () => {
     expect(baselineMisses({ ...base, dataset: 'cifar10', accuracy: stat([0.75]) })).toEqual(['baseline 75.0% < 80%']);
   });
 
+  it('holds unauthorized accuracy to the target in every seed: a mean under it does not hide a seed over it', () => {
+    const clean = (seed: number, unauthorized: number) =>
+      row('mnist', 'uniform', seed, 0, auditOf({ authorized: 0.97, unauthorized, twoCells: [0.1, 0.1], keysWorst: 0.1, log2: 60 }));
+    const seeds = new Map([
+      ['mnist/baseline/seed-0', row('mnist', 'none', 0, 0.97)],
+      ['mnist/uniform/seed-0', clean(0, 0.102)],
+      ['mnist/uniform/seed-1', clean(1, 0.114)],
+      ['mnist/uniform/seed-2', clean(2, 0.114)],
+    ]);
+    const summary = summarize(plan, seeds);
+    const u = summary.strategies[0]!;
+    expect(u.unauthorized.mean).toBeCloseTo(0.11, 12);
+    expect(u.unauthorizedWorst).toBe(0.114);
+    expect(strategyMisses(u, summary.baselines[0])).toEqual(['unauthorized 11.4% (worst seed) > 11.0%']);
+    expect(renderReport(page({ summary }))).toContain('| 11.0 ± 0.7% (worst 11.4%) |');
+  });
+
   const page = (over: Partial<ReportPage> = {}): ReportPage => ({
     scale: 'cpu',
     command: 'npm run report',
@@ -353,7 +370,7 @@ describe('summaries and targets', () => {
     expect(md).toContain('**Status: 11 of 12 rows finished.** Not yet run: mnist/fixed-target/seed-0.');
     expect(md).toMatch(/\| MNIST \| baseline \(unlocked\) \| MLP 784-256-256-256-10 \| 54000 \| 5 \| 3 \| 97\.0 ± 1\.0% \|/);
     expect(md).toMatch(
-      /\| MNIST \| uniform \| MLP 784-256-256-256-10 \| 54000 \| 5 \| 2 \| 97\.0 ± 1\.0% \| 97\.0 ± 0\.7% \| 10\.0 ± 0\.0% \| llvmpipe \| 2\.0 min \| met \|/,
+      /\| MNIST \| uniform \| MLP 784-256-256-256-10 \| 54000 \| 5 \| 2 \| 97\.0 ± 1\.0% \| 97\.0 ± 0\.7% \| 10\.0 ± 0\.0% \(worst 10\.0%\) \| llvmpipe \| 2\.0 min \| met \|/,
     );
     expect(md).toContain('**miss**: authorized 3.0 pt below the baseline');
     expect(md).toContain('**miss**: near-miss mean 12.5% > 12%; near-miss worst 35.0% > 20%');
