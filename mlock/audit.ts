@@ -50,12 +50,14 @@ export const BASIN_DISTANCES = [2, 3, 4, 6, 8];
  * climb that finds nothing queries 1 + 12 x 64 patterns, about 49,000 images at 64 images a query, as much as
  * 250 forgeries of the demo's audit. The full audit (perDistance 200) climbs with the threat model's 64 images,
  * one start per basin distance and 4 blind starts (at most about 440,000 images, under a third of its scoring);
- * the demo's (100) with 32 images and 2 blind starts (about 10 s of its MLP on a software adapter). A token with
- * more colours a cell has more candidates a step (an RGB cell of 2 levels 7, not 1), and the images a query
- * shrink in proportion, down to 8, so that a step costs about what a black-and-white one does.
+ * lighter ones with images falling as the square of perDistance, down to 16: the demo's (100) with 16 images and
+ * 2 blind starts (about 5 s of its MLP on a software adapter; 32 images took 10-13 s and left `npm start` 9 s
+ * under its 5 minutes). A token with more colours a cell has more candidates a step (an RGB cell of 2 levels 7,
+ * not 1), and the images a query shrink in proportion, down to 8, so that a step costs about what a
+ * black-and-white one does.
  */
 export function climbSizes(perDistance: number, candidates: number): { images: number; perBasin: number; blind: number } {
-  const greyImages = Math.min(64, Math.max(16, Math.round((64 * perDistance) / 200)));
+  const greyImages = Math.min(64, Math.max(16, Math.round(64 * (perDistance / 200) ** 2)));
   return {
     images: Math.max(8, Math.min(greyImages, Math.round((greyImages * 64) / candidates))),
     perBasin: Math.max(1, Math.round(perDistance / 200)),
