@@ -143,16 +143,20 @@ async function openRowModel(dir: string): Promise<{ model: Module; meta: ReturnT
   }
 }
 
+/** A row's splits as its run made them (loadRunData): training, validation and test. */
+type RowData = Awaited<ReturnType<typeof loadRunData>>;
+
 /** The file holder's attacks on a finished locked row: its sealed model opened with the key, its own data. */
-async function attackRow(dir: string, o: RunOptions, steps: number): Promise<{ result: WhiteBoxResult; seconds: number }> {
+async function attackRow(
+  dir: string,
+  data: RowData,
+  seed: number | undefined,
+  steps: number,
+): Promise<{ result: WhiteBoxResult; seconds: number }> {
   const start = performance.now();
   const { model, meta } = await openRowModel(dir);
   try {
-    const data = await loadRunData(o);
-    const result = await whiteBoxAttacks(
-      { model, train: data.train, test: data.test, normalization: meta.normalization, seed: o.seed },
-      steps,
-    );
+    const result = await whiteBoxAttacks({ model, train: data.train, test: data.test, normalization: meta.normalization, seed }, steps);
     return { result, seconds: (performance.now() - start) / 1000 };
   } finally {
     model.dispose();
@@ -164,13 +168,12 @@ async function attackRow(dir: string, o: RunOptions, steps: number): Promise<{ r
  * images, options and seed; the lock's settings from the model's geometry and the key), for a row whose audit
  * code changed since: its figures in the run's report replaced, the rest of the run kept.
  */
-async function auditRowAgain(dir: string, o: RunOptions, log: (s: string) => void): Promise<RunReport> {
+async function auditRowAgain(dir: string, data: RowData, o: RunOptions, log: (s: string) => void): Promise<RunReport> {
   const { model, meta } = await openRowModel(dir);
   try {
     if (!meta.lock) throw new Error(`report: ${dir}/model.safetensors is not locked: the row cannot be audited`);
     const { token, placement, levels } = await tokenForModel(KEY, meta.lock.geometry, meta.model.inputShape);
     const settings: LockSettings = { strategy: { name: meta.lock.strategy }, poisonRatio: 0.5, decoyRatio: 0, levels, token, placement };
-    const data = await loadRunData(o);
     const audit = await auditLock({
       model,
       dataset: data.test,
@@ -260,11 +263,13 @@ export async function runRow(
   if (found?.state === 'audit-changed') {
     log(`== ${rowPath(row)} (trained with this code; its audit changed, so it is audited again)`);
     const o = { ...runOptions(p, row.kind, row.seed), loaded: await data.get(p) };
-    const run = await auditRowAgain(dir, o, (s) => log(`  ${s}`));
+    // The splits once, for the audit and the attacks alike.
+    const rowData = await loadRunData(o);
+    const run = await auditRowAgain(dir, rowData, o, (s) => log(`  ${s}`));
     let { whiteBox, whiteBoxSeconds } = found.record.result;
     if (p.whiteBoxSteps !== null) {
       log('  white-box attacks (fine-tuning on 1% of clean data, trigger search)');
-      ({ result: whiteBox, seconds: whiteBoxSeconds } = await attackRow(dir, o, p.whiteBoxSteps));
+      ({ result: whiteBox, seconds: whiteBoxSeconds } = await attackRow(dir, rowData, o.seed, p.whiteBoxSteps));
     }
     return writeFinishedRow<RowResult>(dir, id, { ...found.record.result, run, whiteBox, whiteBoxSeconds });
   }
@@ -295,7 +300,7 @@ export async function runRow(
   let whiteBoxSeconds = 0;
   if (row.kind !== 'baseline' && p.whiteBoxSteps !== null) {
     log('  white-box attacks (fine-tuning on 1% of clean data, trigger search)');
-    ({ result: whiteBox, seconds: whiteBoxSeconds } = await attackRow(dir, o, p.whiteBoxSteps));
+    ({ result: whiteBox, seconds: whiteBoxSeconds } = await attackRow(dir, await loadRunData(o), o.seed, p.whiteBoxSteps));
   }
   return writeFinishedRow<RowResult>(dir, id, {
     run: report,
